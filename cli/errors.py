@@ -1,0 +1,65 @@
+"""Exit statuses, the errors of the outside world, and the one place that turns an exception into a message."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from wxb.core.errors import WxbError
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    CHECK_FAILED = 1
+    ERROR = 2
+    INTERRUPTED = 130
+
+
+class InputError(WxbError):
+    """Bad input from the user: a file, a literal or an option, located as precisely as we can.
+
+    Rendered as `<what>, <where>`, e.g. "non-numeric cell 'abc', in -X data.csv line 3 column 2".
+    """
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        operand: str | None = None,
+        source: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.what = what
+        self.operand = operand
+        self.source = source
+        self.line = line
+        self.column = column
+        super().__init__(self._render(), hint=hint)
+
+    def _render(self) -> str:
+        where = " ".join(part for part in (self.operand, self.source) if part)
+        if self.line is not None:
+            where += f" line {self.line}"
+        if self.column is not None:
+            where += f" column {self.column}"
+        where = where.strip()
+        return f"{self.what}, in {where}" if where else self.what
+
+    def located(self, *, operand: str | None = None, source: str | None = None) -> InputError:
+        """The same error with the operand and source filled in where they were missing."""
+        return InputError(
+            self.what,
+            operand=self.operand or operand,
+            source=self.source or source,
+            line=self.line,
+            column=self.column,
+            hint=self.hint,
+        )
+
+
+def error_message(exc: BaseException) -> str:
+    """The one line printed on stderr for an error the user caused."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    hint = getattr(exc, "hint", None)
+    return f"wxb: error: {text}" + (f" (hint: {hint})" if hint else "")
