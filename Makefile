@@ -17,8 +17,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/wxb demo
 
+TYPECHECK := build/typecheck/wxb
+
 lint: $(STAMP)
 	$(BIN)/ruff check core cli tests bench
+	mkdir -p $(TYPECHECK) && ln -sfn ../../../core $(TYPECHECK)/core && ln -sfn ../../../cli $(TYPECHECK)/cli
 	$(BIN)/mypy
 
 test: lint
