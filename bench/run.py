@@ -1,0 +1,536 @@
+"""Benchmark wxb against the plain scripts a user would otherwise write: whole processes, timed and weighed.
+
+Usage: python bench/run.py [--quick] [--runs N] [--only start-up,csv,npy,memory,scale]
+
+Each case runs every command once as a warm-up, then N times ALTERNATING wxb and its alternatives, timing the
+whole process (time.perf_counter around spawn and os.wait4) and taking the child's peak RSS from the rusage
+wait4 returns. The table shows medians, the ratio wxb / alternative with PASS / MISS against the targets, and
+whether wxb's output file holds the same numbers as the alternative's. Operands are generated into bench/data/
+from a fixed seed and reused when present; outputs go to bench/data/out/. The tables are also written as
+markdown to bench/results.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+BENCH = Path(__file__).resolve().parent
+DATA = BENCH / "data"
+OUT = DATA / "out"
+RESULTS = BENCH / "results.md"
+PYTHON = sys.executable
+WXB = str(Path(PYTHON).parent / "wxb")
+SEED = 20240601
+OPERAND_NAMES = ("W", "X", "b", "G")
+MB = 1024 * 1024
+
+
+# ---------------------------------------------------------------- sizes
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How many runs and how large the operands are, for a full run or a --quick one."""
+
+    startup_runs: int
+    runs: int
+    csv_n: int
+    npy_n: int
+    memory_n: int
+    jacobian_n: int
+    scale_ns: tuple[int, ...]
+
+
+FULL = Sizes(15, 5, csv_n=2000, npy_n=3000, memory_n=4000, jacobian_n=2000, scale_ns=(250, 500, 1000, 2000, 4000))
+QUICK = Sizes(5, 3, csv_n=500, npy_n=1000, memory_n=1000, jacobian_n=500, scale_ns=(250, 500, 1000))
+
+
+# ---------------------------------------------------------------- operands
+
+
+def operand(n: int, name: str) -> np.ndarray:
+    """Operand `name` for size n, the same on every machine: W, X and G are n×n standard normal, b is n×1."""
+    rng = np.random.default_rng([SEED, n, OPERAND_NAMES.index(name)])
+    return rng.normal(size=(n, 1) if name == "b" else (n, n))
+
+
+def npy_operands(n: int, names: str) -> dict[str, str]:
+    """Paths of bench/data/npy-n/<name>.npy for each name, written first if missing."""
+    folder = DATA / f"npy-{n}"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name in names:
+        path = folder / f"{name}.npy"
+        if not path.exists():
+            write_atomically(path, partial(np.save, arr=operand(n, name)))
+        paths[name] = str(path)
+    return paths
+
+
+def csv_operands(n: int, names: str) -> dict[str, str]:
+    """Paths of bench/data/csv-n/<name>.csv (shortest round-trip floats, no header), written first if missing."""
+    import polars as pl
+
+    folder = DATA / f"csv-{n}"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name in names:
+        path = folder / f"{name}.csv"
+        if not path.exists():
+            frame = pl.from_numpy(operand(n, name), orient="row")
+            write_atomically(path, partial(frame.write_csv, include_header=False))
+        paths[name] = str(path)
+    return paths
+
+
+def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """Write through a temporary name in the same folder, so an interrupted run leaves no half file to reuse."""
+    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    write(tmp)
+    tmp.replace(path)
+
+
+def out(name: str) -> str:
+    """A path under bench/data/out/ for a command's output."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    return str(OUT / name)
+
+
+def read_result(path: str) -> dict[str, np.ndarray]:
+    """The arrays in an output file (.csv, .npy or .npz), by name; a single array is named ''."""
+    if path.endswith(".npz"):
+        with np.load(path, allow_pickle=False) as bundle:
+            return {key: bundle[key] for key in bundle.files}
+    if path.endswith(".npy"):
+        return {"": np.load(path, allow_pickle=False)}
+    import polars as pl
+
+    return {"": pl.read_csv(path, has_header=False).cast(pl.Float64).to_numpy()}
+
+
+def same_result(mine: str | None, theirs: str | None) -> str:
+    """'yes' when both output files hold the same arrays to 1e-9 (relative), else what differs; '' if no file."""
+    if mine is None or theirs is None or not (Path(mine).exists() and Path(theirs).exists()):
+        return ""
+    try:
+        a, b = read_result(mine), read_result(theirs)
+    except (OSError, ValueError) as exc:
+        return f"unreadable ({exc})"
+    if a.keys() != b.keys():
+        return f"NO: names {sorted(a)} vs {sorted(b)}"
+    for key in a:
+        if a[key].shape != b[key].shape:
+            return f"NO: {key or 'shape'} {a[key].shape} vs {b[key].shape}"
+        if not np.allclose(a[key], b[key], rtol=1e-9, atol=1e-9):
+            return f"NO: {key or 'values'} differ by up to {np.max(np.abs(a[key] - b[key])):.3g}"
+    return "yes"
+
+
+# ---------------------------------------------------------------- measuring
+
+
+@dataclass(frozen=True)
+class Command:
+    """One process to time: a label for the table, its argv, and the file it writes (if any)."""
+
+    label: str
+    argv: tuple[str, ...]
+    output: str | None = None
+
+
+@dataclass
+class Measurement:
+    """Wall seconds and peak RSS (bytes) of each run, or the error that stopped the command."""
+
+    output: str | None = None
+    seconds: list[float] = field(default_factory=list)
+    peak_rss: list[int] = field(default_factory=list)
+    error: str | None = None
+
+
+class CommandFailed(Exception):
+    """A benchmarked process exited with a non-zero status."""
+
+
+def run_once(argv: Sequence[str]) -> tuple[float, int]:
+    """Run argv to completion; return its wall time in seconds and its peak RSS in bytes."""
+    with tempfile.TemporaryFile() as stderr:
+        start = time.perf_counter()
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr)
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            stderr.seek(0)
+            lines = stderr.read().decode(errors="replace").strip().splitlines() or [""]
+            raise CommandFailed(f"exit {process.returncode}: {lines[-1][:200]}")
+    return elapsed, usage.ru_maxrss * 1024  # Linux reports ru_maxrss in KiB
+
+
+def measure(commands: Sequence[Command], runs: int) -> list[Measurement]:
+    """One warm-up of each command, then `runs` rounds alternating between them; a failing command drops out."""
+    results = [Measurement(output=command.output) for command in commands]
+    for round_ in range(runs + 1):
+        for command, result in zip(commands, results, strict=True):
+            if result.error is not None:
+                continue
+            try:
+                seconds, peak = run_once(command.argv)
+            except (CommandFailed, OSError) as exc:
+                result.error = str(exc)
+                continue
+            if round_ > 0:
+                result.seconds.append(seconds)
+                result.peak_rss.append(peak)
+    return results
+
+
+def value(measurement: Measurement | None, metric: str) -> float | None:
+    """The median seconds ("time") or peak MB ("peak RSS"), or None when the command failed or did not run."""
+    if measurement is None or measurement.error is not None or not measurement.seconds:
+        return None
+    if metric == "time":
+        return statistics.median(measurement.seconds)
+    return statistics.median(measurement.peak_rss) / MB
+
+
+# ---------------------------------------------------------------- rows of the table
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the results table: wxb against one alternative on one metric, with its target and verdict."""
+
+    case: str
+    metric: str  # "time" or "peak RSS"
+    wxb: Measurement
+    alternative: str
+    other: Measurement
+    target: str
+    verdict: str
+
+
+def ratio_row(case: str, metric: str, wxb: Measurement, name: str, other: Measurement, limit: float | None) -> Row:
+    """A row judged by the ratio wxb / alternative ≤ limit (no verdict when limit is None)."""
+    mine, theirs = value(wxb, metric), value(other, metric)
+    target = "" if limit is None else f"≤ {limit:g}×"
+    if limit is None:
+        verdict = ""
+    elif mine is None or theirs is None:
+        verdict = "ERROR"
+    else:
+        verdict = "PASS" if mine <= limit * theirs else "MISS"
+    return Row(case, metric, wxb, name, other, target, verdict)
+
+
+def absolute_row(case: str, wxb: Measurement, name: str, other: Measurement, limit_mb: float) -> Row:
+    """A peak-RSS row judged by wxb's peak < limit_mb (the alternative shown for reference)."""
+    mine = value(wxb, "peak RSS")
+    verdict = "ERROR" if mine is None else ("PASS" if mine < limit_mb else "MISS")
+    return Row(case, "peak RSS", wxb, name, other, f"< {limit_mb:g} MB", verdict)
+
+
+class Footnotes:
+    """Error messages collected while rendering, referred to from the cells as [1], [2], ..."""
+
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+
+    def cite(self, text: str) -> str:
+        if text not in self.notes:
+            self.notes.append(text)
+        return f"[{self.notes.index(text) + 1}]"
+
+    def lines(self) -> list[str]:
+        return [f"[{i}] {note}" for i, note in enumerate(self.notes, 1)]
+
+
+def format_value(measurement: Measurement, metric: str, notes: Footnotes) -> str:
+    """Seconds or MB for the table, or a reference to the error that stopped the command."""
+    if measurement.error is not None:
+        return "error " + notes.cite(measurement.error)
+    number = value(measurement, metric)
+    if number is None:
+        return "—"
+    return f"{number:.3f} s" if metric == "time" else f"{number:.0f} MB"
+
+
+def format_ratio(row: Row) -> str:
+    mine, theirs = value(row.wxb, row.metric), value(row.other, row.metric)
+    return "—" if mine is None or theirs is None else f"{mine / theirs:.2f}"
+
+
+TABLE_HEADER = ("case", "metric", "wxb", "alternative", "alternative's", "wxb/alt", "target", "result", "same result")
+
+
+def table_cells(row: Row, notes: Footnotes) -> tuple[str, ...]:
+    same = same_result(row.wxb.output, row.other.output)
+    if same.startswith(("NO", "unreadable")):
+        same = same.split(":")[0].split(" (")[0] + " " + notes.cite(f"{row.case}: {same}")
+    mine, theirs = format_value(row.wxb, row.metric, notes), format_value(row.other, row.metric, notes)
+    return (row.case, row.metric, mine, row.alternative, theirs, format_ratio(row), row.target, row.verdict, same)
+
+
+# ---------------------------------------------------------------- the cases
+
+
+def wxb(*args: str, output: str | None = None) -> Command:
+    """wxb with args, writing to output with -o when one is given."""
+    return Command("wxb", (WXB, *args, *(("-o", output) if output else ())), output)
+
+
+def script(label: str, name: str, *args: str, output: str | None = None) -> Command:
+    """An alternative script in bench/, its output path last on the command line."""
+    return Command(label, (PYTHON, str(BENCH / name), *args, *((output,) if output else ())), output)
+
+
+def startup_case(sizes: Sizes) -> list[Row]:
+    """wxb's start-up: a literal forward pass and --help, against `python -c "import numpy"`."""
+    forward = wxb("forward", "-X", "1 2; 3 4", "-b", "5; 6", "--format", "csv")
+    baseline = Command("python -c 'import numpy'", (PYTHON, "-c", "import numpy"))
+    helped = Command("wxb --help", (WXB, "--help"))
+    mine, theirs, help_ = measure([forward, baseline, helped], sizes.startup_runs)
+    return [
+        ratio_row("start-up: forward literal", "time", mine, baseline.label, theirs, 1.5),
+        ratio_row("start-up: wxb --help", "time", help_, baseline.label, theirs, 1.5),
+    ]
+
+
+def csv_case(sizes: Sizes) -> list[Row]:
+    """forward on n×n CSV operands to a CSV file, against a polars script and a NumPy-only script."""
+    n = sizes.csv_n
+    src = csv_operands(n, "WXb")
+    operands = (src["W"], src["X"], src["b"])
+    commands = [
+        wxb("forward", "-W", src["W"], "-X", src["X"], "-b", src["b"], output=out(f"csv-{n}-wxb.csv")),
+        script("polars script", "alt_csv_polars.py", *operands, output=out(f"csv-{n}-polars.csv")),
+        script("NumPy loadtxt/savetxt", "alt_csv_numpy.py", *operands, output=out(f"csv-{n}-numpy.csv")),
+    ]
+    mine, polars_, numpy_ = measure(commands, sizes.runs)
+    case = f"CSV forward {n}×{n}"
+    return [
+        ratio_row(case, "time", mine, commands[1].label, polars_, 1.0),
+        ratio_row(case, "time", mine, commands[2].label, numpy_, None),
+    ]
+
+
+def written_keys(command: Command, default: str) -> str:
+    """Run command once and return the comma-separated keys of the .npz it writes (default if it fails)."""
+    try:
+        run_once(command.argv)
+        assert command.output is not None
+        with np.load(command.output, allow_pickle=False) as bundle:
+            return ",".join(bundle.files)
+    except (CommandFailed, OSError, ValueError):
+        return default  # measure() records the error for the table
+
+
+def npy_case(sizes: Sizes) -> list[Row]:
+    """forward and backward --wrt all on n×n .npy operands, against plain NumPy scripts."""
+    n = sizes.npy_n
+    W, X, b, G = npy_operands(n, "WXbG").values()
+    forward = [
+        wxb("forward", "-W", W, "-X", X, "-b", b, output=out(f"npy-{n}-wxb-f.npy")),
+        script("NumPy script", "alt_npy.py", "forward", W, X, b, output=out(f"npy-{n}-alt-f.npy")),
+    ]
+    mine, theirs = measure(forward, sizes.runs)
+    rows = [ratio_row(f".npy forward {n}×{n}", "time", mine, forward[1].label, theirs, 1.1)]
+    backward = wxb("backward", "-W", W, "-X", X, "-b", b, "-G", G, "--wrt", "all", output=out(f"npy-{n}-wxb.npz"))
+    keys = written_keys(backward, default="db,dW,dX")  # the alternative writes the same arrays as wxb (f too?)
+    alternative = script("NumPy script", "alt_npy.py", "backward", W, X, b, G, keys, output=out(f"npy-{n}-alt.npz"))
+    mine, theirs = measure([backward, alternative], sizes.runs)
+    rows.append(ratio_row(f".npy backward --wrt all {n}×{n} ({keys})", "time", mine, alternative.label, theirs, 1.1))
+    return rows
+
+
+def memory_case(sizes: Sizes) -> list[Row]:
+    """Peak RSS of backward --wrt b (X and G n×n, no W) and of a structured jacobian, against NumPy scripts."""
+    n, m = sizes.memory_n, sizes.jacobian_n
+    X, b, G = npy_operands(n, "XbG").values()
+    bias = [
+        wxb("backward", "-X", X, "-b", b, "-G", G, "--wrt", "b", output=out(f"mem-{n}-wxb.npy")),
+        script("NumPy script", "alt_npy.py", "bias-grad", X, b, G, output=out(f"mem-{n}-alt.npy")),
+    ]
+    mine, theirs = measure(bias, sizes.runs)
+    rows = [ratio_row(f"backward --wrt b, no W, {n}×{n}", "peak RSS", mine, bias[1].label, theirs, 1.3)]
+    X, b = npy_operands(m, "Xb").values()
+    jacobian = [
+        wxb("jacobian", "-X", X, "-b", b),  # structured output on stdout (to /dev/null)
+        script("NumPy script (one I block)", "alt_npy.py", "jacobian", X, b, output=out(f"jac-{m}-alt.npy")),
+    ]
+    mine, theirs = measure(jacobian, sizes.runs)
+    rows.append(absolute_row(f"jacobian (structured) m = n = {m}", mine, jacobian[1].label, theirs, 1024))
+    return rows
+
+
+@dataclass(frozen=True)
+class ScalePoint:
+    """wxb's and the NumPy script's forward pass at one size n."""
+
+    n: int
+    wxb: Measurement
+    numpy: Measurement
+
+
+def scale_case(sizes: Sizes) -> list[ScalePoint]:
+    """wxb forward from .npy for growing n, next to the NumPy script doing the same."""
+    points = []
+    for n in sizes.scale_ns:
+        W, X, b = npy_operands(n, "WXb").values()
+        commands = [
+            wxb("forward", "-W", W, "-X", X, "-b", b, output=out(f"scale-{n}-wxb.npy")),
+            script("NumPy", "alt_npy.py", "forward", W, X, b, output=out(f"scale-{n}-alt.npy")),
+        ]
+        points.append(ScalePoint(n, *measure(commands, sizes.runs)))
+    return points
+
+
+def slope(points: Sequence[ScalePoint], index: int, side: str) -> str:
+    """The log-log slope between point index-1 and point index: Δ log t / Δ log n (3 for a pure n³ matmul)."""
+    if index == 0:
+        return ""
+    before, after = (value(getattr(p, side), "time") for p in (points[index - 1], points[index]))
+    if before is None or after is None:
+        return "—"
+    return f"{math.log(after / before) / math.log(points[index].n / points[index - 1].n):.2f}"
+
+
+SCALE_HEADER = ("n", "wxb forward", "slope", "NumPy script", "slope", "same result")
+
+
+def scale_cells(points: Sequence[ScalePoint], notes: Footnotes) -> list[tuple[str, ...]]:
+    return [
+        (
+            str(p.n),
+            format_value(p.wxb, "time", notes),
+            slope(points, i, "wxb"),
+            format_value(p.numpy, "time", notes),
+            slope(points, i, "numpy"),
+            same_result(p.wxb.output, p.numpy.output),
+        )
+        for i, p in enumerate(points)
+    ]
+
+
+# ---------------------------------------------------------------- reporting
+
+
+def machine() -> list[str]:
+    """CPU model, cores, Python, NumPy, polars and wxb versions, and the BLAS core type if it is pinned."""
+    import polars as pl
+
+    lines = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
+    models = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    model = models[0] if models else platform.processor() or "unknown CPU"
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    facts = [
+        f"CPU: {model}, {os.cpu_count()} cores ({usable} usable)",
+        f"Python {platform.python_version()}, NumPy {np.__version__}, polars {pl.__version__}, {wxb_version()}",
+    ]
+    if "OPENBLAS_CORETYPE" in os.environ:
+        facts.append(f"OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} (left as it was, for both sides)")
+    return facts
+
+
+def wxb_version() -> str:
+    """`wxb --version` and the git commit benchmarked."""
+    try:
+        done = subprocess.run([WXB, "--version"], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "wxb not runnable"
+    commit = subprocess.run(["git", "-C", str(BENCH), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip() + (f" at commit {commit.stdout.strip()}" if commit.returncode == 0 else "")
+
+
+def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns padded to their widest cell, for the terminal."""
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+    lines = [header, ["-" * w for w in widths], *rows]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = [header, ["---"] * len(header), *rows]
+    return "\n".join("| " + " | ".join(cell.replace("|", "\\|") for cell in line) + " |" for line in lines)
+
+
+def render(
+    rows: list[Row], points: list[ScalePoint], table: Callable[[Sequence[str], Sequence[Sequence[str]]], str]
+) -> list[str]:
+    """The comparison table, the scale table and the footnotes, each drawn with `table`."""
+    notes = Footnotes()
+    parts = []
+    if rows:
+        parts += [table(TABLE_HEADER, [table_cells(row, notes) for row in rows]), ""]
+    if points:
+        parts += ["Scale: forward from .npy, W and X n×n, b n×1", "", table(SCALE_HEADER, scale_cells(points, notes))]
+        parts.append("")
+    return parts + notes.lines()
+
+
+def markdown_report(facts: list[str], rows: list[Row], points: list[ScalePoint], sizes: Sizes, quick: bool) -> str:
+    """The whole result as markdown: the machine, the comparison table, the scale table, the footnotes."""
+    how = f"{sizes.runs} timed runs per command ({sizes.startup_runs} for start-up) after one warm-up, alternating"
+    head = ["# wxb benchmark" + (" (--quick)" if quick else ""), "", *(f"- {fact}" for fact in facts)]
+    body = render(rows, points, markdown_table)
+    return "\n".join(
+        [*head, f"- {how}; medians shown", "", *(line + "  " if line[:1] == "[" else line for line in body)]
+    )
+
+
+CASES: dict[str, Callable[[Sizes], list[Row]]] = {
+    "start-up": startup_case,
+    "csv": csv_case,
+    "npy": npy_case,
+    "memory": memory_case,
+}
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Benchmark wxb against plain Python scripts.")
+    parser.add_argument("--quick", action="store_true", help="fewer runs and smaller operands")
+    parser.add_argument("--runs", type=int, help="timed runs per command (start-up: three times as many)")
+    names = [*CASES, "scale"]
+    parser.add_argument("--only", default=",".join(names), help=f"comma-separated, from: {', '.join(names)}")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str]) -> None:
+    args = parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    if args.runs:
+        sizes = replace(sizes, runs=args.runs, startup_runs=3 * args.runs)
+    chosen = args.only.split(",")
+    shutil.rmtree(OUT, ignore_errors=True)  # no stale output may pass for this run's
+    facts = machine()
+    print("\n".join(facts), flush=True)
+    rows: list[Row] = []
+    for name, case in CASES.items():
+        if name in chosen:
+            print(f"running {name} ...", file=sys.stderr, flush=True)
+            rows += case(sizes)
+    if "scale" in chosen:
+        print("running scale ...", file=sys.stderr, flush=True)
+    points = scale_case(sizes) if "scale" in chosen else []
+    print("\n" + "\n".join(render(rows, points, text_table)))
+    RESULTS.write_text(markdown_report(facts, rows, points, sizes, args.quick))
+    print(f"written {RESULTS.relative_to(BENCH.parent)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
