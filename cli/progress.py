@@ -1,0 +1,28 @@
+"""A spinner on stderr while wxb reads or writes something big, shown only to a person at a terminal."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+BIG = 50 * 1024 * 1024  # bytes; smaller inputs finish before a spinner would be noticed
+
+
+def wants_spinner(size: int) -> bool:
+    """True when the work is big and stderr is an interactive terminal (not a pipe, not TERM=dumb)."""
+    stderr = sys.stderr
+    return size > BIG and stderr is not None and stderr.isatty() and os.environ.get("TERM") != "dumb"
+
+
+@contextmanager
+def working(message: str, size: int) -> Iterator[None]:
+    """Run the body under a Rich spinner saying `message` when wants_spinner(size); otherwise silently."""
+    if not wants_spinner(size):
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(f"{message} ({size / 1e6:.0f} MB)…"):
+        yield
