@@ -1,0 +1,184 @@
+"""Broadcasting both ways: a bias stretched to f's shape, and a gradient summed back to an operand's shape.
+
+`unbroadcast` is the one reduction rule (autograd's): sum the leading axes the operand lacks, and sum with
+keepdims the axes where the operand has size 1 but the gradient does not.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from wxb.core.errors import BiasEnlargesError, ShapeError
+
+Shape = tuple[int, ...]
+
+
+def shape_text(shape: Shape) -> str:
+    """A shape written compactly as in the messages: (2,), (2,1), ()."""
+    return "(" + ",".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def axes_text(axes: tuple[int, ...]) -> str:
+    """'axis 1' or 'axes 0, 2, 3'."""
+    return ("axis " if len(axes) == 1 else "axes ") + ", ".join(str(a) for a in axes)
+
+
+def _count(n: int, one: str, many: str) -> str:
+    """'1 axis', '3 axes'."""
+    return f"{n} {one if n == 1 else many}"
+
+
+def broadcast_conflict(small: Shape, large: Shape) -> tuple[int, int, int] | None:
+    """The first axis (numbered in the longer shape) where the two shapes cannot broadcast, with both sizes."""
+    ndim = max(len(small), len(large))
+    padded_small = (1,) * (ndim - len(small)) + small
+    padded_large = (1,) * (ndim - len(large)) + large
+    for axis, (s, n) in enumerate(zip(padded_small, padded_large, strict=True)):
+        if s != n and s != 1 and n != 1:
+            return axis, s, n
+    return None
+
+
+def broadcast_axes(shape: Shape, full_shape: Shape) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(dropped, kept): axes of full_shape that an operand of `shape` was broadcast along, leading and size-1."""
+    lead = len(full_shape) - len(shape)
+    mismatch = [a for a, n in enumerate(shape) if lead < 0 or (n != 1 and n != full_shape[lead + a])]
+    if mismatch:
+        raise ShapeError(f"a gradient of shape {shape_text(full_shape)} does not reduce to shape {shape_text(shape)}")
+    dropped = tuple(range(lead))
+    kept = tuple(lead + a for a, n in enumerate(shape) if n == 1 and full_shape[lead + a] != 1)
+    return dropped, kept
+
+
+def unbroadcast(grad: np.ndarray, shape: Shape) -> np.ndarray:
+    """Σ of grad over the axes an operand of `shape` was broadcast along: leading axes dropped, size-1 axes kept."""
+    dropped, kept = broadcast_axes(tuple(shape), grad.shape)
+    if not dropped and not kept:
+        return grad
+    reduced: np.ndarray = grad.sum(axis=dropped + kept, keepdims=True).reshape(shape)
+    return reduced
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """How a gradient of full_shape reduces to an operand's shape: dL/dθ = Σ over summed_axes of the gradient."""
+
+    operand: str
+    shape: Shape
+    full_shape: Shape
+    dropped_axes: tuple[int, ...]
+    kept_axes: tuple[int, ...]
+    gradient: str = "G"
+
+    @classmethod
+    def between(cls, operand: str, shape: Shape, full_shape: Shape, *, aligned_shape: Shape | None = None,
+                gradient: str = "G") -> Reduction:
+        """The reduction of a full_shape gradient to `shape` (read as aligned_shape, e.g. a 1-D bias as a column)."""
+        dropped, kept = broadcast_axes(aligned_shape if aligned_shape is not None else shape, full_shape)
+        return cls(operand, tuple(shape), tuple(full_shape), dropped, kept, gradient)
+
+    @property
+    def summed_axes(self) -> tuple[int, ...]:
+        """Every axis of full_shape that is summed: the dropped ones then the kept ones."""
+        return tuple(sorted(self.dropped_axes + self.kept_axes))
+
+    def describe(self) -> str:
+        """The reduction in words, e.g. 'G summed over axis 1, kept as a column: dL/db = G·1'."""
+        if not self.summed_axes:
+            return f"{self.gradient} has {self.operand}'s shape: nothing to sum"
+        head = f"{self.gradient} summed over {axes_text(self.summed_axes)}"
+        matrix = self._matrix_form()
+        if matrix:
+            return head + matrix
+        parts = []
+        if self.dropped_axes:
+            parts.append(f"{axes_text(self.dropped_axes)} dropped")
+        if self.kept_axes:
+            parts.append(f"{axes_text(self.kept_axes)} kept with size 1")
+        text = f"{head} ({', '.join(parts)})"
+        if self.operand == "b" and len(self.shape) == 1 and len(self.full_shape) >= 2:
+            text += f", then read as b's 1-D shape {shape_text(self.shape)}"
+        return text
+
+    def _matrix_form(self) -> str:
+        """For a bias on a 2-D f, the reduction as a matrix product with a ones vector ('' otherwise)."""
+        if len(self.full_shape) != 2 or self.gradient != "G":
+            return ""
+        d = f"dL/d{self.operand}"
+        if self.dropped_axes == () and self.kept_axes == (1,):
+            return f", kept as a column: {d} = G·1"
+        if self.dropped_axes == () and self.kept_axes == (0,):
+            return f", kept as a row: {d} = 1ᵀ·G"
+        if self.summed_axes == (0, 1):
+            kept_as = "to a scalar" if self.dropped_axes == (0, 1) else f"kept as {shape_text(self.shape)}"
+            return f", {kept_as}: {d} = 1ᵀ·G·1"
+        return ""
+
+
+@dataclass(frozen=True)
+class BiasBroadcast:
+    """How b is stretched to f's shape: B = b·1ᵀ for a column bias, in general np.broadcast_to(b, f.shape)."""
+
+    bias_shape: Shape
+    aligned_shape: Shape
+    out_shape: Shape
+    reduction: Reduction
+
+    def describe(self) -> str:
+        """E.g. 'b (2,) as a column (2,1) → (2,2): repeated along axis 1, 2 times'."""
+        given = f"b {shape_text(self.bias_shape)}"
+        if self.aligned_shape != self.bias_shape:
+            given += f" as a column {shape_text(self.aligned_shape)}"
+        head = f"{given} → {shape_text(self.out_shape)}"
+        axes = self.reduction.summed_axes
+        if not axes:
+            return f"{head}: same shape, added entry by entry"
+        if len(axes) == 1:
+            return f"{head}: repeated along axis {axes[0]}, {self.out_shape[axes[0]]} times"
+        each = ", ".join(f"axis {a} ({self.out_shape[a]} times)" for a in axes)
+        copies = math.prod(self.out_shape[a] for a in axes)
+        return f"{head}: repeated along {each}: {copies} copies of each entry"
+
+
+def check_fits(name: str, shape: Shape, into: str, into_shape: Shape, *, label: str | None = None,
+               hint: str | None = None) -> Shape:
+    """Refuse `shape` unless it broadcasts to into_shape without changing it; returns into_shape."""
+    label = label or f"{name} {shape_text(shape)}"
+    conflict = broadcast_conflict(shape, into_shape)
+    if conflict is not None:
+        axis, s, n = conflict
+        where = axis - (max(len(shape), len(into_shape)) - len(into_shape))
+        raise ShapeError(
+            f"{label} does not broadcast to {into} {shape_text(into_shape)}: "
+            f"on axis {where} of {into}, {name} has size {s} but {into} has size {n}",
+            hint=hint,
+        )
+    out = np.broadcast_shapes(shape, into_shape)
+    if out != into_shape:
+        if len(shape) > len(into_shape):
+            why = f"{name} has {_count(len(shape), 'axis', 'axes')} but {into} has {len(into_shape)}"
+        else:
+            axis = next(a for a in range(len(out)) if out[a] != into_shape[a])
+            why = f"on axis {axis}, {name} has size {out[axis]} but {into} has size {into_shape[axis]} (an outer sum)"
+        raise BiasEnlargesError(
+            f"{label} would enlarge {into} {shape_text(into_shape)} to {shape_text(out)}: {why}; "
+            f"{name} must broadcast to {into}'s shape without changing it",
+            hint=hint,
+        )
+    return into_shape
+
+
+def bias_broadcast(bias_shape: Shape, wx_shape: Shape, *, wx_name: str = "W·X") -> BiasBroadcast:
+    """Check that b fits W·X (1-D b as a column) and say how it is stretched; raises ShapeError or BiasEnlargesError."""
+    aligned = (bias_shape[0], 1) if len(bias_shape) == 1 and len(wx_shape) >= 2 else tuple(bias_shape)
+    label, hint = None, None
+    if aligned != tuple(bias_shape):
+        label = f"b {shape_text(tuple(bias_shape))} as a column {shape_text(aligned)}"
+        hint = (f"a 1-D b is a column, one value per row of {wx_name} ({wx_shape[-2]} rows); "
+                f"for a row bias give b the shape {shape_text((1, wx_shape[-1]))}")
+    check_fits("b", aligned, wx_name, tuple(wx_shape), label=label, hint=hint)
+    reduction = Reduction.between("b", tuple(bias_shape), tuple(wx_shape), aligned_shape=aligned)
+    return BiasBroadcast(tuple(bias_shape), aligned, tuple(wx_shape), reduction)

@@ -1,0 +1,35 @@
+"""Operands as wxb computes with them: the dtype policy and the 1-D bias-as-column rule."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from wxb.core.errors import DtypeError, ShapeError
+
+_REFUSED_KINDS = {"c": "complex", "O": "object", "U": "string", "S": "bytes", "V": "structured", "M": "datetime",
+                  "m": "timedelta"}
+
+
+def as_operand(a: ArrayLike, name: str) -> np.ndarray:
+    """a as a float array: float32 stays float32, other floats, ints and bools become float64; no copy if possible."""
+    try:
+        array = np.asarray(a)
+    except ValueError:
+        raise ShapeError(f"{name} is not a rectangular array (its rows have different lengths)") from None
+    kind = array.dtype.kind
+    if kind in _REFUSED_KINDS:
+        raise DtypeError(
+            f"{name} has dtype {array.dtype} ({_REFUSED_KINDS[kind]}), but wxb computes with real numbers only",
+            hint=f"give {name} as floats, integers or booleans",
+        )
+    if array.dtype == np.float32:
+        return array
+    return array.astype(np.float64, copy=False)
+
+
+def align_bias(b: np.ndarray, wx_shape: tuple[int, ...]) -> np.ndarray:
+    """b with a 1-D bias read as a column (m,) → (m, 1) when W·X has 2 or more axes; otherwise b itself. A view."""
+    if b.ndim == 1 and len(wx_shape) >= 2:
+        return b.reshape(b.shape[0], 1)
+    return b
