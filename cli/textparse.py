@@ -2,14 +2,14 @@
 
 Text files
     UTF-8 (a BOM is stripped). Blank lines and lines starting with `#` are skipped. The first data row is a
-    header, skipped with a note on stderr, when every one of its cells is non-numeric. Cells are separated by
-    the delimiter: forced by the caller, tab for `.tsv`, whitespace for `.txt`/`.dat`, and otherwise sniffed
-    from the first data rows: tab if any, else `;`, else `,`, else whitespace. A cell is a decimal number in
-    ASCII (`1`, `-2.5`, `.5`, `1e-3`), `nan`, `inf`, `-inf` or `infinity` (any case), optionally in double
-    quotes. Nothing else: no decimal commas, no `1_000`, no complex numbers. A file always gives a 2-D float64
-    array whose orientation is the file's: one line is a 1×n row, one column an m×1 column, one number 1×1.
-    Text over LARGE_TEXT bytes is parsed by polars (same rules, same result); if polars refuses it, the
-    careful parser here runs instead, so every error is located the same way.
+    header, skipped with a note on stderr, when none of its cells is a number (and not all are empty).
+    Cells are separated by the delimiter: forced by the caller, tab for `.tsv`, whitespace for `.txt`/`.dat`,
+    and otherwise sniffed from the first data rows: tab if any, else `;`, else `,`, else whitespace. A cell is
+    a decimal number in ASCII (`1`, `-2.5`, `.5`, `1e-3`), `nan`, `inf`, `-inf` or `infinity` (any case),
+    optionally in double quotes. Nothing else: no decimal commas, no `1_000`, no complex numbers. A file always
+    gives a 2-D float64 array whose orientation is the file's: one line is a 1×n row, one column an m×1
+    column, one number 1×1. Text over LARGE_TEXT bytes is parsed by polars (same rules, same result); if
+    polars refuses it, the careful parser here runs instead, so every error is located the same way.
 
 Matrix literals
     `"1 2; 3 4"` and `"[1, 2; 3, 4]"`: spaces and/or commas between columns, `;` or newlines between rows;
@@ -62,6 +62,11 @@ class Where:
 def is_number(cell: str) -> bool:
     """True for the cells wxb reads as numbers (see the module docstring)."""
     return _NUMBER.fullmatch(_unquote(cell)) is not None
+
+
+def is_header(cells: list[str]) -> bool:
+    """A first row is a header when none of its cells is a number and at least one is not empty."""
+    return not any(is_number(cell) for cell in cells) and any(_unquote(cell) for cell in cells)
 
 
 def _unquote(cell: str) -> str:
@@ -153,7 +158,7 @@ def parse_text(data: bytes, where: Where, *, delimiter: str | None = None) -> Fl
     delimiter = delimiter or sniff_delimiter([line for _, line in lines[:5]])
     first_number, first = lines[0]
     first_cells = split_cells(first, delimiter)
-    if not any(is_number(cell) for cell in first_cells) and all(_unquote(c) for c in first_cells):
+    if is_header(first_cells):
         note(f"skipped header row in {where.operand} {where.source} line {first_number}")
         lines = lines[1:]
         if not lines:
@@ -202,7 +207,7 @@ def parse_large_text(data: bytes | str, where: Where, *, delimiter: str | None =
         return parse_text(_all(data), where, delimiter=delimiter)
     delimiter = delimiter or sniff_delimiter([line for _, line in lines[:5]])
     first_cells = split_cells(lines[0][1], delimiter)
-    header = not any(is_number(c) for c in first_cells)
+    header = is_header(first_cells)
     width = len(split_cells(lines[1][1], delimiter)) if header and len(lines) > 1 else len(first_cells)
     array = _polars_read(data, delimiter, width, skip=lines[0][0] if header else lines[0][0] - 1)
     if array is None:
