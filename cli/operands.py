@@ -71,11 +71,12 @@ def read_operand(spec: str, operand: str, *, delimiter: str | None = None) -> Ar
         return _pick(_read_stdin(operand, delimiter), operand, Where(operand, "stdin"))
     if os.path.lexists(spec):
         return _read_path(Path(spec), operand, None, delimiter)
-    archive, _, key = spec.rpartition(":")
-    if archive.lower().endswith(ARCHIVE_SUFFIXES) and key:
-        if not os.path.lexists(archive):
+    archive, colon, key = spec.rpartition(":")
+    if colon and archive and key:
+        if os.path.lexists(archive):
+            return _read_path(Path(archive), operand, key, delimiter)
+        if archive.lower().endswith(ARCHIVE_SUFFIXES):
             raise InputError(f"no such file {archive!r}", operand=operand)
-        return _read_path(Path(archive), operand, key, delimiter)
     return _read_literal(spec, operand)
 
 
@@ -204,8 +205,8 @@ def _read_literal(spec: str, operand: str) -> Array:
 
 
 def _looks_like_path(spec: str) -> bool:
-    """A failed literal that reads like a file name (a folder, a suffix, or no digits at all)."""
-    return bool(re.search(r"[/\\]|\.[A-Za-z]\w*$", spec)) or not re.search(r"\d", spec)
+    """A failed literal that reads like a file name: a folder, a suffix, or one word without digits."""
+    return bool(re.search(r"[/\\]|\.[A-Za-z]\w*$", spec) or re.fullmatch(r"[^\W\d]+", spec.strip()))
 
 
 def _pick(content: Archive | Array, operand: str, where: Where) -> Array:

@@ -2,7 +2,7 @@
 
 Text files
     UTF-8 (a BOM is stripped). Blank lines and lines starting with `#` are skipped. The first data row is a
-    header, skipped with a note on stderr, when none of its cells is a number (and not all are empty).
+    header, skipped with a note on stderr, when none of its cells is a number and some cell has a letter.
     Cells are separated by the delimiter: forced by the caller, tab for `.tsv`, whitespace for `.txt`/`.dat`,
     and otherwise sniffed from the first data rows: tab if any, else `;`, else `,`, else whitespace. A cell is
     a decimal number in ASCII (`1`, `-2.5`, `.5`, `1e-3`), `nan`, `inf`, `-inf` or `infinity` (any case),
@@ -65,8 +65,11 @@ def is_number(cell: str) -> bool:
 
 
 def is_header(cells: list[str]) -> bool:
-    """A first row is a header when none of its cells is a number and at least one is not empty."""
-    return not any(is_number(cell) for cell in cells) and any(_unquote(cell) for cell in cells)
+    """A first row is a header when none of its cells is a number, nor looks like one with a decimal comma,
+    and some cell has a letter."""
+    texts = [_unquote(cell) for cell in cells]
+    numberish = any(_NUMBER.fullmatch(text) or _DECIMAL_COMMA.fullmatch(text) for text in texts)
+    return not numberish and any(char.isalpha() for text in texts for char in text)
 
 
 def _unquote(cell: str) -> str:
