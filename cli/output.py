@@ -222,3 +222,16 @@ def _mode_for(path: Path) -> int:
         umask = os.umask(0)
         os.umask(umask)
         return 0o666 & ~umask
+
+
+def write_text(text: str, output: Path | None = None) -> None:
+    """Text already laid out (a json record, a csv report) to stdout, or atomically to `output`."""
+    emit: Emit = partial(_write_encoded, text)
+    if output is None or str(output) == "-":
+        _to_stdout(emit)
+    else:
+        write_atomically(output, emit)
+
+
+def _write_encoded(text: str, stream: BinaryIO) -> None:
+    stream.write(text.encode("utf-8"))

@@ -1,0 +1,465 @@
+"""The work behind each wxb command: read operands, call wxb.core, then render a table or write data.
+
+No maths here beyond calling wxb.core; what a person sees is built by the *_view functions, what a pipe gets
+goes through wxb.cli.output.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from wxb import core
+from wxb.cli import render
+from wxb.cli.errors import InputError
+from wxb.cli.operands import read_operands
+from wxb.cli.output import choose_format, format_number, write_results, write_text
+
+SEED_W = np.eye(2)
+SEED_X = np.array([[1.0, 2.0], [3.0, 4.0]])
+SEED_B = np.array([5.0, 6.0])
+PREVIEW_BLOCKS = 3
+SPY_HEIGHT, SPY_WIDTH = 16, 48
+
+
+@dataclass(frozen=True)
+class OutputChoice:
+    """Where results go: --format, -o and the display precision of tables."""
+
+    fmt: str | None
+    output: Path | None
+    precision: int
+
+
+@dataclass(frozen=True)
+class Operands:
+    X: np.ndarray
+    b: np.ndarray
+    W: np.ndarray | None = None
+    G: np.ndarray | None = None
+    T: np.ndarray | None = None
+
+
+def load(*, bundle: str | None, delimiter: str | None, **specs: str | None) -> Operands:
+    """Read the operands given by option or bundle; X and b are required by every command."""
+    wanted = {name: specs.get(name) for name in ("W", "X", "b", "G", "T")}
+    arrays = read_operands(wanted, bundle=bundle, delimiter=delimiter)
+    for name, hint in (("X", '-X "1 2; 3 4"'), ("b", '-b "5; 6"')):
+        if arrays.get(name) is None:
+            raise InputError(f"missing operand -{name}", hint=f"give it as a path or a literal, e.g. {hint}")
+    X, b = arrays["X"], arrays["b"]
+    assert X is not None and b is not None
+    return Operands(X=X, b=b, W=arrays.get("W"), G=arrays.get("G"), T=arrays.get("T"))
+
+
+def emit(results: Mapping[str, np.ndarray], out: OutputChoice, view: Callable[[Console], None]) -> None:
+    """Results as a table for a person (the view), or as data for a pipe or a file."""
+    fmt = choose_format(out.fmt, out.output, stdout_is_terminal=sys.stdout.isatty())
+    if fmt == "table":
+        view(render.make_console())
+    else:
+        write_results(results, fmt, out.output)
+
+
+# ---- forward ------------------------------------------------------------------------------------------------
+
+
+def forward(ops: Operands, out: OutputChoice) -> None:
+    """f = W·X ⊕ b."""
+    result = core.forward(ops.X, ops.b, ops.W)
+    emit({"f": result.f}, out, lambda console: forward_view(console, result, out.precision))
+
+
+def forward_view(console: Console, result: core.Forward, precision: int) -> None:
+    console.print(Text("f = W·X ⊕ b", style="bold"))
+    console.print(render.array_view(result.f, "f", precision=precision, width=console.width))
+    console.print(Text(result.broadcast.describe(), style="dim"))
+
+
+# ---- backward -----------------------------------------------------------------------------------------------
+
+
+def upstream(ops: Operands, f: np.ndarray, loss: str | None) -> np.ndarray:
+    """G from -G, or from the scalar loss (sum by default)."""
+    if ops.G is not None:
+        if loss is not None:
+            raise InputError("give -G or --loss, not both", hint="-G is ∂L/∂f itself; --loss derives it from f")
+        return ops.G
+    if loss != "mse" and ops.T is not None:
+        raise InputError("-T is only used with --loss mse", hint="add --loss mse")
+    return core.upstream_gradient(f, loss or "sum", ops.T)  # type: ignore[arg-type]
+
+
+def backward(ops: Operands, loss: str | None, wrt: tuple[str, ...], out: OutputChoice) -> None:
+    """dL/db (and dL/dW, dL/dX) for G = ∂L/∂f."""
+    if ops.W is None and wrt == ("b", "W", "X"):
+        wrt = ("b",)
+    f = core.forward(ops.X, ops.b, ops.W).f
+    G = upstream(ops, f, loss)
+    grads = core.backward(ops.X, ops.b, G, ops.W, wrt=wrt)  # type: ignore[arg-type]
+    results = gradient_results(grads)
+    emit(results, out, lambda console: backward_view(console, grads, results, out.precision))
+
+
+def gradient_results(grads: core.Gradients) -> dict[str, np.ndarray]:
+    """The computed gradients keyed db, dW, dX, in that order."""
+    found = {"db": grads.db, "dW": grads.dW, "dX": grads.dX}
+    return {name: value for name, value in found.items() if value is not None}
+
+
+def backward_view(console: Console, grads: core.Gradients, results: Mapping[str, np.ndarray], precision: int) -> None:
+    for name, value in results.items():
+        operand = name[1:]
+        console.print(render.array_view(value, f"dL/d{operand}", precision=precision, width=console.width))
+        console.print(Text(grads.reductions[operand].describe(), style="dim"))
+
+
+# ---- jacobian -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JacobianRequest:
+    wrt: str
+    block: int | None
+    dense: bool
+    limit: int
+
+
+def _operand(ops: Operands, wrt: str) -> np.ndarray:
+    value = {"b": ops.b, "W": ops.W, "X": ops.X}[wrt]
+    if value is None:
+        raise InputError(f"--wrt {wrt} needs the operand -{wrt}", hint=f"give -{wrt}, or use --wrt b")
+    return value
+
+
+def matrix_view(tensor: np.ndarray, f_shape: tuple[int, ...], operand_shape: tuple[int, ...]) -> np.ndarray:
+    """A Jacobian tensor (f.shape + operand.shape) as the matrix ∂vec f/∂vec operand, vec stacking columns."""
+    rows, cols = int(np.prod(f_shape)), int(np.prod(operand_shape))
+    lead = tensor.ndim - len(operand_shape)
+    f_part = tuple(range(lead - 1, -1, -1))
+    op_part = tuple(range(tensor.ndim - 1, lead - 1, -1))
+    return np.ascontiguousarray(tensor.transpose(f_part + op_part)).reshape(rows, cols)
+
+
+def jacobian(ops: Operands, request: JacobianRequest, out: OutputChoice) -> None:
+    """The Jacobian of f with respect to b, W or X: structured, one block, or dense."""
+    _operand(ops, request.wrt)
+    structure = core.jacobian_structure(ops.X, ops.b, ops.W, wrt=request.wrt)  # type: ignore[arg-type]
+    if request.dense:
+        dense = core.dense_jacobian(ops.X, ops.b, ops.W, wrt=request.wrt, limit=request.limit)  # type: ignore[arg-type]
+        flat = matrix_view(dense, structure.f_shape, structure.operand_shape)
+        fmt = choose_format(out.fmt, out.output, stdout_is_terminal=sys.stdout.isatty())
+        data = flat if fmt in ("csv", "tsv") else dense
+        emit({"J": data}, out, lambda console: dense_view(console, structure, flat, out.precision))
+        return
+    if request.block is not None:
+        k = request.block
+        blk = core.jacobian_block(ops.X, ops.b, ops.W, wrt=request.wrt, k=k)  # type: ignore[arg-type]
+        emit({"J": blk}, out, lambda console: block_view(console, structure, k, blk, out.precision))
+        return
+    fmt = choose_format(out.fmt, out.output, stdout_is_terminal=sys.stdout.isatty())
+    if fmt == "table":
+        structure_view(render.make_console(), ops, structure, out.precision)
+    elif fmt == "json":
+        write_text(_json(structure_record(structure)), out.output)
+    else:
+        raise InputError(
+            f"the structured Jacobian has no {fmt} form",
+            hint="use --format json for its description, --block K for one block, or --dense for all of it",
+        )
+
+
+def structure_record(structure: core.JacobianStructure) -> dict[str, Any]:
+    """The structured Jacobian as plain data (for --format json)."""
+    return {
+        "wrt": structure.wrt,
+        "f_shape": list(structure.f_shape),
+        "operand_shape": list(structure.operand_shape),
+        "shape": list(structure.shape),
+        "size": structure.size,
+        "nonzeros": structure.nonzeros,
+        "block_axes": list(structure.block_axes),
+        "n_blocks": structure.n_blocks,
+        "block_shape": list(structure.block_shape),
+        "kron": structure.kron,
+        "description": structure.describe(),
+    }
+
+
+def _json(record: object) -> str:
+    import json
+
+    return json.dumps(record, ensure_ascii=False, indent=2) + "\n"
+
+
+def _block_label(structure: core.JacobianStructure, k: int | str) -> str:
+    if structure.wrt == "b" and len(structure.f_shape) == 2 and structure.block_axes == (1,):
+        return f"∂f[:,{k}]/∂b"
+    return f"block {k}: ∂f/∂{structure.wrt} at position {k} along axes {list(structure.block_axes)}"
+
+
+def block_matrix(blk: np.ndarray, structure: core.JacobianStructure) -> np.ndarray:
+    """One block as a matrix: rows the f entries it covers, columns the operand's entries (both column-stacked)."""
+    op_shape = structure.operand_shape
+    f_part = blk.shape[: blk.ndim - len(op_shape)]
+    return matrix_view(blk, f_part, op_shape)
+
+
+def block_view(console: Console, structure: core.JacobianStructure, k: int, blk: np.ndarray, precision: int) -> None:
+    console.print(Text(structure.describe(), style="dim"))
+    shown = block_matrix(blk, structure)
+    console.print(render.array_view(shown, _block_label(structure, k), precision=precision, width=console.width))
+
+
+def dense_view(console: Console, structure: core.JacobianStructure, flat: np.ndarray, precision: int) -> None:
+    console.print(Text(structure.kron, style="bold"))
+    title = f"∂vec f/∂vec {structure.wrt}" if structure.wrt != "b" else "∂vec f/∂b"
+    console.print(render.array_view(flat, title, precision=precision, width=console.width))
+
+
+def structure_view(console: Console, ops: Operands, structure: core.JacobianStructure, precision: int) -> None:
+    width = console.width
+    console.print(Text(f"Jacobian of f with respect to {structure.wrt}", style="bold"))
+    console.print(structure.describe())
+    console.print(Text(structure.kron, style="bold cyan"))
+    for k in range(min(structure.n_blocks, PREVIEW_BLOCKS)):
+        blk = core.jacobian_block(ops.X, ops.b, ops.W, wrt=structure.wrt, k=k)  # type: ignore[arg-type]
+        console.print(
+            render.array_view(
+                block_matrix(blk, structure), _block_label(structure, k), precision=precision, width=width
+            )
+        )
+    if structure.n_blocks > PREVIEW_BLOCKS:
+        console.print(
+            Text(f"… and {structure.n_blocks - PREVIEW_BLOCKS} more blocks (--block K shows one)", style="dim")
+        )
+    spy_view(console, ops, structure)
+
+
+def spy_view(console: Console, ops: Operands, structure: core.JacobianStructure) -> None:
+    """The sparsity pattern of ∂vec f/∂vec operand, one character per cell, sampled when too big."""
+    rows, cols = int(np.prod(structure.f_shape)), int(np.prod(structure.operand_shape))
+    if rows == 0 or cols == 0:
+        console.print(Text("(the Jacobian is empty: nothing to draw)", style="dim"))
+        return
+
+    def entries(r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        f_index = np.unravel_index(
+            np.broadcast_to(r, np.broadcast_shapes(r.shape, c.shape)), structure.f_shape, order="F"
+        )
+        op_index = np.unravel_index(
+            np.broadcast_to(c, np.broadcast_shapes(r.shape, c.shape)), structure.operand_shape, order="F"
+        )
+        return core.jacobian_entries(
+            ops.X,
+            ops.b,
+            ops.W,
+            wrt=structure.wrt,  # type: ignore[arg-type]
+            f_index=tuple(f_index),
+            operand_index=tuple(op_index),
+        )
+
+    height = min(SPY_HEIGHT, rows)
+    width = min(SPY_WIDTH, cols, max(console.width - 4, 8))
+    grid, sampled = render.spy_grid(rows, cols, entries, height=height, width=width)
+    cell_rows, cell_cols = -(-rows // height), -(-cols // width)
+    scale = "one entry per cell" if cell_rows == 1 and cell_cols == 1 else f"each cell {cell_rows}×{cell_cols} entries"
+    how = ", sampled" if sampled else ""
+    title = f"sparsity of ∂vec f/∂vec {structure.wrt}: {rows}×{cols}, {scale}{how}"
+    console.print(Text(title, style="dim"))
+    console.print(render.spy_text(grid))
+
+
+# ---- check --------------------------------------------------------------------------------------------------
+
+CHECK_FIELDS = ("operand", "n_checked", "method", "max_abs_error", "max_rel_error", "tolerance", "passed")
+
+
+def check(ops: Operands, out: OutputChoice) -> bool:
+    """Finite differences against the analytic gradients; True when every operand passes."""
+    report = core.gradient_check(ops.X, ops.b, ops.W, ops.G)
+    fmt = choose_format(out.fmt, out.output, stdout_is_terminal=sys.stdout.isatty())
+    if fmt == "table":
+        check_view(render.make_console(), report, out.precision)
+    elif fmt == "json":
+        rows = [{field: _plain(getattr(r, field)) for field in CHECK_FIELDS} for r in report.results]
+        write_text(_json({"passed": report.passed, "results": rows}), out.output)
+    elif fmt in ("csv", "tsv"):
+        sep = "," if fmt == "csv" else "\t"
+        lines = [sep.join(CHECK_FIELDS)]
+        lines += [sep.join(_field_text(getattr(r, field)) for field in CHECK_FIELDS) for r in report.results]
+        write_text("\n".join(lines) + "\n", out.output)
+    else:
+        raise InputError(f"check results have no {fmt} form", hint="use table, csv, tsv or json")
+    return report.passed
+
+
+def _plain(value: object) -> object:
+    return float(value) if isinstance(value, np.floating) else value
+
+
+def _field_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float | np.floating):
+        return format_number(float(value))
+    return str(value)
+
+
+def check_view(console: Console, report: core.CheckReport, precision: int) -> None:
+    table = Table(title="gradient check: analytic VJP vs central finite differences", title_justify="left")
+    for heading in ("operand", "checked", "max abs error", "max rel error", "tolerance", "result"):
+        table.add_column(heading, justify="left" if heading in ("operand", "checked", "result") else "right")
+    for r in report.results:
+        verdict = Text("✓ pass", style="green") if r.passed else Text("✗ FAIL", style="bold red")
+        table.add_row(
+            f"d{r.operand}",
+            f"{r.n_checked} ({r.method})",
+            f"{r.max_abs_error:.{precision}g}",
+            f"{r.max_rel_error:.{precision}g}",
+            f"{r.tolerance:.{precision}g}",
+            verdict,
+        )
+    console.print(table)
+
+
+# ---- explain ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the derivation: a title, the formula, and the arrays that make it concrete."""
+
+    title: str
+    formula: str
+    arrays: dict[str, np.ndarray]
+    note: str = ""
+
+
+def _bias_formulas(reduction: core.Reduction, ndim: int) -> tuple[str, str]:
+    """(how B is built from b, how dL/db is reduced from G), in the notation of the 2-D maths where it applies."""
+    kept, dropped = set(reduction.kept_axes), set(reduction.dropped_axes)
+    if ndim == 2 and not dropped:
+        if kept == {1}:
+            return "B = b·1ᵀ  (b repeated as columns)", "dL/db = G·1  (the row sums of G)"
+        if kept == {0}:
+            return "B = 1·b  (b repeated as rows)", "dL/db = 1ᵀ·G  (the column sums of G)"
+        if kept == {0, 1}:
+            return "B = b·1·1ᵀ  (b everywhere)", "dL/db = 1ᵀ·G·1  (the sum of all of G)"
+    if not kept and not dropped:
+        return "B = b  (nothing to broadcast)", "dL/db = G"
+    axes = ", ".join(str(a) for a in reduction.summed_axes)
+    return f"B = b repeated along axes {axes}", f"dL/db = G summed over axes {axes}, in b's shape"
+
+
+def explain_steps(ops: Operands, precision: int) -> list[Step]:
+    """The derivation of dL/db with these operands' own numbers."""
+    result = core.forward(ops.X, ops.b, ops.W)
+    f = result.f
+    G = ops.G if ops.G is not None else core.upstream_gradient(f, "sum")
+    grads = core.backward(ops.X, ops.b, G, ops.W, wrt=("b",))
+    reduction = grads.reductions["b"]
+    B = np.ascontiguousarray(core.expand_bias(ops.b, f.shape))
+    structure = core.jacobian_structure(ops.X, ops.b, ops.W, wrt="b")
+    build, reduce = _bias_formulas(reduction, f.ndim)
+    product = "W·X" if ops.W is not None else "X"
+    wx = core.forward(ops.X, np.zeros(()), ops.W).f
+    steps = [
+        Step(
+            "Broadcasting is a matrix product in disguise",
+            build,
+            {"b": np.asarray(ops.b), "B": B},
+            result.broadcast.describe(),
+        ),
+        Step("So the map is an ordinary sum", f"f = {product} + B", {product: np.asarray(wx), "f": f}),
+        Step(
+            "The Jacobian is made of identity blocks",
+            structure.kron,
+            {},
+            structure.describe() + "  (∂f_ik/∂b_j = δ_ij)",
+        ),
+        Step(
+            "The gradient sums G over the broadcast axis",
+            reduce,
+            {"G": np.asarray(G), "dL/db": grads.db if grads.db is not None else np.zeros(0)},
+            reduction.describe(),
+        ),
+    ]
+    if ops.G is None:
+        steps[-1] = Step(
+            steps[-1].title,
+            steps[-1].formula,
+            steps[-1].arrays,
+            "G = ∂L/∂f = 1 for L = Σ f (give -G for your own). " + reduction.describe(),
+        )
+    return steps
+
+
+def explain(ops: Operands, out: OutputChoice) -> None:
+    steps = explain_steps(ops, out.precision)
+    fmt = choose_format(out.fmt, out.output, stdout_is_terminal=sys.stdout.isatty())
+    if fmt == "table":
+        explain_view(render.make_console(), steps, out.precision)
+    elif fmt == "json":
+        record = [
+            {
+                "title": s.title,
+                "formula": s.formula,
+                "note": s.note,
+                "arrays": {name: _nested(a) for name, a in s.arrays.items()},
+            }
+            for s in steps
+        ]
+        write_text(_json({"steps": record}), out.output)
+    else:
+        raise InputError(f"explain has no {fmt} form", hint="use a terminal (table) or --format json")
+
+
+def _nested(a: np.ndarray) -> object:
+    """An array as nested lists of Python floats (json writes their shortest round-trip form)."""
+    return np.asarray(a, dtype=float).tolist()
+
+
+def explain_view(console: Console, steps: list[Step], precision: int) -> None:
+    from rich.columns import Columns
+    from rich.panel import Panel
+
+    width = console.width
+    for number, step in enumerate(steps, start=1):
+        parts: list[Any] = [Text(step.formula, style="bold cyan")]
+        if step.arrays:
+            views = [
+                render.array_view(np.asarray(a), name, precision=precision, width=width // 2)
+                for name, a in step.arrays.items()
+            ]
+            parts.append(Columns(views, padding=(0, 4)))
+        if step.note:
+            parts.append(Text(step.note, style="dim"))
+        from rich.console import Group
+
+        console.print(Panel(Group(*parts), title=f"{number}. {step.title}", title_align="left"))
+
+
+# ---- demo ---------------------------------------------------------------------------------------------------
+
+
+def demo(precision: int) -> None:
+    """The seed example from the design notes: forward, Jacobian blocks, reduced bias gradient."""
+    console = render.make_console()
+    ops = Operands(X=SEED_X, b=SEED_B, W=SEED_W)
+    console.rule("wxb demo: W = I, X = [[1,2],[3,4]], b = [5;6] (a column)")
+    result = core.forward(ops.X, ops.b, ops.W)
+    forward_view(console, result, precision)
+    console.rule("Jacobian blocks")
+    structure_view(console, ops, core.jacobian_structure(ops.X, ops.b, ops.W, wrt="b"), precision)
+    console.rule("Backward pass, L = Σ f so G = 1")
+    grads = core.backward(ops.X, ops.b, core.upstream_gradient(result.f, "sum"), ops.W, wrt=("b",))
+    backward_view(console, grads, gradient_results(grads), precision)

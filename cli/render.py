@@ -1,0 +1,180 @@
+"""Rich renderings for people at a terminal: matrices as tables, Jacobian sparsity as a spy plot.
+
+Only `table` output comes here; data for pipes and files goes through wxb.cli.output, never through Rich.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterator
+
+import numpy as np
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+MAX_ROWS = 16  # more rows than this are summarised NumPy-style: the first and last EDGE_ROWS with an ellipsis
+EDGE_ROWS = 6
+MAX_SLICES = 4  # leading index combinations of an N-d array shown before summarising
+ELLIPSIS = "⋮"
+H_ELLIPSIS = "…"
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console for people: colour only on a terminal, off under NO_COLOR or TERM=dumb (Rich honours both)."""
+    no_color = "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
+    return Console(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=False)
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    """(2, 3) → '(2,3)', () → '()' : compact shapes, as wxb writes them in every message."""
+    return "(" + ",".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def number_text(x: float, precision: int) -> str:
+    """A number for display: `precision` significant digits, no trailing noise, -0 shown as 0."""
+    if np.isnan(x):
+        return "nan"
+    if np.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x == 0:
+        return "0"
+    text = f"{float(x):.{max(precision, 1)}g}"
+    return text.replace("e+", "e")
+
+
+def number_style(x: float) -> str:
+    """Colour by sign and kind: negatives red, zeros dim, non-finite values bold yellow."""
+    if not np.isfinite(x):
+        return "bold yellow"
+    if x < 0:
+        return "red"
+    if x == 0:
+        return "dim"
+    return "cyan"
+
+
+def _summarised(n: int, limit: int, edge: int) -> list[int | None]:
+    """Indices 0..n-1, or the first and last `edge` with None standing for the elided middle."""
+    if n <= limit:
+        return list(range(n))
+    return [*range(edge), None, *range(n - edge, n)]
+
+
+def _columns_that_fit(a: np.ndarray, rows: list[int | None], precision: int, width: int) -> list[int | None]:
+    """The column indices to show so the table fits `width` characters, NumPy-style summarised."""
+    n = a.shape[1]
+    shown_rows = [i for i in rows if i is not None]
+    shown_cols = [j for j in _summarised(n, 12, 6) if j is not None]
+    sample = a[np.ix_(shown_rows, shown_cols)].ravel() if shown_rows and shown_cols else a[:0, :0].ravel()
+    cell = max((len(number_text(float(x), precision)) for x in sample), default=1)
+    cell = max(cell, len(str(n - 1))) + 2
+    label = len(str(a.shape[0])) + 2
+    fit = max((width - label) // cell, 3)
+    if n <= fit:
+        return list(range(n))
+    edge = max((fit - 1) // 2, 1)
+    return [*range(edge), None, *range(n - edge, n)]
+
+
+def matrix_table(a: np.ndarray, *, precision: int, width: int, title: str | None = None) -> Table:
+    """A 2-D array as a table with row and column indices, summarised to fit `width`."""
+    rows = _summarised(a.shape[0], MAX_ROWS, EDGE_ROWS)
+    cols = _columns_that_fit(a, rows, precision, width)
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="dim", show_edge=False)
+    table.add_column("", style="dim", justify="right")
+    for j in cols:
+        table.add_column(H_ELLIPSIS if j is None else str(j), justify="right")
+    for i in rows:
+        if i is None:
+            table.add_row(ELLIPSIS, *(ELLIPSIS if j is not None else "" for j in cols))
+            continue
+        cells = [Text(H_ELLIPSIS, style="dim") if j is None else _cell(float(a[i, j]), precision) for j in cols]
+        table.add_row(str(i), *cells)
+    return table
+
+
+def _cell(x: float, precision: int) -> Text:
+    return Text(number_text(x, precision), style=number_style(x))
+
+
+def _leading_indices(shape: tuple[int, ...]) -> Iterator[tuple[int, ...] | None]:
+    """Index tuples over the leading axes of an N-d array, summarised; None marks the elided middle."""
+    combos = list(itertools.product(*(range(n) for n in shape)))
+    if len(combos) <= MAX_SLICES:
+        yield from combos
+        return
+    yield from combos[: MAX_SLICES // 2]
+    yield None
+    yield from combos[-(MAX_SLICES // 2) :]
+
+
+def array_view(a: np.ndarray, name: str, *, precision: int, width: int) -> RenderableType:
+    """Any array for a person: a 0-d number, a 1-D vector as a column (wxb's convention), 2-D as a table,
+    N-d as a series of 2-D slices named like name[0,1,:,:]."""
+    heading = Text.assemble((name, "bold"), f" {shape_text(a.shape)}", (f" {a.dtype}", "dim"))
+    if a.ndim == 0:
+        return Text.assemble(heading, " = ", _cell(float(a), precision))
+    if a.ndim == 1:
+        return Group(heading, matrix_table(a.reshape(-1, 1), precision=precision, width=width))
+    if a.ndim == 2:
+        return Group(heading, matrix_table(a, precision=precision, width=width))
+    parts: list[RenderableType] = [heading]
+    lead = a.shape[:-2]
+    for index in _leading_indices(lead):
+        if index is None:
+            parts.append(Text(f"  {ELLIPSIS} {int(np.prod(lead)) - MAX_SLICES} more slices", style="dim"))
+            continue
+        label = f"{name}[{','.join(str(i) for i in index)},:,:]"
+        parts.append(matrix_table(a[index], precision=precision, width=width, title=label))
+    return Group(*parts)
+
+
+# ---- spy plots -----------------------------------------------------------------------------------------------
+
+SPY_FULL, SPY_EMPTY = "█", "·"
+
+
+def spy_grid(
+    rows: int,
+    cols: int,
+    entries: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    *,
+    height: int,
+    width: int,
+    budget: int = 2_000_000,
+) -> tuple[np.ndarray, bool]:
+    """A height×width occupancy grid of a rows×cols matrix read through `entries(r, c)`.
+
+    Every entry is read when rows·cols ≤ budget; otherwise evenly spaced sample rows and columns are read (every
+    column when that fits), so the grid is exact per sampled line. Returns (grid of booleans, sampled?)."""
+    height, width = max(min(height, rows), 1), max(min(width, cols), 1)
+    sample_cols = np.arange(cols) if cols * height * 4 <= budget else _spread(cols, max(budget // (height * 8), width))
+    per_row = max(budget // max(len(sample_cols), 1), height)
+    sample_rows = np.arange(rows) if rows <= per_row else _spread(rows, per_row)
+    sampled = len(sample_rows) < rows or len(sample_cols) < cols
+    grid = np.zeros((height, width), dtype=bool)
+    cell_r = sample_rows * height // rows
+    cell_c = sample_cols * width // cols
+    for chunk in np.array_split(np.arange(len(sample_rows)), max(len(sample_rows) * len(sample_cols) // budget, 1)):
+        values = entries(sample_rows[chunk][:, None], sample_cols[None, :])
+        hit_r, hit_c = np.nonzero(values)
+        grid[cell_r[chunk][hit_r], cell_c[hit_c]] = True
+    return grid, sampled
+
+
+def _spread(n: int, k: int) -> np.ndarray:
+    """k distinct indices spread evenly over 0..n-1, offset so they do not all share a residue."""
+    return np.unique(np.linspace(0, n - 1, num=min(k, n)).round().astype(np.intp))
+
+
+def spy_text(grid: np.ndarray, *, colour: str = "cyan") -> Text:
+    """The occupancy grid drawn with one character per cell."""
+    text = Text()
+    for line in grid:
+        for filled in line:
+            text.append(SPY_FULL if filled else SPY_EMPTY, style=colour if filled else "dim")
+        text.append("\n")
+    text.rstrip()
+    return text

@@ -1,0 +1,137 @@
+"""wxb as a real process: pipes between commands, exit statuses, closed pipes, interrupts, terminal colour."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+WXB = [sys.executable, "-m", "wxb.cli"]
+SEED = ["-X", "1 2; 3 4", "-b", "5; 6"]
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+Completed = subprocess.CompletedProcess
+
+
+def wxb(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = None) -> Completed[bytes]:
+    return subprocess.run([*WXB, *args], input=stdin, capture_output=True, timeout=60,
+                          env={**os.environ, **(env or {})})
+
+
+def shell(pipeline: str) -> subprocess.CompletedProcess[str]:
+    """Run a shell pipeline in which `wxb` is this interpreter's wxb."""
+    command = " ".join(WXB)
+    return subprocess.run(["bash", "-o", "pipefail", "-c", pipeline.replace("wxb ", command + " ")],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_forward_csv_on_stdout() -> None:
+    done = wxb("forward", *SEED)
+    assert done.returncode == 0
+    assert done.stderr == b""
+    assert np.loadtxt(io.BytesIO(done.stdout), delimiter=",").tolist() == [[6, 7], [9, 10]]
+
+
+def test_npy_pipe_from_forward_into_backward() -> None:
+    done = shell('wxb forward -X "1 2; 3 4" -b "5; 6" --format npy | wxb backward -X "1 2; 3 4" -b "5; 6" -G -')
+    assert done.returncode == 0, done.stderr
+    # G = f = [[6,7],[9,10]], so dL/db = G·1 = [13; 19]
+    assert np.loadtxt(io.StringIO(done.stdout), delimiter=",").tolist() == [13, 19]
+
+
+def test_csv_pipe_between_commands() -> None:
+    done = shell('wxb forward -X "1 2; 3 4" -b "5; 6" | wxb forward -X - -b "[1, 1]" --format json')
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [[7, 8], [10, 11]]
+
+
+def test_backward_all_to_npz_file(tmp_path: Path) -> None:
+    out = tmp_path / "grads.npz"
+    dense = SAMPLES / "dense"
+    done = wxb("backward", "--from", str(dense / "layer.npz"), "--wrt", "all", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    with np.load(out) as grads, np.load(dense / "layer.npz") as z:
+        assert sorted(grads.files) == ["dW", "dX", "db"]
+        np.testing.assert_allclose(grads["db"], z["G"].sum(axis=1, keepdims=True))
+        np.testing.assert_allclose(grads["dW"], z["G"] @ z["X"].T)
+
+
+def test_jacobian_dense_round_trips_through_a_pipe() -> None:
+    done = shell('wxb jacobian -X "1 2; 3 4" -b "[5, 6]" --dense --format npy | wxb forward -X - -b 0 --format json')
+    assert done.returncode == 0, done.stderr
+    assert np.array(json.loads(done.stdout)).shape == (2, 2, 2)
+
+
+def test_check_and_explain_and_demo_run_as_processes() -> None:
+    assert wxb("check", *SEED, "--format", "csv").returncode == 0
+    explained = wxb("explain", *SEED, "--format", "json")
+    assert explained.returncode == 0 and b"steps" in explained.stdout
+    demo = wxb("demo")
+    assert demo.returncode == 0 and b"dL/db" in demo.stdout
+
+
+def test_input_error_is_one_line_and_status_two(tmp_path: Path) -> None:
+    done = wxb("forward", "-X", str(tmp_path / "missing.csv"), "-b", "1")
+    assert done.returncode == 2
+    assert done.stdout == b""
+    lines = done.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("wxb: error: ")
+    assert "Traceback" not in done.stderr.decode()
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    done = wxb("forward", "-X", "1 2; 3 4", "-b", "1 2 3", "--debug")
+    assert done.returncode != 0
+    assert "Traceback" in done.stderr.decode()
+
+
+def test_usage_error_is_status_two() -> None:
+    assert wxb("forward", "--no-such-option").returncode == 2
+
+
+def test_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    np.save(tmp_path / "X.npy", np.arange(200_000.0).reshape(2000, 100))
+    done = shell(f"wxb forward -X {tmp_path / 'X.npy'} -b 1 | head -1")
+    assert done.stderr == ""
+    assert done.stdout.count("\n") == 1
+
+
+def test_interrupt_exits_130_without_traceback() -> None:
+    process = subprocess.Popen([*WXB, "forward", "-X", "-", "-b", "1"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(1.5)  # it is now blocked reading standard input
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert b"Traceback" not in err
+
+
+def test_version() -> None:
+    done = wxb("--version")
+    assert done.returncode == 0 and done.stdout.startswith(b"wxb ")
+
+
+COLOUR = b"\x1b[3"  # the start of a foreground-colour escape
+
+
+def test_terminal_rendering_is_coloured_when_forced() -> None:
+    done = wxb("forward", *SEED, "--format", "table", env={"FORCE_COLOR": "1", "TERM": "xterm-256color"})
+    assert done.returncode == 0
+    assert COLOUR in done.stdout
+
+
+@pytest.mark.parametrize("env", [{"NO_COLOR": "1"}, {"TERM": "dumb"}])
+def test_no_colour_when_asked_even_on_a_forced_terminal(env: dict[str, str]) -> None:
+    done = wxb("forward", *SEED, "--format", "table", env={"FORCE_COLOR": "1", "TERM": "xterm-256color", **env})
+    assert done.returncode == 0
+    assert b"10" in done.stdout
+    assert COLOUR not in done.stdout
