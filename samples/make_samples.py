@@ -2,6 +2,8 @@
 
 Usage: python samples/make_samples.py [OUTPUT_DIR]   (default: the folder this script is in)
 
+Values are small integers or multiples of 0.5: those are exact in binary floating point, and so are their sums
+and products, so every result wxb prints for these samples is exact (2.5, never 2.4999999999999996).
 The output is byte for byte the same on every run: CSV numbers are written in their shortest round-trip
 form, and the .npz bundles are zip files with fixed timestamps (np.savez would stamp the current time).
 """
@@ -44,9 +46,9 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
             bundle.writestr(zipfile.ZipInfo(f"{key}.npy", date_time=FIXED_ZIP_TIME), buffer.getvalue())
 
 
-def rounded_normal(rng: np.random.Generator, shape: tuple[int, ...], decimals: int = 1) -> np.ndarray:
-    """Standard normal values rounded to `decimals` places, so they read well in a terminal."""
-    return np.round(rng.normal(size=shape), decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
+def halves(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Normal values (standard deviation 1.5) rounded to the nearest multiple of 0.5."""
+    return np.round(rng.normal(scale=1.5, size=shape) * 2) / 2 + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 def small_integers(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -67,10 +69,10 @@ def seed_example() -> dict[str, np.ndarray]:
 def dense_layer(rng: np.random.Generator) -> dict[str, np.ndarray]:
     """A dense layer with 3 inputs and 4 outputs, five samples as columns: W 4×3, X 3×5, b 4×1, G 4×5."""
     return {
-        "W": rounded_normal(rng, (4, 3)),
+        "W": halves(rng, (4, 3)),
         "X": small_integers(rng, (3, 5)),
-        "b": rounded_normal(rng, (4, 1)),
-        "G": rounded_normal(rng, (4, 5)),
+        "b": halves(rng, (4, 1)),
+        "G": halves(rng, (4, 5)),
     }
 
 
@@ -78,18 +80,18 @@ def batch_first_layer(rng: np.random.Generator) -> dict[str, np.ndarray]:
     """ML's X·W + b with six samples as rows: inputs 6×4, weights 4×3, a 1×3 row bias, G 6×3."""
     return {
         "inputs": small_integers(rng, (6, 4)),
-        "weights": rounded_normal(rng, (4, 3)),
-        "b": rounded_normal(rng, (1, 3)),
-        "G": rounded_normal(rng, (6, 3)),
+        "weights": halves(rng, (4, 3)),
+        "b": halves(rng, (1, 3)),
+        "G": halves(rng, (6, 3)),
     }
 
 
 def conv_activation(rng: np.random.Generator) -> dict[str, np.ndarray]:
     """An N-d case: activation A (batch 2, channels 3, 4×4), a per-channel bias (1,3,1,1), G shaped like A."""
     return {
-        "A": rounded_normal(rng, (2, 3, 4, 4)),
-        "bias": rounded_normal(rng, (1, 3, 1, 1)),
-        "G": rounded_normal(rng, (2, 3, 4, 4)),
+        "A": halves(rng, (2, 3, 4, 4)),
+        "bias": halves(rng, (1, 3, 1, 1)),
+        "G": halves(rng, (2, 3, 4, 4)),
     }
 
 

@@ -87,6 +87,23 @@ def test_shapes_compose() -> None:
     assert np.load(SAMPLES / "conv/G.npy").sum(axis=(0, 2, 3), keepdims=True).shape == bias.shape
 
 
+def is_multiple_of_quarter(array: np.ndarray) -> bool:
+    """True when every entry is k/4 for an integer k: exact in binary, so shortest round-trip text is short."""
+    return bool(np.all(array * 4 == np.round(array * 4)))
+
+
+def test_sample_results_are_exact() -> None:
+    """f, dL/db, dL/dW and dL/dX of every sample come out as short exact numbers (no 6.999999999999999)."""
+    W, X, b, G = (load_csv(f"dense/{name}.csv") for name in "WXbG")
+    names = ("inputs", "weights", "b", "G")
+    inputs, weights, row_bias, G_rows = (load_csv(f"batch-first/{name}.csv") for name in names)
+    A, bias, G_conv = (np.load(SAMPLES / f"conv/{name}.npy") for name in ("A", "bias", "G"))
+    results = [W @ X + b, G.sum(axis=1), G @ X.T, W.T @ G]
+    results += [inputs @ weights + row_bias, G_rows.sum(axis=0), G_rows @ weights.T, inputs.T @ G_rows]
+    results += [A + bias, G_conv.sum(axis=(0, 2, 3))]
+    assert all(is_multiple_of_quarter(result) for result in results)
+
+
 def sample_files(root: Path) -> dict[str, bytes]:
     """Every data file under root (not the generator or README), by relative path."""
     return {
