@@ -90,7 +90,8 @@ def read_operands(
     readers = [f"-{name}" for name in OPERANDS if specs.get(name) == "-"] + (["--bundle"] if bundle == "-" else [])
     if len(readers) > 1:
         hint = "only one operand can come from standard input; give the others as files or literals"
-        raise InputError(f"{' and '.join(readers)} all read standard input '-'", hint=hint)
+        both = "both" if len(readers) == 2 else "all"
+        raise InputError(f"{' and '.join(readers)} {both} read standard input '-'", hint=hint)
     arrays: dict[str, Array | None] = {}
     for name in OPERANDS:
         spec = specs.get(name)

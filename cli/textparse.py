@@ -227,7 +227,9 @@ def _head(data: bytes | str, size: int = 1 << 16) -> bytes:
         with open(data, "rb") as file:
             head = file.read(size)
     cut = head.rfind(b"\n")
-    return head[: cut + 1] if 0 <= cut < len(head) - 1 else head
+    if cut < 0 and len(head) == size:
+        return _all(data)  # one enormous line: look at all of it rather than at half a cell
+    return head[: cut + 1]
 
 
 def _all(data: bytes | str) -> bytes:

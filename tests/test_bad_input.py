@@ -283,7 +283,7 @@ def test_bad_text_on_stdin_is_located(monkeypatch: pytest.MonkeyPatch) -> None:
     [({"X": "-", "W": "-"}, None, "-W and -X"), ({"G": "-"}, "-", "-G and --bundle")],
 )
 def test_two_operands_reading_stdin(specs: dict[str, str | None], bundle: str | None, named: str) -> None:
-    with pytest.raises(InputError, match=f"^{named} all read standard input") as caught:
+    with pytest.raises(InputError, match=f"^{named} both read standard input") as caught:
         read_operands(specs, bundle=bundle)
     assert caught.value.hint and "only one operand" in caught.value.hint
 

@@ -287,3 +287,10 @@ def test_repr_text_round_trips_through_files(tmp_path_factory: pytest.TempPathFa
     path = tmp_path_factory.mktemp("rt") / "v.csv"
     path.write_text("\n".join(",".join(repr(v) for v in row) for row in values.tolist()) + "\n")
     assert same_bits(read_operand(str(path), "-X"), values)
+
+
+def test_one_enormous_line_is_a_row_even_past_the_sniffing_window() -> None:
+    line = ",".join(["0.125", "-3.5e-7"] * 6000)  # > 64 KiB and no newline at all
+    where = Where("-X", "row.csv")
+    fast = parse_large_text(line.encode(), where)
+    assert fast.shape == (1, 12000) and same_bits(fast, parse_text(line.encode(), where))

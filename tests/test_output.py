@@ -17,6 +17,7 @@ from wxb.cli import output
 from wxb.cli.errors import InputError
 from wxb.cli.operands import read_operand
 from wxb.cli.output import FORMATS, choose_format, format_number, write_results
+from wxb.cli.progress import BIG, wants_spinner
 
 
 def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
@@ -245,3 +246,25 @@ def test_replacing_keeps_permissions_and_new_files_follow_the_umask(tmp_path: Pa
 def test_unwritable_targets(tmp_path: Path, where: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         write_results({"f": np.eye(2)}, "csv", tmp_path / where)
+
+
+# ---------------------------------------------------------------- the spinner
+
+
+class FakeTerminal:
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("size", "terminal", "term", "shown"),
+    [(BIG + 1, True, "xterm", True), (BIG - 1, True, "xterm", False), (BIG + 1, False, "xterm", False),
+     (BIG + 1, True, "dumb", False)],
+)  # fmt: skip
+def test_spinner_only_for_big_work_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, size: int, terminal: bool, term: str, shown: bool
+) -> None:
+    if terminal:
+        monkeypatch.setattr("sys.stderr", FakeTerminal())
+    monkeypatch.setenv("TERM", term)
+    assert wants_spinner(size) is shown
