@@ -16,7 +16,7 @@ from hypothesis.extra import numpy as hnp
 from wxb.cli import output
 from wxb.cli.errors import InputError
 from wxb.cli.operands import read_operand
-from wxb.cli.output import FORMATS, choose_format, format_number, write_results
+from wxb.cli.output import FORMATS, choose_format, format_number, write_results, write_text
 from wxb.cli.progress import BIG, wants_spinner
 
 
@@ -268,3 +268,14 @@ def test_spinner_only_for_big_work_on_a_terminal(
         monkeypatch.setattr("sys.stderr", FakeTerminal())
     monkeypatch.setenv("TERM", term)
     assert wants_spinner(size) is shown
+
+
+def test_write_text_to_stdout_and_atomically_to_a_file(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    write_text('{"passed": true}\n')
+    assert capsysbinary.readouterr().out == b'{"passed": true}\n'
+    target = tmp_path / "report.json"
+    target.write_text("old")
+    write_text("ü\n", target)
+    assert target.read_bytes() == "ü\n".encode() and os.listdir(tmp_path) == ["report.json"]
