@@ -184,15 +184,6 @@ def write_results(results: Mapping[str, Array], fmt: str, output: Path | None = 
             write_atomically(output, emit)
 
 
-def write_text(text: str, output: Path | None = None) -> None:
-    """Already formatted text (a report, a JSON record) to stdout, or atomically to `output`, as UTF-8."""
-    emit: Emit = lambda stream: stream.write(text.encode())  # noqa: E731
-    if output is None or str(output) == "-":
-        _to_stdout(emit)
-    else:
-        write_atomically(output, emit)
-
-
 def _to_stdout(emit: Emit) -> None:
     sys.stdout.flush()
     stream = sys.stdout.buffer
