@@ -336,75 +336,91 @@ def check_view(console: Console, report: core.CheckReport, precision: int) -> No
 
 @dataclass(frozen=True)
 class Step:
-    """One step of the derivation: a title, the formula, and the arrays that make it concrete."""
+    """One step of the derivation: a title, the formula, the arrays that make it concrete, and, where they are
+    small enough, the same formula written out with those arrays."""
 
     title: str
     formula: str
     arrays: dict[str, np.ndarray]
     note: str = ""
+    equation: tuple[str | np.ndarray, ...] = ()
 
 
-def _bias_formulas(reduction: core.Reduction, ndim: int) -> tuple[str, str]:
-    """(how B is built from b, how dL/db is reduced from G), in the notation of the 2-D maths where it applies."""
-    kept, dropped = set(reduction.kept_axes), set(reduction.dropped_axes)
-    if ndim == 2 and not dropped:
-        if kept == {1}:
-            return "B = b·1ᵀ  (b repeated as columns)", "dL/db = G·1  (the row sums of G)"
-        if kept == {0}:
-            return "B = 1·b  (b repeated as rows)", "dL/db = 1ᵀ·G  (the column sums of G)"
-        if kept == {0, 1}:
-            return "B = b·1·1ᵀ  (b everywhere)", "dL/db = 1ᵀ·G·1  (the sum of all of G)"
-    if not kept and not dropped:
-        return "B = b  (nothing to broadcast)", "dL/db = G"
-    axes = ", ".join(str(a) for a in reduction.summed_axes)
-    return f"B = b repeated along axes {axes}", f"dL/db = G summed over axes {axes}, in b's shape"
+def _bias_kind(reduction: core.Reduction, ndim: int) -> str:
+    """Which story the bias tells: column, row, scalar or same (on a 2-D f), else nd."""
+    if ndim == 2 and not reduction.dropped_axes:
+        return {(1,): "column", (0,): "row", (0, 1): "scalar", (): "same"}.get(reduction.kept_axes, "nd")
+    if ndim == 2 and reduction.summed_axes == (0, 1):
+        return "scalar"
+    return "same" if not reduction.summed_axes else "nd"
 
 
-def explain_steps(ops: Operands, precision: int) -> list[Step]:
+BUILD = {
+    "column": "B = b·1ᵀ  (b repeated as columns)",
+    "row": "B = 1·b  (b repeated as rows)",
+    "scalar": "B = b·1·1ᵀ  (b everywhere)",
+    "same": "B = b  (nothing to broadcast)",
+}
+REDUCE = {
+    "column": "dL/db = G·1  (the row sums of G)",
+    "row": "dL/db = 1ᵀ·G  (the column sums of G)",
+    "scalar": "dL/db = 1ᵀ·G·1  (the sum of all of G)",
+    "same": "dL/db = G",
+}
+
+
+def explain_steps(ops: Operands) -> list[Step]:
     """The derivation of dL/db with these operands' own numbers."""
     result = core.forward(ops.X, ops.b, ops.W)
     f = result.f
     G = ops.G if ops.G is not None else core.upstream_gradient(f, "sum")
     grads = core.backward(ops.X, ops.b, G, ops.W, wrt=("b",))
-    reduction = grads.reductions["b"]
+    assert grads.db is not None
+    db, reduction = grads.db, grads.reductions["b"]
     B = np.ascontiguousarray(core.expand_bias(ops.b, f.shape))
     structure = core.jacobian_structure(ops.X, ops.b, ops.W, wrt="b")
-    build, reduce = _bias_formulas(reduction, f.ndim)
+    kind = _bias_kind(reduction, f.ndim)
+    axes = ", ".join(str(a) for a in reduction.summed_axes)
+    build = BUILD.get(kind, f"B = b repeated along axes {axes}")
+    reduce = REDUCE.get(kind, f"dL/db = G summed over axes {axes}, in b's shape")
     product = "W·X" if ops.W is not None else "X"
     wx = core.forward(ops.X, np.zeros(()), ops.W).f
-    steps = [
-        Step(
-            "Broadcasting is a matrix product in disguise",
-            build,
-            {"b": np.asarray(ops.b), "B": B},
-            result.broadcast.describe(),
-        ),
-        Step("So the map is an ordinary sum", f"f = {product} + B", {product: np.asarray(wx), "f": f}),
-        Step(
-            "The Jacobian is made of identity blocks",
-            structure.kron,
-            {},
-            structure.describe() + "  (∂f_ik/∂b_j = δ_ij)",
-        ),
-        Step(
-            "The gradient sums G over the broadcast axis",
-            reduce,
-            {"G": np.asarray(G), "dL/db": grads.db if grads.db is not None else np.zeros(0)},
-            reduction.describe(),
-        ),
+    b = np.asarray(ops.b)
+    m, n = (f.shape[0], f.shape[1]) if f.ndim == 2 else (1, 1)
+    build_eq: dict[str, tuple[str | np.ndarray, ...]] = {
+        "column": ("B = b·1ᵀ = ", core.align_bias(b, f.shape), " · ", np.ones((1, n)), " = ", B),
+        "row": ("B = 1·b = ", np.ones((m, 1)), " · ", b, " = ", B),
+        "scalar": ("B = b·1·1ᵀ = ", B),
+        "same": ("B = b = ", B),
+    }
+    reduce_eq: dict[str, tuple[str | np.ndarray, ...]] = {
+        "column": ("dL/db = G·1 = ", G, " · ", np.ones((n, 1)), " = ", db),
+        "row": ("dL/db = 1ᵀ·G = ", np.ones((1, m)), " · ", G, " = ", db),
+        "scalar": ("dL/db = 1ᵀ·G·1 = ", db),
+        "same": ("dL/db = G = ", db),
+    }
+    sum_eq: tuple[str | np.ndarray, ...] = (
+        (f"f = {product} + B = ", ops.W, " · ", ops.X, " + ", B, " = ", f) if ops.W is not None
+        else ("f = X + B = ", ops.X, " + ", B, " = ", f)
+    )
+    jacobian_eq: tuple[str | np.ndarray, ...] = ()
+    if structure.size <= render.EQUATION_MAX ** 2:
+        dense = core.dense_jacobian(ops.X, ops.b, ops.W, wrt="b")
+        jacobian_eq = (structure.kron + " = ", matrix_view(dense, structure.f_shape, structure.operand_shape))
+    g_note = "G = ∂L/∂f = 1 for L = Σ f (give -G for your own). " if ops.G is None else ""
+    return [
+        Step("Broadcasting is a matrix product in disguise", build, {"b": b, "B": B},
+             result.broadcast.describe(), build_eq.get(kind, ())),
+        Step("So the map is an ordinary sum", f"f = {product} + B", {product: np.asarray(wx), "f": f}, "", sum_eq),
+        Step("The Jacobian is made of identity blocks", structure.kron, {},
+             structure.describe() + "  (∂f_ik/∂b_j = δ_ij)", jacobian_eq),
+        Step("The gradient sums G over the broadcast axis", reduce, {"G": np.asarray(G), "dL/db": db},
+             g_note + reduction.describe(), reduce_eq.get(kind, ())),
     ]
-    if ops.G is None:
-        steps[-1] = Step(
-            steps[-1].title,
-            steps[-1].formula,
-            steps[-1].arrays,
-            "G = ∂L/∂f = 1 for L = Σ f (give -G for your own). " + reduction.describe(),
-        )
-    return steps
 
 
 def explain(ops: Operands, out: OutputChoice) -> None:
-    steps = explain_steps(ops, out.precision)
+    steps = explain_steps(ops)
     fmt = choose_format(out.fmt, out.output, stdout_is_terminal=sys.stdout.isatty())
     if fmt == "table":
         explain_view(render.make_console(), steps, out.precision)
@@ -430,22 +446,27 @@ def _nested(a: np.ndarray) -> object:
 
 def explain_view(console: Console, steps: list[Step], precision: int) -> None:
     from rich.columns import Columns
+    from rich.console import Group
     from rich.panel import Panel
 
     width = console.width
     for number, step in enumerate(steps, start=1):
-        parts: list[Any] = [Text(step.formula, style="bold cyan")]
-        if step.arrays:
-            views = [
-                render.array_view(np.asarray(a), name, precision=precision, width=width // 2)
-                for name, a in step.arrays.items()
-            ]
+        drawn = render.equation(step.equation, precision) if _drawable(step.equation) else None
+        parts: list[Any] = [Text(step.formula, style="bold")]
+        if drawn is not None and max(map(len, drawn.plain.splitlines())) <= width - 4:
+            parts = [drawn]
+        elif step.arrays:
+            views = [render.array_view(np.asarray(a), name, precision=precision, width=width // 2)
+                     for name, a in step.arrays.items()]
             parts.append(Columns(views, padding=(0, 4)))
         if step.note:
             parts.append(Text(step.note, style="dim"))
-        from rich.console import Group
-
         console.print(Panel(Group(*parts), title=f"{number}. {step.title}", title_align="left"))
+
+
+def _drawable(equation: tuple[str | np.ndarray, ...]) -> bool:
+    arrays = [p for p in equation if isinstance(p, np.ndarray)]
+    return bool(arrays) and all(render.drawable(a) for a in arrays)
 
 
 # ---- demo ---------------------------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from wxb.core.broadcast import shape_text
+
 MAX_ROWS = 16  # more rows than this are summarised NumPy-style: the first and last EDGE_ROWS with an ellipsis
 EDGE_ROWS = 6
 MAX_SLICES = 4  # leading index combinations of an N-d array shown before summarising
@@ -25,11 +27,6 @@ def make_console(*, stderr: bool = False) -> Console:
     """A console for people: colour only on a terminal, off under NO_COLOR or TERM=dumb (Rich honours both)."""
     no_color = "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
     return Console(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=False)
-
-
-def shape_text(shape: tuple[int, ...]) -> str:
-    """(2, 3) → '(2,3)', () → '()' : compact shapes, as wxb writes them in every message."""
-    return "(" + ",".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 def number_text(x: float, precision: int) -> str:
@@ -78,25 +75,45 @@ def _columns_that_fit(a: np.ndarray, rows: list[int | None], precision: int, wid
     return [*range(edge), None, *range(n - edge, n)]
 
 
+def aligned_texts(values: np.ndarray, precision: int) -> list[str]:
+    """Numbers of one column as texts of equal width, aligned on the decimal point as NumPy prints them."""
+    texts = [number_text(float(x), precision) for x in values]
+    plain = [t for t in texts if "e" not in t and t not in ("nan", "inf", "-inf")]
+    if len(plain) != len(texts):
+        width = max(map(len, texts), default=0)
+        return [t.rjust(width) for t in texts]
+    whole = [t.partition(".")[0] for t in texts]
+    fraction = [t.partition(".")[2] for t in texts]
+    wide, places = max(map(len, whole), default=0), max(map(len, fraction), default=0)
+    return [w.rjust(wide) + (("." + f) if f else (" " if places else "")).ljust(places + 1 if places else 0)
+            for w, f in zip(whole, fraction, strict=True)]
+
+
 def matrix_table(a: np.ndarray, *, precision: int, width: int, title: str | None = None) -> Table:
     """A 2-D array as a table with row and column indices, summarised to fit `width`."""
     rows = _summarised(a.shape[0], MAX_ROWS, EDGE_ROWS)
     cols = _columns_that_fit(a, rows, precision, width)
+    shown_rows = [i for i in rows if i is not None]
     table = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="dim", show_edge=False)
     table.add_column("", style="dim", justify="right")
+    columns: list[list[Text]] = []
     for j in cols:
-        table.add_column(H_ELLIPSIS if j is None else str(j), justify="right")
+        if j is None:
+            table.add_column(H_ELLIPSIS, justify="center")
+            columns.append([Text(H_ELLIPSIS, style="dim")] * len(shown_rows))
+            continue
+        values = a[shown_rows, j]
+        texts = aligned_texts(values, precision)
+        table.add_column(str(j).rjust(max(map(len, texts), default=0)), justify="left")
+        columns.append([Text(t, style=number_style(float(x))) for t, x in zip(texts, values, strict=True)])
+    position = 0
     for i in rows:
         if i is None:
             table.add_row(ELLIPSIS, *(ELLIPSIS if j is not None else "" for j in cols))
             continue
-        cells = [Text(H_ELLIPSIS, style="dim") if j is None else _cell(float(a[i, j]), precision) for j in cols]
-        table.add_row(str(i), *cells)
+        table.add_row(str(i), *(column[position] for column in columns))
+        position += 1
     return table
-
-
-def _cell(x: float, precision: int) -> Text:
-    return Text(number_text(x, precision), style=number_style(x))
 
 
 def _leading_indices(shape: tuple[int, ...]) -> Iterator[tuple[int, ...] | None]:
@@ -115,7 +132,8 @@ def array_view(a: np.ndarray, name: str, *, precision: int, width: int) -> Rende
     N-d as a series of 2-D slices named like name[0,1,:,:]."""
     heading = Text.assemble((name, "bold"), f" {shape_text(a.shape)}", (f" {a.dtype}", "dim"))
     if a.ndim == 0:
-        return Text.assemble(heading, " = ", _cell(float(a), precision))
+        x = float(a)
+        return Text.assemble(heading, " = ", (number_text(x, precision), number_style(x)))
     if a.ndim == 1:
         return Group(heading, matrix_table(a.reshape(-1, 1), precision=precision, width=width))
     if a.ndim == 2:
@@ -177,4 +195,42 @@ def spy_text(grid: np.ndarray, *, colour: str = "cyan") -> Text:
             text.append(SPY_FULL if filled else SPY_EMPTY, style=colour if filled else "dim")
         text.append("\n")
     text.rstrip()
+    return text
+
+
+# ---- matrices on paper --------------------------------------------------------------------------------------
+
+EQUATION_MAX = 8  # arrays up to this many rows and columns are drawn inline in equations
+
+
+def drawable(a: np.ndarray) -> bool:
+    """Small enough, and of at most 2 axes, to be drawn inline in an equation."""
+    return a.ndim <= 2 and all(0 < n <= EQUATION_MAX for n in a.shape)
+
+
+def bracket_lines(a: np.ndarray, precision: int) -> list[str]:
+    """A small matrix as on paper, between tall brackets (a 1-D vector is a column, as in the maths)."""
+    m = np.asarray(a, dtype=float).reshape(a.shape[0] if a.ndim else 1, -1)
+    columns = [aligned_texts(m[:, j], precision) for j in range(m.shape[1])]
+    rows = ["  ".join(column[i] for column in columns) for i in range(m.shape[0])]
+    if len(rows) == 1:
+        return [f"[{rows[0]}]"]
+    left = ["⎡", *["⎢"] * (len(rows) - 2), "⎣"]
+    right = ["⎤", *["⎥"] * (len(rows) - 2), "⎦"]
+    return [f"{opening}{row}{closing}" for opening, row, closing in zip(left, rows, right, strict=True)]
+
+
+def equation(parts: tuple[str | np.ndarray, ...], precision: int) -> Text:
+    """Words and matrices laid side by side, each centred on the equation's middle line."""
+    blocks = [bracket_lines(p, precision) if isinstance(p, np.ndarray) else [p] for p in parts]
+    height = max(len(block) for block in blocks)
+    lines = [""] * height
+    for block in blocks:
+        width = max(len(line) for line in block)
+        top = (height - len(block)) // 2
+        for row in range(height):
+            inside = top <= row < top + len(block)
+            lines[row] += block[row - top].ljust(width) if inside else " " * width
+    text = Text("\n".join(line.rstrip() for line in lines))
+    text.highlight_regex(r"[⎡⎢⎣⎤⎥⎦\[\]]", "dim")
     return text
