@@ -1,6 +1,6 @@
 """The work behind each wxb command: read operands, call wxb.core, then render a table or write data.
 
-No maths here beyond calling wxb.core; what a person sees is built by the *_view functions, what a pipe gets
+No maths here beyond calling wxb.core; what a person sees is built in wxb.cli.views, what a pipe gets
 goes through wxb.cli.output.
 """
 
@@ -10,24 +10,24 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from wxb import core
-from wxb.cli import render
 from wxb.cli.errors import InputError
 from wxb.cli.operands import read_operands
 from wxb.cli.output import choose_format, format_number, write_results, write_text
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 SEED_W = np.eye(2)
 SEED_X = np.array([[1.0, 2.0], [3.0, 4.0]])
 SEED_B = np.array([5.0, 6.0])
 PREVIEW_BLOCKS = 3
-SPY_HEIGHT, SPY_WIDTH = 16, 48
+INLINE_JACOBIAN = 64  # entries: explain writes a Jacobian this small out in full
 
 
 @dataclass(frozen=True)
@@ -60,11 +60,18 @@ def load(*, bundle: str | None, delimiter: str | None, **specs: str | None) -> O
     return Operands(X=X, b=b, W=arrays.get("W"), G=arrays.get("G"), T=arrays.get("T"))
 
 
+def views() -> ModuleType:
+    """The Rich views, imported only when a person is looking (table output)."""
+    from wxb.cli import views
+
+    return views
+
+
 def emit(results: Mapping[str, np.ndarray], out: OutputChoice, view: Callable[[Console], None]) -> None:
     """Results as a table for a person (the view), or as data for a pipe or a file."""
     fmt = choose_format(out.fmt, out.output, stdout_is_terminal=sys.stdout.isatty())
     if fmt == "table":
-        view(render.make_console())
+        view(views().console())
     else:
         write_results(results, fmt, out.output)
 
@@ -75,13 +82,7 @@ def emit(results: Mapping[str, np.ndarray], out: OutputChoice, view: Callable[[C
 def forward(ops: Operands, out: OutputChoice) -> None:
     """f = W·X ⊕ b."""
     result = core.forward(ops.X, ops.b, ops.W)
-    emit({"f": result.f}, out, lambda console: forward_view(console, result, out.precision))
-
-
-def forward_view(console: Console, result: core.Forward, precision: int) -> None:
-    console.print(Text("f = W·X ⊕ b", style="bold"))
-    console.print(render.array_view(result.f, "f", precision=precision, width=console.width))
-    console.print(Text(result.broadcast.describe(), style="dim"))
+    emit({"f": result.f}, out, lambda console: views().forward(console, result, out.precision))
 
 
 # ---- backward -----------------------------------------------------------------------------------------------
@@ -106,20 +107,13 @@ def backward(ops: Operands, loss: str | None, wrt: tuple[str, ...], out: OutputC
     G = upstream(ops, f, loss)
     grads = core.backward(ops.X, ops.b, G, ops.W, wrt=wrt)  # type: ignore[arg-type]
     results = gradient_results(grads)
-    emit(results, out, lambda console: backward_view(console, grads, results, out.precision))
+    emit(results, out, lambda console: views().backward(console, grads, results, out.precision))
 
 
 def gradient_results(grads: core.Gradients) -> dict[str, np.ndarray]:
     """The computed gradients keyed db, dW, dX, in that order."""
     found = {"db": grads.db, "dW": grads.dW, "dX": grads.dX}
     return {name: value for name, value in found.items() if value is not None}
-
-
-def backward_view(console: Console, grads: core.Gradients, results: Mapping[str, np.ndarray], precision: int) -> None:
-    for name, value in results.items():
-        operand = name[1:]
-        console.print(render.array_view(value, f"dL/d{operand}", precision=precision, width=console.width))
-        console.print(Text(grads.reductions[operand].describe(), style="dim"))
 
 
 # ---- jacobian -----------------------------------------------------------------------------------------------
@@ -158,16 +152,16 @@ def jacobian(ops: Operands, request: JacobianRequest, out: OutputChoice) -> None
         flat = matrix_view(dense, structure.f_shape, structure.operand_shape)
         fmt = choose_format(out.fmt, out.output, stdout_is_terminal=sys.stdout.isatty())
         data = flat if fmt in ("csv", "tsv") else dense
-        emit({"J": data}, out, lambda console: dense_view(console, structure, flat, out.precision))
+        emit({"J": data}, out, lambda console: views().dense(console, structure, flat, out.precision))
         return
     if request.block is not None:
         k = request.block
         blk = core.jacobian_block(ops.X, ops.b, ops.W, wrt=request.wrt, k=k)  # type: ignore[arg-type]
-        emit({"J": blk}, out, lambda console: block_view(console, structure, k, blk, out.precision))
+        emit({"J": blk}, out, lambda console: views().block(console, structure, k, blk, out.precision))
         return
     fmt = choose_format(out.fmt, out.output, stdout_is_terminal=sys.stdout.isatty())
     if fmt == "table":
-        structure_view(render.make_console(), ops, structure, out.precision)
+        views().structure(views().console(), ops, structure, out.precision)
     elif fmt == "json":
         write_text(_json(structure_record(structure)), out.output)
     else:
@@ -200,82 +194,11 @@ def _json(record: object) -> str:
     return json.dumps(record, ensure_ascii=False, indent=2) + "\n"
 
 
-def _block_label(structure: core.JacobianStructure, k: int | str) -> str:
-    if structure.wrt == "b" and len(structure.f_shape) == 2 and structure.block_axes == (1,):
-        return f"∂f[:,{k}]/∂b"
-    return f"block {k}: ∂f/∂{structure.wrt} at position {k} along axes {list(structure.block_axes)}"
-
-
 def block_matrix(blk: np.ndarray, structure: core.JacobianStructure) -> np.ndarray:
     """One block as a matrix: rows the f entries it covers, columns the operand's entries (both column-stacked)."""
     op_shape = structure.operand_shape
     f_part = blk.shape[: blk.ndim - len(op_shape)]
     return matrix_view(blk, f_part, op_shape)
-
-
-def block_view(console: Console, structure: core.JacobianStructure, k: int, blk: np.ndarray, precision: int) -> None:
-    console.print(Text(structure.describe(), style="dim"))
-    shown = block_matrix(blk, structure)
-    console.print(render.array_view(shown, _block_label(structure, k), precision=precision, width=console.width))
-
-
-def dense_view(console: Console, structure: core.JacobianStructure, flat: np.ndarray, precision: int) -> None:
-    console.print(Text(structure.kron, style="bold"))
-    title = f"∂vec f/∂vec {structure.wrt}" if structure.wrt != "b" else "∂vec f/∂b"
-    console.print(render.array_view(flat, title, precision=precision, width=console.width))
-
-
-def structure_view(console: Console, ops: Operands, structure: core.JacobianStructure, precision: int) -> None:
-    width = console.width
-    console.print(Text(f"Jacobian of f with respect to {structure.wrt}", style="bold"))
-    console.print(structure.describe())
-    console.print(Text(structure.kron, style="bold cyan"))
-    for k in range(min(structure.n_blocks, PREVIEW_BLOCKS)):
-        blk = core.jacobian_block(ops.X, ops.b, ops.W, wrt=structure.wrt, k=k)  # type: ignore[arg-type]
-        console.print(
-            render.array_view(
-                block_matrix(blk, structure), _block_label(structure, k), precision=precision, width=width
-            )
-        )
-    if structure.n_blocks > PREVIEW_BLOCKS:
-        console.print(
-            Text(f"… and {structure.n_blocks - PREVIEW_BLOCKS} more blocks (--block K shows one)", style="dim")
-        )
-    spy_view(console, ops, structure)
-
-
-def spy_view(console: Console, ops: Operands, structure: core.JacobianStructure) -> None:
-    """The sparsity pattern of ∂vec f/∂vec operand, one character per cell, sampled when too big."""
-    rows, cols = int(np.prod(structure.f_shape)), int(np.prod(structure.operand_shape))
-    if rows == 0 or cols == 0:
-        console.print(Text("(the Jacobian is empty: nothing to draw)", style="dim"))
-        return
-
-    def entries(r: np.ndarray, c: np.ndarray) -> np.ndarray:
-        f_index = np.unravel_index(
-            np.broadcast_to(r, np.broadcast_shapes(r.shape, c.shape)), structure.f_shape, order="F"
-        )
-        op_index = np.unravel_index(
-            np.broadcast_to(c, np.broadcast_shapes(r.shape, c.shape)), structure.operand_shape, order="F"
-        )
-        return core.jacobian_entries(
-            ops.X,
-            ops.b,
-            ops.W,
-            wrt=structure.wrt,  # type: ignore[arg-type]
-            f_index=tuple(f_index),
-            operand_index=tuple(op_index),
-        )
-
-    height = min(SPY_HEIGHT, rows)
-    width = min(SPY_WIDTH, cols, max(console.width - 4, 8))
-    grid, sampled = render.spy_grid(rows, cols, entries, height=height, width=width)
-    cell_rows, cell_cols = -(-rows // height), -(-cols // width)
-    scale = "one entry per cell" if cell_rows == 1 and cell_cols == 1 else f"each cell {cell_rows}×{cell_cols} entries"
-    how = ", sampled" if sampled else ""
-    title = f"sparsity of ∂vec f/∂vec {structure.wrt}: {rows}×{cols}, {scale}{how}"
-    console.print(Text(title, style="dim"))
-    console.print(render.spy_text(grid))
 
 
 # ---- check --------------------------------------------------------------------------------------------------
@@ -288,7 +211,7 @@ def check(ops: Operands, out: OutputChoice) -> bool:
     report = core.gradient_check(ops.X, ops.b, ops.W, ops.G)
     fmt = choose_format(out.fmt, out.output, stdout_is_terminal=sys.stdout.isatty())
     if fmt == "table":
-        check_view(render.make_console(), report, out.precision)
+        views().check(views().console(), report, out.precision)
     elif fmt == "json":
         rows = [{field: _plain(getattr(r, field)) for field in CHECK_FIELDS} for r in report.results]
         write_text(_json({"passed": report.passed, "results": rows}), out.output)
@@ -312,23 +235,6 @@ def _field_text(value: object) -> str:
     if isinstance(value, float | np.floating):
         return format_number(float(value))
     return str(value)
-
-
-def check_view(console: Console, report: core.CheckReport, precision: int) -> None:
-    table = Table(title="gradient check: analytic VJP vs central finite differences", title_justify="left")
-    for heading in ("operand", "checked", "max abs error", "max rel error", "tolerance", "result"):
-        table.add_column(heading, justify="left" if heading in ("operand", "checked", "result") else "right")
-    for r in report.results:
-        verdict = Text("✓ pass", style="green") if r.passed else Text("✗ FAIL", style="bold red")
-        table.add_row(
-            f"d{r.operand}",
-            f"{r.n_checked} ({r.method})",
-            f"{r.max_abs_error:.{precision}g}",
-            f"{r.max_rel_error:.{precision}g}",
-            f"{r.tolerance:.{precision}g}",
-            verdict,
-        )
-    console.print(table)
 
 
 # ---- explain ------------------------------------------------------------------------------------------------
@@ -404,7 +310,7 @@ def explain_steps(ops: Operands) -> list[Step]:
         else ("f = X + B = ", ops.X, " + ", B, " = ", f)
     )
     jacobian_eq: tuple[str | np.ndarray, ...] = ()
-    if structure.size <= render.EQUATION_MAX ** 2:
+    if structure.size <= INLINE_JACOBIAN:
         dense = core.dense_jacobian(ops.X, ops.b, ops.W, wrt="b")
         jacobian_eq = (structure.kron + " = ", matrix_view(dense, structure.f_shape, structure.operand_shape))
     g_note = "G = ∂L/∂f = 1 for L = Σ f (give -G for your own). " if ops.G is None else ""
@@ -423,7 +329,7 @@ def explain(ops: Operands, out: OutputChoice) -> None:
     steps = explain_steps(ops)
     fmt = choose_format(out.fmt, out.output, stdout_is_terminal=sys.stdout.isatty())
     if fmt == "table":
-        explain_view(render.make_console(), steps, out.precision)
+        views().explain(views().console(), steps, out.precision)
     elif fmt == "json":
         record = [
             {
@@ -444,43 +350,9 @@ def _nested(a: np.ndarray) -> object:
     return np.asarray(a, dtype=float).tolist()
 
 
-def explain_view(console: Console, steps: list[Step], precision: int) -> None:
-    from rich.columns import Columns
-    from rich.console import Group
-    from rich.panel import Panel
-
-    width = console.width
-    for number, step in enumerate(steps, start=1):
-        drawn = render.equation(step.equation, precision) if _drawable(step.equation) else None
-        parts: list[Any] = [Text(step.formula, style="bold")]
-        if drawn is not None and max(map(len, drawn.plain.splitlines())) <= width - 4:
-            parts = [drawn]
-        elif step.arrays:
-            views = [render.array_view(np.asarray(a), name, precision=precision, width=width // 2)
-                     for name, a in step.arrays.items()]
-            parts.append(Columns(views, padding=(0, 4)))
-        if step.note:
-            parts.append(Text(step.note, style="dim"))
-        console.print(Panel(Group(*parts), title=f"{number}. {step.title}", title_align="left"))
-
-
-def _drawable(equation: tuple[str | np.ndarray, ...]) -> bool:
-    arrays = [p for p in equation if isinstance(p, np.ndarray)]
-    return bool(arrays) and all(render.drawable(a) for a in arrays)
-
-
 # ---- demo ---------------------------------------------------------------------------------------------------
 
 
 def demo(precision: int) -> None:
     """The seed example from the design notes: forward, Jacobian blocks, reduced bias gradient."""
-    console = render.make_console()
-    ops = Operands(X=SEED_X, b=SEED_B, W=SEED_W)
-    console.rule("wxb demo: W = I, X = [[1,2],[3,4]], b = [5;6] (a column)")
-    result = core.forward(ops.X, ops.b, ops.W)
-    forward_view(console, result, precision)
-    console.rule("Jacobian blocks")
-    structure_view(console, ops, core.jacobian_structure(ops.X, ops.b, ops.W, wrt="b"), precision)
-    console.rule("Backward pass, L = Σ f so G = 1")
-    grads = core.backward(ops.X, ops.b, core.upstream_gradient(result.f, "sum"), ops.W, wrt=("b",))
-    backward_view(console, grads, gradient_results(grads), precision)
+    views().demo(Operands(X=SEED_X, b=SEED_B, W=SEED_W), precision)

@@ -1,0 +1,167 @@
+"""What a person sees at a terminal: each command's result drawn with Rich (imported only for `table` output)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from wxb import core
+from wxb.cli import render
+from wxb.cli.commands import (
+    PREVIEW_BLOCKS,
+    Operands,
+    Step,
+    block_matrix,
+    gradient_results,
+)
+
+SPY_HEIGHT, SPY_WIDTH = 16, 48
+
+
+def console() -> Console:
+    """The console tables are drawn on (stdout)."""
+    return render.make_console()
+
+
+def forward(console: Console, result: core.Forward, precision: int) -> None:
+    console.print(Text("f = W·X ⊕ b", style="bold"))
+    console.print(render.array_view(result.f, "f", precision=precision, width=console.width))
+    console.print(Text(result.broadcast.describe(), style="dim"))
+
+
+def backward(console: Console, grads: core.Gradients, results: Mapping[str, np.ndarray], precision: int) -> None:
+    for name, value in results.items():
+        operand = name[1:]
+        console.print(render.array_view(value, f"dL/d{operand}", precision=precision, width=console.width))
+        console.print(Text(grads.reductions[operand].describe(), style="dim"))
+
+
+def _block_label(structure: core.JacobianStructure, k: int | str) -> str:
+    if structure.wrt == "b" and len(structure.f_shape) == 2 and structure.block_axes == (1,):
+        return f"∂f[:,{k}]/∂b"
+    return f"block {k}: ∂f/∂{structure.wrt} at position {k} along axes {list(structure.block_axes)}"
+
+
+def block(console: Console, structure: core.JacobianStructure, k: int, blk: np.ndarray, precision: int) -> None:
+    console.print(Text(structure.describe(), style="dim"))
+    shown = block_matrix(blk, structure)
+    console.print(render.array_view(shown, _block_label(structure, k), precision=precision, width=console.width))
+
+
+def dense(console: Console, structure: core.JacobianStructure, flat: np.ndarray, precision: int) -> None:
+    console.print(Text(structure.kron, style="bold"))
+    title = f"∂vec f/∂vec {structure.wrt}" if structure.wrt != "b" else "∂vec f/∂b"
+    console.print(render.array_view(flat, title, precision=precision, width=console.width))
+
+
+def structure(console: Console, ops: Operands, structure: core.JacobianStructure, precision: int) -> None:
+    width = console.width
+    console.print(Text(f"Jacobian of f with respect to {structure.wrt}", style="bold"))
+    console.print(structure.describe())
+    console.print(Text(structure.kron, style="bold cyan"))
+    for k in range(min(structure.n_blocks, PREVIEW_BLOCKS)):
+        blk = core.jacobian_block(ops.X, ops.b, ops.W, wrt=structure.wrt, k=k)  # type: ignore[arg-type]
+        console.print(
+            render.array_view(
+                block_matrix(blk, structure), _block_label(structure, k), precision=precision, width=width
+            )
+        )
+    if structure.n_blocks > PREVIEW_BLOCKS:
+        console.print(
+            Text(f"… and {structure.n_blocks - PREVIEW_BLOCKS} more blocks (--block K shows one)", style="dim")
+        )
+    spy(console, ops, structure)
+
+
+def spy(console: Console, ops: Operands, structure: core.JacobianStructure) -> None:
+    """The sparsity pattern of ∂vec f/∂vec operand, one character per cell, sampled when too big."""
+    rows, cols = int(np.prod(structure.f_shape)), int(np.prod(structure.operand_shape))
+    if rows == 0 or cols == 0:
+        console.print(Text("(the Jacobian is empty: nothing to draw)", style="dim"))
+        return
+
+    def entries(r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        f_index = np.unravel_index(
+            np.broadcast_to(r, np.broadcast_shapes(r.shape, c.shape)), structure.f_shape, order="F"
+        )
+        op_index = np.unravel_index(
+            np.broadcast_to(c, np.broadcast_shapes(r.shape, c.shape)), structure.operand_shape, order="F"
+        )
+        return core.jacobian_entries(
+            ops.X,
+            ops.b,
+            ops.W,
+            wrt=structure.wrt,  # type: ignore[arg-type]
+            f_index=tuple(f_index),
+            operand_index=tuple(op_index),
+        )
+
+    height = min(SPY_HEIGHT, rows)
+    width = min(SPY_WIDTH, cols, max(console.width - 4, 8))
+    grid, sampled = render.spy_grid(rows, cols, entries, height=height, width=width)
+    cell_rows, cell_cols = -(-rows // height), -(-cols // width)
+    scale = "one entry per cell" if cell_rows == 1 and cell_cols == 1 else f"each cell {cell_rows}×{cell_cols} entries"
+    how = ", sampled" if sampled else ""
+    title = f"sparsity of ∂vec f/∂vec {structure.wrt}: {rows}×{cols}, {scale}{how}"
+    console.print(Text(title, style="dim"))
+    console.print(render.spy_text(grid))
+
+
+def check(console: Console, report: core.CheckReport, precision: int) -> None:
+    table = Table(title="gradient check: analytic VJP vs central finite differences", title_justify="left")
+    for heading in ("operand", "checked", "max abs error", "max rel error", "tolerance", "result"):
+        table.add_column(heading, justify="left" if heading in ("operand", "checked", "result") else "right")
+    for r in report.results:
+        verdict = Text("✓ pass", style="green") if r.passed else Text("✗ FAIL", style="bold red")
+        table.add_row(
+            f"d{r.operand}",
+            f"{r.n_checked} ({r.method})",
+            f"{r.max_abs_error:.{precision}g}",
+            f"{r.max_rel_error:.{precision}g}",
+            f"{r.tolerance:.{precision}g}",
+            verdict,
+        )
+    console.print(table)
+
+
+def explain(console: Console, steps: list[Step], precision: int) -> None:
+    from rich.columns import Columns
+    from rich.console import Group
+    from rich.panel import Panel
+
+    width = console.width
+    for number, step in enumerate(steps, start=1):
+        drawn = render.equation(step.equation, precision) if _drawable(step.equation) else None
+        parts: list[Any] = [Text(step.formula, style="bold")]
+        if drawn is not None and max(map(len, drawn.plain.splitlines())) <= width - 4:
+            parts = [drawn]
+        elif step.arrays:
+            views = [render.array_view(np.asarray(a), name, precision=precision, width=width // 2)
+                     for name, a in step.arrays.items()]
+            parts.append(Columns(views, padding=(0, 4)))
+        if step.note:
+            parts.append(Text(step.note, style="dim"))
+        console.print(Panel(Group(*parts), title=f"{number}. {step.title}", title_align="left"))
+
+
+def _drawable(equation: tuple[str | np.ndarray, ...]) -> bool:
+    arrays = [p for p in equation if isinstance(p, np.ndarray)]
+    return bool(arrays) and all(render.drawable(a) for a in arrays)
+
+
+def demo(ops: Operands, precision: int) -> None:
+    """The seed example from the design notes: forward, Jacobian blocks, reduced bias gradient."""
+    console = render.make_console()
+    console.rule("wxb demo: W = I, X = [[1,2],[3,4]], b = [5;6] (a column)")
+    result = core.forward(ops.X, ops.b, ops.W)
+    forward(console, result, precision)
+    console.rule("Jacobian blocks")
+    structure(console, ops, core.jacobian_structure(ops.X, ops.b, ops.W, wrt="b"), precision)
+    console.rule("Backward pass, L = Σ f so G = 1")
+    grads = core.backward(ops.X, ops.b, core.upstream_gradient(result.f, "sum"), ops.W, wrt=("b",))
+    backward(console, grads, gradient_results(grads), precision)
