@@ -81,7 +81,7 @@ DelimiterOption = Annotated[
     typer.Option(
         "--delimiter",
         metavar="CHAR",
-        help="Column delimiter of text operands (default: sniffed).",
+        help="Column delimiter of text operands: one character, or tab, space, whitespace (default: sniffed).",
         rich_help_panel=OPERANDS_PANEL,
         show_default=False,
     ),

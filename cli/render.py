@@ -161,30 +161,35 @@ def spy_grid(
     *,
     height: int,
     width: int,
-    budget: int = 2_000_000,
+    budget: int = 16_000_000,
+    chunk: int = 1_000_000,
 ) -> tuple[np.ndarray, bool]:
-    """A height×width occupancy grid of a rows×cols matrix read through `entries(r, c)`.
+    """A height×width occupancy grid of a rows×cols matrix read through `entries(r, c)`: a cell is filled when
+    any entry it covers is nonzero.
 
-    Every entry is read when rows·cols ≤ budget; otherwise evenly spaced sample rows and columns are read (every
-    column when that fits), so the grid is exact per sampled line. Returns (grid of booleans, sampled?)."""
+    Every entry is read when rows·cols ≤ budget, `chunk` entries at a time; otherwise random (seeded) rows and
+    columns are read, every column when that fits, so the grid is exact for each sampled row and random sampling
+    cannot alias with a periodic structure. Returns (grid, sampled?)."""
     height, width = max(min(height, rows), 1), max(min(width, cols), 1)
-    sample_cols = np.arange(cols) if cols * height * 4 <= budget else _spread(cols, max(budget // (height * 8), width))
-    per_row = max(budget // max(len(sample_cols), 1), height)
-    sample_rows = np.arange(rows) if rows <= per_row else _spread(rows, per_row)
-    sampled = len(sample_rows) < rows or len(sample_cols) < cols
+    rng = np.random.default_rng(0)
+    sample_cols = np.arange(cols) if cols * height * 16 <= budget else _sample(rng, cols, budget // (height * 16))
+    sample_rows = _sample(rng, rows, max(budget // len(sample_cols), height))
     grid = np.zeros((height, width), dtype=bool)
     cell_r = sample_rows * height // rows
     cell_c = sample_cols * width // cols
-    for chunk in np.array_split(np.arange(len(sample_rows)), max(len(sample_rows) * len(sample_cols) // budget, 1)):
-        values = entries(sample_rows[chunk][:, None], sample_cols[None, :])
-        hit_r, hit_c = np.nonzero(values)
-        grid[cell_r[chunk][hit_r], cell_c[hit_c]] = True
-    return grid, sampled
+    per_chunk = max(chunk // len(sample_cols), 1)
+    for start in range(0, len(sample_rows), per_chunk):
+        part = slice(start, start + per_chunk)
+        hit_r, hit_c = np.nonzero(entries(sample_rows[part][:, None], sample_cols[None, :]))
+        grid[cell_r[part][hit_r], cell_c[hit_c]] = True
+    return grid, len(sample_rows) < rows or len(sample_cols) < cols
 
 
-def _spread(n: int, k: int) -> np.ndarray:
-    """k distinct indices spread evenly over 0..n-1, offset so they do not all share a residue."""
-    return np.unique(np.linspace(0, n - 1, num=min(k, n)).round().astype(np.intp))
+def _sample(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+    """All of 0..n-1 when k ≥ n, else k distinct indices drawn at random, sorted."""
+    if k >= n:
+        return np.arange(n)
+    return np.sort(rng.choice(n, size=k, replace=False))
 
 
 def spy_text(grid: np.ndarray, *, colour: str = "cyan") -> Text:

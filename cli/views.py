@@ -41,16 +41,18 @@ def backward(console: Console, grads: core.Gradients, results: Mapping[str, np.n
         console.print(Text(grads.reductions[operand].describe(), style="dim"))
 
 
-def _block_label(structure: core.JacobianStructure, k: int | str) -> str:
-    if structure.wrt == "b" and len(structure.f_shape) == 2 and structure.block_axes == (1,):
-        return f"∂f[:,{k}]/∂b"
-    return f"block {k}: ∂f/∂{structure.wrt} at position {k} along axes {list(structure.block_axes)}"
+def block_label(structure: core.JacobianStructure, k: int) -> str:
+    """Block k named by the slice of f it differentiates: ∂f[:,1]/∂b, ∂f[0,:,2,3]/∂b, ∂f[:,0]/∂W."""
+    sizes = [structure.f_shape[axis] for axis in structure.block_axes]
+    position = dict(zip(structure.block_axes, np.unravel_index(k, sizes), strict=True)) if sizes else {}
+    index = ",".join(str(position[axis]) if axis in position else ":" for axis in range(len(structure.f_shape)))
+    return f"∂f[{index}]/∂{structure.wrt}"
 
 
 def block(console: Console, structure: core.JacobianStructure, k: int, blk: np.ndarray, precision: int) -> None:
     console.print(Text(structure.describe(), style="dim"))
     shown = block_matrix(blk, structure)
-    console.print(render.array_view(shown, _block_label(structure, k), precision=precision, width=console.width))
+    console.print(render.array_view(shown, block_label(structure, k), precision=precision, width=console.width))
 
 
 def dense(console: Console, structure: core.JacobianStructure, flat: np.ndarray, precision: int) -> None:
@@ -68,12 +70,12 @@ def structure(console: Console, ops: Operands, structure: core.JacobianStructure
         blk = core.jacobian_block(ops.X, ops.b, ops.W, wrt=structure.wrt, k=k)  # type: ignore[arg-type]
         console.print(
             render.array_view(
-                block_matrix(blk, structure), _block_label(structure, k), precision=precision, width=width
+                block_matrix(blk, structure), block_label(structure, k), precision=precision, width=width
             )
         )
     if structure.n_blocks > PREVIEW_BLOCKS:
         console.print(
-            Text(f"… and {structure.n_blocks - PREVIEW_BLOCKS} more blocks (--block K shows one)", style="dim")
+            Text(f"… and {structure.n_blocks - PREVIEW_BLOCKS} more (--block K shows one)", style="dim")
         )
     spy(console, ops, structure)
 
@@ -101,13 +103,18 @@ def spy(console: Console, ops: Operands, structure: core.JacobianStructure) -> N
             operand_index=tuple(op_index),
         )
 
-    height = min(SPY_HEIGHT, rows)
+    window = rows
+    if structure.n_blocks > PREVIEW_BLOCKS:
+        window = min(rows, PREVIEW_BLOCKS * max(rows // structure.n_blocks, 1))
+    height = min(SPY_HEIGHT, window)
     width = min(SPY_WIDTH, cols, max(console.width - 4, 8))
-    grid, sampled = render.spy_grid(rows, cols, entries, height=height, width=width)
-    cell_rows, cell_cols = -(-rows // height), -(-cols // width)
+    grid, sampled = render.spy_grid(window, cols, entries, height=height, width=width)
+    cell_rows, cell_cols = -(-window // height), -(-cols // width)
     scale = "one entry per cell" if cell_rows == 1 and cell_cols == 1 else f"each cell {cell_rows}×{cell_cols} entries"
-    how = ", sampled" if sampled else ""
-    title = f"sparsity of ∂vec f/∂vec {structure.wrt}: {rows}×{cols}, {scale}{how}"
+    part = f"rows 0…{window - 1} of " if window < rows else ""
+    how = ", sampled at random" if sampled else ""
+    name = f"∂vec f/∂{'' if structure.wrt == 'b' else 'vec '}{structure.wrt}"
+    title = f"sparsity of {part}{name} ({rows}×{cols}): {scale}{how}"
     console.print(Text(title, style="dim"))
     console.print(render.spy_text(grid))
 
