@@ -267,7 +267,10 @@ def format_value(measurement: Measurement, metric: str, notes: Footnotes) -> str
     number = value(measurement, metric)
     if number is None:
         return "—"
-    return f"{number:.3f} s" if metric == "time" else f"{number:.0f} MB"
+    if metric != "time":
+        return f"{number:.0f} MB"
+    spread = (max(measurement.seconds) - min(measurement.seconds)) / 2 / number
+    return f"{number:.3f} s ±{spread:.0%}"
 
 
 def format_ratio(row: Row) -> str:
@@ -370,7 +373,7 @@ def memory_case(sizes: Sizes) -> list[Row]:
     rows = [ratio_row(f"backward --wrt b, no W, {n}×{n}", "peak RSS", mine, bias[1].label, theirs, 1.3)]
     X, b = npy_operands(m, "Xb").values()
     jacobian = [
-        wxb("jacobian", "-X", X, "-b", b),  # structured output on stdout (to /dev/null)
+        wxb("jacobian", "-X", X, "-b", b, "--format", "json"),  # the structure's description, to /dev/null
         script("NumPy script (one I block)", "alt_npy.py", "jacobian", X, b, output=out(f"jac-{m}-alt.npy")),
     ]
     mine, theirs = measure(jacobian, sizes.runs)
@@ -442,9 +445,16 @@ def machine() -> list[str]:
         f"CPU: {model}, {os.cpu_count()} cores ({usable} usable)",
         f"Python {platform.python_version()}, NumPy {np.__version__}, polars {pl.__version__}, {wxb_version()}",
     ]
+    facts.append(load_average("at start") + " (other work on the machine adds noise)")
     if "OPENBLAS_CORETYPE" in os.environ:
         facts.append(f"OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} (left as it was, for both sides)")
     return facts
+
+
+def load_average(when: str) -> str:
+    """The 1, 5 and 15 minute load averages, labelled."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {when}: {one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 def wxb_version() -> str:
@@ -489,7 +499,12 @@ def markdown_report(facts: list[str], rows: list[Row], points: list[ScalePoint],
     head = ["# wxb benchmark" + (" (--quick)" if quick else ""), "", *(f"- {fact}" for fact in facts)]
     body = render(rows, points, markdown_table)
     return "\n".join(
-        [*head, f"- {how}; medians shown", "", *(line + "  " if line[:1] == "[" else line for line in body)]
+        [
+            *head,
+            f"- {how}; medians shown, ± half the range of the runs",
+            "",
+            *(line + "  " if line[:1] == "[" else line for line in body),
+        ]
     )
 
 
@@ -527,6 +542,7 @@ def main(argv: Sequence[str]) -> None:
     if "scale" in chosen:
         print("running scale ...", file=sys.stderr, flush=True)
     points = scale_case(sizes) if "scale" in chosen else []
+    facts.append(load_average("at end"))
     print("\n" + "\n".join(render(rows, points, text_table)))
     RESULTS.write_text(markdown_report(facts, rows, points, sizes, args.quick))
     print(f"written {RESULTS.relative_to(BENCH.parent)}", file=sys.stderr)
