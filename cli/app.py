@@ -31,7 +31,6 @@ from wxb.cli.options import (
 
 app = typer.Typer(
     name="wxb",
-    help="A calculator for f = W·X ⊕ b: its forward pass, its backward pass and its Jacobian blocks.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",

@@ -88,14 +88,15 @@ def forward(ops: Operands, out: OutputChoice) -> None:
 # ---- backward -----------------------------------------------------------------------------------------------
 
 
-def upstream(ops: Operands, f: np.ndarray, loss: str | None) -> np.ndarray:
-    """G from -G, or from the scalar loss (sum by default)."""
+def upstream(ops: Operands, loss: str | None) -> np.ndarray:
+    """G from -G, or from the scalar loss (sum by default); f is computed only when a loss needs it."""
     if ops.G is not None:
         if loss is not None:
             raise InputError("give -G or --loss, not both", hint="-G is ∂L/∂f itself; --loss derives it from f")
         return ops.G
     if loss != "mse" and ops.T is not None:
         raise InputError("-T is only used with --loss mse", hint="add --loss mse")
+    f = core.forward(ops.X, ops.b, ops.W).f
     return core.upstream_gradient(f, loss or "sum", ops.T)  # type: ignore[arg-type]
 
 
@@ -103,9 +104,7 @@ def backward(ops: Operands, loss: str | None, wrt: tuple[str, ...], out: OutputC
     """dL/db (and dL/dW, dL/dX) for G = ∂L/∂f."""
     if ops.W is None and wrt == ("b", "W", "X"):
         wrt = ("b",)
-    f = core.forward(ops.X, ops.b, ops.W).f
-    G = upstream(ops, f, loss)
-    grads = core.backward(ops.X, ops.b, G, ops.W, wrt=wrt)  # type: ignore[arg-type]
+    grads = core.backward(ops.X, ops.b, upstream(ops, loss), ops.W, wrt=wrt)  # type: ignore[arg-type]
     results = gradient_results(grads)
     emit(results, out, lambda console: views().backward(console, grads, results, out.precision))
 

@@ -1,0 +1,41 @@
+"""The README's promises: its Python session runs as written, and its shell examples print what it shows."""
+
+from __future__ import annotations
+
+import doctest
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+
+
+def test_use_from_python_session_runs_as_written() -> None:
+    result = doctest.testfile(str(README), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 5
+    assert result.failed == 0
+
+
+def shell_examples() -> list[tuple[str, str]]:
+    """(command, shown output) for every ```-fenced block that starts with `$ wxb`."""
+    blocks = re.findall(r"```\n(\$ wxb [^\n]*)\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    return [(command[2:], output) for command, output in blocks]
+
+
+@pytest.mark.parametrize(("command", "shown"), shell_examples(), ids=lambda value: str(value)[:40])
+def test_shell_example_prints_what_the_readme_shows(command: str, shown: str) -> None:
+    args = shlex.split(command.removesuffix(" | cat"))
+    env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1", "FORCE_COLOR": "", "TERM": "xterm"}
+    # The README shows what a terminal shows: a table, unless the output is data or an error.
+    is_data = re.match(r"[-\d\[{]|wxb: error", shown.lstrip()) is not None
+    extra = [] if is_data else ["--format", "table"]
+    done = subprocess.run([sys.executable, "-m", "wxb.cli", *args[1:], *extra], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=60)
+    printed = (done.stdout + done.stderr).rstrip()
+    assert [line.rstrip() for line in printed.splitlines()] == [line.rstrip() for line in shown.rstrip().splitlines()]
