@@ -4,8 +4,7 @@ Each command reads its options, then hands plain values to wxb.cli.commands, imp
 so `wxb --help` and `wxb --version` start without NumPy or Rich.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Typer would have to eval every hint of every command at each start.
 import functools
 import signal
 import sys

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -30,8 +29,7 @@ PREVIEW_BLOCKS = 3
 INLINE_JACOBIAN = 64  # entries: explain writes a Jacobian this small out in full
 
 
-@dataclass(frozen=True)
-class OutputChoice:
+class OutputChoice(NamedTuple):
     """Where results go: --format, -o and the display precision of tables."""
 
     fmt: str | None
@@ -39,8 +37,7 @@ class OutputChoice:
     precision: int
 
 
-@dataclass(frozen=True)
-class Operands:
+class Operands(NamedTuple):
     X: np.ndarray
     b: np.ndarray
     W: np.ndarray | None = None
@@ -118,8 +115,7 @@ def gradient_results(grads: core.Gradients) -> dict[str, np.ndarray]:
 # ---- jacobian -----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class JacobianRequest:
+class JacobianRequest(NamedTuple):
     wrt: str
     block: int | None
     dense: bool
@@ -239,8 +235,7 @@ def _field_text(value: object) -> str:
 # ---- explain ------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """One step of the derivation: a title, the formula, the arrays that make it concrete, and, where they are
     small enough, the same formula written out with those arrays."""
 

@@ -24,14 +24,12 @@ here with the file named. Text gives float64; binary arrays keep their dtype (th
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
 import sys
-import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -49,6 +47,9 @@ from wxb.cli.textparse import (
     parse_literal,
     parse_text,
 )
+
+if TYPE_CHECKING:
+    import zipfile
 
 OPERANDS = ("W", "X", "b", "G", "T")
 NPY_MAGIC = b"\x93NUMPY"
@@ -295,6 +296,8 @@ def _npy_bytes(data: bytes, where: Where) -> Array:
 
 def _npz_archive(source: str | IO[bytes], where: Where) -> Archive:
     """The arrays of an .npz (a zip of .npy members), each read only when asked for."""
+    import zipfile
+
     try:
         archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
@@ -333,6 +336,8 @@ def _first_line(exc: BaseException) -> str:
 
 def _json_content(data: bytes, where: Where) -> Archive | Array:
     """A JSON number or nested list (one array), or an object of them (named arrays)."""
+    import json
+
     text = decode(data, where)
     try:
         value = json.loads(text)

@@ -23,10 +23,8 @@ the target. On any failure the temporary file is removed and an existing file is
 from __future__ import annotations
 
 import io
-import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from functools import partial
@@ -99,6 +97,8 @@ def _json(results: Mapping[str, Array]) -> Emit:
         value: object = np.asarray(next(iter(results.values()))).tolist()
     else:
         value = {name: np.asarray(array).tolist() for name, array in results.items()}
+    import json
+
     return lambda stream: stream.write((json.dumps(value) + "\n").encode())
 
 
@@ -196,6 +196,8 @@ def write_atomically(path: Path, emit: Emit) -> None:
     if path.is_dir():
         raise InputError("is a folder, not a file", operand="-o", source=str(path))
     try:
+        import tempfile
+
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise InputError(f"cannot write there: {exc.strerror or exc}", operand="-o", source=str(path)) from None

@@ -19,9 +19,7 @@ Matrix literals
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 import re
 import sys
 from collections.abc import Iterator
@@ -148,6 +146,8 @@ def split_cells(line: str, delimiter: str) -> list[str]:
     if delimiter == WHITESPACE:
         return line.split()
     if '"' in line:
+        import csv
+
         return next(csv.reader([line], delimiter=delimiter))
     return line.split(delimiter)
 
@@ -287,6 +287,8 @@ def parse_literal(spec: str, operand: str) -> NDArray[np.float64]:
 
 
 def _json_or_none(text: str, where: Where) -> FloatArray | None:
+    import json
+
     try:
         value = json.loads(text)
     except RecursionError:
@@ -306,6 +308,8 @@ def _json_shape(value: object, where: Where, path: str, depth: int) -> tuple[int
     if depth > _MAX_JSON_DEPTH:
         raise where.error(f"nested lists deeper than {_MAX_JSON_DEPTH}")
     if isinstance(value, bool) or not isinstance(value, (int, float, list)):
+        import json
+
         raise where.error(f"not a number: {_shorten(json.dumps(value))} at {path or 'top level'}")
     if isinstance(value, int) and not abs(value) < 2**1024:
         raise where.error(f"number too large for float64 at {path or 'top level'}")

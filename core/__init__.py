@@ -17,6 +17,8 @@ array([2., 2.])
 'G summed over axis 1, kept as a column: dL/db = G·1'
 """
 
+from typing import TYPE_CHECKING
+
 from wxb.core.affine import (
     Forward,
     Gradients,
@@ -30,15 +32,42 @@ from wxb.core.affine import (
 )
 from wxb.core.broadcast import BiasBroadcast, Reduction, unbroadcast
 from wxb.core.errors import BiasEnlargesError, DtypeError, ShapeError, TooLargeError, WxbError
-from wxb.core.gradcheck import CheckReport, CheckResult, gradient_check
-from wxb.core.jacobian import (
-    JacobianStructure,
-    dense_jacobian,
-    jacobian_block,
-    jacobian_entries,
-    jacobian_structure,
-)
 from wxb.core.operands import align_bias, as_operand
+
+if TYPE_CHECKING:
+    from wxb.core.gradcheck import CheckReport, CheckResult, gradient_check
+    from wxb.core.jacobian import (
+        JacobianStructure,
+        dense_jacobian,
+        jacobian_block,
+        jacobian_entries,
+        jacobian_structure,
+    )
+
+# The Jacobian and the gradient check load on first use (PEP 562), so `wxb forward` starts without them.
+_LAZY = {
+    **dict.fromkeys(("CheckReport", "CheckResult", "gradient_check"), "gradcheck"),
+    **dict.fromkeys(
+        ("JacobianStructure", "dense_jacobian", "jacobian_block", "jacobian_entries", "jacobian_structure"),
+        "jacobian",
+    ),
+}
+
+
+def __getattr__(name: str) -> object:
+    """Load a lazily exported name from its module, once."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'wxb.core' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"wxb.core.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "BiasBroadcast",
