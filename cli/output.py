@@ -109,12 +109,22 @@ def _npy(results: Mapping[str, Array]) -> Emit:
 
 def _npz(results: Mapping[str, Array]) -> Emit:
     def emit(stream: BinaryIO) -> None:
-        buffer = io.BytesIO()  # zip needs to seek; stdout cannot
         arrays: dict[str, Any] = {name: np.asarray(array) for name, array in results.items()}
+        if _seekable(stream):
+            np.savez(stream, **arrays)
+            return
+        buffer = io.BytesIO()  # zip needs to seek; a pipe cannot
         np.savez(buffer, **arrays)
         stream.write(buffer.getbuffer())
 
     return emit
+
+
+def _seekable(stream: BinaryIO) -> bool:
+    try:
+        return stream.seekable()
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 WRITERS: dict[str, Callable[[Mapping[str, Array]], Emit]] = {

@@ -108,8 +108,18 @@ class Forward:
 def forward(X: ArrayLike, b: ArrayLike, W: ArrayLike | None = None) -> Forward:
     """f = W·X ⊕ b = np.matmul(W, X) + b broadcast to its shape (a 1-D b as a column); f = X ⊕ b without W."""
     ops = affine_operands(X, b, W)
-    wx = ops.X if ops.W is None else np.matmul(ops.W, ops.X)
-    return Forward(wx + align_bias(ops.b, ops.f_shape), ops.broadcast)
+    bias = align_bias(ops.b, ops.f_shape)
+    if ops.W is None:
+        return Forward(ops.X + bias, ops.broadcast)
+    return Forward(_add_into(np.matmul(ops.W, ops.X), bias), ops.broadcast)
+
+
+def _add_into(fresh: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """fresh + bias, written into `fresh` (a new array of f's shape) when the sum keeps its dtype: no second f."""
+    if np.result_type(fresh, bias) != fresh.dtype:
+        return fresh + bias
+    np.add(fresh, bias, out=fresh)
+    return fresh
 
 
 def expand_bias(b: ArrayLike, out_shape: tuple[int, ...]) -> np.ndarray:
