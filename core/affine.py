@@ -116,8 +116,9 @@ def forward(X: ArrayLike, b: ArrayLike, W: ArrayLike | None = None) -> Forward:
 
 def _add_into(fresh: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """fresh + bias, written into `fresh` (a new array of f's shape) when the sum keeps its dtype: no second f."""
-    if np.result_type(fresh, bias) != fresh.dtype:
-        return fresh + bias
+    if not isinstance(fresh, np.ndarray) or np.result_type(fresh, bias) != fresh.dtype:  # a 0-d product is a scalar
+        summed: np.ndarray = fresh + bias
+        return summed
     np.add(fresh, bias, out=fresh)
     return fresh
 
