@@ -16,7 +16,7 @@ integer value keeps its point: `6.0`. Large csv/tsv results (over LARGE_CELLS nu
 which writes the same shortest digits but may lay out exponents differently (`6.5e-6`, `0.00002`); those
 round-trip exactly too (tested). JSON writes nan and ±inf as NaN and ±Infinity, as Python's json reads them.
 
-Files are written atomically: to a temporary file in the same folder, flushed and fsynced, then renamed over
+Files are written atomically: to a temporary file in the same folder, flushed, then renamed over
 the target. On any failure the temporary file is removed and an existing file is left untouched.
 """
 
@@ -202,12 +202,15 @@ def _to_stdout(emit: Emit) -> None:
 
 
 def write_atomically(path: Path, emit: Emit) -> None:
-    """Emit into a temp file beside `path`, fsync it, rename it over `path`; on failure remove the temp."""
+    """Emit into a temp file beside `path`, flush it, rename it over `path`; on failure remove the temp.
+
+    No fsync: the rename makes the replacement atomic for readers, and durability across a power cut is the
+    file system's business, as it is for the plain scripts wxb is measured against."""
     if path.is_dir():
         raise InputError("is a folder, not a file", operand="-o", source=str(path))
-    try:
-        import tempfile
+    import tempfile
 
+    try:
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         raise InputError(f"cannot write there: {exc.strerror or exc}", operand="-o", source=str(path)) from None
@@ -215,7 +218,6 @@ def write_atomically(path: Path, emit: Emit) -> None:
         with os.fdopen(fd, "wb") as stream:
             emit(stream)
             stream.flush()
-            os.fsync(stream.fileno())
         os.chmod(temp, _mode_for(path))
         os.replace(temp, path)
     except BaseException as exc:
