@@ -261,10 +261,26 @@ def demo(
 
 
 def main() -> None:
-    """The console script: die quietly on a closed pipe, as Unix filters do, then run the app."""
+    """The console script: usage errors as one line, die quietly on a closed pipe (as Unix filters do)."""
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
-        app()
-    except KeyboardInterrupt:
+        status = app(standalone_mode=False)
+    except typer.TyperException as exc:  # Click's usage errors, vendored by Typer
+        sys.exit(usage_error(exc))
+    except (KeyboardInterrupt, typer.Abort):
         sys.exit(130)
+    sys.exit(status if isinstance(status, int) else 0)
+
+
+def usage_error(exc: typer.TyperException) -> int:
+    """Print a usage error the wxb way, one line on stderr with a hint, and return its exit status."""
+    from typer._click.exceptions import NoArgsIsHelpError
+
+    if isinstance(exc, NoArgsIsHelpError):  # bare `wxb`: the help itself, as Typer shows it
+        exc.show()
+        return exc.exit_code
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (hint: see '{ctx.command_path} --help')" if ctx is not None else ""
+    typer.echo(f"wxb: error: {' '.join(exc.format_message().split())}{hint}", err=True)
+    return 2

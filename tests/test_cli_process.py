@@ -94,8 +94,25 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     assert "Traceback" in done.stderr.decode()
 
 
-def test_usage_error_is_status_two() -> None:
-    assert wxb("forward", "--no-such-option").returncode == 2
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["forward", "--no-such-option"], "--no-such-option"),
+    (["backward", "-X", "1", "-b", "1", "--wrt", "foo"], "--wrt"),
+    (["forward", "-X"], "-X"),
+    (["no-such-command"], "no-such-command"),
+])
+def test_usage_error_is_one_line_and_status_two(args: list[str], fragment: str) -> None:
+    done = wxb(*args)
+    assert done.returncode == 2
+    assert done.stdout == b""
+    lines = done.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("wxb: error: ")
+    assert fragment in lines[0]
+
+
+def test_bare_wxb_shows_the_help() -> None:
+    done = wxb()
+    assert done.returncode == 2
+    assert b"forward" in done.stdout + done.stderr
 
 
 def test_closed_pipe_ends_quietly(tmp_path: Path) -> None:
