@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from rich.console import Console
+from rich.columns import Columns
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
@@ -66,14 +67,19 @@ def structure(console: Console, ops: Operands, structure: core.JacobianStructure
     console.print(Text(f"Jacobian of f with respect to {structure.wrt}", style="bold"))
     console.print(structure.describe())
     console.print(Text(structure.kron, style="bold cyan"))
-    for k in range(min(structure.n_blocks, PREVIEW_BLOCKS)):
-        blk = core.jacobian_block(ops.X, ops.b, ops.W, wrt=structure.wrt, k=k)  # type: ignore[arg-type]
-        console.print(
-            render.array_view(
-                block_matrix(blk, structure), block_label(structure, k), precision=precision, width=width
-            )
-        )
-    if structure.n_blocks > PREVIEW_BLOCKS:
+    shown = min(structure.n_blocks, PREVIEW_BLOCKS)
+    try:
+        blocks = [block_matrix(core.jacobian_block(ops.X, ops.b, ops.W, wrt=structure.wrt, k=k),  # type: ignore[arg-type]
+                               structure) for k in range(shown)]
+    except core.TooLargeError as exc:
+        console.print(Text(f"(blocks not printed: {exc})", style="dim"))
+        blocks = []
+    side_by_side = bool(blocks) and blocks[0].shape[1] * len(blocks) <= 24
+    block_width = width // len(blocks) - 4 if side_by_side else width
+    views = [render.array_view(blk, block_label(structure, k), precision=precision, width=block_width)
+             for k, blk in enumerate(blocks)]
+    console.print(Columns(views, padding=(0, 4)) if side_by_side else Group(*views))
+    if blocks and structure.n_blocks > PREVIEW_BLOCKS:
         console.print(
             Text(f"… and {structure.n_blocks - PREVIEW_BLOCKS} more (--block K shows one)", style="dim")
         )

@@ -317,3 +317,14 @@ def test_every_command_help_shows_an_example(command: str) -> None:
     result = run(command, "--help")
     assert result.exit_code == 0
     assert "Example" in result.stdout and "wxb " + command in result.stdout
+
+
+def test_jacobian_table_with_blocks_too_large_to_print_still_draws(tmp_path: Path) -> None:
+    np.save(tmp_path / "W.npy", np.ones((300, 300)))
+    np.save(tmp_path / "X.npy", np.ones((300, 400)))
+    result = run("jacobian", "-W", str(tmp_path / "W.npy"), "-X", str(tmp_path / "X.npy"), "-b", "0",
+                 "--wrt", "W", "--format", "table")
+    assert result.exit_code == 0, result.stderr
+    assert "blocks not printed" in result.stdout
+    assert "Xᵀ ⊗ I" in result.stdout
+    assert "█" in result.stdout
