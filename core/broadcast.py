@@ -88,7 +88,7 @@ class Reduction:
     def describe(self) -> str:
         """The reduction in words, e.g. 'G summed over axis 1, kept as a column: dL/db = G·1'."""
         if not self.summed_axes:
-            return f"{self.gradient} has {self.operand}'s shape: nothing to sum"
+            return f"dL/d{self.operand} = {self.gradient}, already {self.operand}'s shape: nothing to sum"
         head = f"{self.gradient} summed over {axes_text(self.summed_axes)}"
         matrix = self._matrix_form()
         if matrix:

@@ -52,7 +52,7 @@ def test_seed_backward_with_the_sum_loss_gives_the_row_sums() -> None:
     np.testing.assert_array_equal(grads.dW, G @ SEED_X.T)
     np.testing.assert_array_equal(grads.dX, np.eye(2).T @ G)
     assert grads.reductions["b"].describe() == "G summed over axis 1, kept as a column: dL/db = G·1"
-    assert grads.reductions["W"].describe() == "G·Xᵀ has W's shape: nothing to sum"
+    assert grads.reductions["W"].describe() == "dL/dW = G·Xᵀ, already W's shape: nothing to sum"
 
 
 def test_seed_jacobian_is_two_identity_blocks() -> None:
@@ -106,7 +106,7 @@ def test_scalar_and_unbroadcast_biases() -> None:
     assert jacobian_structure(np.zeros((2, 3)), 0.0).kron == "∂vec f/∂b = 1₆"
     full = backward(np.zeros((2, 3)), np.zeros((2, 3)), G)
     np.testing.assert_array_equal(full.db, G)
-    assert full.reductions["b"].describe() == "G has b's shape: nothing to sum"
+    assert full.reductions["b"].describe() == "dL/db = G, already b's shape: nothing to sum"
     assert jacobian_structure(np.zeros((3, 1)), np.zeros(3)).kron == "∂vec f/∂b = I₃"  # size-1 axes vanish
     assert jacobian_structure(np.zeros((1, 1)), np.zeros(1)).kron == "∂vec f/∂b = 1"
     s = jacobian_structure(np.zeros((2, 3)), np.zeros((2, 3)))
