@@ -137,10 +137,10 @@ class BiasBroadcast:
         if not axes:
             return f"{head}: same shape, added entry by entry"
         if len(axes) == 1:
-            return f"{head}: repeated along axis {axes[0]}, {self.out_shape[axes[0]]} times"
-        each = ", ".join(f"axis {a} ({self.out_shape[a]} times)" for a in axes)
+            return f"{head}: repeated along axis {axes[0]}, {_count(self.out_shape[axes[0]], 'time', 'times')}"
+        each = ", ".join(f"axis {a} ({_count(self.out_shape[a], 'time', 'times')})" for a in axes)
         copies = math.prod(self.out_shape[a] for a in axes)
-        return f"{head}: repeated along {each}: {copies} copies of each entry"
+        return f"{head}: repeated along {each}: {_count(copies, 'copy', 'copies')} of each entry"
 
 
 def check_fits(name: str, shape: Shape, into: str, into_shape: Shape, *, label: str | None = None,
