@@ -10,7 +10,7 @@ import signal
 import sys
 from collections.abc import Callable
 from enum import Enum
-from typing import Annotated, Any, Optional, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -132,7 +132,7 @@ def backward(
     G: GradOption = None,
     T: TargetOption = None,
     loss: Annotated[
-        Optional[Loss],  # noqa: UP045
+        Loss | None,
         typer.Option(
             "--loss",
             "-l",
@@ -170,7 +170,7 @@ def jacobian(
         JacobianWrt.b
     ),
     block: Annotated[
-        Optional[int],  # noqa: UP045
+        int | None,
         typer.Option(
             "--block", "-k", min=0, help="Output block K only (∂f[:,K]/∂b for a column bias).", show_default=False
         ),

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 OPERANDS_PANEL = "Operands (a path, path.npz:KEY, '-' for stdin, or a literal like \"1 2; 3 4\")"
 OUTPUT_PANEL = "Output"
 
-# Typer reads these annotations at run time, so they keep `Optional[...]` rather than `X | None`.
 WeightOption = Annotated[
-    Optional[str],  # noqa: UP045
+    str | None,
     typer.Option(
         "-W",
         "--weight",
@@ -23,7 +22,7 @@ WeightOption = Annotated[
     ),
 ]
 InputOption = Annotated[
-    Optional[str],  # noqa: UP045
+    str | None,
     typer.Option(
         "-X",
         "--input",
@@ -34,7 +33,7 @@ InputOption = Annotated[
     ),
 ]
 BiasOption = Annotated[
-    Optional[str],  # noqa: UP045
+    str | None,
     typer.Option(
         "-b",
         "--bias",
@@ -45,7 +44,7 @@ BiasOption = Annotated[
     ),
 ]
 GradOption = Annotated[
-    Optional[str],  # noqa: UP045
+    str | None,
     typer.Option(
         "-G",
         "--grad",
@@ -56,7 +55,7 @@ GradOption = Annotated[
     ),
 ]
 TargetOption = Annotated[
-    Optional[str],  # noqa: UP045
+    str | None,
     typer.Option(
         "-T",
         "--target",
@@ -67,7 +66,7 @@ TargetOption = Annotated[
     ),
 ]
 BundleOption = Annotated[
-    Optional[str],  # noqa: UP045
+    str | None,
     typer.Option(
         "--from",
         metavar="NPZ",
@@ -77,7 +76,7 @@ BundleOption = Annotated[
     ),
 ]
 DelimiterOption = Annotated[
-    Optional[str],  # noqa: UP045
+    str | None,
     typer.Option(
         "--delimiter",
         metavar="CHAR",
@@ -87,7 +86,7 @@ DelimiterOption = Annotated[
     ),
 ]
 FormatOption = Annotated[
-    Optional[str],  # noqa: UP045
+    str | None,
     typer.Option(
         "--format",
         "-f",
@@ -98,7 +97,7 @@ FormatOption = Annotated[
     ),
 ]
 OutputOption = Annotated[
-    Optional[Path],  # noqa: UP045
+    Path | None,
     typer.Option(
         "--output",
         "-o",
