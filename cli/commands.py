@@ -156,7 +156,7 @@ def jacobian(ops: Operands, request: JacobianRequest, out: OutputChoice) -> None
         return
     fmt = choose_format(out.fmt, out.output, stdout_is_terminal=sys.stdout.isatty())
     if fmt == "table":
-        views().structure(views().console(), ops, structure, out.precision)
+        views().jacobian_blocks(views().console(), ops, structure, out.precision)
     elif fmt == "json":
         write_text(_json(structure_record(structure)), out.output)
     else:

@@ -30,12 +30,14 @@ def console() -> Console:
 
 
 def forward(console: Console, result: core.Forward, precision: int) -> None:
+    """f as a table, then how b was broadcast."""
     console.print(Text("f = W·X ⊕ b", style="bold"))
     console.print(render.array_view(result.f, "f", precision=precision, width=console.width))
     console.print(Text(result.broadcast.describe(), style="dim"))
 
 
 def backward(console: Console, grads: core.Gradients, results: Mapping[str, np.ndarray], precision: int) -> None:
+    """Each gradient as a table, then how it was reduced."""
     for name, value in results.items():
         operand = name[1:]
         console.print(render.array_view(value, f"dL/d{operand}", precision=precision, width=console.width))
@@ -51,18 +53,21 @@ def block_label(structure: core.JacobianStructure, k: int) -> str:
 
 
 def block(console: Console, structure: core.JacobianStructure, k: int, blk: np.ndarray, precision: int) -> None:
+    """One block as the matrix ∂f[slice]/∂vec θ."""
     console.print(Text(structure.describe(), style="dim"))
     shown = block_matrix(blk, structure)
     console.print(render.array_view(shown, block_label(structure, k), precision=precision, width=console.width))
 
 
 def dense(console: Console, structure: core.JacobianStructure, flat: np.ndarray, precision: int) -> None:
+    """The whole Jacobian as the matrix ∂vec f/∂vec θ."""
     console.print(Text(structure.kron, style="bold"))
     title = f"∂vec f/∂vec {structure.wrt}" if structure.wrt != "b" else "∂vec f/∂b"
     console.print(render.array_view(flat, title, precision=precision, width=console.width))
 
 
-def structure(console: Console, ops: Operands, structure: core.JacobianStructure, precision: int) -> None:
+def jacobian_blocks(console: Console, ops: Operands, structure: core.JacobianStructure, precision: int) -> None:
+    """The structure in words and Kronecker form, the first blocks as matrices, and the spy plot."""
     width = console.width
     console.print(Text(f"Jacobian of f with respect to {structure.wrt}", style="bold"))
     console.print(structure.describe())
@@ -126,6 +131,7 @@ def spy(console: Console, ops: Operands, structure: core.JacobianStructure) -> N
 
 
 def check(console: Console, report: core.CheckReport, precision: int) -> None:
+    """The gradient check as a table with a verdict per operand."""
     table = Table(title="gradient check: analytic VJP vs central finite differences", title_justify="left")
     for heading in ("operand", "checked", "max abs error", "max rel error", "tolerance", "result"):
         table.add_column(heading, justify="left" if heading in ("operand", "checked", "result") else "right")
@@ -143,8 +149,7 @@ def check(console: Console, report: core.CheckReport, precision: int) -> None:
 
 
 def explain(console: Console, steps: list[Step], precision: int) -> None:
-    from rich.columns import Columns
-    from rich.console import Group
+    """Each step of the derivation in a panel: the equation with these numbers, or its formula and tables."""
     from rich.panel import Panel
 
     width = console.width
@@ -174,7 +179,7 @@ def demo(ops: Operands, precision: int) -> None:
     result = core.forward(ops.X, ops.b, ops.W)
     forward(console, result, precision)
     console.rule("Jacobian blocks")
-    structure(console, ops, core.jacobian_structure(ops.X, ops.b, ops.W, wrt="b"), precision)
+    jacobian_blocks(console, ops, core.jacobian_structure(ops.X, ops.b, ops.W, wrt="b"), precision)
     console.rule("Backward pass, L = Σ f so G = 1")
     grads = core.backward(ops.X, ops.b, core.upstream_gradient(result.f, "sum"), ops.W, wrt=("b",))
     backward(console, grads, gradient_results(grads), precision)
