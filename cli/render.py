@@ -138,15 +138,26 @@ def array_view(a: np.ndarray, name: str, *, precision: int, width: int) -> Rende
         return Group(heading, matrix_table(a.reshape(-1, 1), precision=precision, width=width))
     if a.ndim == 2:
         return Group(heading, matrix_table(a, precision=precision, width=width))
+    squeezed = a.squeeze()
+    if squeezed.ndim <= 2:  # e.g. a per-channel bias (1,C,1,1): its C values, as a column
+        heading.append(f", its {squeezed.size} values shown {_as_shape(squeezed)}", style="dim")
+        table = matrix_table(squeezed.reshape(squeezed.shape[0] if squeezed.ndim else 1, -1),
+                             precision=precision, width=width)
+        return Group(heading, table)
     parts: list[RenderableType] = [heading]
     lead = a.shape[:-2]
     for index in _leading_indices(lead):
         if index is None:
             parts.append(Text(f"  {ELLIPSIS} {int(np.prod(lead)) - MAX_SLICES} more slices", style="dim"))
             continue
-        label = f"{name}[{','.join(str(i) for i in index)},:,:]"
-        parts.append(matrix_table(a[index], precision=precision, width=width, title=label))
+        parts.append(Text(f"{name}[{','.join(str(i) for i in index)},:,:]", style="dim"))
+        parts.append(matrix_table(a[index], precision=precision, width=width))
     return Group(*parts)
+
+
+def _as_shape(squeezed: np.ndarray) -> str:
+    """How a squeezed array is laid out on screen."""
+    return "as a column" if squeezed.ndim <= 1 else f"as {shape_text(squeezed.shape)}"
 
 
 # ---- spy plots -----------------------------------------------------------------------------------------------
