@@ -64,9 +64,15 @@ def views() -> ModuleType:
     return views
 
 
-def emit(results: Mapping[str, np.ndarray], out: OutputChoice, view: Callable[[Console], None]) -> None:
+def output_format(out: OutputChoice) -> str:
+    """The format results go out in: --format, else -o's suffix, else table on a terminal and csv in a pipe."""
+    return choose_format(out.fmt, out.output, stdout_is_terminal=sys.stdout.isatty())
+
+
+def emit(results: Mapping[str, np.ndarray], out: OutputChoice, view: Callable[[Console], None],
+         fmt: str | None = None) -> None:
     """Results as a table for a person (the view), or as data for a pipe or a file."""
-    fmt = choose_format(out.fmt, out.output, stdout_is_terminal=sys.stdout.isatty())
+    fmt = fmt or output_format(out)
     if fmt == "table":
         view(views().console())
     else:
@@ -139,31 +145,41 @@ def matrix_view(tensor: np.ndarray, f_shape: tuple[int, ...], operand_shape: tup
 
 
 def jacobian(ops: Operands, request: JacobianRequest, out: OutputChoice) -> None:
-    """The Jacobian of f with respect to b, W or X: structured, one block, or dense."""
+    """The Jacobian of f with respect to b, W or X: structured, one block, or dense.
+
+    Data formats get the tensor (f.shape + θ.shape, one block: its slice of it); csv and tsv, which hold only
+    matrices, get the matrix ∂vec f/∂vec θ (one block: its rows of it)."""
     _operand(ops, request.wrt)
-    structure = core.jacobian_structure(ops.X, ops.b, ops.W, wrt=request.wrt)  # type: ignore[arg-type]
+    wrt = request.wrt
+    structure = core.jacobian_structure(ops.X, ops.b, ops.W, wrt=wrt)  # type: ignore[arg-type]
+    fmt = output_format(out)
     if request.dense:
-        dense = core.dense_jacobian(ops.X, ops.b, ops.W, wrt=request.wrt, limit=request.limit)  # type: ignore[arg-type]
-        flat = matrix_view(dense, structure.f_shape, structure.operand_shape)
-        fmt = choose_format(out.fmt, out.output, stdout_is_terminal=sys.stdout.isatty())
-        data = flat if fmt in ("csv", "tsv") else dense
-        emit({"J": data}, out, lambda console: views().dense(console, structure, flat, out.precision))
-        return
-    if request.block is not None:
+        tensor = core.dense_jacobian(ops.X, ops.b, ops.W, wrt=wrt, limit=request.limit)  # type: ignore[arg-type]
+        matrix = matrix_view(tensor, structure.f_shape, structure.operand_shape)
+
+        def show(console: Console) -> None:
+            views().dense(console, structure, matrix, out.precision)
+
+    elif request.block is not None:
         k = request.block
-        blk = core.jacobian_block(ops.X, ops.b, ops.W, wrt=request.wrt, k=k)  # type: ignore[arg-type]
-        emit({"J": blk}, out, lambda console: views().block(console, structure, k, blk, out.precision))
-        return
-    fmt = choose_format(out.fmt, out.output, stdout_is_terminal=sys.stdout.isatty())
-    if fmt == "table":
+        tensor = core.jacobian_block(ops.X, ops.b, ops.W, wrt=wrt, k=k)  # type: ignore[arg-type]
+        matrix = block_matrix(tensor, structure)
+
+        def show(console: Console) -> None:
+            views().block(console, structure, k, matrix, out.precision)
+
+    elif fmt == "table":
         views().jacobian_blocks(views().console(), ops, structure, out.precision)
+        return
     elif fmt == "json":
         write_text(_json(structure_record(structure)), out.output)
+        return
     else:
         raise InputError(
             f"the structured Jacobian has no {fmt} form",
             hint="use --format json for its description, --block K for one block, or --dense for all of it",
         )
+    emit({"J": matrix if fmt in ("csv", "tsv") else tensor}, out, show, fmt)
 
 
 def structure_record(structure: core.JacobianStructure) -> dict[str, Any]:
@@ -204,7 +220,7 @@ CHECK_FIELDS = ("operand", "n_checked", "method", "max_abs_error", "max_rel_erro
 def check(ops: Operands, out: OutputChoice) -> bool:
     """Finite differences against the analytic gradients; True when every operand passes."""
     report = core.gradient_check(ops.X, ops.b, ops.W, ops.G)
-    fmt = choose_format(out.fmt, out.output, stdout_is_terminal=sys.stdout.isatty())
+    fmt = output_format(out)
     if fmt == "table":
         views().check(views().console(), report, out.precision)
     elif fmt == "json":
@@ -321,7 +337,7 @@ def explain_steps(ops: Operands) -> list[Step]:
 
 def explain(ops: Operands, out: OutputChoice) -> None:
     steps = explain_steps(ops)
-    fmt = choose_format(out.fmt, out.output, stdout_is_terminal=sys.stdout.isatty())
+    fmt = output_format(out)
     if fmt == "table":
         views().explain(views().console(), steps, out.precision)
     elif fmt == "json":

@@ -52,11 +52,10 @@ def block_label(structure: core.JacobianStructure, k: int) -> str:
     return f"∂f[{index}]/∂{structure.wrt}"
 
 
-def block(console: Console, structure: core.JacobianStructure, k: int, blk: np.ndarray, precision: int) -> None:
+def block(console: Console, structure: core.JacobianStructure, k: int, matrix: np.ndarray, precision: int) -> None:
     """One block as the matrix ∂f[slice]/∂vec θ."""
     console.print(Text(structure.describe(), style="dim"))
-    shown = block_matrix(blk, structure)
-    console.print(render.array_view(shown, block_label(structure, k), precision=precision, width=console.width))
+    console.print(render.array_view(matrix, block_label(structure, k), precision=precision, width=console.width))
 
 
 def dense(console: Console, structure: core.JacobianStructure, flat: np.ndarray, precision: int) -> None:

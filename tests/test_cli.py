@@ -328,3 +328,9 @@ def test_jacobian_table_with_blocks_too_large_to_print_still_draws(tmp_path: Pat
     assert "blocks not printed" in result.stdout
     assert "Xᵀ ⊗ I" in result.stdout
     assert "█" in result.stdout
+
+
+def test_jacobian_block_of_a_two_dimensional_bias_is_a_matrix_in_csv_and_a_tensor_in_json() -> None:
+    assert csv_of(run("jacobian", *SEED, "--block", "0")).tolist() == [[1, 0], [0, 1]]
+    result = run("jacobian", *SEED, "--block", "0", "--format", "json")
+    assert json.loads(result.stdout) == [[[1], [0]], [[0], [1]]]
