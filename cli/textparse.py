@@ -98,6 +98,11 @@ def _is_complex(text: str) -> bool:
     return "j" in text.lower()
 
 
+def _count(n: int, noun: str) -> str:
+    """'1 cell', '3 cells'."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _shorten(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -177,7 +182,7 @@ def _parse_rows(lines: list[tuple[int, str]], where: Where, delimiter: str) -> l
         if width < 0:
             width, first_line = len(cells), number
         if len(cells) != width:
-            what = f"row has {len(cells)} cells but line {first_line} has {width}"
+            what = f"row has {_count(len(cells), 'cell')} but line {first_line} has {width}"
             raise where.error(what, number, min(len(cells), width) + 1, hint="every row needs the same number of cells")
         rows.append(_parse_cells(cells, where, number, delimiter))
     return rows
@@ -335,7 +340,7 @@ def _matrix_literal(text: str, where: Where) -> FloatArray:
         cells = [cell for cell in re.split(r"\s*,\s*|\s+", row.strip())] if row.strip() else [""]
         values = _parse_cells(cells, row_where, None, ",")
         if parsed and len(values) != len(parsed[0]):
-            what = f"row {number} has {len(values)} numbers but row 1 has {len(parsed[0])}"
+            what = f"row {number} has {_count(len(values), 'number')} but row 1 has {len(parsed[0])}"
             raise where.error(what, hint="every row needs the same number of cells")
         parsed.append(values)
     if len(rows) == 1 and len(parsed[0]) == 1 and not re.search(r"[;\n]", text):
