@@ -190,7 +190,7 @@ def test_bad_files_give_one_located_error(
         ("missing.npz:W", r"^no such file 'missing.npz', in -X$"),
         ("abc", r"^no such file 'abc', and not a matrix literal either"),
         ("1 2; 3 x", r"^non-numeric cell 'x', in -X literal '1 2; 3 x' row 2 column 2$"),
-        ("1 2; 3", r"^row 2 has 1 numbers but row 1 has 2, in -X literal"),
+        ("1 2; 3", r"^row 2 has 1 number but row 1 has 2, in -X literal"),
         ("1,,2", r"^empty cell, in -X literal '1,,2' row 1 column 2$"),
         ("1+2j", r"^complex number '1\+2j'"),
         ("[[1, 2], [3]]", r"^ragged nested lists"),
