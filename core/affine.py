@@ -17,6 +17,7 @@ from wxb.core.broadcast import (
     broadcast_conflict,
     check_fits,
     shape_text,
+    summed_matmul,
     unbroadcast,
 )
 from wxb.core.errors import ShapeError, WxbError
@@ -172,7 +173,7 @@ def loss_value(f: np.ndarray, loss: Loss = "sum", target: ArrayLike | None = Non
     return float(np.sum(values) / f.size) if f.size else float("nan")
 
 
-# ---- Backward: one gradient rule per operand; unbroadcast does every reduction ----
+# ---- Backward: one gradient rule per operand, summed to its operand's shape by unbroadcast or summed_matmul ----
 
 def _swap(a: np.ndarray) -> np.ndarray:
     """aᵀ over the last two axes (batched transpose)."""
@@ -189,28 +190,43 @@ def _as_matrices(ops: AffineOperands, G: np.ndarray) -> tuple[np.ndarray, np.nda
     return w, x, g
 
 
+def _bias_grad(ops: AffineOperands, G: np.ndarray) -> np.ndarray:
+    """∂L/∂b = G summed over the axes b was broadcast along."""
+    return unbroadcast(G, ops.broadcast.aligned_shape).reshape(ops.b.shape)
+
+
 def _weight_grad(ops: AffineOperands, G: np.ndarray) -> np.ndarray:
-    """∂L/∂W before reduction: G·Xᵀ for each batch entry."""
+    """∂L/∂W = G·Xᵀ, summed over the batch axes W was broadcast along."""
     w, x, g = _as_matrices(ops, G)
-    full: np.ndarray = np.matmul(g, _swap(x))
-    return full[..., 0, :] if w.ndim != ops.operand("W").ndim else full
+    return summed_matmul(g, _swap(x), w.shape[:-2]).reshape(ops.operand("W").shape)
 
 
 def _input_grad(ops: AffineOperands, G: np.ndarray) -> np.ndarray:
-    """∂L/∂X before reduction: Wᵀ·G for each batch entry (G itself without W)."""
+    """∂L/∂X = Wᵀ·G, summed over the batch axes X was broadcast along (G itself, summed, without W)."""
     if ops.W is None:
-        return G
+        return unbroadcast(G, ops.X.shape)
     w, x, g = _as_matrices(ops, G)
-    full: np.ndarray = np.matmul(_swap(w), g)
-    return full[..., 0] if x.ndim != ops.X.ndim else full
+    return summed_matmul(_swap(w), g, x.shape[:-2]).reshape(ops.X.shape)
 
 
 GradientRule = Callable[[AffineOperands, np.ndarray], np.ndarray]
 GRADIENT_RULES: Mapping[Operand, tuple[GradientRule, str]] = {
-    "b": (lambda ops, G: G, "G"),               # ∂L/∂B = G, where B is b broadcast to f
+    "b": (_bias_grad, "G"),                     # ∂L/∂B = G, where B is b broadcast to f
     "W": (_weight_grad, "G·Xᵀ"),                # ∂L/∂W = G·Xᵀ
     "X": (_input_grad, "Wᵀ·G"),                 # ∂L/∂X = Wᵀ·G
 }
+
+
+def _unsummed_shape(ops: AffineOperands, G: np.ndarray, wrt: Operand) -> Shape:
+    """The shape of ∂L/∂θ per batch entry, before it is summed to θ's shape (to describe the reduction)."""
+    if wrt == "b" or ops.W is None:
+        return G.shape
+    w, x, g = _as_matrices(ops, G)
+    if wrt == "W":
+        batch = tuple(np.broadcast_shapes(g.shape[:-2], x.shape[:-2]))
+        return batch + w.shape[-min(ops.operand("W").ndim, 2):]
+    batch = tuple(np.broadcast_shapes(w.shape[:-2], g.shape[:-2]))
+    return batch + x.shape[-2:][:ops.X.ndim]
 
 
 @dataclass(frozen=True)
@@ -224,14 +240,14 @@ class Gradients:
 
 
 def gradient(ops: AffineOperands, G: np.ndarray, wrt: Operand) -> tuple[np.ndarray, Reduction]:
-    """dL/dθ = unbroadcast(rule(G), θ's shape) for θ = wrt, with the reduction that made it."""
+    """dL/dθ by θ's gradient rule, summed to θ's shape, with a description of the sum."""
     operand = ops.operand(wrt)
     rule, label = GRADIENT_RULES[wrt]
-    full = rule(ops, G)
     label = "G" if wrt == "X" and ops.W is None else label
     aligned = ops.broadcast.aligned_shape if wrt == "b" else operand.shape
-    reduction = Reduction.between(wrt, operand.shape, full.shape, aligned_shape=aligned, gradient=label)
-    return unbroadcast(full, aligned).reshape(operand.shape), reduction
+    reduction = Reduction.between(wrt, operand.shape, _unsummed_shape(ops, G, wrt), aligned_shape=aligned,
+                                  gradient=label)
+    return rule(ops, G), reduction
 
 
 def check_upstream(G: ArrayLike, f_shape: Shape) -> np.ndarray:

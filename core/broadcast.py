@@ -62,6 +62,31 @@ def unbroadcast(grad: np.ndarray, shape: Shape) -> np.ndarray:
     return reduced
 
 
+def summed_matmul(a: np.ndarray, b: np.ndarray, batch: Shape) -> np.ndarray:
+    """unbroadcast(a @ b, batch + (p, q)) for a (..., p, j) and b (..., j, q), without a @ b for every batch entry.
+
+    Σ_s a_s·b_s = [a_s1 a_s2 …]·[b_s1; b_s2; …]: the batch axes being summed join the contraction, so memory stays
+    O(size of a, b and the result). Where only one factor varies along a summed axis, it is summed first."""
+    full = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
+    nd = len(full)
+    target = (1,) * (nd - len(batch)) + tuple(batch)
+    a = a.reshape((1,) * (nd + 2 - a.ndim) + a.shape)
+    b = b.reshape((1,) * (nd + 2 - b.ndim) + b.shape)
+    summed = [axis for axis in range(nd) if target[axis] == 1 and full[axis] != 1]
+    only_a = tuple(axis for axis in summed if b.shape[axis] == 1)
+    only_b = tuple(axis for axis in summed if a.shape[axis] == 1)
+    a = a.sum(axis=only_a, keepdims=True) if only_a else a
+    b = b.sum(axis=only_b, keepdims=True) if only_b else b
+    both = [axis for axis in summed if axis not in only_a + only_b]
+    kept = [axis for axis in range(nd) if axis not in both]
+    joined = math.prod(full[axis] for axis in both)
+    a_kept, b_kept = [a.shape[axis] for axis in kept], [b.shape[axis] for axis in kept]
+    a = a.transpose([*kept, nd, *both, nd + 1]).reshape([*a_kept, a.shape[-2], joined * a.shape[-1]])
+    b = b.transpose([*kept, *both, nd, nd + 1]).reshape([*b_kept, joined * b.shape[-2], b.shape[-1]])
+    product: np.ndarray = np.matmul(a, b)
+    return product.reshape(tuple(batch) + product.shape[-2:])
+
+
 @dataclass(frozen=True)
 class Reduction:
     """How a gradient of full_shape reduces to an operand's shape: dL/dθ = Σ over summed_axes of the gradient."""

@@ -311,3 +311,19 @@ def test_gradient_check_fails_a_wrong_gradient(monkeypatch: pytest.MonkeyPatch) 
     assert not report.passed
     assert [r.passed for r in report.results] == [False, True, True]
     assert report.results[0].max_abs_error == pytest.approx(0.02)
+
+
+def test_shared_weight_gradient_over_a_large_batch_never_forms_one_product_per_entry() -> None:
+    """dW = Σ_β G_β·X_βᵀ for a W shared by 2000 batch entries: no (2000, m, k) intermediate (40 MB here)."""
+    rng = np.random.default_rng(7)
+    W, X = rng.normal(size=(50, 50)), rng.normal(size=(2000, 50, 4))
+    G = rng.normal(size=(2000, 50, 4))
+    tracemalloc.start()
+    try:
+        grads = backward(X, 0.0, G, W, wrt=("W",))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert grads.dW is not None
+    np.testing.assert_allclose(grads.dW, np.einsum("bmn,bkn->mk", G, X), atol=1e-9)
+    assert peak < 12_000_000  # the operands are 3.2 MB each; one product per entry would be 40 MB

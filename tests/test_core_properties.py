@@ -26,6 +26,7 @@ from wxb.core import (
     unbroadcast,
     upstream_gradient,
 )
+from wxb.core.broadcast import summed_matmul
 
 SIZES = st.integers(0, 3)
 BATCH_SIZES = st.sampled_from([0, 1, 2, 3, 2, 3])  # empty batches now and then, mostly real ones
@@ -255,3 +256,46 @@ def test_upstream_gradient_is_the_derivative_of_the_loss(p: Problem, loss: str, 
     numeric = (loss_value(f + h * v, loss, T) - loss_value(f - h * v, loss, T)) / (2 * h)  # type: ignore[arg-type]
     if f.size:
         assert numeric == pytest.approx(float(np.sum(G * v)), rel=1e-6, abs=1e-8)
+
+
+# ---- summed matrix products (dW, dX over broadcast batch axes) ----
+
+@st.composite
+def summed_products(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    batch = tuple(draw(st.lists(BATCH_SIZES, max_size=3)))
+    p, j, q = draw(SIZES), draw(SIZES), draw(SIZES)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    a = rng.normal(size=(*draw(reduced_shape(batch)), p, j))
+    b = rng.normal(size=(*draw(reduced_shape(batch)), j, q))
+    full = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    return a, b, draw(reduced_shape(full))
+
+
+Product = tuple[np.ndarray, np.ndarray, tuple[int, ...]]
+
+
+@given(summed_products())
+def test_summed_matmul_is_unbroadcast_of_the_batched_product(case: Product) -> None:
+    a, b, batch = case
+    expected = unbroadcast(np.matmul(a, b), (*batch, a.shape[-2], b.shape[-1]))
+    got = summed_matmul(a, b, batch)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, atol=1e-9)
+
+
+@given(problems())
+def test_reductions_describe_the_per_batch_gradient_shape(p: Problem) -> None:
+    """full_shape is the shape of G·Xᵀ or Wᵀ·G computed per batch entry (1-D operands as np.matmul treats them)."""
+    if p.W is None:
+        return
+    w = p.W[np.newaxis, :] if p.W.ndim == 1 else p.W
+    x = p.X[:, np.newaxis] if p.X.ndim == 1 else p.X
+    g = p.G[..., np.newaxis] if p.X.ndim == 1 else p.G
+    g = g[..., np.newaxis, :] if p.W.ndim == 1 else g
+    per_w = np.matmul(g, np.swapaxes(x, -1, -2))
+    per_x = np.matmul(np.swapaxes(w, -1, -2), g)
+    per_w = per_w[..., 0, :] if p.W.ndim == 1 else per_w
+    per_x = per_x[..., 0] if p.X.ndim == 1 else per_x
+    grads = backward(p.X, p.b, p.G, p.W, wrt=("W", "X"))
+    assert grads.reductions["W"].full_shape == per_w.shape
+    assert grads.reductions["X"].full_shape == per_x.shape
