@@ -75,15 +75,15 @@ def summed_matmul(a: np.ndarray, b: np.ndarray, batch: Shape) -> np.ndarray:
     summed = [axis for axis in range(nd) if target[axis] == 1 and full[axis] != 1]
     only_a = tuple(axis for axis in summed if b.shape[axis] == 1)
     only_b = tuple(axis for axis in summed if a.shape[axis] == 1)
-    a = a.sum(axis=only_a, keepdims=True) if only_a else a
-    b = b.sum(axis=only_b, keepdims=True) if only_b else b
+    lhs: np.ndarray = a.sum(axis=only_a, keepdims=True) if only_a else a
+    rhs: np.ndarray = b.sum(axis=only_b, keepdims=True) if only_b else b
     both = [axis for axis in summed if axis not in only_a + only_b]
     kept = [axis for axis in range(nd) if axis not in both]
     joined = math.prod(full[axis] for axis in both)
-    a_kept, b_kept = [a.shape[axis] for axis in kept], [b.shape[axis] for axis in kept]
-    a = a.transpose([*kept, nd, *both, nd + 1]).reshape([*a_kept, a.shape[-2], joined * a.shape[-1]])
-    b = b.transpose([*kept, *both, nd, nd + 1]).reshape([*b_kept, joined * b.shape[-2], b.shape[-1]])
-    product: np.ndarray = np.matmul(a, b)
+    lhs_kept, rhs_kept = [lhs.shape[axis] for axis in kept], [rhs.shape[axis] for axis in kept]
+    lhs = lhs.transpose([*kept, nd, *both, nd + 1]).reshape([*lhs_kept, lhs.shape[-2], joined * lhs.shape[-1]])
+    rhs = rhs.transpose([*kept, *both, nd, nd + 1]).reshape([*rhs_kept, joined * rhs.shape[-2], rhs.shape[-1]])
+    product: np.ndarray = np.matmul(lhs, rhs)
     return product.reshape(tuple(batch) + product.shape[-2:])
 
 
