@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wxb.cli.errors import InputError
-from wxb.cli.progress import working
+from wxb.cli.progress import reading
 from wxb.cli.textparse import (
     LARGE_TEXT,
     SUFFIX_DELIMITERS,
@@ -161,8 +161,8 @@ def _read_file(path: Path, where: Where, delimiter: str | None) -> Archive | Arr
         delimiter = delimiter or SUFFIX_DELIMITERS.get(suffix)
         size = path.stat().st_size
         if size > LARGE_TEXT:
-            with working(f"reading {path.name}", size):
-                return parse_large_text(str(path), where, delimiter=delimiter)
+            with reading(f"reading {path.name}", size) as advance:
+                return parse_large_text(str(path), where, delimiter=delimiter, advance=advance)
         return parse_text(path.read_bytes(), where, delimiter=delimiter)
     except OSError as exc:
         raise where.error(f"cannot read it: {exc.strerror or exc}") from None
@@ -184,8 +184,8 @@ def _read_stdin(operand: str, delimiter: str | None) -> Archive | Array:
     if data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"[", b"{"):
         return _json_content(data, where)
     if len(data) > LARGE_TEXT:
-        with working("reading standard input", len(data)):
-            return parse_large_text(data, where, delimiter=delimiter)
+        with reading("reading standard input", len(data)) as advance:
+            return parse_large_text(data, where, delimiter=delimiter, advance=advance)
     return parse_text(data, where, delimiter=delimiter)
 
 

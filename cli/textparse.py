@@ -22,7 +22,7 @@ from __future__ import annotations
 import io
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 from wxb.cli.errors import InputError
 
 LARGE_TEXT = 1 << 20  # bytes; above this, text is parsed by polars
+CHUNK = 8 << 20  # bytes parsed between two steps of a progress bar
 WHITESPACE = " "  # the delimiter value meaning "any run of spaces and tabs"
 SUFFIX_DELIMITERS = {".tsv": "\t", ".txt": WHITESPACE, ".dat": WHITESPACE}
 SNIFFED = ("\t", ";", ",")
@@ -41,6 +42,7 @@ _MAX_JSON_DEPTH = 32
 _BOM = b"\xef\xbb\xbf"
 
 FloatArray = NDArray[np.float64]
+Advance = Callable[[int], object]  # told how many more bytes are done
 
 
 @dataclass(frozen=True)
@@ -206,8 +208,13 @@ def note(message: str) -> None:
 # ---------------------------------------------------------------- large text: polars, same rules
 
 
-def parse_large_text(data: bytes | str, where: Where, *, delimiter: str | None = None) -> FloatArray:
-    """parse_text's result for big inputs (data or a path), by polars; on any doubt, parse_text decides."""
+def parse_large_text(
+    data: bytes | str, where: Where, *, delimiter: str | None = None, advance: Advance | None = None
+) -> FloatArray:
+    """parse_text's result for big inputs (data or a path), by polars; on any doubt, parse_text decides.
+
+    With `advance`, the text is parsed in CHUNK-sized pieces and advance(bytes) is called after each (a progress
+    bar); the result is the same."""
     head = _head(data)
     text = decode(head, where)
     lines = list(data_lines(text))[:6]
@@ -217,7 +224,8 @@ def parse_large_text(data: bytes | str, where: Where, *, delimiter: str | None =
     first_cells = split_cells(lines[0][1], delimiter)
     header = is_header(first_cells)
     width = len(split_cells(lines[1][1], delimiter)) if header and len(lines) > 1 else len(first_cells)
-    array = _polars_read(data, delimiter, width, skip=lines[0][0] if header else lines[0][0] - 1)
+    skip = lines[0][0] if header else lines[0][0] - 1
+    array = _polars_read(data, delimiter, width, skip, advance)
     if array is None:
         return parse_text(_all(data), where, delimiter=delimiter)
     if header:
@@ -244,29 +252,49 @@ def _all(data: bytes | str) -> bytes:
         return file.read()
 
 
-def _polars_read(data: bytes | str, delimiter: str, width: int, skip: int) -> FloatArray | None:
+def _polars_read(
+    data: bytes | str, delimiter: str, width: int, skip: int, advance: Advance | None = None
+) -> FloatArray | None:
     """The float64 matrix polars reads, or None if it cannot read it exactly as parse_text would."""
     import polars as pl
 
     if delimiter == WHITESPACE:
         delimiter = "\t" if _uses_tabs(data) else " "
-    source = io.BytesIO(data) if isinstance(data, bytes) else data
     schema = {f"c{i}": pl.Float64 for i in range(width)}
-    try:
-        frame = pl.read_csv(
-            source,
-            has_header=False,
-            separator=delimiter,
-            schema=schema,
-            skip_lines=skip,
-            comment_prefix="#",
-            glob=False,
-        )
-    except Exception:  # polars raises many kinds; the careful parser will name the problem
-        return None
-    if frame.height == 0 or any(count for count in frame.null_count().row(0)):
-        return None
-    return np.asarray(frame.to_numpy(), dtype=np.float64)
+
+    def read(source: io.BytesIO | str, skip_lines: int) -> FloatArray | None:
+        try:
+            frame = pl.read_csv(source, has_header=False, separator=delimiter, schema=schema,
+                                skip_lines=skip_lines, comment_prefix="#", glob=False)
+        except Exception:  # polars raises many kinds; the careful parser will name the problem
+            return None
+        if any(count for count in frame.null_count().row(0)):
+            return None
+        return np.asarray(frame.to_numpy(), dtype=np.float64)
+
+    if advance is None:
+        whole = read(io.BytesIO(data) if isinstance(data, bytes) else data, skip)
+        return whole if whole is not None and len(whole) else None
+    parts = []
+    content = _all(data)
+    for start, end in _chunks(content, CHUNK):
+        part = read(io.BytesIO(content[start:end]), skip if start == 0 else 0)
+        if part is None:
+            return None
+        parts.append(part)
+        advance(end - start)
+    result = np.concatenate(parts) if parts else np.zeros((0, width))
+    return result if len(result) else None
+
+
+def _chunks(data: bytes, size: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of consecutive pieces of about `size` bytes, each ending just after a newline (or at the end)."""
+    start = 0
+    while start < len(data):
+        cut = data.find(b"\n", min(start + size, len(data)) - 1)
+        end = len(data) if cut < 0 else cut + 1
+        yield start, end
+        start = end
 
 
 def _uses_tabs(data: bytes | str) -> bool:
