@@ -214,7 +214,7 @@ def block_matrix(blk: np.ndarray, structure: core.JacobianStructure) -> np.ndarr
 
 # ---- check --------------------------------------------------------------------------------------------------
 
-CHECK_FIELDS = ("operand", "n_checked", "method", "max_abs_error", "max_rel_error", "tolerance", "passed")
+CHECK_FIELDS = ("operand", "n_checked", "method", "max_abs_error", "max_rel_error", "tolerance", "bound", "passed")
 
 
 def check(ops: Operands, out: OutputChoice) -> bool:

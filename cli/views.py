@@ -131,20 +131,36 @@ def spy(console: Console, ops: Operands, structure: core.JacobianStructure) -> N
 
 def check(console: Console, report: core.CheckReport, precision: int) -> None:
     """The gradient check as a table with a verdict per operand."""
-    table = Table(title="gradient check: analytic VJP vs central finite differences", title_justify="left")
-    for heading in ("operand", "checked", "max abs error", "max rel error", "tolerance", "result"):
-        table.add_column(heading, justify="left" if heading in ("operand", "checked", "result") else "right")
+    from rich import box
+
+    tolerance = report.results[0].tolerance if report.results else 0.0
+    title = (f"gradient check: analytic VJP vs central finite differences\n"
+             f"(passes when max abs err ≤ bound = {tolerance:g} · max(1, largest gradient))")
+    table = Table(title=title, title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("operand", no_wrap=True)
+    table.add_column("checked")
+    for heading in ("max abs err", "bound", "max rel err"):
+        table.add_column(heading, justify="right", no_wrap=True)
+    table.add_column("result", no_wrap=True)
     for r in report.results:
         verdict = Text("✓ pass", style="green") if r.passed else Text("✗ FAIL", style="bold red")
         table.add_row(
             f"d{r.operand}",
-            f"{r.n_checked} ({r.method})",
+            _checked(r),
             f"{r.max_abs_error:.{precision}g}",
+            f"{r.bound:.{precision}g}",
             f"{r.max_rel_error:.{precision}g}",
-            f"{r.tolerance:.{precision}g}",
             verdict,
         )
     console.print(table)
+
+
+def _checked(result: core.CheckResult) -> str:
+    """What the check compared: every entry of the gradient, or random directional derivatives."""
+    if result.method != "every entry":
+        return result.method
+    return "its one entry" if result.n_checked == 1 else f"all {result.n_checked} entries"
 
 
 def explain(console: Console, steps: list[Step], precision: int) -> None:

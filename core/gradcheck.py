@@ -29,7 +29,8 @@ TOLERANCES = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 2e-3}
 
 @dataclass(frozen=True)
 class CheckResult:
-    """One operand's check: max |numeric − analytic|, that over the largest gradient magnitude, and the verdict."""
+    """One operand's check: max |numeric − analytic|, that over the largest gradient magnitude, and the verdict:
+    passed when max_abs_error ≤ bound = tolerance · max(1, largest gradient magnitude)."""
 
     operand: str
     max_abs_error: float
@@ -38,6 +39,7 @@ class CheckResult:
     passed: bool
     n_checked: int
     method: str
+    bound: float
 
 
 @dataclass(frozen=True)
@@ -99,8 +101,8 @@ def check_operand(ops: AffineOperands, G: np.ndarray, name: Operand, analytic: n
     scale = float(max(np.max(np.abs(numeric), initial=0.0), np.max(np.abs(predicted), initial=0.0)))
     max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else float("inf"))
     tolerance = tolerance_for(analytic.dtype)
-    passed = bool(max_abs <= tolerance * max(1.0, scale))
-    return CheckResult(name, max_abs, max_rel, tolerance, passed, len(directions), method)
+    bound = tolerance * max(1.0, scale)
+    return CheckResult(name, max_abs, max_rel, tolerance, bool(max_abs <= bound), len(directions), method, bound)
 
 
 def gradient_check(X: ArrayLike, b: ArrayLike, W: ArrayLike | None = None, G: ArrayLike | None = None,

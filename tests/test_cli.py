@@ -245,7 +245,7 @@ def test_check_passes_on_the_dense_sample() -> None:
 
 
 def test_check_exits_one_when_a_gradient_disagrees(monkeypatch: pytest.MonkeyPatch) -> None:
-    failing = core.CheckReport(results=(core.CheckResult("b", 1.0, 1.0, 1e-6, False, 2, "every entry"),))
+    failing = core.CheckReport(results=(core.CheckResult("b", 1.0, 1.0, 1e-6, False, 2, "every entry", 1e-6),))
     monkeypatch.setattr(core, "gradient_check", lambda *args, **kwargs: failing)
     result = run("check", *SEED, "--format", "csv")
     assert result.exit_code == 1
