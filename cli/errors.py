@@ -46,17 +46,6 @@ class InputError(WxbError):
         where = where.strip()
         return f"{self.what}, in {where}" if where else self.what
 
-    def located(self, *, operand: str | None = None, source: str | None = None) -> InputError:
-        """The same error with the operand and source filled in where they were missing."""
-        return InputError(
-            self.what,
-            operand=self.operand or operand,
-            source=self.source or source,
-            line=self.line,
-            column=self.column,
-            hint=self.hint,
-        )
-
 
 def error_message(exc: BaseException) -> str:
     """The one line printed on stderr for an error the user caused."""

@@ -59,11 +59,6 @@ class Where:
 # ---------------------------------------------------------------- cells
 
 
-def is_number(cell: str) -> bool:
-    """True for the cells wxb reads as numbers (see the module docstring)."""
-    return _NUMBER.fullmatch(_unquote(cell)) is not None
-
-
 def is_header(cells: list[str]) -> bool:
     """A first row is a header when none of its cells is a number, nor looks like one with a decimal comma,
     and some cell has a letter."""
