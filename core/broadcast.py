@@ -130,7 +130,7 @@ class Reduction:
 
     def _matrix_form(self) -> str:
         """For a bias on a 2-D f, the reduction as a matrix product with a ones vector ('' otherwise)."""
-        if len(self.full_shape) != 2 or self.gradient != "G":
+        if len(self.full_shape) != 2 or not self.gradient.replace("_", "").isalnum():
             return ""
         d = f"dL/d{self.operand}"
         if self.dropped_axes == () and self.kept_axes == (1,):

@@ -1,0 +1,529 @@
+"""The engine: an expression's operands checked once into a Problem, its forward pass, and reverse mode over it.
+
+    problem = Problem.build("tanh(W @ X + b)", {"W": W, "X": X, "b": b})
+    f = problem.forward()
+    grads = problem.backward(G)          # grads["b"], grads.reductions["b"]
+
+Conventions: a 1-D operand combined elementwise with an array of 2 or more axes is a column (one value per row);
+`@` is np.matmul; an elementwise operation that would enlarge both of its arguments (an outer sum) is refused.
+float32 stays float32: the computation runs in float32 when every float operand with an axis is float32
+(scalars, integers, booleans and operands named as `weak` do not count), else in float64.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from wxb.core.broadcast import Reduction, Shape, broadcast_conflict, shape_text, unbroadcast
+from wxb.core.errors import BiasEnlargesError, ShapeError, WxbError
+from wxb.core.expr import Expression, Node, parse
+from wxb.core.operands import as_operand
+from wxb.core.rules import PRIMITIVES, as_matrices, resolved_axis
+
+Array = np.ndarray[Any, np.dtype[Any]]
+
+
+# ---- Shapes: every node's shape, checked before anything is computed ----
+
+def aligned(shape: Shape, other: Shape) -> Shape:
+    """An elementwise argument's shape as it broadcasts: a 1-D one beside 2 or more axes is a column (m, 1)."""
+    return (shape[0], 1) if len(shape) == 1 and len(other) >= 2 else shape
+
+
+def _elementwise_shape(node: Node, x: Shape, y: Shape, texts: tuple[str, str]) -> Shape:
+    """The shape of x ∘ y, refusing shapes that do not broadcast and outer sums (both arguments enlarged)."""
+    ax, ay = aligned(x, y), aligned(y, x)
+    labels = [f"{t} {shape_text(s)}" + (f" as a column {shape_text(a)}" if a != s else "")
+              for t, s, a in zip(texts, (x, y), (ax, ay), strict=True)]
+    column = next((t for t, s, a in zip(texts, (x, y), (ax, ay), strict=True) if a != s), None)
+    other = texts[1] if column == texts[0] else texts[0]
+    big = y if column == texts[0] else x
+    hint = (f"a 1-D {column} is a column, one value per row of {other} ({big[-2]} rows); "
+            f"for a row give {column} the shape {shape_text((1, big[-1]))}") if column else None
+    conflict = broadcast_conflict(ax, ay)
+    if conflict is not None:
+        axis, s, n = conflict
+        raise ShapeError(f"{labels[0]} and {labels[1]} do not broadcast in {node.text}: "
+                         f"on axis {axis}, {texts[0]} has size {s} but {texts[1]} has size {n}", hint=hint)
+    out = tuple(np.broadcast_shapes(ax, ay))
+    if out not in (ax, ay):
+        raise BiasEnlargesError(f"{labels[0]} and {labels[1]} would make an outer sum {shape_text(out)} in "
+                                f"{node.text}: each would be enlarged; one of them must have the result's shape",
+                                hint=hint)
+    return out
+
+
+def matmul_shape(w: Shape, x: Shape, texts: tuple[str, str] = ("W", "X")) -> Shape:
+    """Shape of np.matmul: (..., m, k) @ (..., k, n) → (..., m, n), batch axes broadcast, 1-D axes dropped."""
+    for text, shape in zip(texts, (w, x), strict=True):
+        if not shape:
+            raise ShapeError(f"{text} is a scalar (shape ()), but {texts[0]} @ {texts[1]} is a matrix product: "
+                             f"both need an axis", hint="use * for a scalar factor")
+    w2, x2 = ((1, *w) if len(w) == 1 else w), ((*x, 1) if len(x) == 1 else x)
+    if w2[-1] != x2[-2]:
+        what = "entries" if len(w) == 1 else "columns"
+        raise ShapeError(f"{texts[0]} {shape_text(w)} and {texts[1]} {shape_text(x)} do not multiply: "
+                         f"{texts[0]} has {w2[-1]} {what} but {texts[1]} has {x2[-2]} rows")
+    conflict = broadcast_conflict(w2[:-2], x2[:-2])
+    if conflict is not None:
+        axis, s, n = conflict
+        raise ShapeError(f"the batch axes of {texts[0]} {shape_text(w)} and {texts[1]} {shape_text(x)} do not "
+                         f"broadcast: on batch axis {axis}, {texts[0]} has size {s} but {texts[1]} has size {n}")
+    batch = tuple(np.broadcast_shapes(w2[:-2], x2[:-2]))
+    return batch + (w2[-2:-1] if len(w) > 1 else ()) + (x2[-1:] if len(x) > 1 else ())
+
+
+def _axis_checked(node: Node, shape: Shape) -> int | None:
+    """The node's axis, refused when the argument has no such axis."""
+    axis = resolved_axis(node, len(shape))
+    if axis is not None and not -len(shape) <= axis < len(shape):
+        raise ShapeError(f"{node.text}: axis {node.axis} is out of range for {node.args[0].text} "
+                         f"{shape_text(shape)}, which has {len(shape)} axes")
+    return axis
+
+
+def node_shape(node: Node, args: list[Shape]) -> Shape:
+    """The shape of a primitive's value from its arguments' shapes."""
+    kind = PRIMITIVES[node.op].kind
+    texts = tuple(arg.text for arg in node.args)
+    if kind == "elementwise":
+        return args[0] if len(args) == 1 else _elementwise_shape(node, args[0], args[1], (texts[0], texts[1]))
+    if kind == "matmul":
+        return matmul_shape(args[0], args[1], (texts[0], texts[1]))
+    if kind == "transpose":
+        return args[0] if len(args[0]) < 2 else (*args[0][:-2], args[0][-1], args[0][-2])
+    axis = _axis_checked(node, args[0])
+    if kind == "axis":
+        return args[0]
+    if axis is None:
+        return ()
+    return tuple(n for a, n in enumerate(args[0]) if a != axis % len(args[0]))
+
+
+# ---- The checked problem ----
+
+@dataclass(frozen=True)
+class Problem:
+    """An expression with its operands converted and every shape checked: what the commands pass along.
+
+    names: each node's label (operands by name, intermediates z or z1, z2, …, the root f, numbers as written)."""
+
+    expression: Expression
+    operands: Mapping[str, Array]
+    dtype: np.dtype[Any]
+    shapes: Mapping[int, Shape]
+    names: Mapping[int, str]
+    order: tuple[Node, ...] = field(repr=False)
+
+    @classmethod
+    def build(cls, expression: str | Expression, operands: Mapping[str, ArrayLike], *,
+              weak: Iterable[str] = ()) -> Problem:
+        """Parse (if needed), bind and check: every operand of the expression given, no other, shapes that fit."""
+        expr = parse(expression) if isinstance(expression, str) else expression
+        missing = [name for name in expr.operands if name not in operands]
+        unused = [name for name in operands if name not in expr.operands]
+        if missing or unused:
+            raise WxbError(_binding_message(expr, missing, unused),
+                           hint=f"the operands of {expr.text} are " + ", ".join(expr.operands))
+        given = {name: np.asarray(operands[name]) for name in expr.operands}
+        dtype = computation_dtype(given, set(weak))
+        arrays = {name: as_operand(given[name], name) for name in expr.operands}
+        arrays = {name: a if a.dtype == dtype else a.astype(dtype) for name, a in arrays.items()}
+        order = tuple(expr.nodes())
+        shapes: dict[int, Shape] = {}
+        for node in order:
+            if node.op == "var":
+                shapes[id(node)] = arrays[node.name].shape
+            elif node.op == "const":
+                shapes[id(node)] = ()
+            else:
+                shapes[id(node)] = node_shape(node, [shapes[id(arg)] for arg in node.args])
+        return cls(expr, arrays, dtype, shapes, _labels(order), order)
+
+    @property
+    def root(self) -> Node:
+        """The node whose value is f."""
+        return self.expression.root
+
+    @property
+    def f_shape(self) -> Shape:
+        """The shape of f."""
+        return self.shapes[id(self.root)]
+
+    def shape(self, node: Node) -> Shape:
+        """The shape of one node's value."""
+        return self.shapes[id(node)]
+
+    def label(self, node: Node) -> str:
+        """One node's label: an operand's name, z1, f, or a number as written."""
+        return self.names[id(node)]
+
+    def intermediates(self) -> list[Node]:
+        """The primitive nodes in forward order, f last."""
+        return [node for node in self.order if node.op not in ("var", "const")]
+
+    def forward(self) -> Array:
+        """f, the expression's value."""
+        return Evaluation.run(self, {id(self.root)}).value(self.root)
+
+    def evaluate(self) -> Evaluation:
+        """Every node's value (for explain and the Jacobian)."""
+        return Evaluation.run(self, {id(node) for node in self.order})
+
+    def backward(self, G: ArrayLike | None = None, wrt: Iterable[str] | str | None = None, *,
+                 keep: bool = False) -> Gradients:
+        """dL/dθ for each operand θ in wrt (default: all), for the upstream gradient G = ∂L/∂f (default 1 when
+        f is a scalar). keep: also return every node's value and adjoint."""
+        names = self.wrt_names(wrt)
+        g = self.upstream(G)
+        return reverse(self, g, names, keep=keep)
+
+    def wrt_names(self, wrt: Iterable[str] | str | None) -> tuple[str, ...]:
+        """The operands named in wrt ('all', None or names), each once, in the expression's order."""
+        if wrt is None or wrt == "all":
+            return self.expression.operands
+        names = [wrt] if isinstance(wrt, str) else list(wrt)
+        if "all" in names:
+            return self.expression.operands
+        for name in names:
+            if name not in self.expression.operands:
+                raise WxbError(f"cannot differentiate with respect to {name!r}: it is not an operand of "
+                               f"{self.expression.text}", hint="choose from " + ", ".join(self.expression.operands))
+        return tuple(name for name in self.expression.operands if name in names)
+
+    def upstream(self, G: ArrayLike | None) -> Array:
+        """G = ∂L/∂f: given (f's shape, or a scalar broadcast to it), or 1 when f is a scalar."""
+        if G is None:
+            if self.f_shape != ():
+                raise WxbError(f"f = {self.expression.text} has shape {shape_text(self.f_shape)}, not a scalar: "
+                               "the backward pass needs the upstream gradient G = ∂L/∂f",
+                               hint="give -G, or a loss (--loss sum, mean or mse)")
+            return np.ones((), dtype=self.dtype)
+        g = as_operand(G, "G")
+        if g.shape == ():
+            return np.full(self.f_shape, g, dtype=np.result_type(self.dtype, g.dtype) if g.dtype != self.dtype
+                           else self.dtype)
+        if g.shape != self.f_shape:
+            raise ShapeError(f"G has shape {shape_text(g.shape)} but f = {self.expression.text} has shape "
+                             f"{shape_text(self.f_shape)}: the upstream gradient ∂L/∂f must have f's shape")
+        return g
+
+    def linear_in(self, name: str) -> bool:
+        """True when f is linear in operand `name` with the other operands held fixed."""
+        depends = self.depends_on({name})
+        for node in self.intermediates():
+            if id(node) not in depends:
+                continue
+            flags = [id(arg) in depends for arg in node.args]
+            rule = PRIMITIVES[node.op]
+            if sum(flags) > 1 and node.op not in ("add", "sub"):
+                return False
+            if any(f and not lin for f, lin in zip(flags, rule.linear, strict=True)):
+                return False
+            if node.op == "pow" and node.power != 1:
+                return False
+        return True
+
+    def depends_on(self, names: set[str]) -> set[int]:
+        """The ids of the nodes whose value depends on any of the named operands."""
+        found: set[int] = set()
+        for node in self.order:
+            if (node.op == "var" and node.name in names) or any(id(arg) in found for arg in node.args):
+                found.add(id(node))
+        return found
+
+
+def computation_dtype(arrays: Mapping[str, Array], weak: set[str]) -> np.dtype[Any]:
+    """float32 when every float operand with an axis (not weak) is float32 and one is; float64 otherwise."""
+    strong = [a.dtype for name, a in arrays.items() if a.ndim and name not in weak and a.dtype.kind == "f"]
+    if strong and all(d.itemsize == 4 for d in strong):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+def _binding_message(expr: Expression, missing: list[str], unused: list[str]) -> str:
+    """Which names the expression uses but were not given, and which were given but are not used."""
+    parts = []
+    if missing:
+        parts.append(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} used in {expr.text} but not given")
+    if unused:
+        parts.append(f"{', '.join(unused)} {'is' if len(unused) == 1 else 'are'} given but not used in {expr.text}")
+    return "; ".join(parts)
+
+
+def _labels(order: tuple[Node, ...]) -> dict[int, str]:
+    """Labels: operands by name, numbers as written, the root f, other primitives z (one) or z1, z2, …"""
+    inner = [node for node in order[:-1] if node.op not in ("var", "const")]
+    names = {id(node): ("z" if len(inner) == 1 else f"z{i}") for i, node in enumerate(inner, start=1)}
+    for node in order:
+        if node.op == "var":
+            names[id(node)] = node.name
+        elif node.op == "const":
+            names[id(node)] = node.text
+    names[id(order[-1])] = "f"
+    return names
+
+
+# ---- Forward ----
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The values of the nodes that were asked for (and of those they need)."""
+
+    problem: Problem
+    values: dict[int, Array]
+
+    @classmethod
+    def run(cls, problem: Problem, wanted: set[int]) -> Evaluation:
+        """Compute the wanted nodes' values in forward order, and only what they need."""
+        needed = _closure(problem, wanted)
+        consumers = _consumers(problem.order)
+        values: dict[int, Array] = {}
+        for node in problem.order:
+            if id(node) not in needed:
+                continue
+            if node.op == "var":
+                values[id(node)] = problem.operands[node.name]
+            elif node.op == "const":
+                values[id(node)] = np.asarray(node.value, dtype=problem.dtype)
+            else:
+                args = [values[id(arg)] for arg in node.args]
+                values[id(node)] = _apply(problem, node, args, consumers, wanted)
+                _drop_spent(node, values, consumers, wanted)
+        return cls(problem, values)
+
+    def value(self, node: Node) -> Array:
+        """One node's value."""
+        return self.values[id(node)]
+
+
+def _drop_spent(node: Node, values: dict[int, Array], consumers: dict[int, list[Node]], wanted: set[int]) -> None:
+    """Forget the intermediate arguments of node that nothing wanted or still to be computed reads."""
+    for arg in node.args:
+        spent = all(id(c) in values for c in consumers.get(id(arg), []))
+        if spent and id(arg) not in wanted and arg.op not in ("var", "const"):
+            values.pop(id(arg), None)
+
+
+def _closure(problem: Problem, wanted: set[int]) -> set[int]:
+    """The wanted nodes and every node their values are computed from."""
+    needed = set(wanted)
+    for node in reversed(problem.order):
+        if id(node) in needed:
+            needed.update(id(arg) for arg in node.args)
+    return needed
+
+
+def _consumers(order: tuple[Node, ...]) -> dict[int, list[Node]]:
+    """For each node, the nodes that take its value as an argument."""
+    consumers: dict[int, list[Node]] = {}
+    for node in order:
+        for arg in node.args:
+            if node not in consumers.setdefault(id(arg), []):
+                consumers[id(arg)].append(node)
+    return consumers
+
+
+def _apply(problem: Problem, node: Node, args: list[Array], consumers: dict[int, list[Node]],
+           wanted: set[int]) -> Array:
+    """One primitive's value, in the problem's dtype. A bias added to a fresh matrix product is added in place."""
+    rule = PRIMITIVES[node.op]
+    if rule.kind == "elementwise" and len(args) == 2:
+        shape_x, shape_y = problem.shape(node.args[0]), problem.shape(node.args[1])
+        args = [args[0].reshape(aligned(shape_x, shape_y)), args[1].reshape(aligned(shape_y, shape_x))]
+        first = node.args[0]
+        if (node.op in ("add", "sub") and first.op == "matmul" and id(first) not in wanted
+                and len(consumers.get(id(first), [])) == 1 and args[0].shape == problem.shape(node)
+                and isinstance(args[0], np.ndarray) and args[0].dtype == problem.dtype and args[0].ndim):
+            ufunc = np.add if node.op == "add" else np.subtract
+            ufunc(args[0], args[1], out=args[0])
+            return args[0]
+    value = np.asarray(rule.forward(node, *args))
+    return value if value.dtype == problem.dtype else value.astype(problem.dtype)
+
+
+# ---- Backward: reverse mode over the graph ----
+
+@dataclass(frozen=True)
+class Gradients:
+    """dL/dθ for each operand asked for (keyed by name), with how each was summed to its operand's shape.
+
+    Also reachable as attributes: grads.db, grads.dW1. With keep=True, values and adjoints of every node."""
+
+    grads: Mapping[str, Array]
+    reductions: Mapping[str, Reduction]
+    contributions: Mapping[str, tuple[Reduction, ...]]
+    adjoint_labels: Mapping[int, str]
+    values: Mapping[int, Array] = field(default_factory=dict, repr=False)
+    adjoints: Mapping[int, Array] = field(default_factory=dict, repr=False)
+
+    def __getitem__(self, name: str) -> Array:
+        return self.grads[name]
+
+    def __getattr__(self, attribute: str) -> Array:
+        if attribute.startswith("d") and attribute[1:] in self.__dict__.get("grads", {}):
+            return self.__dict__["grads"][attribute[1:]]
+        raise AttributeError(attribute)
+
+    def keyed(self) -> dict[str, Array]:
+        """The gradients keyed 'd' + name, in the expression's order: {'db': ..., 'dW': ...}."""
+        return {f"d{name}": grad for name, grad in self.grads.items()}
+
+    def describe(self, name: str) -> str:
+        """How dL/d(name) was reduced, e.g. 'G summed over axis 1, kept as a column: dL/db = G·1'."""
+        parts = self.contributions[name]
+        if len(parts) == 1:
+            return parts[0].describe()
+        return f"dL/d{name} sums the {len(parts)} places {name} is used: " + "; ".join(p.describe() for p in parts)
+
+
+def _needed_values(problem: Problem, active: set[int]) -> set[int]:
+    """The nodes whose values the VJPs on the active nodes read (by each rule's `uses`)."""
+    needed: set[int] = set()
+    for node in problem.intermediates():
+        if id(node) not in active:
+            continue
+        uses = PRIMITIVES[node.op].uses
+        if "f" in uses:
+            needed.add(id(node))
+        for letter, arg in zip("xy", node.args, strict=False):
+            if letter in uses:
+                needed.add(id(arg))
+    return needed
+
+
+def reverse(problem: Problem, G: Array, wrt: tuple[str, ...], *, keep: bool = False) -> Gradients:
+    """Reverse mode: each node's adjoint, from f's (G) down to the operands', one VJP per edge."""
+    active = problem.depends_on(set(wrt))
+    wanted = _needed_values(problem, active) | ({id(node) for node in problem.order} if keep else set())
+    values = Evaluation.run(problem, wanted).values
+    adjoints: dict[int, Array] = {id(problem.root): G}
+    labels: dict[int, str] = {id(problem.root): "G"}
+    kept: dict[int, Array] = {}
+    contributions: dict[str, list[tuple[Reduction, Array]]] = {name: [] for name in wrt}
+    for node in reversed(problem.order):
+        if node.op in ("var", "const") or id(node) not in adjoints:
+            continue
+        g = adjoints.pop(id(node))
+        if keep:
+            kept[id(node)] = g
+        for index, arg in enumerate(node.args):
+            if id(arg) not in active:
+                continue
+            grad, reduction = _edge(problem, node, index, g, values, labels)
+            if arg.op == "var":
+                contributions[arg.name].append((reduction, grad))
+            else:
+                _pass_label(problem, node, index, arg, labels, reduction)
+                adjoints[id(arg)] = grad if id(arg) not in adjoints else adjoints[id(arg)] + grad
+        if not keep and node is not problem.root:
+            values.pop(id(node), None)
+    grads, reductions, parts = {}, {}, {}
+    for name in wrt:
+        found = contributions[name]
+        shape = problem.operands[name].shape
+        total = sum((grad for _, grad in found[1:]), start=found[0][1]) if found else np.zeros(shape, problem.dtype)
+        grads[name] = np.asarray(total, dtype=problem.dtype).reshape(shape)
+        parts[name] = tuple(reduction for reduction, _ in found)
+        reductions[name] = parts[name][0] if parts[name] else Reduction.between(name, shape, shape, gradient="0")
+        if keep:
+            kept[id(next(n for n in problem.order if n.op == "var" and n.name == name))] = grads[name]
+    return Gradients(grads, reductions, parts, labels, values if keep else {}, kept)
+
+
+def _edge(problem: Problem, node: Node, index: int, g: Array, values: dict[int, Array],
+          labels: dict[int, str]) -> tuple[Array, Reduction]:
+    """The gradient along one edge (node → its argument `index`), in the argument's shape, and its reduction."""
+    rule = PRIMITIVES[node.op]
+    arg = node.args[index]
+    shapes = [problem.shape(a) for a in node.args]
+    args = [values.get(id(a)) for a in node.args]
+    if rule.kind == "elementwise" and len(args) == 2:
+        args = [None if a is None else a.reshape(aligned(s, shapes[1 - i])) for i, (a, s) in enumerate(zip(
+            args, shapes, strict=True))]
+    grad = np.asarray(rule.vjps[index](node, g, values.get(id(node)), *args))
+    own = shapes[index]
+    text = _rule_text(problem, node, index, labels)
+    if rule.kind == "elementwise":
+        target = aligned(own, shapes[1 - index]) if len(shapes) == 2 else own
+        full = grad.shape
+        grad = unbroadcast(grad, target).reshape(own)
+        reduction = Reduction.between(problem.label(arg), own, full, aligned_shape=target, gradient=text)
+    elif rule.kind == "matmul":
+        reduction = Reduction.between(problem.label(arg), own, _unsummed_shape(shapes, g, index), gradient=text)
+    else:
+        reduction = Reduction.between(problem.label(arg), own, own, gradient=text)
+    if grad.dtype != problem.dtype:
+        grad = grad.astype(problem.dtype)
+    return grad, reduction
+
+
+def _unsummed_shape(shapes: list[Shape], g: Array, index: int) -> Shape:
+    """The shape of G·Xᵀ (or Wᵀ·G) per batch entry, before the batch axes are summed to the argument's shape."""
+    w, x = shapes
+    w2, x2 = ((1, *w) if len(w) == 1 else w), ((*x, 1) if len(x) == 1 else x)
+    g2 = g.shape + ((1,) if len(x) == 1 else ())
+    g2 = g2[:-1] + (1,) + g2[-1:] if len(w) == 1 else g2
+    own = shapes[index]
+    tail = own[-2:] if len(own) >= 2 else own
+    other = x2 if index == 0 else w2
+    return tuple(np.broadcast_shapes(g2[:-2], other[:-2])) + tail
+
+
+def _rule_text(problem: Problem, node: Node, index: int, labels: dict[int, str]) -> str:
+    """The rule of one edge with the labels filled in: 'G·Xᵀ', 'G_z2 ⊙ (1 − f²)'."""
+    rule = PRIMITIVES[node.op].rules[index]
+    names = {"G": labels.get(id(node), "G"), "f": problem.label(node)}
+    for letter, arg in zip("xy", node.args, strict=False):
+        names[letter] = problem.label(arg)
+    text = rule.format(**names)
+    return text.replace("p·", f"{_number(node.power)}·").replace("^(p−1)", f"^{_number(node.power - 1)}")
+
+
+def _number(x: float) -> str:
+    """A constant as written: 2, not 2.0."""
+    return str(int(x)) if float(x).is_integer() else repr(x)
+
+
+def _pass_label(problem: Problem, node: Node, index: int, arg: Node, labels: dict[int, str],
+                reduction: Reduction) -> None:
+    """An intermediate's adjoint label: its consumer's when passed through unchanged ('G'), else G_name."""
+    if id(arg) in labels:
+        labels[id(arg)] = f"G_{problem.label(arg)}"
+        return
+    passed = PRIMITIVES[node.op].rules[index] == "{G}" and not reduction.summed_axes
+    labels[id(arg)] = labels.get(id(node), "G") if passed else f"G_{problem.label(arg)}"
+
+
+def rounding_scale(problem: Problem, grads: Gradients) -> float:
+    """A bound on the rounding error of one evaluation of L = Σ G ⊙ f: eps · Σ over nodes of Σ |adjoint ⊙ value|,
+    times each node's accumulation length (the inner size of a product or a sum)."""
+    eps = float(np.finfo(problem.dtype).eps)
+    total = 0.0
+    for node in problem.order:
+        if node.op == "const" or id(node) not in grads.adjoints or id(node) not in grads.values:
+            continue
+        adj, value = grads.adjoints[id(node)], grads.values[id(node)]
+        if node.op == "var":
+            adj = grads.grads.get(node.name, adj)
+        weight = float(np.sum(np.abs(np.asarray(adj, dtype=np.float64)) * np.abs(np.asarray(value, np.float64))))
+        total += weight * _accumulation(problem, node)
+    return eps * total
+
+
+def _accumulation(problem: Problem, node: Node) -> float:
+    """How many roundings a node's value collects: k for a product over k, log2 n for a sum of n, else 1."""
+    if node.op == "matmul":
+        inner = problem.shape(node.args[1])
+        k = inner[-2] if len(inner) >= 2 else (inner[0] if inner else 1)
+        return float(k + 1)
+    if PRIMITIVES.get(node.op) is not None and PRIMITIVES[node.op].kind in ("reduce", "axis"):
+        n = math.prod(problem.shape(node.args[0]))
+        return float(max(math.log2(max(n, 1)), 1.0) + 1)
+    return 2.0

@@ -1,0 +1,232 @@
+"""Expressions: text such as `tanh(W @ X + b)` parsed into a small graph over named operands, never evaluated.
+
+Python's `ast` reads the text; only a whitelist of node kinds becomes graph nodes (operands, numbers, the
+operators + − * / @ **, unary minus, `.T`, and calls of the functions in the table of primitives). Anything else
+is refused with its position marked. The seed's own notation is accepted: `·` for `@`, `⊕` for `+`, `⊙` for `*`,
+`ᵀ` for `.T`, `−` for `-`.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from wxb.core.errors import WxbError
+
+MAX_LENGTH = 10_000
+MAX_DEPTH = 64
+NOTATION = {"·": "@", "⊕": "+", "⊙": "*", "ᵀ": ".T", "−": "-", "×": "*"}
+DEFAULT = "W @ X + b"
+DEFAULT_WITHOUT_W = "X + b"
+
+BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.MatMult: "matmul", ast.Pow: "pow"}
+FUNCTIONS = ("relu", "tanh", "sigmoid", "exp", "log", "sqrt", "abs", "softmax", "log_softmax", "logsumexp",
+             "sum", "mean")
+AXIS_FUNCTIONS = {"softmax": -2, "log_softmax": -2, "logsumexp": None, "sum": None, "mean": None}
+
+
+class ExpressionError(WxbError, ValueError):
+    """An expression wxb cannot read: a syntax error, or a construct outside the whitelist, with its place."""
+
+
+@dataclass(frozen=True, eq=False)
+class Node:
+    """One node of the graph: an operand (op 'var'), a number ('const'), or a primitive applied to args.
+
+    Nodes compare by identity, so the one node of an operand used twice collects both of its gradients."""
+
+    op: str
+    args: tuple[Node, ...] = ()
+    name: str = ""
+    value: float = 0.0
+    axis: int | None = None
+    power: float = 0.0
+    text: str = field(default="", compare=False)
+
+    @property
+    def is_operand(self) -> bool:
+        """True for a named operand (a leaf the user binds)."""
+        return self.op == "var"
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A parsed expression: its text as given, its root node, and its operand names in order of appearance."""
+
+    text: str
+    root: Node
+    operands: tuple[str, ...]
+
+    def nodes(self) -> list[Node]:
+        """Every node once, each after its arguments (a topological order, the forward order)."""
+        order: list[Node] = []
+        seen: set[int] = set()
+        stack: list[tuple[Node, bool]] = [(self.root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if id(node) in seen:
+                continue
+            if expanded:
+                seen.add(id(node))
+                order.append(node)
+                continue
+            stack.append((node, True))
+            stack.extend((arg, False) for arg in reversed(node.args) if id(arg) not in seen)
+        return order
+
+
+def _normalise(text: str) -> tuple[str, list[int]]:
+    """The text with the seed's notation replaced, and for each character of it the column in the original."""
+    out: list[str] = []
+    columns: list[int] = []
+    for column, char in enumerate(text):
+        replacement = NOTATION.get(char, char)
+        out.append(replacement)
+        columns.extend([column] * len(replacement))
+    columns.append(len(text))
+    return "".join(out), columns
+
+
+def _marked(text: str, column: int, context: int = 30) -> str:
+    """The text with a marker at column, 'W @ X + ⟨here⟩', shortened to `context` characters each side."""
+    column = max(0, min(column, len(text)))
+    before, after = text[max(0, column - context):column], text[column:column + context]
+    return ("…" if column > context else "") + f"{before}⟨here⟩{after}" + ("…" if len(text) > column + context else "")
+
+
+class _Builder:
+    """Turns a whitelisted Python AST into graph nodes, one shared node per operand name."""
+
+    def __init__(self, original: str, columns: list[int]) -> None:
+        self.original = original
+        self.columns = columns
+        self.operands: dict[str, Node] = {}
+
+    def refuse(self, what: str, node: ast.AST, hint: str | None = None) -> ExpressionError:
+        """An error marking where node starts in the original text."""
+        offset = getattr(node, "col_offset", 0)
+        column = self.columns[min(offset, len(self.columns) - 1)]
+        return ExpressionError(f"{what} at column {column + 1} of the expression: {_marked(self.original, column)}",
+                               hint=hint)
+
+    def build(self, node: ast.AST, depth: int = 0) -> Node:
+        """The graph node for one AST node (refusing whatever is not on the whitelist)."""
+        if depth > MAX_DEPTH:
+            raise self.refuse(f"the expression nests deeper than {MAX_DEPTH} levels", node,
+                              hint="split it, or write it with fewer parentheses")
+        if isinstance(node, ast.Name):
+            return self.operand(node)
+        if isinstance(node, ast.Constant):
+            return self.constant(node)
+        if isinstance(node, ast.BinOp):
+            return self.binary(node, depth)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            inner = self.build(node.operand, depth + 1)
+            if isinstance(node.op, ast.UAdd):
+                return inner
+            if inner.op == "const":
+                return Node("const", value=-inner.value, text=ast.unparse(node))
+            return Node("neg", (inner,), text=ast.unparse(node))
+        if isinstance(node, ast.Attribute):
+            if node.attr != "T":
+                raise self.refuse(f"'.{node.attr}' is not allowed (only .T, the transpose)", node)
+            return Node("T", (self.build(node.value, depth + 1),), text=ast.unparse(node))
+        if isinstance(node, ast.Call):
+            return self.call(node, depth)
+        raise self.refuse(f"{_kind(node)} is not allowed in an expression", node,
+                          hint="use operands, numbers, + - * / @ **, .T and " + ", ".join(FUNCTIONS))
+
+    def operand(self, node: ast.Name) -> Node:
+        """The one node of this operand name."""
+        if node.id in FUNCTIONS:
+            raise self.refuse(f"{node.id!r} is a function: call it, as in {node.id}(X)", node)
+        if node.id == "G":
+            raise self.refuse("'G' is the upstream gradient ∂L/∂f, not an operand of the expression", node,
+                              hint="name the operand otherwise")
+        if node.id not in self.operands:
+            self.operands[node.id] = Node("var", name=node.id, text=node.id)
+        return self.operands[node.id]
+
+    def constant(self, node: ast.Constant) -> Node:
+        """A real number (int or float; not bool, complex or text)."""
+        if isinstance(node.value, bool) or not isinstance(node.value, int | float):
+            raise self.refuse(f"the constant {node.value!r} is not a real number", node)
+        return Node("const", value=float(node.value), text=ast.unparse(node))
+
+    def binary(self, node: ast.BinOp, depth: int) -> Node:
+        """x + y, x − y, x * y, x / y, x @ y, and x ** c for a constant c."""
+        op = BINARY.get(type(node.op))
+        if op is None:
+            raise self.refuse(f"the operator {_kind(node.op)} is not allowed", node,
+                              hint="use + - * / @ or ** with a constant exponent")
+        left = self.build(node.left, depth + 1)
+        if op == "pow":
+            exponent = self.build(node.right, depth + 1)
+            if exponent.op != "const":
+                raise self.refuse("the exponent of ** must be a number", node.right, hint="write x ** 2, not x ** y")
+            return Node("pow", (left,), power=exponent.value, text=ast.unparse(node))
+        return Node(op, (left, self.build(node.right, depth + 1)), text=ast.unparse(node))
+
+    def call(self, node: ast.Call, depth: int) -> Node:
+        """f(x) for a function of the table; `axis=` for the functions that take one."""
+        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+            name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
+            raise self.refuse(f"unknown function {name!r}", node, hint="the functions are " + ", ".join(FUNCTIONS))
+        name = node.func.id
+        if len(node.args) != 1:
+            raise self.refuse(f"{name}() takes one argument, not {len(node.args)}", node)
+        axis = AXIS_FUNCTIONS.get(name)
+        for keyword in node.keywords:
+            if keyword.arg != "axis" or name not in AXIS_FUNCTIONS:
+                what = "**" if keyword.arg is None else f"{keyword.arg}="
+                raise self.refuse(f"{name}() takes no keyword {what}", keyword,
+                                  hint="only softmax, log_softmax, logsumexp, sum and mean take axis=")
+            axis = self.axis(keyword.value, name)
+        arg = self.build(node.args[0], depth + 1)
+        return Node(name, (arg,), axis=axis, text=ast.unparse(node))
+
+    def axis(self, node: ast.expr, name: str) -> int | None:
+        """axis=K for an integer K (negative counts from the end), or axis=None."""
+        if isinstance(node, ast.Constant) and node.value is None:
+            return None
+        sign = 1
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            sign, node = -1, node.operand
+        if isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool):
+            return sign * node.value
+        raise self.refuse(f"the axis of {name}() must be an integer", node)
+
+
+def _kind(node: ast.AST) -> str:
+    """A readable name for an AST node kind: 'a subscript', 'a lambda'."""
+    names = {"Subscript": "a subscript", "Lambda": "a lambda", "ListComp": "a comprehension",
+             "GeneratorExp": "a comprehension", "Compare": "a comparison", "BoolOp": "a boolean operator",
+             "IfExp": "a conditional", "List": "a list", "Tuple": "a tuple", "Dict": "a dict", "Mod": "%",
+             "FloorDiv": "//", "BitXor": "^", "BitAnd": "&", "BitOr": "|", "LShift": "<<", "RShift": ">>",
+             "Starred": "a starred argument", "NamedExpr": "an assignment", "JoinedStr": "an f-string",
+             "Await": "await", "Invert": "~", "Not": "not"}
+    kind = type(node).__name__
+    return names.get(kind, kind)
+
+
+def parse(text: str) -> Expression:
+    """The expression graph of `text`; ExpressionError (with the position marked) if it is not one."""
+    if not text.strip():
+        raise ExpressionError("the expression is empty", hint='e.g. -e "tanh(W @ X + b)"')
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(f"the expression is {len(text):,} characters long, over the limit of {MAX_LENGTH:,}")
+    normal, columns = _normalise(text)
+    try:
+        tree = ast.parse(normal.strip(), mode="eval")
+    except SyntaxError as exc:
+        offset = (exc.offset or 1) - 1 + (len(normal) - len(normal.lstrip()))
+        column = columns[min(max(offset, 0), len(columns) - 1)]
+        reason = (exc.msg or "invalid syntax").removeprefix("invalid syntax. ")
+        raise ExpressionError(f"cannot read the expression ({reason}) at column {column + 1}: "
+                              f"{_marked(text, column)}") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError(f"the expression nests too deeply (more than {MAX_DEPTH} levels)") from None
+    lead = len(normal) - len(normal.lstrip())
+    builder = _Builder(text, columns[lead:])
+    root = builder.build(tree.body)
+    return Expression(text, root, tuple(builder.operands))

@@ -1,0 +1,78 @@
+"""The table of losses: each turns f into a scalar L and gives G = ∂L/∂f, the upstream gradient of the backward
+pass. N is f.size; mean and mse of no entries are nan."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from wxb.core.broadcast import check_fits
+from wxb.core.errors import WxbError
+from wxb.core.operands import as_operand
+
+Array = np.ndarray[Any, np.dtype[Any]]
+
+
+@dataclass(frozen=True)
+class Loss:
+    """One row: L(f, T) and G(f, T) = ∂L/∂f, the formula as text, and whether it needs a target T."""
+
+    value: Callable[[Array, Array | None], float]
+    gradient: Callable[[Array, Array | None], Array]
+    text: str
+    needs_target: bool = False
+
+
+def _n(f: Array) -> int:
+    return max(f.size, 1)
+
+
+def _mean(values: Array) -> float:
+    return float(np.sum(values) / values.size) if values.size else float("nan")
+
+
+LOSSES: dict[str, Loss] = {
+    "sum":  Loss(lambda f, t: float(np.sum(f)),        lambda f, t: np.ones_like(f),
+                 "L = Σ f, so G = 1"),
+    "mean": Loss(lambda f, t: _mean(f),                 lambda f, t: np.full_like(f, 1.0 / _n(f)),
+                 "L = Σ f / N, so G = 1/N"),
+    "mse":  Loss(lambda f, t: _mean((f - t) ** 2),      lambda f, t: 2.0 * (f - t) / _n(f),
+                 "L = Σ (f − T)² / N, so G = 2(f − T)/N", needs_target=True),
+}
+
+
+def loss_row(name: str) -> Loss:
+    """The row of a loss, refused when unknown."""
+    if name not in LOSSES:
+        raise WxbError(f"unknown loss {name!r}", hint="choose " + ", ".join(LOSSES))
+    return LOSSES[name]
+
+
+def _target(name: str, f: Array, target: ArrayLike | None) -> Array | None:
+    """T as an operand that fits f, when the loss needs one; refused when it does not."""
+    row = loss_row(name)
+    if not row.needs_target:
+        if target is not None:
+            raise WxbError(f"the {name} loss takes no target T", hint="use --loss mse with -T")
+        return None
+    if target is None:
+        raise WxbError(f"the {name} loss needs a target T", hint="give the target with -T, or use the sum or mean loss")
+    t = as_operand(target, "T")
+    check_fits("T", t.shape, "f", f.shape)
+    return t
+
+
+def upstream_gradient(f: ArrayLike, loss: str = "sum", target: ArrayLike | None = None) -> Array:
+    """G = ∂L/∂f for the named loss."""
+    values = as_operand(f, "f")
+    return loss_row(loss).gradient(values, _target(loss, values, target))
+
+
+def loss_value(f: ArrayLike, loss: str = "sum", target: ArrayLike | None = None) -> float:
+    """L(f) for the named loss."""
+    values = as_operand(f, "f")
+    return loss_row(loss).value(values, _target(loss, values, target))
