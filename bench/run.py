@@ -1,13 +1,15 @@
 """Benchmark wxb against the plain scripts a user would otherwise write: whole processes, timed and weighed.
 
-Usage: python bench/run.py [--quick] [--runs N] [--only start-up,csv,npy,memory,scale]
+Usage: python bench/run.py [--quick] [--runs N] [--only start-up,csv,npy,memory,tanh,scale]
 
 Each case runs every command once as a warm-up, then N times ALTERNATING wxb and its alternatives, timing the
-whole process (time.perf_counter around spawn and os.wait4) and taking the child's peak RSS from the rusage
-wait4 returns. The table shows medians, the ratio wxb / alternative with PASS / MISS against the targets, and
-whether wxb's output file holds the same numbers as the alternative's. Operands are generated into bench/data/
-from a fixed seed and reused when present; outputs go to bench/data/out/. The tables are also written as
-markdown to bench/results.md.
+whole process and weighing its own peak RSS. Both come from bench/launch.py, a small process that starts the
+command, times it (time.perf_counter around spawn and os.wait4) and reads ru_maxrss from the rusage wait4 returns:
+a command started straight from this harness would report the harness's memory instead (see launch.py), and
+check_own_peak() makes sure it does not. The table shows medians, the ratio wxb / alternative with PASS / MISS
+against the targets, and whether wxb's output file holds the same numbers as the alternative's. Operands are
+generated into bench/data/ from a fixed seed and reused when present; outputs go to bench/data/out/. The tables
+are also written as markdown to bench/results.md. A case that fails is reported and the others still run.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -35,6 +37,7 @@ OUT = DATA / "out"
 RESULTS = BENCH / "results.md"
 PYTHON = sys.executable
 WXB = str(Path(PYTHON).parent / "wxb")
+LAUNCH = (PYTHON, "-I", "-S", str(BENCH / "launch.py"))  # isolated, no site: a small process
 SEED = 20240601
 OPERAND_NAMES = ("W", "X", "b", "G")
 MB = 1024 * 1024
@@ -53,11 +56,14 @@ class Sizes:
     npy_n: int
     memory_n: int
     jacobian_n: int
+    tanh_n: int
     scale_ns: tuple[int, ...]
 
 
-FULL = Sizes(15, 9, csv_n=2000, npy_n=3000, memory_n=4000, jacobian_n=2000, scale_ns=(250, 500, 1000, 2000, 4000))
-QUICK = Sizes(5, 3, csv_n=500, npy_n=1000, memory_n=1000, jacobian_n=500, scale_ns=(250, 500, 1000))
+FULL = Sizes(
+    15, 9, csv_n=2000, npy_n=3000, memory_n=4000, jacobian_n=2000, tanh_n=2000, scale_ns=(250, 500, 1000, 2000, 4000)
+)
+QUICK = Sizes(5, 3, csv_n=500, npy_n=1000, memory_n=1000, jacobian_n=500, tanh_n=500, scale_ns=(250, 500, 1000))
 
 
 # ---------------------------------------------------------------- operands
@@ -123,8 +129,8 @@ def read_result(path: str) -> dict[str, np.ndarray]:
     return {"": pl.read_csv(path, has_header=False).cast(pl.Float64).to_numpy()}
 
 
-def same_result(mine: str | None, theirs: str | None) -> str:
-    """'yes' when both output files hold the same arrays to 1e-9 (relative), else what differs; '' if no file."""
+def same_result(mine: str | None, theirs: str | None, rtol: float = 1e-9, atol: float = 1e-9) -> str:
+    """'yes' when both output files hold the same arrays (np.allclose), else what differs; '' if no file."""
     if mine is None or theirs is None or not (Path(mine).exists() and Path(theirs).exists()):
         return ""
     try:
@@ -136,7 +142,7 @@ def same_result(mine: str | None, theirs: str | None) -> str:
     for key in a:
         if a[key].shape != b[key].shape:
             return f"NO: {key or 'shape'} {a[key].shape} vs {b[key].shape}"
-        if not np.allclose(a[key], b[key], rtol=1e-9, atol=1e-9):
+        if not np.allclose(a[key], b[key], rtol=rtol, atol=atol):
             return f"NO: {key or 'values'} differ by up to {np.max(np.abs(a[key] - b[key])):.3g}"
     return "yes"
 
@@ -168,18 +174,27 @@ class CommandFailed(Exception):
 
 
 def run_once(argv: Sequence[str]) -> tuple[float, int]:
-    """Run argv to completion; return its wall time in seconds and its peak RSS in bytes."""
+    """Run argv to completion through bench/launch.py; return its wall time in seconds and its own peak RSS in bytes."""
     with tempfile.TemporaryFile() as stderr:
-        start = time.perf_counter()
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr)
-        _, status, usage = os.wait4(process.pid, 0)
-        elapsed = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
+        done = subprocess.run([*LAUNCH, *argv], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr)
+        fields = done.stdout.decode().split()  # "EXIT SECONDS PEAK_KIB", or nothing if the launcher failed
+        code = fields[0] if len(fields) == 3 else str(done.returncode)
+        if code != "0":
             stderr.seek(0)
             lines = stderr.read().decode(errors="replace").strip().splitlines() or [""]
-            raise CommandFailed(f"exit {process.returncode}: {lines[-1][:200]}")
-    return elapsed, usage.ru_maxrss * 1024  # Linux reports ru_maxrss in KiB
+            how = f"killed by signal {code[1:]}" if code.startswith("-") else f"exit {code}"
+            raise CommandFailed(f"{how}: {lines[-1][:200]}")
+    return float(fields[1]), int(fields[2]) * 1024  # Linux reports ru_maxrss in KiB
+
+
+def check_own_peak(hold_mb: int = 256, limit_mb: float = 30) -> float:
+    """The peak MB measured for `python -c pass` while this process holds hold_mb MB; an error above limit_mb."""
+    held = np.ones(hold_mb * MB // 8)  # np.ones writes every page, so all of them are resident
+    _, peak = run_once([PYTHON, "-c", "pass"])
+    del held
+    if peak / MB >= limit_mb:
+        raise RuntimeError(f"`python -c pass` weighed {peak / MB:.0f} MB: the harness's memory leaks into the figures")
+    return peak / MB
 
 
 def measure(commands: Sequence[Command], runs: int) -> list[Measurement]:
@@ -223,6 +238,7 @@ class Row:
     other: Measurement
     target: str
     verdict: str
+    tolerance: tuple[float, float] = (1e-9, 1e-9)  # rtol and atol for "same result"
 
 
 def ratio_row(case: str, metric: str, wxb: Measurement, name: str, other: Measurement, limit: float | None) -> Row:
@@ -282,7 +298,7 @@ TABLE_HEADER = ("case", "metric", "wxb", "alternative", "alternative's", "wxb/al
 
 
 def table_cells(row: Row, notes: Footnotes) -> tuple[str, ...]:
-    same = same_result(row.wxb.output, row.other.output)
+    same = same_result(row.wxb.output, row.other.output, *row.tolerance)
     if same.startswith(("NO", "unreadable")):
         same = same.split(":")[0].split(" (")[0] + " " + notes.cite(f"{row.case}: {same}")
     mine, theirs = format_value(row.wxb, row.metric, notes), format_value(row.other, row.metric, notes)
@@ -382,6 +398,22 @@ def memory_case(sizes: Sizes) -> list[Row]:
     return rows
 
 
+def tanh_case(sizes: Sizes) -> list[Row]:
+    """backward -e "tanh(W @ X + b)" --wrt all on n×n .npy operands (b n×1, sum loss), against a NumPy script."""
+    n = sizes.tanh_n
+    W, X, b = npy_operands(n, "WXb").values()
+    expression = "tanh(W @ X + b)"
+    operands = (f"W={W}", f"X={X}", f"b={b}")
+    backward = wxb("backward", "-e", expression, "--wrt", "all", *operands, output=out(f"tanh-{n}-wxb.npz"))
+    keys = written_keys(backward, default="db,dW,dX")
+    alternative = script("NumPy script", "alt_tanh.py", W, X, b, keys, output=out(f"tanh-{n}-alt.npz"))
+    mine, theirs = measure([backward, alternative], sizes.runs)
+    case = f'backward -e "{expression}" --wrt all {n}×{n} ({keys})'
+    rows = [ratio_row(case, "time", mine, alternative.label, theirs, 1.2)]
+    rows.append(ratio_row(case, "peak RSS", mine, alternative.label, theirs, 1.3))
+    return [replace(row, tolerance=(1e-12, 1e-12)) for row in rows]  # the same maths: the same numbers, nearly
+
+
 @dataclass(frozen=True)
 class ScalePoint:
     """wxb's and the NumPy script's forward pass at one size n."""
@@ -452,6 +484,12 @@ def machine() -> list[str]:
     return facts
 
 
+def own_peak_fact(hold_mb: int = 256) -> str:
+    """How peak RSS is measured, and the self-check that shows the harness's own memory stays out of it."""
+    peak = check_own_peak(hold_mb)
+    return f"peak RSS: each process's own (`python -c pass` weighs {peak:.0f} MB while the harness holds {hold_mb} MB)"
+
+
 def load_average(when: str) -> str:
     """The 1, 5 and 15 minute load averages, labelled."""
     one, five, fifteen = os.getloadavg()
@@ -514,7 +552,18 @@ CASES: dict[str, Callable[[Sizes], list[Row]]] = {
     "csv": csv_case,
     "npy": npy_case,
     "memory": memory_case,
+    "tanh": tanh_case,
 }
+
+
+def run_case(name: str, case: Callable[[Sizes], list[Row]], sizes: Sizes) -> list[Row]:
+    """The case's rows, or one ERROR row saying what stopped it: a broken case must not end the whole run."""
+    try:
+        return case(sizes)
+    except Exception as exc:
+        traceback.print_exc()
+        failed = Measurement(error=f"the harness failed in case {name}: {type(exc).__name__}: {exc}")
+        return [Row(name, "—", failed, "", Measurement(), "", "ERROR")]
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -533,13 +582,13 @@ def main(argv: Sequence[str]) -> None:
         sizes = replace(sizes, runs=args.runs, startup_runs=3 * args.runs)
     chosen = args.only.split(",")
     shutil.rmtree(OUT, ignore_errors=True)  # no stale output may pass for this run's
-    facts = machine()
+    facts = [*machine(), own_peak_fact()]
     print("\n".join(facts), flush=True)
     rows: list[Row] = []
     for name, case in CASES.items():
         if name in chosen:
             print(f"running {name} ...", file=sys.stderr, flush=True)
-            rows += case(sizes)
+            rows += run_case(name, case, sizes)
     if "scale" in chosen:
         print("running scale ...", file=sys.stderr, flush=True)
     points = scale_case(sizes) if "scale" in chosen else []
