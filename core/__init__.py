@@ -1,56 +1,50 @@
-"""wxb.core: the mathematics of f = W·X ⊕ b, pure NumPy, no I/O.
+"""wxb.core: the mathematics of f = W·X ⊕ b and of any layer expression over named operands. Pure NumPy, no I/O.
 
-The seed example, W = I, X = [[1,2],[3,4]], b = [5,6] (a 1-D bias is a column), with the sum loss:
+The engine: an expression parsed into a graph, a table of primitives, reverse mode over the graph.
 
 >>> import numpy as np
+>>> from wxb.core import Problem
+>>> p = Problem.build("tanh(W @ X + b)", {"W": np.eye(2), "X": [[1, 2], [3, 4]], "b": [0.5, -4]})
+>>> p.forward().round(4)
+array([[ 0.9051,  0.9866],
+       [-0.7616,  0.    ]])
+>>> grads = p.backward(np.ones((2, 2)))
+>>> grads["b"].round(4)
+array([0.2073, 1.42  ])
+>>> grads.describe("b")
+'G_z2 summed over axis 1, kept as a column: dL/db = G_z2·1'
+
+The seed's map, W @ X + b, has conveniences of its own (a 1-D bias is a column):
+
 >>> from wxb.core import backward, forward
->>> fw = forward([[1, 2], [3, 4]], [5, 6], W=np.eye(2))
->>> fw.f
+>>> forward([[1, 2], [3, 4]], [5, 6], W=np.eye(2)).f
 array([[ 6.,  7.],
        [ 9., 10.]])
->>> fw.broadcast.describe()
-'b (2,) as a column (2,1) → (2,2): repeated along axis 1, 2 times'
->>> grads = backward([[1, 2], [3, 4]], [5, 6], G=np.ones((2, 2)), W=np.eye(2))
->>> grads.db
+>>> backward([[1, 2], [3, 4]], [5, 6], G=np.ones((2, 2)), W=np.eye(2)).db
 array([2., 2.])
->>> grads.reductions["b"].describe()
-'G summed over axis 1, kept as a column: dL/db = G·1'
 """
 
 from typing import TYPE_CHECKING
 
-from wxb.core.affine import (
-    Forward,
-    Gradients,
-    Loss,
-    Operand,
-    backward,
-    expand_bias,
-    forward,
-    loss_value,
-    upstream_gradient,
-)
+from wxb.core.affine import Forward, affine, backward, expand_bias, forward
 from wxb.core.broadcast import BiasBroadcast, Reduction, unbroadcast
+from wxb.core.engine import Evaluation, Gradients, Problem
 from wxb.core.errors import BiasEnlargesError, DtypeError, ShapeError, TooLargeError, WxbError
+from wxb.core.expr import DEFAULT, DEFAULT_WITHOUT_W, Expression, ExpressionError, parse
+from wxb.core.losses import LOSSES, Loss, loss_value, upstream_gradient
 from wxb.core.operands import align_bias, as_operand
 
 if TYPE_CHECKING:
-    from wxb.core.gradcheck import CheckReport, CheckResult, gradient_check
-    from wxb.core.jacobian import (
-        JacobianStructure,
-        dense_jacobian,
-        jacobian_block,
-        jacobian_entries,
-        jacobian_structure,
-    )
+    from wxb.core.affine import dense_jacobian, gradient_check, jacobian_block, jacobian_entries, jacobian_structure
+    from wxb.core.gradcheck import CheckReport, CheckResult, check_problem
+    from wxb.core.jacobian import JacobianStructure
 
 # The Jacobian and the gradient check load on first use (PEP 562), so `wxb forward` starts without them.
 _LAZY = {
-    **dict.fromkeys(("CheckReport", "CheckResult", "gradient_check"), "gradcheck"),
-    **dict.fromkeys(
-        ("JacobianStructure", "dense_jacobian", "jacobian_block", "jacobian_entries", "jacobian_structure"),
-        "jacobian",
-    ),
+    **dict.fromkeys(("CheckReport", "CheckResult", "check_problem"), "gradcheck"),
+    "JacobianStructure": "jacobian",
+    **dict.fromkeys(("dense_jacobian", "gradient_check", "jacobian_block", "jacobian_entries", "jacobian_structure"),
+                    "affine"),
 }
 
 
@@ -70,23 +64,31 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "DEFAULT",
+    "DEFAULT_WITHOUT_W",
+    "LOSSES",
     "BiasBroadcast",
     "BiasEnlargesError",
     "CheckReport",
     "CheckResult",
     "DtypeError",
+    "Evaluation",
+    "Expression",
+    "ExpressionError",
     "Forward",
     "Gradients",
     "JacobianStructure",
     "Loss",
-    "Operand",
+    "Problem",
     "Reduction",
     "ShapeError",
     "TooLargeError",
     "WxbError",
+    "affine",
     "align_bias",
     "as_operand",
     "backward",
+    "check_problem",
     "dense_jacobian",
     "expand_bias",
     "forward",
@@ -95,6 +97,7 @@ __all__ = [
     "jacobian_entries",
     "jacobian_structure",
     "loss_value",
+    "parse",
     "unbroadcast",
     "upstream_gradient",
 ]

@@ -132,14 +132,14 @@ class Reduction:
         """For a bias on a 2-D f, the reduction as a matrix product with a ones vector ('' otherwise)."""
         if len(self.full_shape) != 2 or not self.gradient.replace("_", "").isalnum():
             return ""
-        d = f"dL/d{self.operand}"
+        d, g = f"dL/d{self.operand}", self.gradient
         if self.dropped_axes == () and self.kept_axes == (1,):
-            return f", kept as a column: {d} = G·1"
+            return f", kept as a column: {d} = {g}·1"
         if self.dropped_axes == () and self.kept_axes == (0,):
-            return f", kept as a row: {d} = 1ᵀ·G"
+            return f", kept as a row: {d} = 1ᵀ·{g}"
         if self.summed_axes == (0, 1):
             kept_as = "to a scalar" if self.dropped_axes == (0, 1) else f"kept as {shape_text(self.shape)}"
-            return f", {kept_as}: {d} = 1ᵀ·G·1"
+            return f", {kept_as}: {d} = 1ᵀ·{g}·1"
         return ""
 
 
@@ -151,10 +151,11 @@ class BiasBroadcast:
     aligned_shape: Shape
     out_shape: Shape
     reduction: Reduction
+    name: str = "b"
 
     def describe(self) -> str:
         """E.g. 'b (2,) as a column (2,1) → (2,2): repeated along axis 1, 2 times'."""
-        given = f"b {shape_text(self.bias_shape)}"
+        given = f"{self.name} {shape_text(self.bias_shape)}"
         if self.aligned_shape != self.bias_shape:
             given += f" as a column {shape_text(self.aligned_shape)}"
         head = f"{given} → {shape_text(self.out_shape)}"
@@ -196,14 +197,10 @@ def check_fits(name: str, shape: Shape, into: str, into_shape: Shape, *, label: 
     return into_shape
 
 
-def bias_broadcast(bias_shape: Shape, wx_shape: Shape, *, wx_name: str = "W·X") -> BiasBroadcast:
-    """Check that b fits W·X (1-D b as a column) and say how it is stretched; raises ShapeError or BiasEnlargesError."""
-    aligned = (bias_shape[0], 1) if len(bias_shape) == 1 and len(wx_shape) >= 2 else tuple(bias_shape)
-    label, hint = None, None
-    if aligned != tuple(bias_shape):
-        label = f"b {shape_text(tuple(bias_shape))} as a column {shape_text(aligned)}"
-        hint = (f"a 1-D b is a column, one value per row of {wx_name} ({wx_shape[-2]} rows); "
-                f"for a row bias give b the shape {shape_text((1, wx_shape[-1]))}")
-    check_fits("b", aligned, wx_name, tuple(wx_shape), label=label, hint=hint)
-    reduction = Reduction.between("b", tuple(bias_shape), tuple(wx_shape), aligned_shape=aligned)
-    return BiasBroadcast(tuple(bias_shape), aligned, tuple(wx_shape), reduction)
+def bias_broadcast(shape: Shape, out_shape: Shape, *, name: str = "b", other: Shape | None = None) -> BiasBroadcast:
+    """How an operand of `shape` is stretched to out_shape (already checked to fit): a 1-D operand beside an
+    array of 2 or more axes (`other`, by default out_shape) is a column."""
+    beside = tuple(out_shape if other is None else other)
+    aligned = (shape[0], 1) if len(shape) == 1 and len(beside) >= 2 else tuple(shape)
+    reduction = Reduction.between(name, tuple(shape), tuple(out_shape), aligned_shape=aligned)
+    return BiasBroadcast(tuple(shape), aligned, tuple(out_shape), reduction, name)

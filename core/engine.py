@@ -20,11 +20,19 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from wxb.core.broadcast import Reduction, Shape, broadcast_conflict, shape_text, unbroadcast
+from wxb.core.broadcast import (
+    BiasBroadcast,
+    Reduction,
+    Shape,
+    bias_broadcast,
+    broadcast_conflict,
+    shape_text,
+    unbroadcast,
+)
 from wxb.core.errors import BiasEnlargesError, ShapeError, WxbError
 from wxb.core.expr import Expression, Node, parse
 from wxb.core.operands import as_operand
-from wxb.core.rules import PRIMITIVES, as_matrices, resolved_axis
+from wxb.core.rules import PRIMITIVES, resolved_axis
 
 Array = np.ndarray[Any, np.dtype[Any]]
 
@@ -214,6 +222,21 @@ class Problem:
                              f"{shape_text(self.f_shape)}: the upstream gradient ∂L/∂f must have f's shape")
         return g
 
+    def broadcasts(self) -> list[BiasBroadcast]:
+        """How each operand combined elementwise with a larger array is stretched (b·1ᵀ for a column bias), in
+        forward order; an operand of the result's own shape only when it is the right side of a sum (a bias)."""
+        found = []
+        for node in self.intermediates():
+            if PRIMITIVES[node.op].kind != "elementwise" or len(node.args) != 2:
+                continue
+            for index, arg in enumerate(node.args):
+                own, other = self.shape(arg), self.shape(node.args[1 - index])
+                stretched = aligned(own, other) != self.shape(node) or aligned(own, other) != own
+                bias = index == 1 and node.op in ("add", "sub")
+                if arg.op == "var" and (stretched or bias):
+                    found.append(bias_broadcast(own, self.shape(node), name=arg.name, other=other))
+        return found
+
     def linear_in(self, name: str) -> bool:
         """True when f is linear in operand `name` with the other operands held fixed."""
         depends = self.depends_on({name})
@@ -240,8 +263,10 @@ class Problem:
 
 
 def computation_dtype(arrays: Mapping[str, Array], weak: set[str]) -> np.dtype[Any]:
-    """float32 when every float operand with an axis (not weak) is float32 and one is; float64 otherwise."""
-    strong = [a.dtype for name, a in arrays.items() if a.ndim and name not in weak and a.dtype.kind == "f"]
+    """float32 when every float operand with an axis (not weak) is float32 and one is, or, with no such operand,
+    when every float operand is float32; float64 otherwise."""
+    floats = {name: a for name, a in arrays.items() if a.dtype.kind == "f" and name not in weak}
+    strong = [a.dtype for a in floats.values() if a.ndim] or [a.dtype for a in floats.values()]
     if strong and all(d.itemsize == 4 for d in strong):
         return np.dtype(np.float32)
     return np.dtype(np.float64)
@@ -366,9 +391,13 @@ class Gradients:
     def __getitem__(self, name: str) -> Array:
         return self.grads[name]
 
-    def __getattr__(self, attribute: str) -> Array:
-        if attribute.startswith("d") and attribute[1:] in self.__dict__.get("grads", {}):
-            return self.__dict__["grads"][attribute[1:]]
+    def __getattr__(self, attribute: str) -> Array | None:
+        """grads.dW for grads["W"]; the seed's db, dW and dX are None when not computed."""
+        grads = self.__dict__.get("grads", {})
+        if attribute.startswith("d") and attribute[1:] in grads:
+            return grads[attribute[1:]]  # type: ignore[no-any-return]
+        if attribute in ("db", "dW", "dX"):
+            return None
         raise AttributeError(attribute)
 
     def keyed(self) -> dict[str, Array]:
@@ -469,7 +498,7 @@ def _unsummed_shape(shapes: list[Shape], g: Array, index: int) -> Shape:
     w, x = shapes
     w2, x2 = ((1, *w) if len(w) == 1 else w), ((*x, 1) if len(x) == 1 else x)
     g2 = g.shape + ((1,) if len(x) == 1 else ())
-    g2 = g2[:-1] + (1,) + g2[-1:] if len(w) == 1 else g2
+    g2 = (*g2[:-1], 1, *g2[-1:]) if len(w) == 1 else g2
     own = shapes[index]
     tail = own[-2:] if len(own) >= 2 else own
     other = x2 if index == 0 else w2

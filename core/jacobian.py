@@ -1,25 +1,30 @@
-"""The Jacobian ∂f/∂θ of f = W·X ⊕ b (layout f.shape + θ.shape, as jax.jacobian): its structure, blocks, entries.
+"""The Jacobian ∂f/∂θ of an expression (layout f.shape + θ.shape, as jax.jacobian): structure, blocks, entries.
 
-Entries, never the whole matrix unless asked (and then under a size guard):
-  ∂f[β,i,j]/∂b[·]      = 1 where b's broadcast puts that b entry at f[β,i,j], else 0
-  ∂f[β,i,j]/∂W[γ,p,q]  = [γ is W's entry for batch β]·δ(i,p)·X[β,q,j]
-  ∂f[β,i,j]/∂X[γ,p,q]  = [γ is X's entry for batch β]·W[β,i,p]·δ(j,q)
+Where f depends on θ through one chain of rules whose structure is known, the Jacobian is described without
+computing it, from the rule at θ (a broadcast: 1ₙ ⊗ I_m; a matrix product: Xᵀ ⊗ I_m or Iₙ ⊗ W) times the diagonal
+factors of the elementwise rules above it (relu(W @ X + b) w.r.t. b: diag(vec relu′(z))·(1ₙ ⊗ I_m)); its entries
+then cost O(number asked for). Otherwise its blocks ∂f[:,k]/∂θ are computed exactly, one VJP per row, and
+described by what they show.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from wxb.core.affine import AffineOperands, Operand, affine_operands, wrt_operands
 from wxb.core.broadcast import Shape, broadcast_axes, shape_text
+from wxb.core.engine import Evaluation, Problem, aligned
 from wxb.core.errors import TooLargeError, WxbError
+from wxb.core.expr import Node
+from wxb.core.rules import PRIMITIVES
 
-Index = tuple[np.ndarray, ...]
+Array = np.ndarray[Any, np.dtype[Any]]
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
+DENSE_LIMIT = 10**7
 
 
 def subscript(n: int) -> str:
@@ -27,38 +32,19 @@ def subscript(n: int) -> str:
     return str(n).translate(_SUBSCRIPTS)
 
 
-# ---- Shapes of the matrix product, with 1-D operands promoted as np.matmul does ----
-
-@dataclass(frozen=True)
-class MatmulAxes:
-    """W·X seen as a batch of (m, k) @ (k, n) products; W (k,) is (1, k) and X (k,) is (k, 1)."""
-
-    batch: Shape
-    w_batch: Shape
-    x_batch: Shape
-    m: int
-    k: int
-    n: int
-    w_vector: bool
-    x_vector: bool
+def _vec(name: str, ndim: int) -> str:
+    """'vec W' for an operand with 2 or more axes, 'b' for a vector or scalar."""
+    return f"vec {name}" if ndim >= 2 else name
 
 
-def matmul_axes(ops: AffineOperands) -> MatmulAxes:
-    """The batch, W-batch, X-batch shapes and m, k, n of W·X (W must be given)."""
-    w, x = ops.operand("W"), ops.X
-    w2 = (1, *w.shape) if w.ndim == 1 else w.shape
-    x2 = (*x.shape, 1) if x.ndim == 1 else x.shape
-    batch = tuple(np.broadcast_shapes(w2[:-2], x2[:-2]))
-    return MatmulAxes(batch, w2[:-2], x2[:-2], w2[-2], w2[-1], x2[-1], w.ndim == 1, x.ndim == 1)
+def matrix_view(tensor: Array, f_shape: Shape, operand_shape: Shape) -> Array:
+    """A Jacobian tensor (f part + operand.shape) as the matrix ∂vec f/∂vec θ, vec stacking columns (column-major)."""
+    rows, cols = math.prod(f_shape), math.prod(operand_shape)
+    lead = tensor.ndim - len(operand_shape)
+    f_part = tuple(range(lead - 1, -1, -1))
+    op_part = tuple(range(tensor.ndim - 1, lead - 1, -1))
+    return np.ascontiguousarray(tensor.transpose(f_part + op_part)).reshape(rows, cols)
 
-
-def _jacobian_dtype(ops: AffineOperands) -> np.dtype[np.floating]:
-    """The dtype of f, which the Jacobian shares."""
-    arrays = [a for a in (ops.X, ops.b, ops.W) if a is not None]
-    return np.result_type(*arrays)
-
-
-# ---- Structure: O(1) memory ----
 
 @dataclass(frozen=True)
 class JacobianStructure:
@@ -69,7 +55,7 @@ class JacobianStructure:
     operand_shape: Shape
     shape: Shape
     size: int
-    nonzeros: int
+    nonzeros: int | None
     block_axes: tuple[int, ...]
     n_blocks: int
     block_shape: Shape
@@ -78,12 +64,15 @@ class JacobianStructure:
 
     def describe(self) -> str:
         """E.g. '2 blocks ∂f[:,k]/∂b, each I₂ (k = 0…1); 8 entries, 4 nonzero'."""
-        totals = f"{self.size:,} entries, {self.nonzeros:,} nonzero"
+        nonzero = "" if self.nonzeros is None else f", {self.nonzeros:,} nonzero"
+        totals = f"{self.size:,} entries{nonzero}"
         if self.n_blocks == 0:
             return f"0 blocks: f {shape_text(self.f_shape)} has no entries; {totals}"
         if not self.block_axes:
             return f"1 block ∂f/∂{self.wrt} {self.block_rule}; {totals}"
         noun = "block" if self.n_blocks == 1 else "blocks"
+        if not self.block_rule:
+            return f"{self.n_blocks:,} {noun} ∂f[{self._block_index()}]/∂{self.wrt} ({self._k_range()}); {totals}"
         return (f"{self.n_blocks:,} {noun} ∂f[{self._block_index()}]/∂{self.wrt}, {self.block_rule} "
                 f"({self._k_range()}); {totals}")
 
@@ -102,9 +91,221 @@ class JacobianStructure:
         return f"k = ({ks}) in C order, {last}"
 
 
-def _kron_bias(f_shape: Shape, summed: tuple[int, ...], b_ndim: int) -> str:
-    """∂vec f/∂vec b as a Kronecker product: 1ₙ for a broadcast axis, Iₙ otherwise, last axis first (vec is
-    column-major); size-1 axes vanish and neighbours of a kind merge (Iₐ ⊗ I_b = I_ab, 1ₐ ⊗ 1_b = 1_ab)."""
+
+
+# ---- The chain from θ up to f ----
+
+@dataclass(frozen=True)
+class Chain:
+    """f depends on θ through `first` (θ its argument `index`), then only elementwise rules that keep the shape:
+    ∂f/∂θ = diag(scale)·(the first rule's Jacobian). factors: the diagonal factors as text, outermost first."""
+
+    name: str
+    first: Node
+    index: int
+    factors: tuple[str, ...]
+    scaled: tuple[tuple[Node, int], ...]
+
+    @property
+    def kind(self) -> str:
+        """'matmul' or 'broadcast' (an elementwise rule at θ, which may broadcast it)."""
+        return "matmul" if self.first.op == "matmul" else "broadcast"
+
+
+UNIT = {("add", 0), ("add", 1), ("sub", 0)}
+
+
+def _only_use(problem: Problem, node: Node) -> tuple[Node, int] | None:
+    """The one consumer of node and its argument index there, when node is used exactly once."""
+    uses = [(c, i) for c in problem.order for i, a in enumerate(c.args) if a is node]
+    return uses[0] if len(uses) == 1 else None
+
+
+def _factor_text(problem: Problem, node: Node, index: int) -> str | None:
+    """The diagonal factor ∂node/∂arg as text (None when it is 1)."""
+    if (node.op, index) in UNIT:
+        return None
+    if node.op == "neg" or (node.op, index) == ("sub", 1):
+        return "−I"
+    label = problem.label
+    if node.op == "mul":
+        return f"diag(vec {label(node.args[1 - index])})"
+    if node.op == "div":
+        return f"diag(vec 1/{label(node.args[1])})" if index == 0 else f"diag(vec −{label(node)}/{label(node.args[1])})"
+    return f"diag(vec {PRIMITIVES[node.op].symbol}′({label(node.args[0])}))"
+
+
+def chain(problem: Problem, name: str) -> Chain | None:
+    """θ's chain up to f, when it has one (θ used once, at an elementwise rule or a product, then shape-keeping
+    elementwise rules only); None otherwise."""
+    theta = next(node for node in problem.order if node.op == "var" and node.name == name)
+    use = _only_use(problem, theta)
+    if use is None or PRIMITIVES[use[0].op].kind not in ("elementwise", "matmul"):
+        return None
+    first, index = use
+    factors: list[str] = []
+    scaled: list[tuple[Node, int]] = []
+    if first.op != "matmul":
+        text = _factor_text(problem, first, index)
+        if text is not None:
+            factors.append(text)
+            scaled.append((first, index))
+    node = first
+    while node is not problem.root:
+        up = _only_use(problem, node)
+        if up is None or PRIMITIVES[up[0].op].kind != "elementwise" or problem.shape(up[0]) != problem.shape(node):
+            return None
+        text = _factor_text(problem, *up)
+        if text is not None:
+            factors.insert(0, text)
+            scaled.append(up)
+        node = up[0]
+    return Chain(name, first, index, tuple(factors), tuple(scaled))
+
+
+def chain_scale(problem: Problem, link: Chain) -> Array | None:
+    """The product of the chain's diagonal factors, of f's shape (None when there are none)."""
+    if not link.scaled:
+        return None
+    values = Evaluation.run(problem, {id(a) for node, _ in link.scaled for a in (node, *node.args)}).values
+    scale: Array | None = None
+    for node, index in link.scaled:
+        args = [values[id(a)] for a in node.args]
+        if len(args) == 2:
+            shapes = [problem.shape(a) for a in node.args]
+            args = [a.reshape(aligned(s, shapes[1 - i])) for i, (a, s) in enumerate(zip(args, shapes, strict=True))]
+        ones = np.ones(problem.shape(node), dtype=problem.dtype)
+        weight = np.broadcast_to(PRIMITIVES[node.op].vjps[index](node, ones, values[id(node)], *args),
+                                 problem.shape(node))
+        scale = weight if scale is None else scale * weight
+    return scale
+
+
+# ---- Structure: O(1) memory for a chain ----
+
+def structure(problem: Problem, name: str) -> JacobianStructure:
+    """The block structure of ∂f/∂θ (shape f.shape + θ.shape), e.g. ∂vec f/∂b = 1ₙ ⊗ I_m."""
+    problem.wrt_names([name])
+    link = chain(problem, name)
+    if link is None:
+        return _computed_structure(problem, name)
+    base = _matmul_structure(problem, link) if link.kind == "matmul" else _broadcast_structure(problem, link)
+    if not link.factors:
+        return base
+    scale = chain_scale(problem, link)
+    assert scale is not None
+    nonzero_rows = int(np.count_nonzero(scale))
+    per_row = base.nonzeros // max(math.prod(base.f_shape), 1) if base.nonzeros else 0
+    lhs, rhs = base.kron.split(" = ", 1) if " = " in base.kron else ("", base.kron)
+    diag = "·".join(link.factors)
+    kron = f"{lhs} = {diag}·({rhs})" if lhs else f"{diag}·({rhs})"
+    rule = f"{base.block_rule}, rows scaled by {diag}"
+    return JacobianStructure(name, base.f_shape, base.operand_shape, base.shape, base.size, nonzero_rows * per_row,
+                             base.block_axes, base.n_blocks, base.block_shape, kron, rule)
+
+
+def _broadcast_structure(problem: Problem, link: Chain) -> JacobianStructure:
+    """θ at an elementwise rule: one identity block per position along the axes θ is broadcast along."""
+    f_shape, own = problem.f_shape, problem.operands[link.name].shape
+    other = problem.shape(link.first.args[1 - link.index]) if len(link.first.args) == 2 else own
+    dropped, kept = broadcast_axes(aligned(own, other), f_shape)
+    block_axes = tuple(sorted(dropped + kept))
+    n_blocks = math.prod(f_shape[a] for a in block_axes)
+    rest = tuple(n for a, n in enumerate(f_shape) if a not in block_axes)
+    r = math.prod(rest)
+    if r == 1:
+        rule = "each 1" if block_axes else "= 1"
+    else:
+        rule = f"each I{subscript(r)}" if block_axes else f"= I{subscript(r)} (the identity on f)"
+        if rest + own != (r, r):
+            rule += f" arranged as {shape_text(rest + own)}"
+    kron = _kron_broadcast(f_shape, block_axes, link.name, len(own))
+    return _assemble(link.name, f_shape, own, block_axes, n_blocks, rest, math.prod(f_shape), kron, rule)
+
+
+def _matmul_structure(problem: Problem, link: Chain) -> JacobianStructure:
+    """θ at a matrix product: one block per batch entry and column k of f, ∂f[β,:,k]/∂θ."""
+    w_shape, x_shape = (problem.shape(a) for a in link.first.args)
+    ax = MatmulAxes.of(w_shape, x_shape)
+    f_shape, name = problem.f_shape, link.name
+    nb = len(ax.batch)
+    block_axes = tuple(range(nb)) + (() if ax.x_vector else (len(f_shape) - 1,))
+    n_blocks = math.prod(f_shape[a] for a in block_axes)
+    rest = tuple(n for a, n in enumerate(f_shape) if a not in block_axes)
+    beta = "β," if nb else ""
+    w_text, x_text = (_factor_label(problem, a) for a in link.first.args)
+    if link.index == 0:
+        rule = f"entries ∂f[{beta}i,j]/∂{name}[{beta}p,q] = δ(i,p)·{x_text}[{beta}q,j]"
+        kron = f"{x_text}ᵀ ⊗ I{subscript(ax.m)}" if ax.m != 1 else f"{x_text}ᵀ"
+        shared = broadcast_axes(ax.w_batch, ax.batch)
+    else:
+        rule = f"entries ∂f[{beta}i,j]/∂{name}[{beta}p,q] = {w_text}[{beta}i,p]·δ(j,q)"
+        kron = f"I{subscript(ax.n)} ⊗ {w_text}" if ax.n != 1 else w_text
+        shared = broadcast_axes(ax.x_batch, ax.batch)
+    if nb:
+        kron = (f"∂vec f[β]/∂vec {name}[β] = {kron.replace(x_text, x_text + '[β]').replace(w_text, w_text + '[β]')}"
+                " for each batch index β")
+        summed = tuple(sorted(shared[0] + shared[1]))
+        if summed:
+            kron += f"; {name} is shared along batch {'axis' if len(summed) == 1 else 'axes'} " + \
+                ", ".join(str(a) for a in summed)
+    else:
+        kron = f"∂vec f/∂vec {name} = {kron}"
+    own = problem.operands[name].shape
+    return _assemble(name, f_shape, own, block_axes, n_blocks, rest, math.prod(f_shape) * ax.k, kron, rule)
+
+
+def _factor_label(problem: Problem, node: Node) -> str:
+    """A product's factor as written in a rule: the operand's name, or z1 for an intermediate."""
+    return problem.label(node)
+
+
+def _assemble(name: str, f_shape: Shape, own: Shape, block_axes: tuple[int, ...], n_blocks: int, rest: Shape,
+              nonzeros: int | None, kron: str, rule: str) -> JacobianStructure:
+    """A JacobianStructure; sizes are Python ints (they may be huge)."""
+    shape = f_shape + own
+    return JacobianStructure(name, f_shape, own, shape, math.prod(shape), nonzeros, block_axes, n_blocks,
+                             rest + own, kron, rule)
+
+
+def _computed_structure(problem: Problem, name: str) -> JacobianStructure:
+    """No chain: blocks ∂f[β,:,k]/∂θ (each column of each batch entry), computed from VJPs; no closed form."""
+    f_shape, own = problem.f_shape, problem.operands[name].shape
+    block_axes = tuple(a for a in range(len(f_shape)) if a != len(f_shape) - 2) if len(f_shape) >= 2 else ()
+    n_blocks = math.prod(f_shape[a] for a in block_axes) if block_axes else 1
+    rest = tuple(n for a, n in enumerate(f_shape) if a not in block_axes)
+    return _assemble(name, f_shape, own, block_axes, n_blocks, rest, None, "", "")
+
+
+# ---- Matrix products with 1-D arguments promoted as np.matmul does ----
+
+@dataclass(frozen=True)
+class MatmulAxes:
+    """W·X seen as a batch of (m, k) @ (k, n) products; W (k,) is (1, k) and X (k,) is (k, 1)."""
+
+    batch: Shape
+    w_batch: Shape
+    x_batch: Shape
+    m: int
+    k: int
+    n: int
+    w_vector: bool
+    x_vector: bool
+
+    @classmethod
+    def of(cls, w: Shape, x: Shape) -> MatmulAxes:
+        """The batch, W-batch, X-batch shapes and m, k, n of a product of arguments shaped w and x."""
+        w2 = (1, *w) if len(w) == 1 else w
+        x2 = (*x, 1) if len(x) == 1 else x
+        batch = tuple(np.broadcast_shapes(w2[:-2], x2[:-2]))
+        return cls(batch, w2[:-2], x2[:-2], w2[-2], w2[-1], x2[-1], len(w) == 1, len(x) == 1)
+
+
+# ---- Entries of a chain: O(number of indices) memory ----
+
+def _kron_broadcast(f_shape: Shape, summed: tuple[int, ...], name: str, ndim: int) -> str:
+    """∂vec f/∂vec θ for θ broadcast to f, as a Kronecker product: 1ₙ for a broadcast axis, Iₙ otherwise, last
+    axis first (vec is column-major); size-1 axes vanish, neighbours of a kind merge (Iₐ ⊗ I_b = I_ab)."""
     factors: list[tuple[str, int]] = []
     for axis in reversed(range(len(f_shape))):
         kind, size = ("1" if axis in summed else "I"), f_shape[axis]
@@ -116,88 +317,9 @@ def _kron_bias(f_shape: Shape, summed: tuple[int, ...], b_ndim: int) -> str:
             factors.append((kind, size))
     rhs = " ⊗ ".join(f"{kind}{subscript(size)}" for kind, size in factors) or "1"
     vf = "vec f" if len(f_shape) >= 2 else "f"
-    vb = "vec b" if b_ndim >= 2 else "b"
-    return f"∂{vf}/∂{vb} = {rhs}"
+    return f"∂{vf}/∂{_vec(name, ndim)} = {rhs}"
 
 
-def _bias_structure(ops: AffineOperands) -> JacobianStructure:
-    """b's Jacobian: one identity block for each position along the axes b is broadcast along."""
-    f_shape, b_shape = ops.f_shape, ops.b.shape
-    block_axes = ops.broadcast.reduction.summed_axes
-    n_blocks = math.prod(f_shape[a] for a in block_axes)
-    rest = tuple(n for a, n in enumerate(f_shape) if a not in block_axes)
-    r = math.prod(rest)
-    if r == 1:
-        rule = "each 1" if block_axes else "= 1"
-    else:
-        rule = f"each I{subscript(r)}" if block_axes else f"= I{subscript(r)} (the identity on f)"
-        if rest + b_shape != (r, r):
-            rule += f" arranged as {shape_text(rest + b_shape)}"
-    return _structure("b", ops, f_shape, block_axes, n_blocks, rest, math.prod(f_shape),
-                      _kron_bias(f_shape, block_axes, len(b_shape)), rule)
-
-
-def _matmul_structure(ops: AffineOperands, wrt: Operand) -> JacobianStructure:
-    """W's or X's Jacobian: one block per batch entry and column k of f, ∂f[β,:,k]/∂θ."""
-    ax = matmul_axes(ops)
-    f_shape = ops.f_shape
-    nb = len(ax.batch)
-    block_axes = tuple(range(nb)) + (() if ax.x_vector else (len(f_shape) - 1,))
-    n_blocks = math.prod(f_shape[a] for a in block_axes)
-    rest = tuple(n for a, n in enumerate(f_shape) if a not in block_axes)
-    beta = "β," if nb else ""
-    if wrt == "W":
-        rule = f"entries ∂f[{beta}i,j]/∂W[{beta}p,q] = δ(i,p)·X[{beta}q,j]"
-        kron = f"Xᵀ ⊗ I{subscript(ax.m)}" if ax.m != 1 else "Xᵀ"
-        shared = broadcast_axes(ax.w_batch, ax.batch)
-    else:
-        rule = f"entries ∂f[{beta}i,j]/∂X[{beta}p,q] = W[{beta}i,p]·δ(j,q)"
-        kron = f"I{subscript(ax.n)} ⊗ W" if ax.n != 1 else "W"
-        shared = broadcast_axes(ax.x_batch, ax.batch)
-    if nb:
-        kron = f"∂vec f[β]/∂vec {wrt}[β] = {kron.replace('X', 'X[β]').replace('W', 'W[β]')} for each batch index β"
-        summed = tuple(sorted(shared[0] + shared[1]))
-        if summed:
-            kron += f"; {wrt} is shared along batch {'axis' if len(summed) == 1 else 'axes'} " + \
-                ", ".join(str(a) for a in summed)
-    else:
-        kron = f"∂vec f/∂vec {wrt} = {kron}"
-    nonzeros = math.prod(f_shape) * ax.k
-    return _structure(wrt, ops, f_shape, block_axes, n_blocks, rest, nonzeros, kron, rule)
-
-
-def _identity_structure(ops: AffineOperands) -> JacobianStructure:
-    """X's Jacobian when there is no W: f = X ⊕ b, so ∂f/∂X is the identity."""
-    n = math.prod(ops.f_shape)
-    vf = "vec f" if len(ops.f_shape) >= 2 else "f"
-    vx = "vec X" if ops.X.ndim >= 2 else "X"
-    return _structure("X", ops, ops.f_shape, (), 1, ops.f_shape, n, f"∂{vf}/∂{vx} = I{subscript(n)}",
-                      f"= I{subscript(n)} (the identity on f)")
-
-
-def _structure(wrt: str, ops: AffineOperands, f_shape: Shape, block_axes: tuple[int, ...], n_blocks: int,
-               rest: Shape, nonzeros: int, kron: str, rule: str) -> JacobianStructure:
-    """Assemble a JacobianStructure; sizes are Python ints (they may be huge)."""
-    operand_shape = ops.operand(wrt_operands(wrt)[0]).shape
-    shape = f_shape + operand_shape
-    return JacobianStructure(wrt, f_shape, operand_shape, shape, math.prod(shape), nonzeros, block_axes, n_blocks,
-                             rest + operand_shape, kron, rule)
-
-
-def jacobian_structure(X: ArrayLike, b: ArrayLike, W: ArrayLike | None = None,
-                       wrt: Operand = "b") -> JacobianStructure:
-    """The block structure of ∂f/∂θ (shape f.shape + θ.shape) in O(1) memory, e.g. ∂vec f/∂b = 1ₙ ⊗ I_m."""
-    ops = affine_operands(X, b, W)
-    (name,) = wrt_operands(wrt)
-    ops.operand(name)
-    if name == "b":
-        return _bias_structure(ops)
-    if ops.W is None:
-        return _identity_structure(ops)
-    return _matmul_structure(ops, name)
-
-
-# ---- Entries: O(number of indices) memory ----
 
 def _normalised(index: tuple[ArrayLike, ...], shape: Shape, what: str) -> list[np.ndarray]:
     """Integer index arrays checked against shape, negative ones counted from the end."""
@@ -230,63 +352,60 @@ def _batch_source(beta: list[np.ndarray], own: Shape) -> list[np.ndarray | int]:
     return [0 if n == 1 else beta[lead + a] for a, n in enumerate(own)]
 
 
-def _bias_entries(ops: AffineOperands, fi: list[np.ndarray], oi: list[np.ndarray]) -> np.ndarray:
-    """∂f[f_index]/∂b[b_index] = 1 where the broadcast b entry lands on that f entry."""
-    aligned = ops.broadcast.aligned_shape
-    bi = oi + [np.asarray(0)] * (len(aligned) - len(oi))
-    lead = len(fi) - len(aligned)
+def _broadcast_entries(problem: Problem, link: Chain, fi: list[Array], oi: list[Array]) -> Array:
+    """∂f[f_index]/∂θ[θ_index] = 1 where θ's broadcast puts that θ entry at that f entry."""
+    own = problem.operands[link.name].shape
+    other = problem.shape(link.first.args[1 - link.index]) if len(link.first.args) == 2 else own
+    shape = aligned(own, other)
+    ti = oi + [np.asarray(0)] * (len(shape) - len(oi))
+    lead = len(fi) - len(shape)
     hit = np.asarray(True)
-    for a, n in enumerate(aligned):
+    for a, n in enumerate(shape):
         if n != 1:
-            hit = hit & (fi[lead + a] == bi[a])
+            hit = hit & (fi[lead + a] == ti[a])
     return hit
 
 
-def _matmul_entries(ops: AffineOperands, wrt: Operand, fi: list[np.ndarray], oi: list[np.ndarray]) -> np.ndarray:
+def _matmul_entries(problem: Problem, link: Chain, fi: list[Array], oi: list[Array]) -> Array:
     """∂f[β,i,j]/∂W[γ,p,q] = [γ~β]·δ(i,p)·X[β,q,j] and ∂f[β,i,j]/∂X[γ,p,q] = [γ~β]·W[β,i,p]·δ(j,q)."""
-    ax = matmul_axes(ops)
+    w_node, x_node = link.first.args
+    ax = MatmulAxes.of(problem.shape(w_node), problem.shape(x_node))
+    other = x_node if link.index == 0 else w_node
+    value = Evaluation.run(problem, {id(other)}).value(other)
     zero = np.asarray(0)
     f2 = fi + ([zero] if ax.x_vector else [])
     if ax.w_vector:
         f2.insert(len(f2) - 1, zero)
     beta, i, j = f2[:-2], f2[-2], f2[-1]
-    w = ops.operand("W")
-    w2 = w[np.newaxis, :] if ax.w_vector else w
-    x2 = ops.X[:, np.newaxis] if ax.x_vector else ops.X
-    if wrt == "W":
+    if link.index == 0:
+        x2 = value[:, np.newaxis] if ax.x_vector else value
         o2 = ([zero] if ax.w_vector else []) + oi
         gamma, p, q = o2[:-2], o2[-2], o2[-1]
-        x_entry = tuple([*_batch_source(beta, ax.x_batch), q, j])
-        weights: np.ndarray = (_batch_match(gamma, beta, ax.w_batch) & (i == p)) * x2[x_entry]
+        weights: Array = (_batch_match(gamma, beta, ax.w_batch) & (i == p)) * x2[tuple([*_batch_source(
+            beta, ax.x_batch), q, j])]
         return weights
+    w2 = value[np.newaxis, :] if ax.w_vector else value
     o2 = oi + ([zero] if ax.x_vector else [])
     gamma, p, q = o2[:-2], o2[-2], o2[-1]
-    w_entry = tuple([*_batch_source(beta, ax.w_batch), i, p])
-    inputs: np.ndarray = (_batch_match(gamma, beta, ax.x_batch) & (j == q)) * w2[w_entry]
+    inputs: Array = (_batch_match(gamma, beta, ax.x_batch) & (j == q)) * w2[tuple([*_batch_source(
+        beta, ax.w_batch), i, p])]
     return inputs
 
 
-def _entries(ops: AffineOperands, wrt: Operand, f_index: tuple[ArrayLike, ...],
-             operand_index: tuple[ArrayLike, ...]) -> np.ndarray:
-    """J[f_index + operand_index] from the entry rules, in f's dtype, shaped as the broadcast indices."""
-    fi = _normalised(f_index, ops.f_shape, "f")
-    oi = _normalised(operand_index, ops.operand(wrt).shape, wrt)
+def entries(problem: Problem, name: str, *, f_index: tuple[ArrayLike, ...],
+            operand_index: tuple[ArrayLike, ...]) -> Array:
+    """J[f_index + θ_index] = ∂f[f_index]/∂θ[θ_index] for broadcastable integer index arrays (θ with a chain)."""
+    link = chain(problem, name)
+    if link is None:
+        raise WxbError(f"∂f/∂{name} of {problem.expression.text} has no entry rule: ask for its blocks")
+    fi = _normalised(f_index, problem.f_shape, "f")
+    oi = _normalised(operand_index, problem.operands[name].shape, name)
     shape = np.broadcast_shapes(*(a.shape for a in fi + oi))
-    if wrt == "b":
-        values = _bias_entries(ops, fi, oi)
-    elif ops.W is None:
-        values = _batch_match(oi, fi, ops.f_shape)
-    else:
-        values = _matmul_entries(ops, wrt, fi, oi)
-    return np.broadcast_to(values, shape).astype(_jacobian_dtype(ops))
-
-
-def jacobian_entries(X: ArrayLike, b: ArrayLike, W: ArrayLike | None = None, wrt: Operand = "b", *,
-                     f_index: tuple[ArrayLike, ...], operand_index: tuple[ArrayLike, ...]) -> np.ndarray:
-    """J[f_index + operand_index] = ∂f[f_index]/∂θ[operand_index] for broadcastable integer index arrays."""
-    ops = affine_operands(X, b, W)
-    (name,) = wrt_operands(wrt)
-    return _entries(ops, name, f_index, operand_index)
+    values = (_matmul_entries if link.kind == "matmul" else _broadcast_entries)(problem, link, fi, oi)
+    scale = chain_scale(problem, link)
+    if scale is not None:
+        values = values * scale[tuple(fi)]
+    return np.broadcast_to(values, shape).astype(problem.dtype)
 
 
 # ---- Blocks and the dense Jacobian, under a size guard ----
@@ -299,67 +418,66 @@ def _guard(what: str, shape: Shape, limit: int) -> None:
                             f"{limit:,}", hint="ask for the structure or single blocks, or raise the limit")
 
 
-def jacobian_block(X: ArrayLike, b: ArrayLike, W: ArrayLike | None = None, wrt: Operand = "b", k: int = 0, *,
-                   limit: int = 10**7) -> np.ndarray:
+def _rows_by_vjp(problem: Problem, name: str, rows: Array) -> Array:
+    """The rows ∂f[r]/∂θ for the flat (C-order) f positions `rows`, one VJP each: exact for any expression."""
+    out = np.zeros((len(rows), *problem.operands[name].shape), dtype=problem.dtype)
+    for i, r in enumerate(rows):
+        G = np.zeros(problem.f_shape, dtype=problem.dtype)
+        G.reshape(-1)[r] = 1
+        out[i] = problem.backward(G, [name])[name]
+    return out
+
+
+def block(problem: Problem, name: str, k: int = 0, *, limit: int = DENSE_LIMIT) -> Array:
     """Block k: J with f's block axes fixed at their k-th position (C order), e.g. ∂f[:,k]/∂b = I_m."""
-    ops = affine_operands(X, b, W)
-    (name,) = wrt_operands(wrt)
-    structure = jacobian_structure(ops.X, ops.b, ops.W, name)
-    if not 0 <= k < structure.n_blocks:
-        valid = f"0…{structure.n_blocks - 1}" if structure.n_blocks else "none: f has no entries"
+    s = structure(problem, name)
+    if not 0 <= k < s.n_blocks:
+        valid = f"0…{s.n_blocks - 1}" if s.n_blocks else "none: f has no entries"
         raise WxbError(f"there is no block {k} of ∂f/∂{name}: valid blocks are {valid}")
-    _guard(f"block {k} of ∂f/∂{name}", structure.block_shape, limit)
-    position = np.unravel_index(k, tuple(ops.f_shape[a] for a in structure.block_axes))
-    fixed = dict(zip(structure.block_axes, position, strict=True))
-    free = [a for a in range(len(ops.f_shape)) if a not in fixed]
-    ndim = len(structure.block_shape)
-    grid = [np.arange(n).reshape((-1,) + (1,) * (ndim - d - 1)) for d, n in enumerate(structure.block_shape)]
-    f_index = tuple(np.asarray(fixed[a]) if a in fixed else grid[free.index(a)] for a in range(len(ops.f_shape)))
-    return _entries(ops, name, f_index, tuple(grid[len(free):]))
+    _guard(f"block {k} of ∂f/∂{name}", s.block_shape, limit)
+    f_shape = problem.f_shape
+    position = np.unravel_index(k, tuple(f_shape[a] for a in s.block_axes))
+    fixed = dict(zip(s.block_axes, position, strict=True))
+    free = [a for a in range(len(f_shape)) if a not in fixed]
+    ndim = len(s.block_shape)
+    grid = [np.arange(n).reshape((-1,) + (1,) * (ndim - d - 1)) for d, n in enumerate(s.block_shape)]
+    f_index = tuple(np.asarray(fixed[a]) if a in fixed else grid[free.index(a)] for a in range(len(f_shape)))
+    if s.kron:
+        return entries(problem, name, f_index=f_index, operand_index=tuple(grid[len(free):]))
+    rest = tuple(f_shape[a] for a in free)
+    flat = np.ravel_multi_index(np.broadcast_arrays(*f_index[:len(f_shape)]), f_shape) if f_shape else np.zeros(
+        (), dtype=np.intp)
+    rows = _rows_by_vjp(problem, name, np.asarray(flat).reshape(-1))
+    shaped: Array = rows.reshape(rest + problem.operands[name].shape)
+    return shaped
 
 
-def _dense_bias(ops: AffineOperands, J: np.ndarray) -> None:
-    """J[f position, the b entry broadcast there] = 1."""
-    f_size = math.prod(ops.f_shape)
-    source = np.broadcast_to(np.arange(ops.b.size).reshape(ops.broadcast.aligned_shape), ops.f_shape).ravel()
-    J.reshape(f_size, ops.b.size)[np.arange(f_size), source] = 1
-
-
-def _dense_matmul(ops: AffineOperands, wrt: Operand, J: np.ndarray) -> None:
-    """Scatter the entries X[β,q,j] (for W) or W[β,i,p] (for X) into J seen as (batch, m, n, θ-batch, ·, ·)."""
-    ax = matmul_axes(ops)
-    n_batch, n_w, n_x = math.prod(ax.batch), math.prod(ax.w_batch), math.prod(ax.x_batch)
-    w2 = ops.operand("W").reshape((n_w, ax.m, ax.k))
-    x2 = ops.X.reshape((n_x, ax.k, ax.n))
-    w_of = np.broadcast_to(np.arange(n_w).reshape(ax.w_batch), ax.batch).reshape(-1, 1, 1, 1)
-    x_of = np.broadcast_to(np.arange(n_x).reshape(ax.x_batch), ax.batch).reshape(-1, 1, 1, 1)
-    beta = np.arange(n_batch).reshape(-1, 1, 1, 1)
-    i = np.arange(ax.m).reshape(1, -1, 1, 1)
-    j = np.arange(ax.n).reshape(1, 1, -1, 1)
-    last = np.arange(ax.k).reshape(1, 1, 1, -1)
-    if wrt == "W":
-        view = J.reshape(n_batch, ax.m, ax.n, n_w, ax.m, ax.k)
-        view[beta, i, j, w_of, i, last] = x2[x_of, last, j]
-    else:
-        view = J.reshape(n_batch, ax.m, ax.n, n_x, ax.k, ax.n)
-        view[beta, i, j, x_of, last, j] = w2[w_of, i, last]
-
-
-def dense_jacobian(X: ArrayLike, b: ArrayLike, W: ArrayLike | None = None, wrt: Operand = "b",
-                   limit: int = 10**7) -> np.ndarray:
+def dense(problem: Problem, name: str, *, limit: int = DENSE_LIMIT) -> Array:
     """J = ∂f/∂θ as a dense array of shape f.shape + θ.shape; refused (TooLargeError) above `limit` entries."""
-    ops = affine_operands(X, b, W)
-    (name,) = wrt_operands(wrt)
-    operand = ops.operand(name)
-    shape = ops.f_shape + operand.shape
+    problem.wrt_names([name])
+    own = problem.operands[name].shape
+    shape = problem.f_shape + own
     _guard(f"the dense Jacobian ∂f/∂{name}", shape, limit)
-    J = np.zeros(shape, dtype=_jacobian_dtype(ops))
-    if J.size == 0:
-        return J
-    if name == "b":
-        _dense_bias(ops, J)
-    elif ops.W is None:
-        J.reshape(operand.size, operand.size)[np.diag_indices(operand.size)] = 1
-    else:
-        _dense_matmul(ops, name, J)
-    return J
+    if math.prod(shape) == 0:
+        return np.zeros(shape, dtype=problem.dtype)
+    if chain(problem, name) is not None:
+        nf = len(problem.f_shape)
+        grids = np.indices(shape, sparse=True)
+        return entries(problem, name, f_index=tuple(grids[:nf]), operand_index=tuple(grids[nf:]))
+    rows = _rows_by_vjp(problem, name, np.arange(math.prod(problem.f_shape)))
+    full: Array = rows.reshape(shape)
+    return full
+
+
+def describe_blocks(blocks: list[Array]) -> str:
+    """What computed blocks show: 'each diagonal', 'all identical', 'all zero' (or '' when nothing stands out)."""
+    if not blocks:
+        return ""
+    if all(not np.any(b) for b in blocks):
+        return "all zero"
+    traits = []
+    if all(b.ndim == 2 and b.shape[0] == b.shape[1] and not np.any(b - np.diag(np.diag(b))) for b in blocks):
+        traits.append("each diagonal")
+    if len(blocks) > 1 and all(np.array_equal(blocks[0], b) for b in blocks[1:]):
+        traits.append("all identical")
+    return ", ".join(traits)

@@ -111,13 +111,15 @@ def as_matrices(w: Array, x: Array, g: Array) -> tuple[Array, Array, Array]:
 def matmul_vjp_left(node: Node, g: Array, ans: Array, w: Array, x: Array) -> Array:
     """∂L/∂W = G·Xᵀ, summed over the batch axes W was broadcast along."""
     w2, x2, g2 = as_matrices(w, x, g)
-    return summed_matmul(g2, swap(x2), w2.shape[:-2]).reshape(w.shape)
+    grad: Array = summed_matmul(g2, swap(x2), w2.shape[:-2]).reshape(w.shape)
+    return grad
 
 
 def matmul_vjp_right(node: Node, g: Array, ans: Array, w: Array, x: Array) -> Array:
     """∂L/∂X = Wᵀ·G, summed over the batch axes X was broadcast along."""
     w2, x2, g2 = as_matrices(w, x, g)
-    return summed_matmul(swap(w2), g2, x2.shape[:-2]).reshape(x.shape)
+    grad: Array = summed_matmul(swap(w2), g2, x2.shape[:-2]).reshape(x.shape)
+    return grad
 
 
 def softmax(node: Node, x: Array) -> Array:

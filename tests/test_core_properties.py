@@ -42,7 +42,7 @@ class Problem:
 
     @property
     def operands(self) -> tuple[str, ...]:
-        return ("b", "X") if self.W is None else ("b", "W", "X")
+        return ("X", "b") if self.W is None else ("W", "X", "b")
 
     def operand(self, name: str) -> np.ndarray:
         value = {"b": self.b, "W": self.W, "X": self.X}[name]
