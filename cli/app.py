@@ -8,24 +8,29 @@ so `wxb --help` and `wxb --version` start without NumPy or Rich.
 import functools
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Annotated, Any, TypeVar
 
 import typer
 
+from wxb.cli.errors import ExitStatus
 from wxb.cli.options import (
     BiasOption,
+    BindingsArgument,
     BundleOption,
     DebugOption,
     DelimiterOption,
+    ExprOption,
     FormatOption,
     GradOption,
+    HeaderOption,
     InputOption,
     OutputOption,
     PrecisionOption,
     TargetOption,
     WeightOption,
+    WrtOption,
 )
 
 app = typer.Typer(
@@ -45,37 +50,28 @@ class Loss(str, Enum):
     mse = "mse"
 
 
-class Wrt(str, Enum):
-    b = "b"
-    W = "W"
-    X = "X"
-    all = "all"
-
-
-class JacobianWrt(str, Enum):
-    b = "b"
-    W = "W"
-    X = "X"
-
-
 def guarded(command: F) -> F:
-    """Run a command so that every failure the user can cause ends in one line on stderr and exit status 2."""
+    """Run a command so that every failure the user can cause ends in one line on stderr and its exit status;
+    NumPy's floating-point warnings are silenced here and reported per result by the commands."""
 
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            import numpy as np
+
+            with np.errstate(all="ignore"):
+                return command(*args, **kwargs)
         except typer.Exit:
             raise
-        except KeyboardInterrupt:
-            raise typer.Exit(130) from None
-        except Exception as exc:
-            if kwargs.get("debug"):
+        except BaseException as exc:
+            if kwargs.get("debug") and not isinstance(exc, KeyboardInterrupt):
                 raise
-            from wxb.cli.errors import ExitStatus, error_message
+            from wxb.cli.errors import failure
 
-            typer.echo(error_message(exc), err=True)
-            raise typer.Exit(ExitStatus.ERROR) from None
+            status, message = failure(exc)
+            if message:
+                typer.echo(message, err=True)
+            raise typer.Exit(status) from None
 
     return run  # type: ignore[return-value]
 
@@ -94,38 +90,60 @@ def root(
         bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
-    """A calculator for f = W·X ⊕ b: its forward pass, its backward pass and its Jacobian blocks.
+    """A calculator for f = W·X ⊕ b and any layer expression: forward pass, backward pass, Jacobian blocks.
 
     [bold]Example[/bold]: wxb forward -X "1 2; 3 4" -b "5; 6"
     """
 
 
+def _sources(expr: str | None, bindings: list[str] | None, W: str | None = None, X: str | None = None,
+             b: str | None = None, T: str | None = None, G: str | None = None, bundle: str | None = None,
+             delimiter: str | None = None, header: bool | None = None) -> Any:
+    """What the user gave for the operands, for wxb.cli.commands.load."""
+    from wxb.cli import commands
+
+    return commands.load(commands.Sources(expr, bindings, {"W": W, "X": X, "b": b, "T": T}, G, bundle, delimiter,
+                                          header))
+
+
+def _out(fmt: str | None, output: Any, precision: int) -> Any:
+    from wxb.cli.commands import OutputChoice
+
+    return OutputChoice(fmt, output, precision)
+
+
 @app.command()
 @guarded
 def forward(
+    bindings: BindingsArgument = None,
+    expr: ExprOption = None,
     W: WeightOption = None,
     X: InputOption = None,
     b: BiasOption = None,
+    T: TargetOption = None,
     bundle: BundleOption = None,
     delimiter: DelimiterOption = None,
+    header: HeaderOption = None,
     fmt: FormatOption = None,
     output: OutputOption = None,
     precision: PrecisionOption = 6,
     debug: DebugOption = False,
 ) -> None:
-    """Compute f = W·X ⊕ b, the bias broadcast over W·X.
+    """Compute f = W·X ⊕ b (the bias broadcast over W·X), or any expression given with -e.
 
     [bold]Example[/bold]: wxb forward -X "1 2; 3 4" -b "5; 6"   (f = [[6,7],[9,10]])
     """
     from wxb.cli import commands
 
-    operands = commands.load(W=W, X=X, b=b, bundle=bundle, delimiter=delimiter)
-    commands.forward(operands, commands.OutputChoice(fmt, output, precision))
+    loaded = _sources(expr, bindings, W, X, b, T, None, bundle, delimiter, header)
+    commands.forward(loaded, _out(fmt, output, precision))
 
 
 @app.command()
 @guarded
 def backward(
+    bindings: BindingsArgument = None,
+    expr: ExprOption = None,
     W: WeightOption = None,
     X: InputOption = None,
     b: BiasOption = None,
@@ -141,34 +159,39 @@ def backward(
             show_default=False,
         ),
     ] = None,
-    wrt: Annotated[Wrt, typer.Option("--wrt", help="Gradient(s) to compute: b, W, X or all.")] = Wrt.b,
+    wrt: WrtOption = None,
     bundle: BundleOption = None,
     delimiter: DelimiterOption = None,
+    header: HeaderOption = None,
     fmt: FormatOption = None,
     output: OutputOption = None,
     precision: PrecisionOption = 6,
     debug: DebugOption = False,
 ) -> None:
-    """Backpropagate an upstream gradient G = ∂L/∂f to dL/db (and dL/dW, dL/dX).
+    """Backpropagate an upstream gradient G = ∂L/∂f to dL/db (and dL/dW, dL/dX, or any operand of -e).
 
     [bold]Example[/bold]: wxb backward -X "1 2; 3 4" -b "5; 6"   (dL/db = G·1 = [2;2])
     """
     from wxb.cli import commands
 
-    operands = commands.load(W=W, X=X, b=b, G=G, T=T, bundle=bundle, delimiter=delimiter)
-    wrt_names = ("b", "W", "X") if wrt is Wrt.all else (wrt.value,)
-    commands.backward(operands, loss.value if loss else None, wrt_names, commands.OutputChoice(fmt, output, precision))
+    loaded = _sources(expr, bindings, W, X, b, T, G, bundle, delimiter, header)
+    commands.backward(loaded, loss.value if loss else None, wrt, _out(fmt, output, precision))
 
 
 @app.command()
 @guarded
 def jacobian(
+    bindings: BindingsArgument = None,
+    expr: ExprOption = None,
     W: WeightOption = None,
     X: InputOption = None,
     b: BiasOption = None,
-    wrt: Annotated[JacobianWrt, typer.Option("--wrt", help="Differentiate f with respect to b, W or X.")] = (
-        JacobianWrt.b
-    ),
+    T: TargetOption = None,
+    wrt: Annotated[
+        str | None,
+        typer.Option("--wrt", metavar="NAME", help="The operand to differentiate f with respect to (default: b).",
+                     show_default=False),
+    ] = None,
     block: Annotated[
         int | None,
         typer.Option(
@@ -179,6 +202,7 @@ def jacobian(
     limit: Annotated[int, typer.Option("--limit", min=1, help="Most entries --dense may allocate.")] = 10_000_000,
     bundle: BundleOption = None,
     delimiter: DelimiterOption = None,
+    header: HeaderOption = None,
     fmt: FormatOption = None,
     output: OutputOption = None,
     precision: PrecisionOption = 6,
@@ -190,20 +214,24 @@ def jacobian(
     """
     from wxb.cli import commands
 
-    operands = commands.load(W=W, X=X, b=b, bundle=bundle, delimiter=delimiter)
-    request = commands.JacobianRequest(wrt.value, block, dense, limit)
-    commands.jacobian(operands, request, commands.OutputChoice(fmt, output, precision))
+    loaded = _sources(expr, bindings, W, X, b, T, None, bundle, delimiter, header)
+    commands.jacobian(loaded, commands.JacobianRequest(wrt, block, dense, limit), _out(fmt, output, precision))
 
 
 @app.command()
 @guarded
 def check(
+    bindings: BindingsArgument = None,
+    expr: ExprOption = None,
     W: WeightOption = None,
     X: InputOption = None,
     b: BiasOption = None,
     G: GradOption = None,
+    T: TargetOption = None,
+    wrt: WrtOption = None,
     bundle: BundleOption = None,
     delimiter: DelimiterOption = None,
+    header: HeaderOption = None,
     fmt: FormatOption = None,
     output: OutputOption = None,
     precision: PrecisionOption = 3,
@@ -215,39 +243,50 @@ def check(
     """
     from wxb.cli import commands
 
-    operands = commands.load(W=W, X=X, b=b, G=G, bundle=bundle, delimiter=delimiter)
-    passed = commands.check(operands, commands.OutputChoice(fmt, output, precision))
-    if not passed:
-        raise typer.Exit(1)
+    loaded = _sources(expr, bindings, W, X, b, T, G, bundle, delimiter, header)
+    if not commands.check(loaded, wrt, _out(fmt, output, precision)):
+        raise typer.Exit(ExitStatus.CHECK_FAILED)
 
 
 @app.command()
 @guarded
 def explain(
+    bindings: BindingsArgument = None,
+    expr: ExprOption = None,
     W: WeightOption = None,
     X: InputOption = None,
     b: BiasOption = None,
     G: GradOption = None,
+    T: TargetOption = None,
+    wrt: WrtOption = None,
     bundle: BundleOption = None,
     delimiter: DelimiterOption = None,
-    fmt: FormatOption = None,
+    header: HeaderOption = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", "-f", metavar="FMT", help="table, text, json, markdown or latex (default: table on "
+                     "a terminal, text in a pipe, or from -o's suffix: .txt .json .md .tex).", show_default=False,
+                     rich_help_panel="Output"),
+    ] = None,
     output: OutputOption = None,
     precision: PrecisionOption = 6,
     debug: DebugOption = False,
 ) -> None:
-    """Derive dL/db step by step with your own numbers: B = b·1ᵀ, ∂f[:,k]/∂b = I, dL/db = G·1.
+    """Derive the gradients step by step with your own numbers: B = b·1ᵀ, the forward pass, the chain rule.
 
     [bold]Example[/bold]: wxb explain -X "1 2; 3 4" -b "5; 6"
     """
     from wxb.cli import commands
 
-    operands = commands.load(W=W, X=X, b=b, G=G, bundle=bundle, delimiter=delimiter)
-    commands.explain(operands, commands.OutputChoice(fmt, output, precision))
+    loaded = _sources(expr, bindings, W, X, b, T, G, bundle, delimiter, header)
+    commands.explain(loaded, wrt, _out(fmt, output, precision))
 
 
 @app.command()
 @guarded
 def demo(
+    fmt: FormatOption = None,
+    output: OutputOption = None,
     precision: PrecisionOption = 6,
     debug: DebugOption = False,
 ) -> None:
@@ -257,20 +296,64 @@ def demo(
     """
     from wxb.cli import commands
 
-    commands.demo(precision)
+    commands.demo(_out(fmt, output, precision))
 
 
 def main() -> None:
     """The console script: usage errors as one line, die quietly on a closed pipe (as Unix filters do)."""
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    command = typer.main.get_command(app)
     try:
-        status = app(standalone_mode=False)
+        repeated = repeated_option(command, sys.argv[1:])
+        if repeated:
+            typer.echo(f"wxb: error: {repeated} is given more than once (hint: give each option once)", err=True)
+            sys.exit(ExitStatus.ERROR)
+        status = command.main(args=sys.argv[1:], prog_name="wxb", standalone_mode=False)
     except typer.TyperException as exc:  # Click's usage errors, vendored by Typer
         sys.exit(usage_error(exc))
     except (KeyboardInterrupt, typer.Abort):
-        sys.exit(130)
-    sys.exit(status if isinstance(status, int) else 0)
+        sys.exit(ExitStatus.INTERRUPTED)
+    sys.exit(status if isinstance(status, int) else ExitStatus.OK)
+
+
+def repeated_option(command: Any, argv: Sequence[str]) -> str | None:
+    """The first single-valued option given twice in argv for a subcommand (`-X a.csv -X b.csv`), else None."""
+    if not argv or argv[0].startswith("-"):
+        return None
+    sub = getattr(command, "commands", {}).get(argv[0])
+    if sub is None:
+        return None
+    options = {}
+    for param in sub.params:
+        if getattr(param, "param_type_name", "") == "option" and not getattr(param, "multiple", False):
+            for name in (*param.opts, *param.secondary_opts):
+                options[name] = param
+    seen: dict[str, str] = {}
+    tokens = iter(argv[1:])
+    for token in tokens:
+        if token == "--":
+            break
+        name, attached = _option_token(token, options)
+        param = options.get(name)
+        if param is None:
+            continue
+        if param.name in seen:
+            return f"{seen[param.name]}/{name}" if seen[param.name] != name else name
+        seen[param.name] = name
+        if not param.is_flag and not param.count and not attached:
+            next(tokens, None)
+    return None
+
+
+def _option_token(token: str, options: dict[str, Any]) -> tuple[str, bool]:
+    """(option name, value attached?) for `--input=x`, `-Xx`, `-X`, `--input`; ('', False) for a value."""
+    if token.startswith("--"):
+        name, equals, _ = token.partition("=")
+        return name, bool(equals)
+    if token.startswith("-") and len(token) > 1 and token[:2] in options:
+        return token[:2], len(token) > 2
+    return "", False
 
 
 def usage_error(exc: typer.TyperException) -> int:
@@ -283,4 +366,4 @@ def usage_error(exc: typer.TyperException) -> int:
     ctx = getattr(exc, "ctx", None)
     hint = f" (hint: see '{ctx.command_path} --help')" if ctx is not None else ""
     typer.echo(f"wxb: error: {' '.join(exc.format_message().split())}{hint}", err=True)
-    return 2
+    return int(ExitStatus.ERROR)

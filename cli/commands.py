@@ -1,16 +1,20 @@
-"""The work behind each wxb command: read operands, call wxb.core, then render a table or write data.
+"""The work behind each wxb command: bind the operands into one checked problem, call wxb.core, then write data or
+hand a view what to draw.
 
-No maths here beyond calling wxb.core; what a person sees is built in wxb.cli.views, what a pipe gets
-goes through wxb.cli.output.
+Data flows one way: command → operands (read once, checked once into a core.Problem) → core → results → a view
+(wxb.cli.views, imported only for terminals and text) or a writer (wxb.cli.output). Views never call back here.
 """
 
 from __future__ import annotations
 
+import keyword
+import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -18,15 +22,14 @@ from wxb import core
 from wxb.cli.errors import InputError
 from wxb.cli.operands import read_operands
 from wxb.cli.output import choose_format, format_number, write_results, write_text
+from wxb.core.losses import loss_row
 
-if TYPE_CHECKING:
-    from rich.console import Console
-
-SEED_W = np.eye(2)
-SEED_X = np.array([[1.0, 2.0], [3.0, 4.0]])
-SEED_B = np.array([5.0, 6.0])
+Array = np.ndarray[Any, np.dtype[Any]]
+SHORTHANDS = ("W", "X", "b", "T")
+SEED = {"W": np.eye(2), "X": np.array([[1.0, 2.0], [3.0, 4.0]]), "b": np.array([5.0, 6.0])}
 PREVIEW_BLOCKS = 3
-INLINE_JACOBIAN = 64  # entries: explain writes a Jacobian this small out in full
+TEXT_SUFFIXES = {".txt": "text", ".json": "json", ".md": "markdown", ".markdown": "markdown", ".tex": "latex",
+                 ".csv": "csv", ".tsv": "tsv"}
 
 
 class OutputChoice(NamedTuple):
@@ -37,154 +40,330 @@ class OutputChoice(NamedTuple):
     precision: int
 
 
-class Operands(NamedTuple):
-    X: np.ndarray
-    b: np.ndarray
-    W: np.ndarray | None = None
-    G: np.ndarray | None = None
-    T: np.ndarray | None = None
+class Sources(NamedTuple):
+    """What the user gave for the operands: the expression, NAME=SOURCE bindings and the shorthand options."""
+
+    expr: str | None
+    bindings: list[str] | None
+    shorthands: dict[str, str | None]
+    G: str | None
+    bundle: str | None
+    delimiter: str | None
+    header: bool | None
 
 
-def load(*, bundle: str | None, delimiter: str | None, **specs: str | None) -> Operands:
-    """Read the operands given by option or bundle; X and b are required by every command."""
-    wanted = {name: specs.get(name) for name in ("W", "X", "b", "G", "T")}
-    arrays = read_operands(wanted, bundle=bundle, delimiter=delimiter)
-    for name, hint in (("X", '-X "1 2; 3 4"'), ("b", '-b "5; 6"')):
+@dataclass(frozen=True)
+class Loaded:
+    """The checked problem, and what goes with it: G (-G), the mse target T when T is not an operand of the
+    expression, and whether the expression is the default W @ X + b."""
+
+    problem: core.Problem
+    G: Array | None
+    target: Array | None
+    default: bool
+
+    @property
+    def heading(self) -> str:
+        """f = W·X ⊕ b for the default expression, else f = the expression as given."""
+        return "f = W·X ⊕ b" if self.default and "W" in self.problem.operands else (
+            "f = X ⊕ b" if self.default else f"f = {self.problem.expression.text}")
+
+
+# ---- Binding operands ----
+
+def parse_bindings(bindings: list[str] | None) -> dict[str, str]:
+    """NAME=SOURCE arguments as {name: source}; each name once, a Python-style identifier, never G."""
+    bound: dict[str, str] = {}
+    for binding in bindings or []:
+        name, equals, source = binding.partition("=")
+        name = name.strip()
+        if not equals or not name.isidentifier() or keyword.iskeyword(name):
+            raise InputError(f"expected NAME=SOURCE, got {_shown(binding)!r}",
+                             hint='bind an operand as W1=w.csv or b1="0.5; -1"')
+        if name == "G":
+            raise InputError("G is the upstream gradient, not an operand", hint="give it with -G")
+        if name in bound:
+            raise InputError(f"{name} is bound twice", hint=f"give {name}=SOURCE once")
+        bound[name] = source
+    return bound
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """A user's text, shortened for a message."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _specs(sources: Sources) -> dict[str, str]:
+    """Every operand source by name, from the shorthands and the bindings (a name given both ways is refused)."""
+    specs = parse_bindings(sources.bindings)
+    for name, spec in sources.shorthands.items():
+        if spec is None:
+            continue
+        if name in specs:
+            raise InputError(f"{name} is given twice, by -{name} and by {name}=", hint="give each operand once")
+        specs[name] = spec
+    return specs
+
+
+def _is_literal(spec: str) -> bool:
+    """True for an inline literal (not a path, an archive member, or stdin): its dtype does not count."""
+    if spec == "-" or os.path.lexists(spec):
+        return False
+    archive, colon, _ = spec.rpartition(":")
+    return not (colon and os.path.lexists(archive))
+
+
+def load(sources: Sources) -> Loaded:
+    """Read every operand once and check them once, into the problem the command works on."""
+    specs = _specs(sources)
+    default = sources.expr is None
+    expression = core.parse(sources.expr) if sources.expr is not None else None
+    names = list(expression.operands) if expression else ["W", "X", "b"]
+    wanted: dict[str, str | None] = {name: specs.get(name) for name in names}
+    for name in specs:
+        wanted.setdefault(name, specs[name])
+    wanted.setdefault("T", None)
+    wanted["G"] = sources.G
+    arrays = read_operands(wanted, bundle=sources.bundle, delimiter=sources.delimiter, header=sources.header)
+    if expression is None:
+        expression = core.parse(core.DEFAULT if arrays.get("W") is not None else core.DEFAULT_WITHOUT_W)
+        _require_default(arrays)
+    uses_t = "T" in expression.operands
+    G, target = arrays.pop("G", None), None if uses_t else arrays.pop("T", None)
+    bound = {name: value for name, value in arrays.items() if value is not None}
+    if sources.bundle is not None:
+        bound = {name: value for name, value in bound.items() if name in expression.operands or name in specs}
+    weak = [name for name, spec in specs.items() if _is_literal(spec)]
+    problem = _build(expression, bound, weak)
+    return Loaded(problem, G, target, default)
+
+
+def _require_default(arrays: Mapping[str, Array | None]) -> None:
+    """The default expression needs X and b."""
+    for name, example in (("X", '-X "1 2; 3 4"'), ("b", '-b "5; 6"')):
         if arrays.get(name) is None:
-            raise InputError(f"missing operand -{name}", hint=f"give it as a path or a literal, e.g. {hint}")
-    X, b = arrays["X"], arrays["b"]
-    assert X is not None and b is not None
-    return Operands(X=X, b=b, W=arrays.get("W"), G=arrays.get("G"), T=arrays.get("T"))
+            raise InputError(f"missing operand -{name}", hint=f"give it as a path or a literal, e.g. {example}")
 
+
+def _build(expression: core.Expression, bound: dict[str, Array], weak: list[str]) -> core.Problem:
+    """The checked problem; a binding error says how to bind."""
+    try:
+        return core.Problem.build(expression, bound, weak=weak)
+    except core.WxbError as exc:
+        if "not given" in str(exc) or "not used" in str(exc):
+            raise InputError(str(exc), hint=f"bind the operands of {expression.text} with NAME=SOURCE (-W, -X, -b "
+                             f"and -T bind W, X, b and T): {', '.join(expression.operands)}") from None
+        raise
+
+
+# ---- Formats ----
 
 def views() -> ModuleType:
-    """The Rich views, imported only when a person is looking (table output)."""
+    """The Rich views, imported only when a person is looking (table or text output)."""
     from wxb.cli import views
 
     return views
 
 
+def stdout_is_terminal() -> bool:
+    """True when stdout is an open terminal."""
+    stdout = sys.stdout
+    return stdout is not None and not getattr(stdout, "closed", False) and stdout.isatty()
+
+
 def output_format(out: OutputChoice) -> str:
-    """The format results go out in: --format, else -o's suffix, else table on a terminal and csv in a pipe."""
-    return choose_format(out.fmt, out.output, stdout_is_terminal=sys.stdout.isatty())
+    """The format data results go out in: --format, else -o's suffix, else table on a terminal and csv in a pipe."""
+    return choose_format(out.fmt, out.output, stdout_is_terminal=stdout_is_terminal())
 
 
-def emit(results: Mapping[str, np.ndarray], out: OutputChoice, view: Callable[[Console], None],
-         fmt: str | None = None) -> None:
-    """Results as a table for a person (the view), or as data for a pipe or a file."""
-    fmt = fmt or output_format(out)
+def descriptive_format(out: OutputChoice, allowed: tuple[str, ...], hint: str = "") -> str:
+    """The format of a descriptive command: --format, else -o's suffix, else table on a terminal and, in a pipe
+    or a file, the same text without colour."""
+    to_file = out.output is not None and str(out.output) != "-"
+    fmt = out.fmt.lower() if out.fmt else None
+    if fmt is None and to_file:
+        assert out.output is not None
+        fmt = TEXT_SUFFIXES.get(out.output.suffix.lower(), "text")
+    if fmt is None:
+        fmt = "table" if stdout_is_terminal() else "text"
+    if fmt == "table" and (to_file or not stdout_is_terminal()):
+        fmt = "text"
+    if fmt == "md":
+        fmt = "markdown"
+    if fmt == "tex":
+        fmt = "latex"
+    if fmt not in ("table", "text", *allowed):
+        raise InputError(f"this command has no {fmt} form", operand="--format",
+                         hint=hint or "use " + ", ".join(("table", "text", *allowed)))
+    return fmt
+
+
+def show(fmt: str, out: OutputChoice, draw: Any) -> None:
+    """A view drawn on the terminal (table), or as plain text without colour to a pipe or file (text)."""
     if fmt == "table":
-        view(views().console())
+        draw(views().console())
     else:
-        write_results(results, fmt, out.output)
+        write_text(views().plain_text(draw), out.output)
 
 
-# ---- forward ------------------------------------------------------------------------------------------------
+def emit(results: Mapping[str, Array], out: OutputChoice, draw: Any, *, record: bool = False) -> None:
+    """Results as a table for a person (the view), or as data for a pipe or a file."""
+    fmt = output_format(out)
+    if fmt == "table":
+        draw(views().console())
+    else:
+        write_results(results, fmt, out.output, record=record)
 
 
-def forward(ops: Operands, out: OutputChoice) -> None:
-    """f = W·X ⊕ b."""
-    result = core.forward(ops.X, ops.b, ops.W)
-    emit({"f": result.f}, out, lambda console: views().forward(console, result, out.precision))
+# ---- forward ----
+
+def forward(loaded: Loaded, out: OutputChoice) -> None:
+    """f, the expression's value."""
+    f = loaded.problem.forward()
+    emit({"f": f}, out, lambda console: views().forward(console, loaded, f, out.precision))
 
 
-# ---- backward -----------------------------------------------------------------------------------------------
+# ---- backward ----
 
-
-def upstream(ops: Operands, loss: str | None) -> np.ndarray:
-    """G from -G, or from the scalar loss (sum by default); f is computed only when a loss needs it."""
-    if ops.G is not None:
+def upstream(loaded: Loaded, loss: str | None) -> tuple[Array, str]:
+    """G = ∂L/∂f from -G, or from the loss (sum by default; G = 1 for a scalar f), with a note of where from."""
+    problem = loaded.problem
+    if loaded.G is not None:
         if loss is not None:
             raise InputError("give -G or --loss, not both", hint="-G is ∂L/∂f itself; --loss derives it from f")
-        return ops.G
-    if loss != "mse" and ops.T is not None:
-        raise InputError("-T is only used with --loss mse", hint="add --loss mse")
-    f = core.forward(ops.X, ops.b, ops.W).f
-    return core.upstream_gradient(f, loss or "sum", ops.T)  # type: ignore[arg-type]
+        return problem.upstream(loaded.G), ""
+    if loss != "mse" and loaded.target is not None:
+        raise InputError("-T is only used with --loss mse", hint="add --loss mse, or use T in the expression")
+    name = loss or "sum"
+    row = loss_row(name)
+    if problem.f_shape == () and loss is None:
+        return problem.upstream(None), "G = ∂L/∂f = 1 for L = f, a scalar."
+    f = problem.forward()
+    G = core.upstream_gradient(f, name, loaded.target)
+    return G.astype(problem.dtype, copy=False), f"G = ∂L/∂f for {row.text} (give -G for your own)."
 
 
-def backward(ops: Operands, loss: str | None, wrt: tuple[str, ...], out: OutputChoice) -> None:
-    """dL/db (and dL/dW, dL/dX) for G = ∂L/∂f."""
-    if ops.W is None and wrt == ("b", "W", "X"):
-        wrt = ("b",)
-    grads = core.backward(ops.X, ops.b, upstream(ops, loss), ops.W, wrt=wrt)  # type: ignore[arg-type]
-    results = gradient_results(grads)
-    emit(results, out, lambda console: views().backward(console, grads, results, out.precision))
+def wrt_names(loaded: Loaded, wrt: str | None) -> tuple[tuple[str, ...], bool]:
+    """The operands to differentiate, and whether they form a keyed record ('all' always does)."""
+    problem = loaded.problem
+    if wrt is None:
+        if loaded.default:
+            return ("b",), False
+        return problem.expression.operands, True
+    names = [name.strip() for name in wrt.split(",") if name.strip()]
+    if not names:
+        raise InputError("--wrt needs operand names or all", hint="e.g. --wrt all or --wrt W,b")
+    return checked_wrt(loaded, names), "all" in names or len(names) > 1
 
 
-def gradient_results(grads: core.Gradients) -> dict[str, np.ndarray]:
-    """The computed gradients keyed db, dW, dX, in that order."""
-    found = {"db": grads.db, "dW": grads.dW, "dX": grads.dX}
-    return {name: value for name, value in found.items() if value is not None}
+def checked_wrt(loaded: Loaded, names: list[str] | None) -> tuple[str, ...]:
+    """The operands named (None or 'all': every one), refused with --wrt named when one is not an operand."""
+    try:
+        return loaded.problem.wrt_names(names)
+    except core.WxbError as exc:
+        hint = exc.hint or ""
+        if loaded.default and names and "W" in names:
+            hint += "; give -W for f = W·X ⊕ b"
+        raise InputError(str(exc), operand="--wrt", hint=hint) from None
 
 
-# ---- jacobian -----------------------------------------------------------------------------------------------
+def backward(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice) -> None:
+    """dL/dθ for each operand asked for, from G = ∂L/∂f."""
+    names, record = wrt_names(loaded, wrt)
+    G, _ = upstream(loaded, loss)
+    grads = loaded.problem.backward(G, names)
+    results = grads.keyed()
+    emit(results, out, lambda console: views().backward(console, grads, out.precision), record=record)
 
+
+# ---- jacobian ----
 
 class JacobianRequest(NamedTuple):
-    wrt: str
+    wrt: str | None
     block: int | None
     dense: bool
     limit: int
 
 
-def _operand(ops: Operands, wrt: str) -> np.ndarray:
-    value = {"b": ops.b, "W": ops.W, "X": ops.X}[wrt]
-    if value is None:
-        raise InputError(f"--wrt {wrt} needs the operand -{wrt}", hint=f"give -{wrt}, or use --wrt b")
-    return value
+def jacobian_wrt(loaded: Loaded, wrt: str | None) -> str:
+    """The one operand the Jacobian is taken with respect to (default: b if there is one, else the first)."""
+    operands = loaded.problem.expression.operands
+    if wrt is None:
+        return "b" if "b" in operands else operands[0]
+    if wrt not in operands:
+        hint = "choose one of " + ", ".join(operands)
+        if loaded.default and wrt == "W":
+            hint += "; give -W for f = W·X ⊕ b"
+        raise InputError(f"{wrt} is not an operand of {loaded.problem.expression.text}", operand="--wrt", hint=hint)
+    return wrt
 
 
-def matrix_view(tensor: np.ndarray, f_shape: tuple[int, ...], operand_shape: tuple[int, ...]) -> np.ndarray:
-    """A Jacobian tensor (f.shape + operand.shape) as the matrix ∂vec f/∂vec operand, vec stacking columns."""
-    rows, cols = int(np.prod(f_shape)), int(np.prod(operand_shape))
-    lead = tensor.ndim - len(operand_shape)
-    f_part = tuple(range(lead - 1, -1, -1))
-    op_part = tuple(range(tensor.ndim - 1, lead - 1, -1))
-    return np.ascontiguousarray(tensor.transpose(f_part + op_part)).reshape(rows, cols)
+def jacobian(loaded: Loaded, request: JacobianRequest, out: OutputChoice) -> None:
+    """The Jacobian of f with respect to one operand: its structure, one block, or all of it (dense).
 
-
-def jacobian(ops: Operands, request: JacobianRequest, out: OutputChoice) -> None:
-    """The Jacobian of f with respect to b, W or X: structured, one block, or dense.
-
-    Data formats get the tensor (f.shape + θ.shape, one block: its slice of it); csv and tsv, which hold only
+    Data formats get the tensor (f.shape + θ.shape; one block: its slice of it); csv and tsv, which hold only
     matrices, get the matrix ∂vec f/∂vec θ (one block: its rows of it)."""
-    _operand(ops, request.wrt)
-    wrt = request.wrt
-    structure = core.jacobian_structure(ops.X, ops.b, ops.W, wrt=wrt)  # type: ignore[arg-type]
+    from wxb.core import jacobian as jac
+
+    problem = loaded.problem
+    wrt = jacobian_wrt(loaded, request.wrt)
+    structure = jac.structure(problem, wrt)
+    if not request.dense and request.block is None:
+        fmt = descriptive_format(out, ("json",), "the structure is text or json; use --block K for one block or "
+                                 "--dense for all of it as data")
+        blocks = preview_blocks(problem, structure)
+        if fmt == "json":
+            write_text(_json(structure_record(structure, blocks)), out.output)
+        else:
+            show(fmt, out, lambda console: views().jacobian_blocks(console, problem, structure, blocks,
+                                                                   out.precision))
+        return
     fmt = output_format(out)
     if request.dense:
-        tensor = core.dense_jacobian(ops.X, ops.b, ops.W, wrt=wrt, limit=request.limit)  # type: ignore[arg-type]
-        matrix = matrix_view(tensor, structure.f_shape, structure.operand_shape)
+        tensor = jac.dense(problem, wrt, limit=request.limit)
+        matrix = jac.matrix_view(tensor, structure.f_shape, structure.operand_shape)
 
-        def show(console: Console) -> None:
+        def draw(console: Any) -> None:
             views().dense(console, structure, matrix, out.precision)
-
-    elif request.block is not None:
+    else:
         k = request.block
-        tensor = core.jacobian_block(ops.X, ops.b, ops.W, wrt=wrt, k=k)  # type: ignore[arg-type]
-        matrix = block_matrix(tensor, structure)
+        assert k is not None
+        tensor = jac.block(problem, wrt, k)
+        matrix = jac.matrix_view(tensor, tensor.shape[: tensor.ndim - len(structure.operand_shape)],
+                                 structure.operand_shape)
 
-        def show(console: Console) -> None:
+        def draw(console: Any) -> None:
             views().block(console, structure, k, matrix, out.precision)
 
-    elif fmt == "table":
-        views().jacobian_blocks(views().console(), ops, structure, out.precision)
-        return
-    elif fmt == "json":
-        write_text(_json(structure_record(structure)), out.output)
-        return
-    else:
-        raise InputError(
-            f"the structured Jacobian has no {fmt} form",
-            hint="use --format json for its description, --block K for one block, or --dense for all of it",
-        )
-    emit({"J": matrix if fmt in ("csv", "tsv") else tensor}, out, show, fmt)
+    emit({"J": matrix if fmt in ("csv", "tsv") else tensor}, out, draw)
 
 
-def structure_record(structure: core.JacobianStructure) -> dict[str, Any]:
+class Blocks(NamedTuple):
+    """The first blocks of a Jacobian as matrices, what they show, or why they were not computed."""
+
+    matrices: list[Array]
+    traits: str
+    skipped: str
+
+
+def preview_blocks(problem: core.Problem, structure: Any, count: int = PREVIEW_BLOCKS) -> Blocks:
+    """The first `count` blocks as matrices ∂f[slice]/∂vec θ (under the size guard)."""
+    from wxb.core import jacobian as jac
+
+    shown = min(structure.n_blocks, count)
+    limit = 10**7 if structure.kron else 10**5
+    try:
+        tensors = [jac.block(problem, structure.wrt, k, limit=limit) for k in range(shown)]
+    except core.TooLargeError as exc:
+        return Blocks([], "", str(exc))
+    matrices = [jac.matrix_view(t, t.shape[: t.ndim - len(structure.operand_shape)], structure.operand_shape)
+                for t in tensors]
+    return Blocks(matrices, "" if structure.kron else jac.describe_blocks(matrices), "")
+
+
+def structure_record(structure: Any, blocks: Blocks) -> dict[str, Any]:
     """The structured Jacobian as plain data (for --format json)."""
-    return {
+    record = {
         "wrt": structure.wrt,
         "f_shape": list(structure.f_shape),
         "operand_shape": list(structure.operand_shape),
@@ -197,42 +376,40 @@ def structure_record(structure: core.JacobianStructure) -> dict[str, Any]:
         "kron": structure.kron,
         "description": structure.describe(),
     }
+    if not structure.kron:
+        record["blocks_show"] = blocks.traits
+    return record
 
 
 def _json(record: object) -> str:
     import json
 
-    return json.dumps(record, ensure_ascii=False, indent=2) + "\n"
+    return json.dumps(record, ensure_ascii=False, indent=2, allow_nan=True) + "\n"
 
 
-def block_matrix(blk: np.ndarray, structure: core.JacobianStructure) -> np.ndarray:
-    """One block as a matrix: rows the f entries it covers, columns the operand's entries (both column-stacked)."""
-    op_shape = structure.operand_shape
-    f_part = blk.shape[: blk.ndim - len(op_shape)]
-    return matrix_view(blk, f_part, op_shape)
+# ---- check ----
+
+CHECK_FIELDS = ("operand", "n_checked", "method", "max_abs_error", "max_rel_error", "tolerance", "bound", "verdict",
+                "reason")
 
 
-# ---- check --------------------------------------------------------------------------------------------------
+def check(loaded: Loaded, wrt: str | None, out: OutputChoice) -> bool:
+    """Finite differences against the analytic gradients; True unless an operand fails."""
+    from wxb.core import gradcheck
 
-CHECK_FIELDS = ("operand", "n_checked", "method", "max_abs_error", "max_rel_error", "tolerance", "bound", "passed")
-
-
-def check(ops: Operands, out: OutputChoice) -> bool:
-    """Finite differences against the analytic gradients; True when every operand passes."""
-    report = core.gradient_check(ops.X, ops.b, ops.W, ops.G)
-    fmt = output_format(out)
-    if fmt == "table":
-        views().check(views().console(), report, out.precision)
+    names = checked_wrt(loaded, None if wrt is None else [n.strip() for n in wrt.split(",")])
+    report = gradcheck.check_problem(loaded.problem, loaded.G, names)
+    fmt = descriptive_format(out, ("csv", "tsv", "json"))
+    if fmt in ("table", "text"):
+        show(fmt, out, lambda console: views().check(console, report, out.precision))
     elif fmt == "json":
         rows = [{field: _plain(getattr(r, field)) for field in CHECK_FIELDS} for r in report.results]
         write_text(_json({"passed": report.passed, "results": rows}), out.output)
-    elif fmt in ("csv", "tsv"):
+    else:
         sep = "," if fmt == "csv" else "\t"
         lines = [sep.join(CHECK_FIELDS)]
-        lines += [sep.join(_field_text(getattr(r, field)) for field in CHECK_FIELDS) for r in report.results]
+        lines += [sep.join(_field_text(getattr(r, field), sep) for field in CHECK_FIELDS) for r in report.results]
         write_text("\n".join(lines) + "\n", out.output)
-    else:
-        raise InputError(f"check results have no {fmt} form", hint="use table, csv, tsv or json")
     return report.passed
 
 
@@ -240,129 +417,54 @@ def _plain(value: object) -> object:
     return float(value) if isinstance(value, np.floating) else value
 
 
-def _field_text(value: object) -> str:
+def _field_text(value: object, sep: str) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float | np.floating):
         return format_number(float(value))
-    return str(value)
+    text = str(value)
+    return f'"{text}"' if sep in text else text
 
 
-# ---- explain ------------------------------------------------------------------------------------------------
+# ---- explain ----
 
+def explain(loaded: Loaded, wrt: str | None, out: OutputChoice) -> None:
+    """The chain rule step by step with the operands' own numbers."""
+    from wxb.cli import derivation, notation
 
-class Step(NamedTuple):
-    """One step of the derivation: a title, the formula, the arrays that make it concrete, and, where they are
-    small enough, the same formula written out with those arrays."""
-
-    title: str
-    formula: str
-    arrays: dict[str, np.ndarray]
-    note: str = ""
-    equation: tuple[str | np.ndarray, ...] = ()
-
-
-def _bias_kind(reduction: core.Reduction, ndim: int) -> str:
-    """Which story the bias tells: column, row, scalar or same (on a 2-D f), else nd."""
-    if ndim == 2 and not reduction.dropped_axes:
-        return {(1,): "column", (0,): "row", (0, 1): "scalar", (): "same"}.get(reduction.kept_axes, "nd")
-    if ndim == 2 and reduction.summed_axes == (0, 1):
-        return "scalar"
-    return "same" if not reduction.summed_axes else "nd"
-
-
-BUILD = {
-    "column": "B = b·1ᵀ  (b repeated as columns)",
-    "row": "B = 1·b  (b repeated as rows)",
-    "scalar": "B = b·1·1ᵀ  (b everywhere)",
-    "same": "B = b  (nothing to broadcast)",
-}
-REDUCE = {
-    "column": "dL/db = G·1  (the row sums of G)",
-    "row": "dL/db = 1ᵀ·G  (the column sums of G)",
-    "scalar": "dL/db = 1ᵀ·G·1  (the sum of all of G)",
-    "same": "dL/db = G",
-}
-
-
-def explain_steps(ops: Operands) -> list[Step]:
-    """The derivation of dL/db with these operands' own numbers."""
-    result = core.forward(ops.X, ops.b, ops.W)
-    f = result.f
-    G = ops.G if ops.G is not None else core.upstream_gradient(f, "sum")
-    grads = core.backward(ops.X, ops.b, G, ops.W, wrt=("b",))
-    assert grads.db is not None
-    db, reduction = grads.db, grads.reductions["b"]
-    B = np.ascontiguousarray(core.expand_bias(ops.b, f.shape))
-    structure = core.jacobian_structure(ops.X, ops.b, ops.W, wrt="b")
-    kind = _bias_kind(reduction, f.ndim)
-    axes = ", ".join(str(a) for a in reduction.summed_axes)
-    build = BUILD.get(kind, f"B = b repeated along axes {axes}")
-    reduce = REDUCE.get(kind, f"dL/db = G summed over axes {axes}, in b's shape")
-    product = "W·X" if ops.W is not None else "X"
-    wx = core.forward(ops.X, np.zeros(()), ops.W).f
-    b = np.asarray(ops.b)
-    m, n = (f.shape[0], f.shape[1]) if f.ndim == 2 else (1, 1)
-    build_eq: dict[str, tuple[str | np.ndarray, ...]] = {
-        "column": ("B = b·1ᵀ = ", core.align_bias(b, f.shape), " · ", np.ones((1, n)), " = ", B),
-        "row": ("B = 1·b = ", np.ones((m, 1)), " · ", b, " = ", B),
-        "scalar": ("B = b·1·1ᵀ = ", B),
-        "same": ("B = b = ", B),
-    }
-    reduce_eq: dict[str, tuple[str | np.ndarray, ...]] = {
-        "column": ("dL/db = G·1 = ", G, " · ", np.ones((n, 1)), " = ", db),
-        "row": ("dL/db = 1ᵀ·G = ", np.ones((1, m)), " · ", G, " = ", db),
-        "scalar": ("dL/db = 1ᵀ·G·1 = ", db),
-        "same": ("dL/db = G = ", db),
-    }
-    sum_eq: tuple[str | np.ndarray, ...] = (
-        (f"f = {product} + B = ", ops.W, " · ", ops.X, " + ", B, " = ", f) if ops.W is not None
-        else ("f = X + B = ", ops.X, " + ", B, " = ", f)
-    )
-    jacobian_eq: tuple[str | np.ndarray, ...] = ()
-    if structure.size <= INLINE_JACOBIAN:
-        dense = core.dense_jacobian(ops.X, ops.b, ops.W, wrt="b")
-        jacobian_eq = (structure.kron + " = ", matrix_view(dense, structure.f_shape, structure.operand_shape))
-    g_note = "G = ∂L/∂f = 1 for L = Σ f (give -G for your own). " if ops.G is None else ""
-    return [
-        Step("Broadcasting is a matrix product in disguise", build, {"b": b, "B": B},
-             result.broadcast.describe(), build_eq.get(kind, ())),
-        Step("So the map is an ordinary sum", f"f = {product} + B", {product: np.asarray(wx), "f": f}, "", sum_eq),
-        Step("The Jacobian is made of identity blocks", structure.kron, {},
-             structure.describe() + "  (∂f_ik/∂b_j = δ_ij)", jacobian_eq),
-        Step("The gradient sums G over the broadcast axis", reduce, {"G": np.asarray(G), "dL/db": db},
-             g_note + reduction.describe(), reduce_eq.get(kind, ())),
-    ]
-
-
-def explain(ops: Operands, out: OutputChoice) -> None:
-    steps = explain_steps(ops)
-    fmt = output_format(out)
-    if fmt == "table":
-        views().explain(views().console(), steps, out.precision)
+    names = checked_wrt(loaded, None if wrt is None else [n.strip() for n in wrt.split(",")])
+    if wrt is None and loaded.default:
+        names = ("b",)
+    G, note = upstream(loaded, None)
+    steps = derivation.derivation(loaded.problem, G, names, note, default=loaded.default)
+    fmt = descriptive_format(out, ("json", "markdown", "latex"))
+    if fmt in ("table", "text"):
+        show(fmt, out, lambda console: views().explain(console, steps, out.precision))
     elif fmt == "json":
-        record = [
-            {
-                "title": s.title,
-                "formula": s.formula,
-                "note": s.note,
-                "arrays": {name: _nested(a) for name, a in s.arrays.items()},
-            }
-            for s in steps
-        ]
-        write_text(_json({"steps": record}), out.output)
+        record = [{"title": s.title, "formula": s.formula, "note": s.note,
+                   "arrays": {name: _nested(a) for name, a in s.arrays.items()}} for s in steps]
+        write_text(_json({"expression": loaded.problem.expression.text, "steps": record}), out.output)
     else:
-        raise InputError(f"explain has no {fmt} form", hint="use a terminal (table) or --format json")
+        heading = f"wxb explain: {loaded.heading}"
+        write_text(notation.WRITERS[fmt](steps, heading, out.precision), out.output)
 
 
-def _nested(a: np.ndarray) -> object:
-    """An array as nested lists of Python floats (json writes their shortest round-trip form)."""
+def _nested(a: Array) -> object:
+    """An array as nested lists of Python floats (a 0-d array as a float)."""
     return np.asarray(a, dtype=float).tolist()
 
 
-# ---- demo ---------------------------------------------------------------------------------------------------
+# ---- demo ----
 
+def demo(out: OutputChoice) -> None:
+    """The seed example: forward, Jacobian blocks, reduced bias gradient, computed here and drawn by the view."""
+    from wxb.core import jacobian as jac
 
-def demo(precision: int) -> None:
-    """The seed example from the design notes: forward, Jacobian blocks, reduced bias gradient."""
-    views().demo(Operands(X=SEED_X, b=SEED_B, W=SEED_W), precision)
+    problem = core.Problem.build(core.DEFAULT, SEED)
+    loaded = Loaded(problem, None, None, True)
+    f = problem.forward()
+    structure = jac.structure(problem, "b")
+    blocks = preview_blocks(problem, structure)
+    grads = problem.backward(core.upstream_gradient(f, "sum"), ["b"])
+    fmt = descriptive_format(out, ())
+    show(fmt, out, lambda console: views().demo(console, loaded, f, structure, blocks, grads, out.precision))

@@ -47,8 +47,21 @@ class InputError(WxbError):
         return f"{self.what}, in {where}" if where else self.what
 
 
+class OutputError(InputError):
+    """Results that could not be written: stdout closed or full, or an -o target that refuses them."""
+
+
 def error_message(exc: BaseException) -> str:
     """The one line printed on stderr for an error the user caused."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     hint = getattr(exc, "hint", None)
     return f"wxb: error: {text}" + (f" (hint: {hint})" if hint else "")
+
+
+def failure(exc: BaseException) -> tuple[ExitStatus, str | None]:
+    """The one mapping from an exception to the exit status and the line on stderr (None: print nothing)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return ExitStatus.INTERRUPTED, None
+    if isinstance(exc, RecursionError | MemoryError):
+        return ExitStatus.ERROR, "wxb: error: the input is too large or too deeply nested to process"
+    return ExitStatus.ERROR, error_message(exc)

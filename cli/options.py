@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-OPERANDS_PANEL = "Operands (a path, path.npz:KEY, '-' for stdin, or a literal like \"1 2; 3 4\")"
+OPERANDS_PANEL = "Operands: a path, FILE.npz:KEY, - (stdin) or \"1 2; 3 4\""
+EXPRESSION_PANEL = "Expression"
 OUTPUT_PANEL = "Output"
 
 WeightOption = Annotated[
@@ -102,7 +103,8 @@ OutputOption = Annotated[
         "--output",
         "-o",
         metavar="PATH",
-        help="Write the result to PATH (atomically), format from its suffix.",
+        help="Write the result to PATH, format from its suffix: a file (or a symlink's target) is replaced "
+        "atomically; a FIFO, device or /dev/fd/N is written directly.",
         rich_help_panel=OUTPUT_PANEL,
         show_default=False,
         dir_okay=False,
@@ -111,10 +113,52 @@ OutputOption = Annotated[
 PrecisionOption = Annotated[
     int,
     typer.Option(
-        "--precision", "-p", min=0, max=17, help="Significant digits shown in tables.", rich_help_panel=OUTPUT_PANEL
+        "--precision", "-p", min=1, max=17, help="Significant digits shown in tables (1 to 17).",
+        rich_help_panel=OUTPUT_PANEL,
     ),
 ]
 DebugOption = Annotated[
     bool,
     typer.Option("--debug", help="Show the Python traceback of an error.", rich_help_panel=OUTPUT_PANEL),
+]
+ExprOption = Annotated[
+    str | None,
+    typer.Option(
+        "--expr",
+        "-e",
+        metavar="EXPR",
+        help="The layer expression, e.g. \"tanh(W1 @ X + b1)\"; bind its operands with NAME=SOURCE "
+        "(default: W @ X + b, or X + b without W).",
+        rich_help_panel=EXPRESSION_PANEL,
+        show_default=False,
+    ),
+]
+BindingsArgument = Annotated[
+    list[str] | None,
+    typer.Argument(
+        metavar="[NAME=SOURCE]...",
+        help="Bind the expression's operands: W1=w.csv X=x.npy b1=\"0.5; -1\" (any operand source).",
+        show_default=False,
+    ),
+]
+WrtOption = Annotated[
+    str | None,
+    typer.Option(
+        "--wrt",
+        metavar="NAMES",
+        help="Operands to differentiate with respect to: all, or names separated by commas (default: b for "
+        "W @ X + b, all with -e).",
+        rich_help_panel=EXPRESSION_PANEL,
+        show_default=False,
+    ),
+]
+HeaderOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--header/--no-header",
+        help="Text operands: the first row is a header, always skipped (--header), or data, never skipped "
+        "(--no-header). Default: sniffed.",
+        rich_help_panel=OPERANDS_PANEL,
+        show_default=False,
+    ),
 ]

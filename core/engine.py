@@ -478,7 +478,7 @@ def _edge(problem: Problem, node: Node, index: int, g: Array, values: dict[int, 
             args, shapes, strict=True))]
     grad = np.asarray(rule.vjps[index](node, g, values.get(id(node)), *args))
     own = shapes[index]
-    text = _rule_text(problem, node, index, labels)
+    text = rule_text(problem, node, index, labels)
     if rule.kind == "elementwise":
         target = aligned(own, shapes[1 - index]) if len(shapes) == 2 else own
         full = grad.shape
@@ -505,17 +505,18 @@ def _unsummed_shape(shapes: list[Shape], g: Array, index: int) -> Shape:
     return tuple(np.broadcast_shapes(g2[:-2], other[:-2])) + tail
 
 
-def _rule_text(problem: Problem, node: Node, index: int, labels: dict[int, str]) -> str:
+def rule_text(problem: Problem, node: Node, index: int, labels: dict[int, str]) -> str:
     """The rule of one edge with the labels filled in: 'G·Xᵀ', 'G_z2 ⊙ (1 − f²)'."""
     rule = PRIMITIVES[node.op].rules[index]
     names = {"G": labels.get(id(node), "G"), "f": problem.label(node)}
     for letter, arg in zip("xy", node.args, strict=False):
         names[letter] = problem.label(arg)
     text = rule.format(**names)
-    return text.replace("p·", f"{_number(node.power)}·").replace("^(p−1)", f"^{_number(node.power - 1)}")
+    power, lower = constant_text(node.power), constant_text(node.power - 1)
+    return text.replace("p·", f"{power}·").replace("^(p−1)", f"^{lower}")
 
 
-def _number(x: float) -> str:
+def constant_text(x: float) -> str:
     """A constant as written: 2, not 2.0."""
     return str(int(x)) if float(x).is_integer() else repr(x)
 

@@ -95,6 +95,19 @@ def conv_activation(rng: np.random.Generator) -> dict[str, np.ndarray]:
     }
 
 
+def two_layer_network(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """A two-layer network, f = W2 @ tanh(W1 @ X + b1) + b2: three inputs, four hidden units, two outputs, four
+    samples as columns (X 3×4), and one-hot targets T (2×4) for a softmax cross-entropy loss."""
+    return {
+        "W1": halves(rng, (4, 3)) / 2,
+        "b1": halves(rng, (4, 1)) / 2,
+        "W2": halves(rng, (2, 4)) / 2,
+        "b2": halves(rng, (2, 1)) / 2,
+        "X": small_integers(rng, (3, 4)),
+        "T": np.eye(2)[:, rng.integers(0, 2, size=4)],
+    }
+
+
 def write_samples(root: Path) -> list[Path]:
     """Write every sample under root and return the paths written."""
     rng = np.random.default_rng(SEED)
@@ -120,6 +133,12 @@ def write_samples(root: Path) -> list[Path]:
     for key, array in conv_activation(rng).items():
         written.append(folder("conv") / f"{key}.npy")
         write_npy(written[-1], array)
+    mlp = two_layer_network(rng)
+    for key, array in mlp.items():
+        written.append(folder("mlp") / f"{key}.csv")
+        write_csv(written[-1], array)
+    written.append(folder("mlp") / "mlp.npz")
+    write_npz(written[-1], mlp)
     return written
 
 

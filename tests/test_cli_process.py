@@ -82,7 +82,7 @@ def test_check_and_explain_and_demo_run_as_processes() -> None:
 def test_check_exits_one_when_finite_differences_cannot_confirm_a_gradient() -> None:
     done = wxb("check", "-W", "1 2", "-X", "nan; 1", "-b", "1", "--format", "csv")
     assert done.returncode == 1
-    assert b"false" in done.stdout
+    assert b",fail,NaN" in done.stdout
 
 
 def test_input_error_is_one_line_and_status_two(tmp_path: Path) -> None:

@@ -1,0 +1,202 @@
+"""The derivation `wxb explain` writes: the chain rule step by step with the user's own numbers, as plain data.
+
+Each Step has a title, its formula, the arrays that make it concrete, a note, and (where the arrays are small
+enough to draw) the same formula written out with them. The views draw it for a terminal; wxb.cli.notation
+writes it as markdown or LaTeX; json writes it as data. Nothing here prints or computes beyond calling wxb.core.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from wxb import core
+from wxb.core.engine import Gradients, Problem
+from wxb.core.expr import Node
+
+Array = np.ndarray[Any, np.dtype[Any]]
+Part = str | Array
+INLINE_JACOBIAN = 64  # entries: a Jacobian this small is written out in full
+
+SYMBOLS = {"add": "+", "sub": "−", "mul": "⊙", "div": "⊘", "matmul": "·"}
+
+
+class Step(NamedTuple):
+    """One step of the derivation."""
+
+    title: str
+    formula: str
+    arrays: dict[str, Array]
+    note: str = ""
+    equation: tuple[Part, ...] = ()
+
+
+def _bias_kind(reduction: core.Reduction, ndim: int) -> str:
+    """Which story a broadcast operand tells: column, row, scalar or same (on a 2-D result), else nd."""
+    if ndim == 2 and not reduction.dropped_axes:
+        return {(1,): "column", (0,): "row", (0, 1): "scalar", (): "same"}.get(reduction.kept_axes, "nd")
+    if ndim == 2 and reduction.summed_axes == (0, 1):
+        return "scalar"
+    return "same" if not reduction.summed_axes else "nd"
+
+
+def broadcast_step(item: core.BiasBroadcast, value: Array) -> Step:
+    """B = b·1ᵀ: a broadcast written as the matrix product it is."""
+    b, name, shape = value, item.name, item.out_shape
+    B = np.ascontiguousarray(np.broadcast_to(value.reshape(item.aligned_shape), shape))
+    big = name.upper() if name.upper() != name else f"{name}ᴮ"
+    kind = _bias_kind(item.reduction, len(shape))
+    m, n = (shape[0], shape[1]) if len(shape) == 2 else (1, 1)
+    axes = ", ".join(str(a) for a in item.reduction.summed_axes)
+    formulas = {"column": (f"{big} = {name}·1ᵀ", ("", b.reshape(item.aligned_shape), " · ", np.ones((1, n)))),
+                "row": (f"{big} = 1·{name}", ("", np.ones((m, 1)), " · ", b)),
+                "scalar": (f"{big} = {name}·1·1ᵀ", ()),
+                "same": (f"{big} = {name}", ())}
+    formula, middle = formulas.get(kind, (f"{big} = {name} repeated along axes {axes}", ()))
+    equation: tuple[Part, ...] = ((f"{formula} = ", *middle[1:], " = ", B) if middle else (f"{formula} = ", B))
+    return Step("Broadcasting is a matrix product in disguise", formula, {name: b, big: B}, item.describe(),
+                equation)
+
+
+def _node_formula(problem: Problem, node: Node, names: dict[int, str]) -> str:
+    """A node written with its arguments' labels: 'z1 = W·X', 'f = tanh(z2)', 'f = z1 + B'."""
+    args = [names.get(id(a), problem.label(a)) for a in node.args]
+    if node.op in SYMBOLS:
+        text = f"{args[0]} {SYMBOLS[node.op]} {args[1]}" if node.op != "matmul" else f"{args[0]}·{args[1]}"
+    elif node.op == "neg":
+        text = f"−{args[0]}"
+    elif node.op == "pow":
+        text = f"{args[0]}^{core.engine.constant_text(node.power)}"
+    elif node.op == "T":
+        text = f"{args[0]}ᵀ"
+    else:
+        axis = "" if node.axis in (None, -2) or (node.op in ("sum", "mean", "logsumexp") and node.axis is None) else \
+            f", axis={node.axis}"
+        text = f"{node.op}({args[0]}{axis})"
+    return f"{problem.label(node)} = {text}"
+
+
+def _node_equation(problem: Problem, node: Node, values: dict[int, Array], names: dict[int, str],
+                   shown: dict[int, Array]) -> tuple[Part, ...]:
+    """The node's formula written out with its arguments' values, then its own value."""
+    formula = _node_formula(problem, node, names)
+    args = [shown.get(id(a), values[id(a)]) for a in node.args]
+    value = values[id(node)]
+    if node.op in SYMBOLS:
+        return (formula + " = ", args[0], f" {SYMBOLS[node.op]} ", args[1], " = ", value)
+    if node.op in ("neg", "T", "pow"):
+        return (formula + " = ", value)
+    return (formula.split(" = ")[0] + f" = {node.op}(", args[0], ") = ", value)
+
+
+def forward_steps(problem: Problem, values: dict[int, Array], default: bool) -> list[Step]:
+    """One step per primitive, in forward order: its formula, its value."""
+    names: dict[int, str] = {}
+    shown: dict[int, Array] = {}
+    for item, node in _broadcast_nodes(problem):
+        big = item.name.upper() if item.name.upper() != item.name else f"{item.name}ᴮ"
+        names[id(node)] = big
+        shown[id(node)] = np.ascontiguousarray(np.broadcast_to(values[id(node)].reshape(item.aligned_shape),
+                                                               item.out_shape))
+    steps = []
+    for node in problem.intermediates():
+        formula = _node_formula(problem, node, names)
+        title = "So the map is an ordinary sum" if default and node is problem.root else "Forward"
+        arrays = {problem.label(node): values[id(node)]}
+        steps.append(Step(title, formula, arrays, "", _node_equation(problem, node, values, names, shown)))
+    return steps
+
+
+def _broadcast_nodes(problem: Problem) -> list[tuple[core.BiasBroadcast, Node]]:
+    """Each broadcast operand with its node."""
+    nodes = {node.name: node for node in problem.order if node.op == "var"}
+    return [(item, nodes[item.name]) for item in problem.broadcasts()]
+
+
+def jacobian_step(problem: Problem, name: str) -> Step | None:
+    """The structure of ∂f/∂θ, written out in full when small (only where the rules give it a closed form)."""
+    from wxb.core import jacobian
+
+    structure = jacobian.structure(problem, name)
+    if not structure.kron:
+        return None
+    equation: tuple[Part, ...] = ()
+    if structure.size <= INLINE_JACOBIAN:
+        dense = jacobian.dense(problem, name)
+        equation = (structure.kron + " = ", jacobian.matrix_view(dense, structure.f_shape, structure.operand_shape))
+    identity = structure.block_rule.startswith(("each I", "= I")) and "scaled" not in structure.block_rule
+    title = "The Jacobian is made of identity blocks" if identity else f"The Jacobian of f with respect to {name}"
+    note = structure.describe() + ("  (∂f_ik/∂b_j = δ_ij)" if identity and name == "b" else "")
+    return Step(title, structure.kron, {}, note, equation)
+
+
+def backward_steps(problem: Problem, grads: Gradients, upstream_note: str) -> list[Step]:
+    """The upstream gradient at each primitive whose gradient is new (G_z), in reverse order."""
+    steps = []
+    for node in reversed(problem.intermediates()):
+        label = grads.adjoint_labels.get(id(node))
+        if node is problem.root or label is None or id(node) not in grads.adjoints or label == "G":
+            continue
+        consumer, index = next((c, i) for c in problem.order for i, a in enumerate(c.args) if a is node)
+        rule = core.engine.rule_text(problem, consumer, index, dict(grads.adjoint_labels))
+        formula = f"{label} = {rule}"
+        value = grads.adjoints[id(node)]
+        steps.append(Step(f"Back through {_node_formula(problem, consumer, {})}", formula, {label: value},
+                          upstream_note if not steps else "", (formula + " = ", value)))
+    return steps
+
+
+REDUCE = {
+    "column": "{d} = {g}·1  (the row sums of {g})",
+    "row": "{d} = 1ᵀ·{g}  (the column sums of {g})",
+    "scalar": "{d} = 1ᵀ·{g}·1  (the sum of all of {g})",
+    "same": "{d} = {g}",
+}
+
+
+def gradient_step(problem: Problem, grads: Gradients, name: str, note: str) -> Step:
+    """dL/dθ with the rule that made it and how it was summed to θ's shape."""
+    reduction = grads.reductions[name]
+    value = grads[name]
+    d, g = f"dL/d{name}", reduction.gradient
+    plain = g.replace("_", "").isalnum()
+    kind = _bias_kind(reduction, len(reduction.full_shape)) if plain and reduction.summed_axes else ""
+    formula = REDUCE.get(kind, "{d} = {g}").format(d=d, g=g)
+    title = "The gradient sums G over the broadcast axis" if kind in ("column", "row", "scalar", "nd") else \
+        f"The gradient with respect to {name}"
+    adjoint = _adjoint_value(problem, grads, name)
+    equation: tuple[Part, ...] = (f"{d} = ", value)
+    if kind == "column" and adjoint is not None:
+        equation = (f"{d} = {g}·1 = ", adjoint, " · ", np.ones((adjoint.shape[1], 1)), " = ", value)
+    elif kind == "row" and adjoint is not None:
+        equation = (f"{d} = 1ᵀ·{g} = ", np.ones((1, adjoint.shape[0])), " · ", adjoint, " = ", value)
+    elif adjoint is not None and kind == "":
+        equation = (f"{d} = {g} = ", value)
+    arrays = {g: adjoint, d: value} if adjoint is not None and plain else {d: value}
+    return Step(title, formula, arrays, (note + " " if note else "") + grads.describe(name), equation)
+
+
+def _adjoint_value(problem: Problem, grads: Gradients, name: str) -> Array | None:
+    """The upstream gradient at the one place operand `name` is used (None when used in several places)."""
+    uses = [c for c in problem.order for a in c.args if a.op == "var" and a.name == name]
+    if len(uses) != 1:
+        return None
+    return grads.adjoints.get(id(uses[0]))
+
+
+def derivation(problem: Problem, G: Array, wrt: tuple[str, ...], upstream_note: str, *, default: bool) -> list[Step]:
+    """Every step: broadcasts, the forward pass, the Jacobians with a closed form, the backward pass."""
+    grads = problem.backward(G, wrt, keep=True)
+    values = dict(grads.values)
+    steps = [broadcast_step(item, problem.operands[item.name]) for item in problem.broadcasts()]
+    steps += forward_steps(problem, values, default)
+    for name in wrt:
+        step = jacobian_step(problem, name)
+        if step is not None:
+            steps.append(step)
+    back = backward_steps(problem, grads, upstream_note)
+    steps += back
+    for i, name in enumerate(wrt):
+        steps.append(gradient_step(problem, grads, name, upstream_note if not back and i == 0 else ""))
+    return steps

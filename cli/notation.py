@@ -1,0 +1,115 @@
+"""The derivation as text to paste elsewhere: markdown (Math StackExchange, GitHub) and LaTeX (a paper).
+
+Matrices become `bmatrix` environments with the user's numbers; the formulas' Unicode (·, ⊙, ᵀ, ∂, ₙ) becomes
+LaTeX commands. Markdown wraps each equation in `$$ … $$`; LaTeX writes a fragment for a document that loads
+amsmath.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from wxb.cli.derivation import Step
+
+Array = np.ndarray[Any, np.dtype[Any]]
+MAX_DRAWN = 400  # entries: a larger matrix is named, not written out
+
+LATEX = {
+    "·": r" \cdot ", "⊙": r" \odot ", "⊘": r" \oslash ", "⊗": r" \otimes ", "⊕": r" \oplus ", "ᵀ": r"^{\top}",
+    "−": "-", "∂": r"\partial ", "Σ": r"\sum ", "δ": r"\delta", "β": r"\beta", "θ": r"\theta", "…": r"\dots ",
+    "′": "'", "²": "^{2}", "ᴮ": r"^{B}", "≤": r"\le ", "×": r"\times ",
+}
+SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+FUNCTIONS = ("tanh", "exp", "log", "sqrt", "relu", "sigmoid", "softmax", "log_softmax", "logsumexp", "diag", "vec",
+             "sign", "abs", "mean", "sum")
+
+
+def latex_text(text: str) -> str:
+    """A formula in LaTeX: symbols to commands, Iₙ to I_{n}, G_z2 to G_{z2}, functions upright."""
+    out = re.sub(r"([₀-₉]+)", lambda m: "_{" + m.group(1).translate(SUBSCRIPTS) + "}", text)
+    out = re.sub(r"\b([A-Za-z])_([A-Za-z0-9]+)", r"\1_{\2}", out)
+    out = re.sub(r"\b([A-Za-z])([0-9]+)\b", r"\1_{\2}", out)
+    out = re.sub(r"\b(" + "|".join(FUNCTIONS) + r")\b", lambda m: r"\operatorname{" + m.group(1).replace(
+        "_", r"\_") + "}", out)
+    out = re.sub(r"\[([a-z]|[a-z]+_\{[^}]*\}) > 0\]", r"[\1 > 0]", out)
+    for symbol, command in LATEX.items():
+        out = out.replace(symbol, command)
+    out = re.sub(r"\(\s*([^()]*?)\s*\)$", r"(\1)", out)
+    return re.sub(r"  +", " ", out).strip()
+
+
+def number_latex(x: float, precision: int) -> str:
+    """A number for a matrix cell: %g at the precision, exponents as ×10^{k}."""
+    if not np.isfinite(x):
+        return {True: r"\text{NaN}"}.get(bool(np.isnan(x)), r"\infty" if x > 0 else r"-\infty")
+    text = f"{x:.{precision}g}"
+    mantissa, e, exponent = text.partition("e")
+    return rf"{mantissa} \times 10^{{{int(exponent)}}}" if e else text
+
+
+def bmatrix(a: Array, precision: int) -> str:
+    """A matrix (a 1-D vector as a column, a scalar as itself) as a bmatrix."""
+    m = np.asarray(a, dtype=float)
+    if m.ndim == 0:
+        return number_latex(float(m), precision)
+    m = m.reshape(m.shape[0], -1) if m.ndim else m
+    rows = [" & ".join(number_latex(float(v), precision) for v in row) for row in m]
+    return r"\begin{bmatrix} " + r" \\ ".join(rows) + r" \end{bmatrix}"
+
+
+def _drawable(a: Array) -> bool:
+    return a.ndim <= 2 and 0 < a.size <= MAX_DRAWN
+
+
+def equation_latex(step: Step, precision: int) -> str:
+    """The step's equation with its matrices, or its formula when a matrix is too large to write out."""
+    arrays = [p for p in step.equation if isinstance(p, np.ndarray)]
+    if step.equation and all(_drawable(np.asarray(a)) for a in arrays):
+        return "".join(bmatrix(p, precision) if isinstance(p, np.ndarray) else latex_text(p) + " "
+                       for p in step.equation).strip()
+    return latex_text(step.formula.split("  (")[0])
+
+
+def markdown(steps: list[Step], heading: str, precision: int) -> str:
+    """The derivation as markdown with $$ … $$ display maths."""
+    lines = [f"## {heading}", ""]
+    for number, step in enumerate(steps, start=1):
+        lines += [f"**{number}. {step.title}**", "", f"$$ {equation_latex(step, precision)} $$", ""]
+        if step.note:
+            lines += [_escape_markdown(step.note), ""]
+    return "\n".join(lines)
+
+
+def _escape_markdown(text: str) -> str:
+    return re.sub(r"([*_`\\])", r"\\\1", text)
+
+
+def latex(steps: list[Step], heading: str, precision: int) -> str:
+    """The derivation as a LaTeX fragment (amsmath): a paragraph and a display equation per step."""
+    lines = ["% wxb explain: needs \\usepackage{amsmath}", f"\\subsection*{{{_escape_latex(heading)}}}", ""]
+    for number, step in enumerate(steps, start=1):
+        lines += [f"\\paragraph{{{number}. {_escape_latex(step.title)}}}",
+                  "\\[", f"  {equation_latex(step, precision)}", "\\]"]
+        if step.note:
+            lines += [_prose_latex(step.note)]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _escape_latex(text: str) -> str:
+    return re.sub(r"([#$%&_{}])", r"\\\1", text)
+
+
+def _prose_latex(text: str) -> str:
+    """A note in prose, its formulas (after a colon) as inline maths."""
+    head, colon, formula = text.partition(": dL/d")
+    if colon:
+        return f"{_escape_latex(head)}: ${latex_text('dL/d' + formula)}$"
+    return _escape_latex(text).replace("→", r"$\to$").replace("×", r"$\times$")
+
+
+WRITERS: dict[str, Callable[[list[Step], str, int], str]] = {"markdown": markdown, "latex": latex}
