@@ -65,8 +65,9 @@ Archive = Mapping[str, Callable[[], Array]]  # name → loader: arrays are read 
 # ---------------------------------------------------------------- the interface
 
 
-def read_operand(spec: str, operand: str, *, delimiter: str | None = None) -> Array:
-    """One operand from a path, `path.npz:KEY`, `-` (stdin) or an inline literal; InputError if none fits."""
+def read_operand(spec: str, operand: str, *, delimiter: str | None = None, header: bool | None = None) -> Array:
+    """One operand from a path, `path.npz:KEY`, `-` (stdin) or an inline literal; InputError if none fits.
+    header: the first row of a text operand is a header (True), data (False), or sniffed (None)."""
     delimiter = normalize_delimiter(delimiter)
     if spec == "-":
         return _pick(_read_stdin(operand, delimiter), operand, Where(operand, "stdin"))
@@ -81,22 +82,27 @@ def read_operand(spec: str, operand: str, *, delimiter: str | None = None) -> Ar
     return _read_literal(spec, operand)
 
 
+def operand_label(name: str) -> str:
+    """How the user gave an operand, for messages: -W, -X, -b, -G, -T, or NAME= for any other name."""
+    return f"-{name}" if name in OPERANDS else f"{name}="
+
+
 def read_operands(
-    specs: Mapping[str, str | None], *, bundle: str | None = None, delimiter: str | None = None
+    specs: Mapping[str, str | None], *, bundle: str | None = None, delimiter: str | None = None,
+    header: bool | None = None,
 ) -> dict[str, Array | None]:
-    """All five operands (None = not given): explicit specs first, then arrays of the same name in `bundle`."""
-    unknown = set(specs) - set(OPERANDS)
-    if unknown:
-        raise ValueError(f"unknown operand names {sorted(unknown)}")
-    readers = [f"-{name}" for name in OPERANDS if specs.get(name) == "-"] + (["--bundle"] if bundle == "-" else [])
+    """The operands named in specs (None = not given): explicit specs first, then arrays of the same name in
+    `bundle`. Any identifier may name an operand; at most one of them (or the bundle) reads standard input."""
+    readers = [operand_label(name) for name, spec in specs.items() if spec == "-"]
+    readers += ["--from"] if bundle == "-" else []
     if len(readers) > 1:
         hint = "only one operand can come from standard input; give the others as files or literals"
         both = "both" if len(readers) == 2 else "all"
         raise InputError(f"{' and '.join(readers)} {both} read standard input '-'", hint=hint)
     arrays: dict[str, Array | None] = {}
-    for name in OPERANDS:
-        spec = specs.get(name)
-        arrays[name] = None if spec is None else read_operand(spec, f"-{name}", delimiter=delimiter)
+    for name, spec in specs.items():
+        label = operand_label(name)
+        arrays[name] = None if spec is None else read_operand(spec, label, delimiter=delimiter, header=header)
     if bundle is not None:
         _fill_from_bundle(arrays, bundle, delimiter)
     return arrays
@@ -114,14 +120,15 @@ def normalize_delimiter(delimiter: str | None) -> str | None:
 
 
 def _fill_from_bundle(arrays: dict[str, Array | None], bundle: str, delimiter: str | None) -> None:
-    where = Where("--bundle", "stdin" if bundle == "-" else bundle)
-    archive = _read_stdin("--bundle", delimiter) if bundle == "-" else _bundle_archive(Path(bundle), where)
+    where = Where("--from", "stdin" if bundle == "-" else bundle)
+    archive = _read_stdin("--from", delimiter) if bundle == "-" else _bundle_archive(Path(bundle), where)
     if not isinstance(archive, Mapping):
-        raise where.error("a bundle must hold named arrays", hint="use an .npz or a JSON object with W, X, b, G, T")
-    if not set(archive) & set(OPERANDS):
-        raise where.error(f"no arrays named {', '.join(OPERANDS)} (it has: {_names(archive)})")
-    for name in OPERANDS:
-        if arrays[name] is None and name in archive:
+        raise where.error("a bundle must hold named arrays", hint="use an .npz or a JSON object of named arrays")
+    wanted = [name for name, value in arrays.items() if value is None]
+    if not set(archive) & set(arrays):
+        raise where.error(f"no arrays named {', '.join(arrays)} (it has: {_names(archive)})")
+    for name in wanted:
+        if name in archive:
             arrays[name] = archive[name]()
 
 
