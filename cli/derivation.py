@@ -136,9 +136,11 @@ def backward_steps(problem: Problem, grads: Gradients, upstream_note: str) -> li
     steps = []
     for node in reversed(problem.intermediates()):
         label = grads.adjoint_labels.get(id(node))
-        if node is problem.root or label is None or id(node) not in grads.adjoints or label == "G":
+        if node is problem.root or label is None or id(node) not in grads.adjoints:
             continue
         consumer, index = next((c, i) for c in problem.order for i, a in enumerate(c.args) if a is node)
+        if label == grads.adjoint_labels.get(id(consumer)):
+            continue  # passed through unchanged
         rule = core.engine.rule_text(problem, consumer, index, dict(grads.adjoint_labels))
         formula = f"{label} = {rule}"
         value = grads.adjoints[id(node)]

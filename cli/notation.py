@@ -32,7 +32,7 @@ def latex_text(text: str) -> str:
     """A formula in LaTeX: symbols to commands, Iₙ to I_{n}, G_z2 to G_{z2}, functions upright."""
     out = re.sub(r"([₀-₉]+)", lambda m: "_{" + m.group(1).translate(SUBSCRIPTS) + "}", text)
     out = re.sub(r"\b([A-Za-z])_([A-Za-z0-9]+)", r"\1_{\2}", out)
-    out = re.sub(r"\b([A-Za-z])([0-9]+)\b", r"\1_{\2}", out)
+    out = re.sub(r"(?<![{\w])([A-Za-z])([0-9]+)\b", r"\1_{\2}", out)
     out = re.sub(r"\b(" + "|".join(FUNCTIONS) + r")\b", lambda m: r"\operatorname{" + m.group(1).replace(
         "_", r"\_") + "}", out)
     out = re.sub(r"\[([a-z]|[a-z]+_\{[^}]*\}) > 0\]", r"[\1 > 0]", out)

@@ -121,9 +121,10 @@ def spy(console: Console, problem: core.Problem, structure: JacobianStructure, b
     if structure.kron:
         def entries(r: np.ndarray, c: np.ndarray) -> np.ndarray:
             both = np.broadcast_shapes(r.shape, c.shape)
-            f_index = np.unravel_index(np.broadcast_to(r, both), structure.f_shape, order="F")
-            op_index = np.unravel_index(np.broadcast_to(c, both), structure.operand_shape, order="F")
-            return jac.entries(problem, structure.wrt, f_index=tuple(f_index), operand_index=tuple(op_index))
+            f_index = _unravel(np.broadcast_to(r, both), structure.f_shape)
+            op_index = _unravel(np.broadcast_to(c, both), structure.operand_shape)
+            found = jac.entries(problem, structure.wrt, f_index=f_index, operand_index=op_index)
+            return np.broadcast_to(found, both)
     elif blocks.matrices and len(structure.f_shape) <= 2:
         stacked = np.concatenate(blocks.matrices)
         window = min(window, stacked.shape[0])
@@ -143,6 +144,11 @@ def spy(console: Console, problem: core.Problem, structure: JacobianStructure, b
     title = f"sparsity of {part}∂vec f/∂{vec}{structure.wrt} ({rows}×{cols}): {scale}{how}"
     console.print(Text(title, style="dim"))
     console.print(render.spy_text(grid))
+
+
+def _unravel(flat: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+    """Column-major (vec) positions as index arrays into shape; a scalar has no axes to index."""
+    return tuple(np.unravel_index(flat, shape, order="F")) if shape else ()
 
 
 VERDICTS = {"pass": ("✓ pass", "green"), "fail": ("✗ FAIL", "bold red"), "cannot check": ("? cannot check", "yellow")}

@@ -75,9 +75,10 @@ def matmul_shape(w: Shape, x: Shape, texts: tuple[str, str] = ("W", "X")) -> Sha
                              f"both need an axis", hint="use * for a scalar factor")
     w2, x2 = ((1, *w) if len(w) == 1 else w), ((*x, 1) if len(x) == 1 else x)
     if w2[-1] != x2[-2]:
-        what = "entries" if len(w) == 1 else "columns"
+        what = ("entry" if w2[-1] == 1 else "entries") if len(w) == 1 else ("column" if w2[-1] == 1 else "columns")
+        rows = "row" if x2[-2] == 1 else "rows"
         raise ShapeError(f"{texts[0]} {shape_text(w)} and {texts[1]} {shape_text(x)} do not multiply: "
-                         f"{texts[0]} has {w2[-1]} {what} but {texts[1]} has {x2[-2]} rows")
+                         f"{texts[0]} has {w2[-1]} {what} but {texts[1]} has {x2[-2]} {rows}")
     conflict = broadcast_conflict(w2[:-2], x2[:-2])
     if conflict is not None:
         axis, s, n = conflict

@@ -65,7 +65,7 @@ class JacobianStructure:
     def describe(self) -> str:
         """E.g. '2 blocks ∂f[:,k]/∂b, each I₂ (k = 0…1); 8 entries, 4 nonzero'."""
         nonzero = "" if self.nonzeros is None else f", {self.nonzeros:,} nonzero"
-        totals = f"{self.size:,} entries{nonzero}"
+        totals = f"{self.size:,} {'entry' if self.size == 1 else 'entries'}{nonzero}"
         if self.n_blocks == 0:
             return f"0 blocks: f {shape_text(self.f_shape)} has no entries; {totals}"
         if not self.block_axes:
