@@ -64,9 +64,8 @@ class Loaded:
 
     @property
     def heading(self) -> str:
-        """f = W·X ⊕ b for the default expression, else f = the expression as given."""
-        return "f = W·X ⊕ b" if self.default and "W" in self.problem.operands else (
-            "f = X ⊕ b" if self.default else f"f = {self.problem.expression.text}")
+        """f = W·X ⊕ b for the default expression (W absent is the identity), else f = the expression as given."""
+        return "f = W·X ⊕ b" if self.default else f"f = {self.problem.expression.text}"
 
 
 # ---- Binding operands ----
@@ -206,8 +205,12 @@ def show(fmt: str, out: OutputChoice, draw: Any) -> None:
         write_text(views().plain_text(draw), out.output)
 
 
-def emit(results: Mapping[str, Array], out: OutputChoice, draw: Any, *, record: bool = False) -> None:
-    """Results as a table for a person (the view), or as data for a pipe or a file."""
+def emit(results: Mapping[str, Array], out: OutputChoice, draw: Any, *, record: bool = False,
+         problem: core.Problem | None = None) -> None:
+    """Results as a table for a person (the view), or as data for a pipe or a file; a NaN or an infinity in a
+    result is reported first, one warning line each."""
+    for line in nonfinite_warnings(results, problem):
+        print(f"wxb: warning: {line}", file=sys.stderr)
     fmt = output_format(out)
     if fmt == "table":
         draw(views().console())
@@ -215,12 +218,40 @@ def emit(results: Mapping[str, Array], out: OutputChoice, draw: Any, *, record: 
         write_results(results, fmt, out.output, record=record)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def nonfinite_warnings(results: Mapping[str, Array], problem: core.Problem | None) -> list[str]:
+    """For each result holding NaN or ±inf: how many entries, and why (the operands had them, or the maths
+    produced them: an overflow, a division by zero, an invalid operation)."""
+    lines = []
+    operands = list(problem.operands.values()) if problem is not None else []
+    for name, value in results.items():
+        array = np.asarray(value)
+        if array.dtype.kind != "f" or np.isfinite(np.sum(array)):
+            continue
+        nans, infs = int(np.count_nonzero(np.isnan(array))), int(np.count_nonzero(np.isinf(array)))
+        if nans:
+            given = any(np.isnan(np.sum(a)) for a in operands)
+            why = "NaN in the operands" if given else "an invalid operation: 0/0, ∞ − ∞, 0·∞, or log or sqrt " \
+                "of a negative number"
+            lines.append(f"{name} has {_count(nans, 'NaN entry').replace('entrys', 'entries')} ({why})")
+        if infs:
+            limit = float(np.finfo(array.dtype).max)
+            given = any(np.isinf(a).any() for a in operands)
+            why = "infinities in the operands" if given else f"an overflow beyond ±{limit:.2g} for {array.dtype}, " \
+                "or a pole such as 1/0 or log 0"
+            lines.append(f"{name} has {_count(infs, 'infinite entry').replace('entrys', 'entries')} ({why})")
+    return lines
+
+
 # ---- forward ----
 
 def forward(loaded: Loaded, out: OutputChoice) -> None:
     """f, the expression's value."""
     f = loaded.problem.forward()
-    emit({"f": f}, out, lambda console: views().forward(console, loaded, f, out.precision))
+    emit({"f": f}, out, lambda console: views().forward(console, loaded, f, out.precision), problem=loaded.problem)
 
 
 # ---- backward ----
@@ -273,7 +304,8 @@ def backward(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoic
     G, _ = upstream(loaded, loss)
     grads = loaded.problem.backward(G, names)
     results = grads.keyed()
-    emit(results, out, lambda console: views().backward(console, grads, out.precision), record=record)
+    emit(results, out, lambda console: views().backward(console, grads, out.precision), record=record,
+         problem=loaded.problem)
 
 
 # ---- jacobian ----

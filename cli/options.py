@@ -71,7 +71,8 @@ BundleOption = Annotated[
     typer.Option(
         "--from",
         metavar="NPZ",
-        help="An .npz bundle with arrays named W, X, b, G, T: fills each operand not given by its own option.",
+        help="An .npz (or JSON object) bundle: each array binds the operand of its name (W, X, b, G, T, or any "
+        "operand of -e) not given otherwise.",
         rich_help_panel=OPERANDS_PANEL,
         show_default=False,
     ),
