@@ -534,18 +534,23 @@ def _pass_label(problem: Problem, node: Node, index: int, arg: Node, labels: dic
 
 def rounding_scale(problem: Problem, grads: Gradients) -> float:
     """A bound on the rounding error of one evaluation of L = Σ G ⊙ f: eps · Σ over nodes of Σ |adjoint ⊙ value|,
-    times each node's accumulation length (the inner size of a product or a sum)."""
+    times each node's accumulation length (the inner size of a product or a sum), plus the spacing of the
+    subnormal numbers, which bounds what underflow loses, times Σ |adjoint|."""
     eps = float(np.finfo(problem.dtype).eps)
+    tiny = float(np.finfo(problem.dtype).smallest_subnormal)
     total = 0.0
+    spacing = 0.0
     for node in problem.order:
         if node.op == "const" or id(node) not in grads.adjoints or id(node) not in grads.values:
             continue
         adj, value = grads.adjoints[id(node)], grads.values[id(node)]
         if node.op == "var":
             adj = grads.grads.get(node.name, adj)
-        weight = float(np.sum(np.abs(np.asarray(adj, dtype=np.float64)) * np.abs(np.asarray(value, np.float64))))
+        magnitude = np.abs(np.asarray(adj, dtype=np.float64))
+        weight = float(np.sum(magnitude * np.abs(np.asarray(value, np.float64))))
         total += weight * _accumulation(problem, node)
-    return eps * total
+        spacing += float(np.sum(magnitude)) * _accumulation(problem, node)
+    return eps * total + tiny * spacing
 
 
 def _accumulation(problem: Problem, node: Node) -> float:

@@ -99,7 +99,18 @@ class Probe:
         summed = float(np.sum(np.abs(self.G * grads.values.get(id(problem.root), self.problem.forward()))))
         self.noise = rounding_scale(self.problem, grads) + np.finfo(np.float64).eps * summed * max(
             math.log2(max(self.G.size, 1)), 1.0)
+        self.finite = math.isfinite(summed)
         self.linear = problem.linear_in(name)
+        self.added_to = self._added_to(problem, grads)
+
+    def _added_to(self, problem: Problem, grads: Any) -> float:
+        """The largest magnitude of a sum or difference θ is a term of (0 when there is none)."""
+        sums = [node for node in problem.order if node.op in ("add", "sub")
+                and any(arg.op == "var" and arg.name == self.name for arg in node.args)]
+        sizes = [float(np.max(np.abs(grads.values[id(node)]), initial=0.0)) for node in sums
+                 if id(node) in grads.values]
+        finite = [size for size in sizes if math.isfinite(size)]
+        return max(finite, default=0.0)
 
     def loss(self, theta: Array) -> float:
         """L with θ replaced."""
@@ -112,24 +123,47 @@ class Probe:
 
     def compare(self, v: Array, predicted: float, tolerance: float) -> Difference:
         """The central difference along v with a step chosen for it, and the bound it is held to."""
-        reach = float(np.max(np.abs(self.theta[v != 0]), initial=0.0))
-        if not math.isfinite(reach):
-            reach = 1.0
-        base = reach or float(np.max(np.abs(self.theta), initial=0.0)) or 1.0
         unit = float(np.max(np.abs(v)))
-        h = np.cbrt(np.finfo(np.float64).eps) * base / unit
+        h = np.cbrt(np.finfo(np.float64).eps) * self.base(v) / unit
+        truncation = 0.0
         if self.linear:
-            h = max(h, 1e-3 * base / unit, self.noise / (1e-9 * abs(predicted)) if predicted else 0.0)
+            h = max(h, 1e-3 * self.base(v) / unit, self.noise / (1e-9 * abs(predicted)) if predicted else 0.0)
             h = min(h, 1e300 / unit)
-        numeric = self.slope(v, h)
-        while self.linear and not math.isfinite(numeric) and h > base and math.isfinite(predicted):
-            h /= 1e4
             numeric = self.slope(v, h)
-        truncation = 0.0 if self.linear else abs(self.slope(v, 2 * h) - numeric)
-        rounding = 2 * self.noise * float(np.sum(np.abs(v))) / unit / (2 * h) if self.noise else 0.0
+            while not math.isfinite(numeric) and h > self.base(v) and math.isfinite(predicted):
+                h /= 1e4
+                numeric = self.slope(v, h)
+        else:
+            numeric, truncation, h = self.curved(v, h, predicted, tolerance)
+        rounding = 2 * self.noise / h
         error = abs(numeric - predicted)
         scale = max(abs(numeric), abs(predicted)) if math.isfinite(numeric) else abs(predicted)
         return Difference(predicted, numeric, error, tolerance * scale, rounding, truncation)
+
+    def base(self, v: Array) -> float:
+        """The size a step along v is measured against: the entries of θ it moves, or, where θ is added to
+        something larger, that sum's size (a tiny bias beside a large product is stepped at the product's scale)."""
+        reach = float(np.max(np.abs(self.theta[v != 0]), initial=0.0))
+        if not math.isfinite(reach):
+            reach = 1.0
+        return max(reach, self.added_to) or float(np.max(np.abs(self.theta), initial=0.0)) or 1.0
+
+    def curved(self, v: Array, h: float, predicted: float, tolerance: float) -> tuple[float, float, float]:
+        """For an L not linear in θ: the slope at step h, its truncation estimated from step 2h; the step grows
+        tenfold while rounding (2ε_L/h) dominates and the sum of both shrinks."""
+        slope = self.slope(v, h)
+        truncation = abs(self.slope(v, 2 * h) - slope)
+        for _ in range(8):
+            rounding = 2 * self.noise / h
+            if slope == predicted or rounding <= 4 * truncation or rounding <= tolerance * abs(predicted):
+                break
+            wider = 10 * h
+            slope2 = self.slope(v, wider)
+            truncation2 = abs(self.slope(v, 2 * wider) - slope2)
+            if not math.isfinite(slope2) or truncation2 + 2 * self.noise / wider >= truncation + rounding:
+                break
+            slope, truncation, h = slope2, truncation2, wider
+        return slope, truncation, h
 
 
 def check_operand(problem: Problem, G: Array, name: str, analytic: Array, *, seed: int = 0,
@@ -137,8 +171,13 @@ def check_operand(problem: Problem, G: Array, name: str, analytic: Array, *, see
     """Compare ⟨analytic, v⟩ with the central difference of L along v, for each direction v."""
     probe = Probe(problem, G, name)
     directions, method = _directions(probe.theta.shape, probe.theta.size, max_entries, seed)
-    exact = analytic.astype(np.float64)
     tolerance = tolerance_for(analytic.dtype)
+    given = [a for a in problem.operands.values() if np.isnan(np.sum(a, dtype=np.float64))]
+    if not probe.finite and not given and not np.isnan(probe.G).any():
+        return CheckResult(name, math.nan, math.nan, tolerance, True, len(directions), method, math.nan,
+                           "cannot check", "L = Σ G ⊙ f is not finite here (an overflow), so it has no finite "
+                           "differences to compare with")
+    exact = analytic.astype(np.float64)
     diffs = [probe.compare(v, float(np.sum(exact * v)), tolerance) for v in directions]
     return _verdict(name, diffs, tolerance, method)
 
@@ -159,6 +198,8 @@ def _verdict(name: str, diffs: list[Difference], tolerance: float, method: str) 
         return CheckResult(name, max_abs, max_rel, tolerance, False, n, method, worst.bound, "fail",
                            "the analytic gradient disagrees with the finite differences")
     fuzz = max(d.rounding + d.truncation for d in diffs)
+    if scale == 0 and max_abs == 0:
+        return CheckResult(name, 0.0, 0.0, tolerance, True, n, method, worst.bound)
     if fuzz > RESOLUTION * scale or not math.isfinite(fuzz):
         why = (f"rounding in L (±{_short(max(d.rounding for d in diffs))} on the slope) swamps the finite "
                f"difference of a gradient of size {_short(scale)}")
@@ -177,7 +218,8 @@ def check_problem(problem: Problem, G: ArrayLike | None = None, wrt: Iterable[st
     """For each operand θ: analytic dL/dθ vs (L(θ+hv) − L(θ−hv))/2h, L = Σ G ⊙ f (G = 1 when not given)."""
     g = np.ones(problem.f_shape, dtype=problem.dtype) if G is None else problem.upstream(G)
     names = problem.wrt_names(wrt)
-    grads = problem.backward(g, names)
-    return CheckReport(tuple(check_operand(problem, g, name, grads[name], seed=seed, max_entries=max_entries)
-                             for name in names))
+    with np.errstate(all="ignore"):
+        grads = problem.backward(g, names)
+        return CheckReport(tuple(check_operand(problem, g, name, grads[name], seed=seed, max_entries=max_entries)
+                                 for name in names))
 

@@ -1,0 +1,96 @@
+"""The gradient check is honest about rounding: correct gradients pass at every scale, a check that rounding
+makes meaningless says so instead of failing, and only a real disagreement (or NaN) fails."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from wxb.core import Problem, gradient_check
+from wxb.core.gradcheck import check_problem
+from wxb.core.rules import PRIMITIVES, Primitive
+
+W = np.array([[1.0, 2.0], [3.0, 4.0]])
+X = np.array([[1.0, -2.0], [3.0, 0.5]])
+B = np.array([0.5, 0.25])
+SCALES = [1e-300, 1.0, 1e8, 1e300]
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_the_affine_map_passes_at_every_scale(scale: float) -> None:
+    report = gradient_check(X * scale, B * scale, W)
+    assert [r.verdict for r in report.results] == ["pass", "pass", "pass"], report
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_large_weights_pass_too(scale: float) -> None:
+    report = gradient_check(X, B, W * scale)
+    assert report.passed and all(r.verdict == "pass" for r in report.results), report
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_a_nonlinear_layer_passes_or_says_it_cannot_check(scale: float) -> None:
+    for weights in (W, W / scale):
+        problem = Problem.build("tanh(W @ X + b)", {"W": weights, "X": X * scale, "b": B * scale})
+        report = check_problem(problem)
+        assert report.passed, report
+        assert all(r.verdict in ("pass", "cannot check") for r in report.results)
+
+
+def test_the_seed_issue_case_is_exact_and_passes() -> None:
+    # db = [2;2] is exact, though X holds 123456789: the bound must include the rounding of L itself.
+    report = gradient_check(np.array([[123456789.0, 2.0], [3.0, 4.0]]), np.array([[0.5], [0.25]]))
+    assert all(r.verdict == "pass" for r in report.results), report
+    big = gradient_check(np.array([[123456789.0, 2.0], [3.0, 4.0]]), np.array([[0.5], [0.25]]), W * 1e4)
+    assert all(r.verdict == "pass" for r in big.results), big
+
+
+def test_overflow_is_cannot_check_not_a_failure() -> None:
+    problem = Problem.build("sum(exp(W @ X + b))", {"W": W * 1e3, "X": X, "b": B})
+    report = check_problem(problem)
+    assert report.passed
+    assert {r.verdict for r in report.results} == {"cannot check"}
+    assert "not finite" in report.results[0].reason
+
+
+def test_underflow_is_cannot_check_not_a_failure() -> None:
+    problem = Problem.build("sum(W @ X + b) ** 2", {"W": W, "X": X * 1e-300, "b": B * 1e-300})
+    report = check_problem(problem, wrt=["X", "b"])
+    assert report.passed
+    assert {r.verdict for r in report.results} == {"cannot check"}
+
+
+def test_nan_still_fails() -> None:
+    report = gradient_check(np.array([[np.nan, 1.0], [1.0, 1.0]]), B)
+    assert not report.passed
+    assert all(r.verdict == "fail" for r in report.results)
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_a_wrong_gradient_fails_at_every_scale(scale: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    add = PRIMITIVES["add"]
+    wrong = Primitive(add.symbol, add.kind, add.forward, (add.vjps[0], lambda n, g, f, x, y: g * 1.01), add.rules,
+                      add.linear, add.uses)
+    monkeypatch.setitem(PRIMITIVES, "add", wrong)
+    report = gradient_check(X * scale, B * scale, W)
+    assert not report.passed
+    assert [r.verdict for r in report.results] == ["pass", "pass", "fail"]
+
+
+def test_a_wrong_nonlinear_rule_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    tanh = PRIMITIVES["tanh"]
+    wrong = Primitive(tanh.symbol, tanh.kind, tanh.forward, (lambda n, g, f, x: g * (1 - f * f) * 1.001,),
+                      tanh.rules, tanh.linear, tanh.uses)
+    monkeypatch.setitem(PRIMITIVES, "tanh", wrong)
+    report = check_problem(Problem.build("tanh(W @ X + b)", {"W": W / 4, "X": X, "b": B}))
+    assert [r.verdict for r in report.results] == ["fail", "fail", "fail"]
+
+
+def test_the_cli_exits_zero_for_cannot_check_and_says_why() -> None:
+    done = subprocess.run([sys.executable, "-m", "wxb.cli", "check", "-e", "sum(exp(W @ X + b))", "W=[1000]",
+                           "X=1; 2", "b=1", "--format", "csv"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert ",cannot check,L = Σ G ⊙ f is not finite" in done.stdout
