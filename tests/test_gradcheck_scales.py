@@ -93,4 +93,4 @@ def test_the_cli_exits_zero_for_cannot_check_and_says_why() -> None:
     done = subprocess.run([sys.executable, "-m", "wxb.cli", "check", "-e", "sum(exp(W @ X + b))", "W=1000 1000",
                            "X=1; 2", "b=1", "--format", "csv"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert ",cannot check,L = Σ G ⊙ f is not finite" in done.stdout
+    assert ",cannot check,\"L = Σ G ⊙ f is not finite" in done.stdout
