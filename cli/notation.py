@@ -21,7 +21,7 @@ MAX_DRAWN = 400  # entries: a larger matrix is named, not written out
 LATEX = {
     "·": r" \cdot ", "⊙": r" \odot ", "⊘": r" \oslash ", "⊗": r" \otimes ", "⊕": r" \oplus ", "ᵀ": r"^{\top}",
     "−": "-", "∂": r"\partial ", "Σ": r"\sum ", "δ": r"\delta", "β": r"\beta", "θ": r"\theta", "…": r"\dots ",
-    "′": "'", "²": "^{2}", "ᴮ": r"^{B}", "≤": r"\le ", "×": r"\times ",
+    "′": "'", "²": "^{2}", "ᴮ": r"^{B}", "≤": r"\le ", "×": r"\times ", "→": r"\to ",
 }
 SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
 FUNCTIONS = ("tanh", "exp", "log", "sqrt", "relu", "sigmoid", "softmax", "log_softmax", "logsumexp", "diag", "vec",
@@ -31,13 +31,12 @@ FUNCTIONS = ("tanh", "exp", "log", "sqrt", "relu", "sigmoid", "softmax", "log_so
 def latex_text(text: str) -> str:
     """A formula in LaTeX: symbols to commands, Iₙ to I_{n}, G_z2 to G_{z2}, functions upright."""
     out = re.sub(r"([₀-₉]+)", lambda m: "_{" + m.group(1).translate(SUBSCRIPTS) + "}", text)
-    out = re.sub(r"\b([A-Za-z])_([A-Za-z0-9]+)", r"\1_{\2}", out)
     out = re.sub(r"(?<![{\w])([A-Za-z])([0-9]+)\b", r"\1_{\2}", out)
     out = re.sub(r"\b(" + "|".join(FUNCTIONS) + r")\b", lambda m: r"\operatorname{" + m.group(1).replace(
-        "_", r"\_") + "}", out)
-    out = re.sub(r"\[([a-z]|[a-z]+_\{[^}]*\}) > 0\]", r"[\1 > 0]", out)
+        "_", "@") + "}", out)
     for symbol, command in LATEX.items():
         out = out.replace(symbol, command)
+    out = re.sub(r"([A-Za-z])_([A-Za-z0-9]+)", r"\1_{\2}", out).replace("@", r"\_")
     out = re.sub(r"\(\s*([^()]*?)\s*\)$", r"(\1)", out)
     return re.sub(r"  +", " ", out).strip()
 
@@ -90,9 +89,9 @@ def _escape_markdown(text: str) -> str:
 
 def latex(steps: list[Step], heading: str, precision: int) -> str:
     """The derivation as a LaTeX fragment (amsmath): a paragraph and a display equation per step."""
-    lines = ["% wxb explain: needs \\usepackage{amsmath}", f"\\subsection*{{{_escape_latex(heading)}}}", ""]
+    lines = ["% wxb explain: needs \\usepackage{amsmath}", f"\\subsection*{{{_prose_latex(heading)}}}", ""]
     for number, step in enumerate(steps, start=1):
-        lines += [f"\\paragraph{{{number}. {_escape_latex(step.title)}}}",
+        lines += [f"\\paragraph{{{number}. {_prose_latex(step.title)}}}",
                   "\\[", f"  {equation_latex(step, precision)}", "\\]"]
         if step.note:
             lines += [_prose_latex(step.note)]
@@ -104,12 +103,23 @@ def _escape_latex(text: str) -> str:
     return re.sub(r"([#$%&_{}])", r"\\\1", text)
 
 
+MATHS = re.compile(r"\S*[∂Σ⊕·⊙⊘ᵀ⊗δβθ₀-₉→×≤′²ᴮ−…]\S*")
+
+
 def _prose_latex(text: str) -> str:
-    """A note in prose, its formulas (after a colon) as inline maths."""
-    head, colon, formula = text.partition(": dL/d")
-    if colon:
-        return f"{_escape_latex(head)}: ${latex_text('dL/d' + formula)}$"
-    return _escape_latex(text).replace("→", r"$\to$").replace("×", r"$\times$")
+    """Prose for LaTeX: special characters escaped, and each word written in symbols (∂f[:,k]/∂b, G·1, I₂)
+    set as inline maths, so the text compiles with any engine."""
+    out, last = [], 0
+    for match in MATHS.finditer(text):
+        out.append(_escape_latex(text[last:match.start()]))
+        word = match.group(0)
+        trail = len(word) - len(word.rstrip(").:,;"))
+        core_, tail = (word[:-trail], word[-trail:]) if trail else (word, "")
+        lead = len(core_) - len(core_.lstrip("("))
+        out.append(core_[:lead] + f"${latex_text(core_[lead:])}$" + tail)
+        last = match.end()
+    out.append(_escape_latex(text[last:]))
+    return "".join(out)
 
 
 WRITERS: dict[str, Callable[[list[Step], str, int], str]] = {"markdown": markdown, "latex": latex}

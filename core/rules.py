@@ -199,7 +199,7 @@ PRIMITIVES: dict[str, Primitive] = {
                          (lambda n, g, f, x: f * (g - summed(n, g * f, x)),), ("{f} ⊙ ({G} − Σ {G} ⊙ {f})",),
                          (False,), "xf"),
     "log_softmax": Primitive("log_softmax", "axis", log_softmax,
-                             (lambda n, g, f, x: g - np.exp(f) * summed(n, g, x),), ("{G} − e^{f} ⊙ Σ {G}",),
+                             (lambda n, g, f, x: g - np.exp(f) * summed(n, g, x),), ("{G} − exp({f}) ⊙ Σ {G}",),
                              (False,), "xf"),
     # ---- reductions (an axis, or every axis, summed away) ----
     "sum": Primitive("Σ", "reduce", lambda n, x: np.sum(x, axis=resolved_axis(n, x.ndim)),

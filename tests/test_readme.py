@@ -33,7 +33,7 @@ def test_shell_example_prints_what_the_readme_shows(command: str, shown: str) ->
     args = shlex.split(command.removesuffix(" | cat"))
     env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1", "FORCE_COLOR": "", "TERM": "xterm"}
     # The README shows what a terminal shows: a table, unless the output is data or an error.
-    as_shown = args[1] == "demo" or re.match(r"[-\d\[{]|wxb: error", shown.lstrip()) is not None
+    as_shown = args[1] == "demo" or "--format" in args or re.match(r"[-\d\[{]|wxb: error", shown.lstrip()) is not None
     extra = [] if as_shown else ["--format", "table"]
     done = subprocess.run([sys.executable, "-m", "wxb.cli", *args[1:], *extra], capture_output=True, text=True,
                           cwd=ROOT, env=env, timeout=60)
