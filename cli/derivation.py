@@ -133,7 +133,7 @@ def jacobian_step(problem: Problem, name: str) -> Step | None:
 
 def backward_steps(problem: Problem, grads: Gradients, upstream_note: str) -> list[Step]:
     """The upstream gradient at each primitive whose gradient is new (G_z), in reverse order."""
-    steps = []
+    steps: list[Step] = []
     for node in reversed(problem.intermediates()):
         label = grads.adjoint_labels.get(id(node))
         if node is problem.root or label is None or id(node) not in grads.adjoints:

@@ -130,7 +130,8 @@ def spy(console: Console, problem: core.Problem, structure: JacobianStructure, b
         window = min(window, stacked.shape[0])
 
         def entries(r: np.ndarray, c: np.ndarray) -> np.ndarray:
-            return stacked[r, c]
+            found: np.ndarray = stacked[r, c]
+            return found
     else:
         return
     height = min(SPY_HEIGHT, window)

@@ -437,6 +437,9 @@ def reverse(problem: Problem, G: Array, wrt: tuple[str, ...], *, keep: bool = Fa
     labels: dict[int, str] = {id(problem.root): "G"}
     kept: dict[int, Array] = {}
     contributions: dict[str, list[tuple[Reduction, Array]]] = {name: [] for name in wrt}
+    if problem.root.op == "var" and problem.root.name in contributions:  # f is an operand itself: dL/dθ = G
+        shape = problem.shape(problem.root)
+        contributions[problem.root.name].append((Reduction.between(problem.root.name, shape, shape), G))
     for node in reversed(problem.order):
         if node.op in ("var", "const") or id(node) not in adjoints:
             continue

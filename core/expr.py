@@ -9,12 +9,13 @@ is refused with its position marked. The seed's own notation is accepted: `·` f
 from __future__ import annotations
 
 import ast
+import warnings
 from dataclasses import dataclass, field
 
 from wxb.core.errors import WxbError
 
 MAX_LENGTH = 10_000
-MAX_DEPTH = 64
+MAX_DEPTH = 200
 NOTATION = {"·": "@", "⊕": "+", "⊙": "*", "ᵀ": ".T", "−": "-", "×": "*"}
 DEFAULT = "W @ X + b"
 DEFAULT_WITHOUT_W = "X + b"
@@ -40,6 +41,7 @@ class Node:
     name: str = ""
     value: float = 0.0
     axis: int | None = None
+    default_axis: bool = False
     power: float = 0.0
     text: str = field(default="", compare=False)
 
@@ -97,14 +99,23 @@ def _marked(text: str, column: int, context: int = 30) -> str:
 class _Builder:
     """Turns a whitelisted Python AST into graph nodes, one shared node per operand name."""
 
-    def __init__(self, original: str, columns: list[int]) -> None:
+    def __init__(self, original: str, parsed: str, columns: list[int]) -> None:
         self.original = original
+        self.lines = parsed.split("\n")
         self.columns = columns
         self.operands: dict[str, Node] = {}
 
+    def offset(self, node: ast.AST) -> int:
+        """Where node starts in the parsed text, in characters (ast counts UTF-8 bytes within a line)."""
+        line = max(getattr(node, "lineno", 1), 1) - 1
+        start = sum(len(text) + 1 for text in self.lines[:line])
+        here = self.lines[line] if line < len(self.lines) else ""
+        in_bytes = getattr(node, "col_offset", 0)
+        return start + len(here.encode("utf-8")[:in_bytes].decode("utf-8", errors="ignore"))
+
     def refuse(self, what: str, node: ast.AST, hint: str | None = None) -> ExpressionError:
         """An error marking where node starts in the original text."""
-        offset = getattr(node, "col_offset", 0)
+        offset = self.offset(node)
         column = self.columns[min(offset, len(self.columns) - 1)]
         return ExpressionError(f"{what} at column {column + 1} of the expression: {_marked(self.original, column)}",
                                hint=hint)
@@ -133,7 +144,8 @@ class _Builder:
             return Node("T", (self.build(node.value, depth + 1),), text=ast.unparse(node))
         if isinstance(node, ast.Call):
             return self.call(node, depth)
-        raise self.refuse(f"{_kind(node)} is not allowed in an expression", node,
+        kind = _kind(node.op) if isinstance(node, ast.UnaryOp) else _kind(node)
+        raise self.refuse(f"{kind} is not allowed in an expression", node,
                           hint="use operands, numbers, + - * / @ **, .T and " + ", ".join(FUNCTIONS))
 
     def operand(self, node: ast.Name) -> Node:
@@ -151,7 +163,11 @@ class _Builder:
         """A real number (int or float; not bool, complex or text)."""
         if isinstance(node.value, bool) or not isinstance(node.value, int | float):
             raise self.refuse(f"the constant {node.value!r} is not a real number", node)
-        return Node("const", value=float(node.value), text=ast.unparse(node))
+        try:
+            value = float(node.value)
+        except OverflowError:
+            raise self.refuse("the constant is too large for a float", node) from None
+        return Node("const", value=value, text=ast.unparse(node))
 
     def binary(self, node: ast.BinOp, depth: int) -> Node:
         """x + y, x − y, x * y, x / y, x @ y, and x ** c for a constant c."""
@@ -175,15 +191,15 @@ class _Builder:
         name = node.func.id
         if len(node.args) != 1:
             raise self.refuse(f"{name}() takes one argument, not {len(node.args)}", node)
-        axis = AXIS_FUNCTIONS.get(name)
+        axis, default = AXIS_FUNCTIONS.get(name), True
         for keyword in node.keywords:
             if keyword.arg != "axis" or name not in AXIS_FUNCTIONS:
                 what = "**" if keyword.arg is None else f"{keyword.arg}="
                 raise self.refuse(f"{name}() takes no keyword {what}", keyword,
                                   hint="only softmax, log_softmax, logsumexp, sum and mean take axis=")
-            axis = self.axis(keyword.value, name)
+            axis, default = self.axis(keyword.value, name), False
         arg = self.build(node.args[0], depth + 1)
-        return Node(name, (arg,), axis=axis, text=ast.unparse(node))
+        return Node(name, (arg,), axis=axis, default_axis=default, text=ast.unparse(node))
 
     def axis(self, node: ast.expr, name: str) -> int | None:
         """axis=K for an integer K (negative counts from the end), or axis=None."""
@@ -217,7 +233,9 @@ def parse(text: str) -> Expression:
         raise ExpressionError(f"the expression is {len(text):,} characters long, over the limit of {MAX_LENGTH:,}")
     normal, columns = _normalise(text)
     try:
-        tree = ast.parse(normal.strip(), mode="eval")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarnings would reach stderr before the one error line
+            tree = ast.parse(normal.strip(), mode="eval")
     except SyntaxError as exc:
         offset = (exc.offset or 1) - 1 + (len(normal) - len(normal.lstrip()))
         column = columns[min(max(offset, 0), len(columns) - 1)]
@@ -226,7 +244,9 @@ def parse(text: str) -> Expression:
                               f"{_marked(text, column)}") from None
     except (RecursionError, MemoryError):
         raise ExpressionError(f"the expression nests too deeply (more than {MAX_DEPTH} levels)") from None
+    except (UnicodeError, ValueError) as exc:
+        raise ExpressionError(f"the expression is not valid text ({type(exc).__name__})") from None
     lead = len(normal) - len(normal.lstrip())
-    builder = _Builder(text, columns[lead:])
+    builder = _Builder(text, normal.strip(), columns[lead:])
     root = builder.build(tree.body)
     return Expression(text, root, tuple(builder.operands))

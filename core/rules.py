@@ -63,7 +63,7 @@ def resolved_axis(node: Node, ndim: int) -> int | None:
     """The node's axis for an argument of ndim axes: softmax's default −2 is axis 0 of a vector."""
     if node.axis is None:
         return None
-    if node.axis == -2 and ndim == 1:
+    if node.axis == -2 and ndim == 1 and node.default_axis:
         return 0
     return node.axis
 
@@ -143,6 +143,15 @@ def logsumexp(node: Node, x: Array) -> Array:
     return out
 
 
+def power_vjp(node: Node, g: Array, x: Array) -> Array:
+    """g ⊙ p·x^(p−1); for p = 0 the derivative is 0 everywhere (x⁰ = 1), also at x = 0."""
+    if node.power == 0:
+        zero: Array = np.zeros_like(g * x)
+        return zero
+    grad: Array = g * node.power * x ** (node.power - 1)
+    return grad
+
+
 def keep_axis(node: Node, g: Array, x: Array) -> Array:
     """g (of the reduced shape) with the summed axis put back with size 1, to broadcast against x."""
     axis = resolved_axis(node, x.ndim)
@@ -174,7 +183,7 @@ PRIMITIVES: dict[str, Primitive] = {
     # ---- elementwise, one argument ----
     "neg": unary("−", lambda n, x: -x,                        lambda n, g, f, x: -g,
                  "−{G}", uses="", linear=True),
-    "pow": unary("^", lambda n, x: x ** n.power,              lambda n, g, f, x: g * n.power * x ** (n.power - 1),
+    "pow": unary("^", lambda n, x: x ** n.power,              lambda n, g, f, x: power_vjp(n, g, x),
                  "{G} ⊙ p·{x}^(p−1)", uses="x"),
     "relu": unary("relu", lambda n, x: np.maximum(x, 0),      lambda n, g, f, x: g * (x > 0),
                   "{G} ⊙ [{x} > 0]", uses="x"),
