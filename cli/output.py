@@ -10,31 +10,42 @@ one value per line (wxb's vectors are columns), a 2-D result its rows; N-d is re
 json writes the bare nested list, npy the array, npz {name: array}. Several results: json writes an object
 keyed by name and npz an archive keyed by name; csv, tsv and npy refuse (use npz or json).
 
-Numbers as text round-trip exactly: reading them back gives the same float64, bit for bit. A number is
-written in its shortest round-trip form, Python's repr: `0.1`, `1e-300`, `nan`, `inf`, `-inf`, `-0.0`, and an
-integer value keeps its point: `6.0`. Large csv/tsv results (over LARGE_CELLS numbers) are written by polars,
-which writes the same shortest digits but may lay out exponents differently (`6.5e-6`, `0.00002`); those
-round-trip exactly too (tested). JSON writes nan and ±inf as NaN and ±Infinity, as Python's json reads them.
+Numbers as text round-trip exactly: reading them back gives the same number of the result's own type, bit for
+bit. A number is written in its shortest round-trip form, laid out as Python's repr: `0.1`, `1e-05`, `1e+20`,
+`nan`, `inf`, `-inf`, `-0.0`, and an integer value keeps its point: `6.0`. float32 results are written with
+float32's own shortest digits (`5.6290164`, not the float64 `5.629016399383545`). Large csv/tsv results (over
+LARGE_CELLS numbers) are written by polars, which writes the same shortest digits (float32's own for float32) but
+lays out exponents its own way (`1.5e-7`, `0.00001`); those round-trip exactly too (tested). JSON writes nan and
+±inf as NaN and ±Infinity, as Python's json reads them.
 
-Files are written atomically: to a temporary file in the same folder, flushed, then renamed over
-the target. On any failure the temporary file is removed and an existing file is left untouched.
+`-o` writes through (write_through): symbolic links are followed, and what they end at decides. A regular file,
+or nothing yet, is written atomically: to a temporary file beside the target, flushed, then renamed over it, so a
+link stays a link and its target gets the new content; the target keeps its mode. On any failure, and on SIGTERM
+or SIGHUP, the temporary file is removed and an existing file is left untouched. A FIFO, a device or a socket is
+written directly, never replaced; so is an inherited descriptor (`/dev/stdout`, `/dev/fd/N`, `>(gzip > x.gz)`),
+written as it is open (appending stays appending). An output that fails (a full disk, a closed stdout) is an
+OutputError naming stdout or the -o path.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import os
+import signal
+import stat
 import sys
-from collections.abc import Callable, Mapping
-from contextlib import suppress
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from functools import partial
 from pathlib import Path
+from types import FrameType
 from typing import Any, BinaryIO
 
 import numpy as np
 from numpy.typing import NDArray
 
-from wxb.cli.errors import InputError
+from wxb.cli.errors import InputError, OutputError
 from wxb.cli.progress import working
 
 LARGE_CELLS = 100_000  # numbers; above this, csv/tsv are written by polars
@@ -42,9 +53,37 @@ Array = NDArray[np.generic]
 Emit = Callable[[BinaryIO], object]  # writes the prepared output to a binary stream
 
 
-def format_number(x: float) -> str:
-    """The shortest text that reads back as the same float64: Python's repr ("6.0", "0.1", "nan", "-inf")."""
+JSON_SPECIALS = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def format_number(x: float | np.floating[Any]) -> str:
+    """The shortest text that reads back as the same number of x's own type, laid out as Python's repr: a float64
+    (or Python float) is its repr ("6.0", "0.1", "1e-05", "nan"); a float32 or float16 has its own shortest
+    digits ("5.6290164", not "5.629016399383545")."""
+    if isinstance(x, np.floating) and x.dtype.itemsize < 8:
+        return _short_float_text(x)
     return repr(float(x))
+
+
+def _short_float_text(x: np.floating[Any]) -> str:
+    """A float32 or float16 in its own shortest round-trip digits, positional from 1e-4 up to 1e16 as repr is."""
+    if not np.isfinite(x):
+        return repr(float(x))
+    magnitude = abs(x)
+    if x == 0 or (x.dtype.type(1e-4) <= magnitude and float(magnitude) < 1e16):
+        return np.format_float_positional(x, unique=True, trim="0")
+    return np.format_float_scientific(x, unique=True, trim="-", exp_digits=2)
+
+
+def number_formatter(dtype: np.dtype[Any]) -> Callable[[Any], str]:
+    """How each value of `array.tolist()` is written for an array of this dtype: integers as they are, floats by
+    format_number in the array's own precision (a float32's Python float is cast back to float32, exactly)."""
+    if dtype.kind in "iu":
+        return str
+    if dtype.kind == "f" and dtype.itemsize < 8:
+        own = dtype.type
+        return lambda x: _short_float_text(own(x))
+    return format_number
 
 
 # ---------------------------------------------------------------- writers: validate first, then emit
@@ -66,20 +105,22 @@ def _delimited(results: Mapping[str, Array], separator: str) -> Emit:
         hint = "use --format json or npy, which keep every dimension"
         raise InputError(f"{name} has {array.ndim} dimensions {array.shape}; {fmt} holds at most 2", hint=hint)
     table = array.reshape(-1, 1) if array.ndim == 1 else array
-    if array.ndim >= 1 and array.size > LARGE_CELLS and array.dtype.kind == "f":
-        return partial(_polars_delimited, np.asarray(table, dtype=np.float64), separator)
+    if array.ndim >= 1 and array.size > LARGE_CELLS and array.dtype.kind == "f" and array.dtype.itemsize in (4, 8):
+        native = table.astype(table.dtype.newbyteorder("="), copy=False)
+        return partial(_polars_delimited, native, separator)
     return lambda stream: stream.write(_delimited_text(array if array.ndim == 0 else table, separator).encode())
 
 
 def _delimited_text(array: Array, separator: str) -> str:
-    cell = str if array.dtype.kind in "iu" else format_number
+    cell = number_formatter(array.dtype)
     if array.ndim == 0:
         return cell(array.item()) + "\n"
     return "".join(separator.join(map(cell, row)) + "\n" for row in array.tolist())
 
 
-def _polars_delimited(table: NDArray[np.float64], separator: str, stream: BinaryIO) -> None:
-    """Large tables by polars, whose float text round-trips exactly; NaN respelled `nan` like format_number."""
+def _polars_delimited(table: Array, separator: str, stream: BinaryIO) -> None:
+    """Large float32 or float64 tables by polars, whose float text round-trips exactly in the column's own type;
+    NaN respelled `nan` like format_number."""
     import polars as pl
 
     frame = pl.from_numpy(table)
@@ -91,20 +132,45 @@ def _polars_delimited(table: NDArray[np.float64], separator: str, stream: Binary
     stream.write(buffer.getvalue().replace(b"NaN", b"nan"))
 
 
-def _json(results: Mapping[str, Array]) -> Emit:
-    """json: the bare nested list of one result, or an object of them keyed by name."""
-    if len(results) == 1:
-        value: object = np.asarray(next(iter(results.values()))).tolist()
-    else:
-        value = {name: np.asarray(array).tolist() for name, array in results.items()}
+def _json(results: Mapping[str, Array], record: bool = False) -> Emit:
+    """json: the bare nested list of one result, or an object of them keyed by name (laid out as json.dumps);
+    always the object for a record (`--wrt all`), whatever the number of results."""
     import json
 
-    return lambda stream: stream.write((json.dumps(value) + "\n").encode())
+    if len(results) == 1 and not record:
+        text = _json_array(np.asarray(next(iter(results.values()))))
+    else:
+        text = "{" + ", ".join(f"{json.dumps(name)}: {_json_array(np.asarray(a))}" for name, a in results.items()) + "}"
+    return lambda stream: stream.write((text + "\n").encode())
+
+
+def _json_array(array: Array) -> str:
+    """One array as JSON nested lists, each number in its shortest round-trip form of the array's own type."""
+    if array.dtype.kind != "f" or array.dtype.itemsize >= 8:
+        import json
+
+        return json.dumps(array.tolist())
+    cell = number_formatter(array.dtype)
+    return _nested_json(array.tolist(), lambda x: JSON_SPECIALS.get(text := cell(x), text))
+
+
+def _nested_json(value: object, cell: Callable[[Any], str]) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_nested_json(item, cell) for item in value) + "]"
+    return cell(value)
 
 
 def _npy(results: Mapping[str, Array]) -> Emit:
     _, array = _single(results, "npy")
-    return lambda stream: np.save(stream, array, allow_pickle=False)
+    return lambda stream: np.save(stream if _seekable(stream) else WriteOnly(stream), array, allow_pickle=False)
+
+
+class WriteOnly:
+    """A stream seen only through its write method: NumPy then writes an array in chunks, where it would call
+    tofile on a real file, which needs a file position that a FIFO or a pipe has not."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.write = stream.write
 
 
 def _npz(results: Mapping[str, Array]) -> Emit:
@@ -179,73 +245,241 @@ def choose_format(requested: str | None, output: Path | None, *, stdout_is_termi
 # ---------------------------------------------------------------- writing
 
 
-def write_results(results: Mapping[str, Array], fmt: str, output: Path | None = None) -> None:
-    """Write results as fmt to stdout, or atomically to `output`; everything is validated before writing."""
+def write_results(results: Mapping[str, Array], fmt: str, output: Path | None = None, *,
+                  record: bool = False) -> None:
+    """Write results as fmt to stdout, or through to `output`; everything is validated before writing."""
     if fmt not in WRITERS:
         raise ValueError(f"write_results cannot write {fmt!r}; tables are rendered by the caller")
     if not results:
         raise ValueError("write_results needs at least one result")
-    emit = WRITERS[fmt](results)
+    emit = _json(results, record) if fmt == "json" else WRITERS[fmt](results)
     size = sum(np.asarray(array).nbytes for array in results.values())
     with working(f"writing {fmt}", size):
-        if output is None or str(output) == "-":
-            _to_stdout(emit)
-        else:
-            write_atomically(output, emit)
-
-
-def _to_stdout(emit: Emit) -> None:
-    sys.stdout.flush()
-    stream = sys.stdout.buffer
-    emit(stream)
-    stream.flush()
-
-
-def write_atomically(path: Path, emit: Emit) -> None:
-    """Emit into a temp file beside `path`, flush it, rename it over `path`; on failure remove the temp.
-
-    No fsync: the rename makes the replacement atomic for readers, and durability across a power cut is the
-    file system's business, as it is for the plain scripts wxb is measured against."""
-    if path.is_dir():
-        raise InputError("is a folder, not a file", operand="-o", source=str(path))
-    import tempfile
-
-    try:
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise InputError(f"cannot write there: {exc.strerror or exc}", operand="-o", source=str(path)) from None
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            emit(stream)
-            stream.flush()
-        os.chmod(temp, _mode_for(path))
-        os.replace(temp, path)
-    except BaseException as exc:
-        with suppress(OSError):
-            os.unlink(temp)
-        if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
-            raise InputError(f"cannot write it: {exc.strerror or exc}", operand="-o", source=str(path)) from None
-        raise
-
-
-def _mode_for(path: Path) -> int:
-    """An existing file keeps its permissions; a new one gets the usual 0o666 minus the umask."""
-    try:
-        return os.stat(path).st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        _write(emit, output)
 
 
 def write_text(text: str, output: Path | None = None) -> None:
-    """Text already laid out (a json record, a csv report) to stdout, or atomically to `output`."""
-    emit: Emit = partial(_write_encoded, text)
-    if output is None or str(output) == "-":
-        _to_stdout(emit)
-    else:
-        write_atomically(output, emit)
+    """Text already laid out (a json record, a csv report) to stdout, or through to `output`."""
+    _write(partial(_write_encoded, text), output)
 
 
 def _write_encoded(text: str, stream: BinaryIO) -> None:
     stream.write(text.encode("utf-8"))
+
+
+def _write(emit: Emit, output: Path | None) -> None:
+    if output is None or str(output) == "-":
+        _to_stdout(emit)
+    else:
+        write_through(output, emit)
+
+
+def _to_stdout(emit: Emit) -> None:
+    """Emit to stdout; a closed stdout or one that fails (a full disk) is an OutputError naming stdout."""
+    stdout = sys.stdout
+    if stdout is None or getattr(stdout, "closed", False):
+        raise OutputError("cannot write to stdout: it is closed")
+    try:
+        stdout.flush()
+        emit(stdout.buffer)
+        stdout.buffer.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write to stdout: {_reason(exc)}") from None
+
+
+def _reason(exc: OSError) -> str:
+    """Why a write failed, in the system's words (polars' "… (os error 28)" too); a bad descriptor is a closed one."""
+    code, text = exc.errno, exc.strerror
+    if code is None:
+        import re
+
+        found = re.search(r"\(os error (\d+)\)", str(exc))
+        code = int(found.group(1)) if found else None
+        text = os.strerror(code) if code is not None else None
+    if code == errno.EBADF:
+        return "it is closed"
+    return text or str(exc)
+
+
+@contextmanager
+def _reported(what: str, shown: str) -> Iterator[None]:
+    """Within the block, an OSError becomes an OutputError `what: <reason>, in -o <shown>` (a closed pipe is not
+    an error of ours: it passes through)."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"{what}: {_reason(exc)}", operand="-o", source=shown) from None
+
+
+# ---------------------------------------------------------------- -o: writing through
+
+STANDARD_STREAMS = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+DESCRIPTOR_FOLDERS = ("/dev/fd", "/proc/self/fd", "/proc/thread-self/fd")
+MAX_LINKS = 40  # symbolic links followed before giving up, as Linux does
+CLEANUP_SIGNALS = ("SIGTERM", "SIGHUP")
+
+
+def write_through(path: Path, emit: Emit) -> None:
+    """Write to -o's `path` by what it names, at the end of its symbolic links: an inherited descriptor is written
+    as it is open; a regular file, or nothing yet, atomically (a link stays a link); a folder is refused; a FIFO,
+    device or socket is written directly, never replaced."""
+    shown = str(path)
+    target = resolve_output(path)
+    if isinstance(target, int):
+        _write_descriptor(target, emit, shown)
+        return
+    try:
+        mode: int | None = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise OutputError(f"cannot write there: {_reason(exc)}", operand="-o", source=shown) from None
+    if mode is None or stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        write_atomically(Path(target), emit, shown=shown)
+    elif stat.S_ISSOCK(mode):
+        _write_socket(target, emit, shown)
+    else:
+        _write_directly(target, emit, shown)
+
+
+def resolve_output(path: Path) -> int | str:
+    """What -o names: the number of a descriptor this process holds open, or the path its symbolic links end at
+    (which may not exist yet: a dangling link's target is created)."""
+    current = str(path)
+    for _ in range(MAX_LINKS):
+        descriptor = _descriptor(current)
+        if descriptor is not None:
+            return descriptor
+        try:
+            link = os.readlink(current)
+        except OSError:  # not a link, or nothing there yet
+            return current
+        current = os.path.join(os.path.dirname(current), link)
+    raise OutputError("too many levels of symbolic links", operand="-o", source=str(path))
+
+
+def _descriptor(path: str) -> int | None:
+    """The descriptor `path` stands for when it names one of this process's own: /dev/stdout, /dev/fd/N,
+    /proc/self/fd/N (and the same folders reached another way); else None."""
+    absolute = os.path.abspath(path)
+    if absolute in STANDARD_STREAMS:
+        return STANDARD_STREAMS[absolute]
+    folder, name = os.path.split(absolute)
+    if not name.isdigit():
+        return None
+    if folder in DESCRIPTOR_FOLDERS or os.path.realpath(folder) in _own_descriptor_folders():
+        return int(name)
+    return None
+
+
+def _own_descriptor_folders() -> tuple[str, ...]:
+    import threading
+
+    pid = os.getpid()
+    return f"/proc/{pid}/fd", f"/proc/{pid}/task/{threading.get_native_id()}/fd"
+
+
+def _write_descriptor(descriptor: int, emit: Emit, shown: str) -> None:
+    """An inherited descriptor (`/dev/stdout`, `/dev/fd/63` from `>(...)`), written through a copy of it: nothing is
+    reopened, truncated or replaced, and a descriptor opened for appending keeps appending."""
+    for stream in (sys.stdout, sys.stderr):  # whatever they hold comes first, as it would on the descriptor
+        with suppress(AttributeError, OSError, ValueError):
+            stream.flush()
+    with _reported("cannot write it", shown), open(os.dup(descriptor), "wb") as stream:
+        emit(stream)
+
+
+def _write_directly(target: str, emit: Emit, shown: str) -> None:
+    """A FIFO or a device, opened for writing and written in place (opening a FIFO waits for its reader)."""
+    with _reported("cannot write it", shown), open(target, "wb") as stream:
+        emit(stream)
+
+
+def _write_socket(target: str, emit: Emit, shown: str) -> None:
+    """A Unix socket: connected to and written as a stream (a socket cannot be opened like a file)."""
+    import socket
+
+    with _reported("cannot write it", shown), socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+        connection.connect(target)
+        with connection.makefile("wb") as stream:
+            emit(stream)
+
+
+def write_atomically(path: Path, emit: Emit, *, shown: str | None = None) -> None:
+    """Emit into a temp file beside `path`, flush it, rename it over `path`; on failure, and on SIGTERM or SIGHUP,
+    remove the temp. `shown` is the -o path as the user gave it, for messages (default: `path`).
+
+    No fsync: the rename makes the replacement atomic for readers, and durability across a power cut is the
+    file system's business, as it is for the plain scripts wxb is measured against."""
+    shown = shown or str(path)
+    if path.is_dir():
+        raise OutputError("is a folder, not a file", operand="-o", source=shown)
+    import tempfile
+
+    with _reported("cannot write there", shown):
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with _removed_on_signals(temp), _reported("cannot write it", shown):
+            with os.fdopen(fd, "wb") as stream:
+                emit(stream)
+                stream.flush()
+            _keep_metadata(temp, path)
+            os.replace(temp, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def _keep_metadata(temp: str, path: Path) -> None:
+    """The replacement keeps the replaced file's mode and, where permitted, its owner; a new file gets the usual
+    0o666 minus the umask."""
+    try:
+        old = os.stat(path)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp, 0o666 & ~umask)
+        return
+    new = os.stat(temp)
+    if (new.st_uid, new.st_gid) != (old.st_uid, old.st_gid):
+        with suppress(OSError):
+            os.chown(temp, old.st_uid, old.st_gid)
+    os.chmod(temp, stat.S_IMODE(old.st_mode))
+
+
+@contextmanager
+def _removed_on_signals(temp: str) -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP remove `temp`, then end the process as that signal would have (a shell
+    sees status 128 + signum). Set only in the main thread, never over an ignored signal (nohup), and restored on
+    the way out."""
+    signums = [getattr(signal, name) for name in CLEANUP_SIGNALS if hasattr(signal, name)]
+    previous: dict[int, Any] = {}
+
+    def remove_and_resignal(signum: int, frame: FrameType | None) -> None:
+        with suppress(OSError):
+            os.unlink(temp)
+        _restore_handlers(previous)
+        signal.raise_signal(signum)
+
+    try:
+        for signum in signums:
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                previous[signum] = signal.signal(signum, remove_and_resignal)
+    except ValueError:  # not the main thread: signals are not ours to catch
+        pass
+    try:
+        yield
+    finally:
+        _restore_handlers(previous)
+
+
+def _restore_handlers(previous: dict[int, Any]) -> None:
+    """Put back the handlers `previous` recorded (one set outside Python counts as the default)."""
+    for signum, handler in previous.items():
+        signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+    previous.clear()

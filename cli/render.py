@@ -1,6 +1,13 @@
 """Rich renderings for people at a terminal: matrices as tables, Jacobian sparsity as a spy plot.
 
 Only `table` output comes here; data for pipes and files goes through wxb.cli.output, never through Rich.
+
+Numbers on screen (number_text) say what the data holds, as briefly as `--precision` allows: `%g`-style, at most
+that many significant digits and never more than the number's shortest round-trip form in its own type (a
+float32 shows float32's digits); exponents signed with at least two digits (`1e+02`, `1e-05`), as csv writes
+them. An integer value drops its point (`6` where csv writes `6.0`), and so does zero, keeping its sign: -0.0 is
+`-0` on screen and `-0.0` in csv and json. At precision 17 a table's text reads back as the very number csv
+writes (tested).
 """
 
 from __future__ import annotations
@@ -8,6 +15,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 from rich.console import Console, Group, RenderableType
@@ -29,19 +37,24 @@ def make_console(*, stderr: bool = False) -> Console:
     return Console(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=False)
 
 
-def number_text(x: float, precision: int) -> str:
-    """A number for display: `precision` significant digits, no trailing noise, -0 shown as 0."""
-    if np.isnan(x):
-        return "nan"
-    if np.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    if x == 0:
-        return "0"
-    text = f"{float(x):.{max(precision, 1)}g}"
-    return text.replace("e+", "e")
+def number_text(x: float | np.number[Any], precision: int) -> str:
+    """A number for display: `%.{precision}g` with signed exponents, no more digits than its shortest round-trip
+    form in its own type (0.1 stays `0.1` at any precision; float32 shows its own digits); -0.0 is `-0`."""
+    value = x if isinstance(x, np.floating) else np.float64(x)
+    if not np.isfinite(value):
+        return repr(float(value))  # nan, inf, -inf
+    if value == 0:
+        return "-0" if np.signbit(value) else "0"
+    shortest = np.format_float_scientific(value, unique=True, trim="-", exp_digits=2)
+    mantissa, _, exponent = shortest.partition("e")
+    if len(mantissa.lstrip("-").replace(".", "")) > max(precision, 1):
+        return f"{float(value):.{max(precision, 1)}g}"
+    if -4 <= int(exponent) < max(precision, 1):
+        return np.format_float_positional(value, unique=True, trim="-")
+    return shortest
 
 
-def number_style(x: float) -> str:
+def number_style(x: float | np.number[Any]) -> str:
     """Colour by sign and kind: negatives red, zeros dim, non-finite values bold yellow."""
     if not np.isfinite(x):
         return "bold yellow"
@@ -65,7 +78,7 @@ def _columns_that_fit(a: np.ndarray, rows: list[int | None], precision: int, wid
     shown_rows = [i for i in rows if i is not None]
     shown_cols = [j for j in _summarised(n, 12, 6) if j is not None]
     sample = a[np.ix_(shown_rows, shown_cols)].ravel() if shown_rows and shown_cols else a[:0, :0].ravel()
-    cell = max((len(number_text(float(x), precision)) for x in sample), default=1)
+    cell = max((len(number_text(x, precision)) for x in sample), default=1)
     cell = max(cell, len(str(n - 1))) + 2
     label = len(str(a.shape[0])) + 2
     fit = max((width - label) // cell, 3)
@@ -77,7 +90,7 @@ def _columns_that_fit(a: np.ndarray, rows: list[int | None], precision: int, wid
 
 def aligned_texts(values: np.ndarray, precision: int) -> list[str]:
     """Numbers of one column as texts of equal width, aligned on the decimal point as NumPy prints them."""
-    texts = [number_text(float(x), precision) for x in values]
+    texts = [number_text(x, precision) for x in values]
     plain = [t for t in texts if "e" not in t and t not in ("nan", "inf", "-inf")]
     if len(plain) != len(texts):
         width = max(map(len, texts), default=0)
@@ -105,7 +118,7 @@ def matrix_table(a: np.ndarray, *, precision: int, width: int, title: str | None
         values = a[shown_rows, j]
         texts = aligned_texts(values, precision)
         table.add_column(str(j).rjust(max(map(len, texts), default=0)), justify="left")
-        columns.append([Text(t, style=number_style(float(x))) for t, x in zip(texts, values, strict=True)])
+        columns.append([Text(t, style=number_style(x)) for t, x in zip(texts, values, strict=True)])
     position = 0
     for i in rows:
         if i is None:
@@ -132,7 +145,7 @@ def array_view(a: np.ndarray, name: str, *, precision: int, width: int) -> Rende
     N-d as a series of 2-D slices named like name[0,1,:,:]."""
     heading = Text.assemble((name, "bold"), f" {shape_text(a.shape)}", (f" {a.dtype}", "dim"))
     if a.ndim == 0:
-        x = float(a)
+        x: Any = a[()]
         return Text.assemble(heading, " = ", (number_text(x, precision), number_style(x)))
     if a.ndim == 1:
         return Group(heading, matrix_table(a.reshape(-1, 1), precision=precision, width=width))
@@ -226,7 +239,8 @@ def drawable(a: np.ndarray) -> bool:
 
 def bracket_lines(a: np.ndarray, precision: int) -> list[str]:
     """A small matrix as on paper, between tall brackets (a 1-D vector is a column, as in the maths)."""
-    m = np.asarray(a, dtype=float).reshape(a.shape[0] if a.ndim else 1, -1)
+    m = np.asarray(a)
+    m = (m if m.dtype.kind == "f" else m.astype(float)).reshape(a.shape[0] if a.ndim else 1, -1)
     columns = [aligned_texts(m[:, j], precision) for j in range(m.shape[1])]
     rows = ["  ".join(column[i] for column in columns) for i in range(m.shape[0])]
     if len(rows) == 1:

@@ -38,7 +38,8 @@ SPECIAL = np.array([0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, 1e308, 
 @pytest.mark.parametrize(
     ("value", "text"),
     [(6.0, "6.0"), (0.1, "0.1"), (np.nan, "nan"), (np.inf, "inf"), (-np.inf, "-inf"), (1e-300, "1e-300"),
-     (-0.0, "-0.0"), (np.float64(2.5), "2.5"), (np.float32(0.1), "0.10000000149011612")],
+     (-0.0, "-0.0"), (np.float64(2.5), "2.5"), (np.float32(0.1), "0.1"),
+     (np.float32(0.1).item(), "0.10000000149011612")],
 )  # fmt: skip
 def test_format_number_examples(value: float, text: str) -> None:
     assert format_number(value) == text

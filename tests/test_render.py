@@ -69,4 +69,4 @@ def test_equation_centres_its_parts() -> None:
 
 def test_number_text_is_short_and_signed() -> None:
     assert [render.number_text(x, 4) for x in (-0.0, 1 / 3, -2e-9, np.inf, 1e21)] == [
-        "0", "0.3333", "-2e-09", "inf", "1e21"]
+        "-0", "0.3333", "-2e-09", "inf", "1e+21"]
