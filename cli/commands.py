@@ -256,15 +256,20 @@ def forward(loaded: Loaded, out: OutputChoice) -> None:
 
 # ---- backward ----
 
+def check_upstream(loaded: Loaded, loss: str | None) -> None:
+    """-G and --loss exclude each other; -T (when not an operand) goes with --loss mse."""
+    if loaded.G is not None and loss is not None:
+        raise InputError("give -G or --loss, not both", hint="-G is ∂L/∂f itself; --loss derives it from f")
+    if loaded.G is None and loss != "mse" and loaded.target is not None:
+        raise InputError("-T is only used with --loss mse", hint="add --loss mse, or use T in the expression")
+
+
 def upstream(loaded: Loaded, loss: str | None) -> tuple[Array, str]:
     """G = ∂L/∂f from -G, or from the loss (sum by default; G = 1 for a scalar f), with a note of where from."""
     problem = loaded.problem
+    check_upstream(loaded, loss)
     if loaded.G is not None:
-        if loss is not None:
-            raise InputError("give -G or --loss, not both", hint="-G is ∂L/∂f itself; --loss derives it from f")
         return problem.upstream(loaded.G), ""
-    if loss != "mse" and loaded.target is not None:
-        raise InputError("-T is only used with --loss mse", hint="add --loss mse, or use T in the expression")
     name = loss or "sum"
     row = loss_row(name)
     if problem.f_shape == () and loss is None:
@@ -299,10 +304,16 @@ def checked_wrt(loaded: Loaded, names: list[str] | None) -> tuple[str, ...]:
 
 
 def backward(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice) -> None:
-    """dL/dθ for each operand asked for, from G = ∂L/∂f."""
+    """dL/dθ for each operand asked for, from G = ∂L/∂f (-G, or the loss's G from f in the same forward pass)."""
     names, record = wrt_names(loaded, wrt)
-    G, _ = upstream(loaded, loss)
-    grads = loaded.problem.backward(G, names)
+    check_upstream(loaded, loss)
+    problem = loaded.problem
+    if loaded.G is not None:
+        grads = problem.backward(problem.upstream(loaded.G), names)
+    elif problem.f_shape == () and loss is None:
+        grads = problem.backward(None, names)
+    else:
+        grads = problem.backward(None, names, loss=loss or "sum", target=loaded.target)
     results = grads.keyed()
     emit(results, out, lambda console: views().backward(console, grads, out.precision), record=record,
          problem=loaded.problem)

@@ -31,6 +31,7 @@ from wxb.core.broadcast import (
 )
 from wxb.core.errors import BiasEnlargesError, ShapeError, WxbError
 from wxb.core.expr import Expression, Node, parse
+from wxb.core.losses import upstream_gradient
 from wxb.core.operands import as_operand
 from wxb.core.rules import PRIMITIVES, resolved_axis
 
@@ -186,12 +187,16 @@ class Problem:
         return Evaluation.run(self, {id(node) for node in self.order})
 
     def backward(self, G: ArrayLike | None = None, wrt: Iterable[str] | str | None = None, *,
-                 keep: bool = False) -> Gradients:
+                 keep: bool = False, loss: str | None = None, target: ArrayLike | None = None) -> Gradients:
         """dL/dθ for each operand θ in wrt (default: all), for the upstream gradient G = ∂L/∂f (default 1 when
-        f is a scalar). keep: also return every node's value and adjoint."""
+        f is a scalar), or for G from a loss of the table (sum, mean, mse against target), computed from f in
+        the same forward pass. keep: also return every node's value and adjoint."""
         names = self.wrt_names(wrt)
-        g = self.upstream(G)
-        return reverse(self, g, names, keep=keep)
+        if loss is not None:
+            if G is not None:
+                raise WxbError("give G or a loss, not both", hint="G is ∂L/∂f itself; a loss derives it from f")
+            return reverse(self, None, names, keep=keep, loss=loss, target=target)
+        return reverse(self, self.upstream(G), names, keep=keep)
 
     def wrt_names(self, wrt: Iterable[str] | str | None) -> tuple[str, ...]:
         """The operands named in wrt ('all', None or names), each once, in the expression's order."""
@@ -428,11 +433,16 @@ def _needed_values(problem: Problem, active: set[int]) -> set[int]:
     return needed
 
 
-def reverse(problem: Problem, G: Array, wrt: tuple[str, ...], *, keep: bool = False) -> Gradients:
-    """Reverse mode: each node's adjoint, from f's (G) down to the operands', one VJP per edge."""
+def reverse(problem: Problem, G: Array | None, wrt: tuple[str, ...], *, keep: bool = False, loss: str | None = None,
+            target: ArrayLike | None = None) -> Gradients:
+    """Reverse mode: each node's adjoint, from f's (G, or the loss's G from f) down to the operands', one VJP per
+    edge; the forward pass computes only the values the VJPs read (and f, for a loss)."""
     active = problem.depends_on(set(wrt))
     wanted = _needed_values(problem, active) | ({id(node) for node in problem.order} if keep else set())
+    wanted |= {id(problem.root)} if G is None else set()
     values = Evaluation.run(problem, wanted).values
+    if G is None:
+        G = np.asarray(upstream_gradient(values[id(problem.root)], loss or "sum", target), dtype=problem.dtype)
     adjoints: dict[int, Array] = {id(problem.root): G}
     labels: dict[int, str] = {id(problem.root): "G"}
     kept: dict[int, Array] = {}
