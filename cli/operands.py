@@ -1,19 +1,25 @@
-"""Operands in: `-W`, `-X`, `-b`, `-G`, `-T` from files, archives, standard input or inline literals.
+"""Operands in: arrays by name (`-W`, `-X`, `-b`, `-G`, `-T`, or any `NAME=`) from files, archives, pipes,
+standard input or inline literals.
 
 What an operand argument may be, tried in this order:
-    1. `-`: standard input (at most one operand per command). `.npy` and `.npz` data are recognised by their
-       magic bytes, JSON by a leading `[` or `{`, anything else is parsed as delimited text.
-    2. A path that exists, even if it contains a colon. By suffix: `.npy` (memory-mapped, read-only), `.npz`,
-       `.json` (a number, nested lists, or an object of them), `.csv` (delimiter sniffed among tab, `;`, `,`),
-       `.tsv` (tab), `.txt`/`.dat` (whitespace). A file with another suffix is read by its magic bytes, else as
-       text with the delimiter sniffed. Text rules: see wxb.cli.textparse.
+    1. `-`: standard input (at most one operand per command, counting `/dev/stdin` and `--from -`).
+    2. A path that exists, even if it contains a colon. A regular file is sniffed where it lies: `.npy` is
+       memory-mapped (read-only) and text over LARGE_TEXT goes straight to polars. Anything else (a pipe, a FIFO,
+       `/dev/stdin`, `<(...)`, `/dev/fd/N`, a character device) is opened once and read once, and its bytes are
+       sniffed exactly as standard input's are.
     3. `ARCHIVE:KEY` where ARCHIVE is an existing `.npz` or `.json` file: the array named KEY in it.
     4. An inline literal: `"1 2; 3 4"`, `"[1, 2; 3, 4]"`, `"7"`, `"[[1, 2], [3, 4]]"` (see wxb.cli.textparse).
     Neither a file nor a literal: one error saying both ("no such file 'data.csv', and not a matrix literal
     either").
+What the bytes are, file or stream alike: `.npy` or `.npz` data by their magic bytes, whatever the name; else by
+suffix, `.npy`, `.npz`, `.json` (a number, nested lists, or an object of them), `.csv` (delimiter sniffed among
+tab, `;`, `,`), `.tsv` (tab), `.txt`/`.dat` (whitespace); with no such suffix, JSON if it starts with `[` or
+`{`, else text with the delimiter sniffed. A forced delimiter and `header` apply to text only. Text rules (UTF-8
+or UTF-16, header rows, row labels): see wxb.cli.textparse.
 A bare archive (`-X params.npz`, no `:KEY`) gives its only array; with several, the one named after the
-operand (`X` for `-X`); otherwise an error listing the names. A bundle (`read_operands(bundle=...)`) is an
-archive whose arrays named W, X, b, G, T fill in the operands not given explicitly.
+operand (`X` for `-X`, `W1` for `W1=`); otherwise an error listing the names. A bundle
+(`read_operands(bundle=...)`, the user's `--from`) is an archive whose arrays fill in every operand not given
+explicitly, each from the array of the same name.
 
 Safety: `allow_pickle=False` always, and object arrays are refused. A `.npy` header is checked against the
 bytes really present before anything is allocated (for `.npz` members, against the zip's sizes). Only arrays
@@ -26,6 +32,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -39,6 +46,7 @@ from wxb.cli.progress import reading
 from wxb.cli.textparse import (
     LARGE_TEXT,
     SUFFIX_DELIMITERS,
+    UTF16_BOMS,
     WHITESPACE,
     Where,
     decode,
@@ -46,16 +54,21 @@ from wxb.cli.textparse import (
     parse_large_text,
     parse_literal,
     parse_text,
+    shorten,
 )
 
 if TYPE_CHECKING:
     import zipfile
 
-OPERANDS = ("W", "X", "b", "G", "T")
+OPERANDS = ("W", "X", "b", "G", "T")  # the operands with options of their own (`-W`, ...)
+BUNDLE = "--from"
+STDIN_PATHS = ("-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0")
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 ARCHIVE_SUFFIXES = (".npz", ".json")
+TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".dat")
 DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "space": WHITESPACE, "whitespace": WHITESPACE}
+_SNIFF = 4096  # bytes of a regular file looked at to tell what it holds
 _MAX_DEFLATE_RATIO = 1100  # zlib cannot expand data more than ~1032×: a zip claiming more is lying
 
 Array = NDArray[np.generic]
@@ -65,47 +78,49 @@ Archive = Mapping[str, Callable[[], Array]]  # name → loader: arrays are read 
 # ---------------------------------------------------------------- the interface
 
 
-def read_operand(spec: str, operand: str, *, delimiter: str | None = None, header: bool | None = None) -> Array:
+def read_operand(spec: str, label: str, *, delimiter: str | None = None, header: bool | None = None) -> Array:
     """One operand from a path, `path.npz:KEY`, `-` (stdin) or an inline literal; InputError if none fits.
-    header: the first row of a text operand is a header (True), data (False), or sniffed (None)."""
+
+    `label` names the operand in messages (`-X`, `W1=`); `delimiter` and `header` apply to text only."""
     delimiter = normalize_delimiter(delimiter)
     if spec == "-":
-        return _pick(_read_stdin(operand, delimiter), operand, Where(operand, "stdin"))
+        return _pick(_read_stdin(label, delimiter, header), label, Where(label, "stdin"))
     if os.path.lexists(spec):
-        return _read_path(Path(spec), operand, None, delimiter)
+        return _read_path(Path(spec), label, None, delimiter, header)
     archive, colon, key = spec.rpartition(":")
     if colon and archive and key:
         if os.path.lexists(archive):
-            return _read_path(Path(archive), operand, key, delimiter)
+            return _read_path(Path(archive), label, key, delimiter, header)
         if archive.lower().endswith(ARCHIVE_SUFFIXES):
-            raise InputError(f"no such file {archive!r}", operand=operand)
-    return _read_literal(spec, operand)
-
-
-def operand_label(name: str) -> str:
-    """How the user gave an operand, for messages: -W, -X, -b, -G, -T, or NAME= for any other name."""
-    return f"-{name}" if name in OPERANDS else f"{name}="
+            raise InputError(f"no such file {shorten(archive)!r}", operand=label)
+    return _read_literal(spec, label)
 
 
 def read_operands(
-    specs: Mapping[str, str | None], *, bundle: str | None = None, delimiter: str | None = None,
+    specs: Mapping[str, str | None],
+    *,
+    bundle: str | None = None,
+    delimiter: str | None = None,
     header: bool | None = None,
 ) -> dict[str, Array | None]:
-    """The operands named in specs (None = not given): explicit specs first, then arrays of the same name in
-    `bundle`. Any identifier may name an operand; at most one of them (or the bundle) reads standard input."""
-    readers = [operand_label(name) for name, spec in specs.items() if spec == "-"]
-    readers += ["--from"] if bundle == "-" else []
-    if len(readers) > 1:
-        hint = "only one operand can come from standard input; give the others as files or literals"
-        both = "both" if len(readers) == 2 else "all"
-        raise InputError(f"{' and '.join(readers)} {both} read standard input '-'", hint=hint)
-    arrays: dict[str, Array | None] = {}
-    for name, spec in specs.items():
-        label = operand_label(name)
-        arrays[name] = None if spec is None else read_operand(spec, label, delimiter=delimiter, header=header)
+    """Every operand named in specs (None = not given): its own spec first, else the array of that exact name in
+    `bundle`, else None. Names are identifiers (`X`, `W1`); messages call them `-X` or `W1=` (operand_label)."""
+    bad = [name for name in specs if not name.isidentifier()]
+    if bad:
+        raise ValueError(f"operand names must be identifiers, not {bad}")
+    _one_reader_of_stdin(specs, bundle)
+    arrays: dict[str, Array | None] = {
+        name: None if spec is None else read_operand(spec, operand_label(name), delimiter=delimiter, header=header)
+        for name, spec in specs.items()
+    }
     if bundle is not None:
-        _fill_from_bundle(arrays, bundle, delimiter)
+        _fill_from_bundle(arrays, bundle, delimiter, header)
     return arrays
+
+
+def operand_label(name: str) -> str:
+    """How messages name an operand: its option (`-X`) for W, X, b, G and T, else its argument (`W1=`)."""
+    return f"-{name}" if name in OPERANDS else f"{name}="
 
 
 def normalize_delimiter(delimiter: str | None) -> str | None:
@@ -115,101 +130,155 @@ def normalize_delimiter(delimiter: str | None) -> str | None:
     named = DELIMITER_NAMES.get(delimiter.lower(), delimiter)
     if len(named) != 1 or named in '"#\n\r' or named.isalnum() or named in ".+-":
         hint = "use one of , ; tab space, or a single punctuation character"
-        raise InputError(f"cannot use {delimiter!r} as a delimiter", operand="--delimiter", hint=hint)
+        raise InputError(f"cannot use {shorten(delimiter)!r} as a delimiter", operand="--delimiter", hint=hint)
     return named
 
 
-def _fill_from_bundle(arrays: dict[str, Array | None], bundle: str, delimiter: str | None) -> None:
-    where = Where("--from", "stdin" if bundle == "-" else bundle)
-    archive = _read_stdin("--from", delimiter) if bundle == "-" else _bundle_archive(Path(bundle), where)
+def _one_reader_of_stdin(specs: Mapping[str, str | None], bundle: str | None) -> None:
+    """Standard input can be read once: refuse two operands (or an operand and the bundle) that both read it."""
+    readers = [operand_label(name) for name, spec in specs.items() if spec in STDIN_PATHS]
+    readers += [BUNDLE] if bundle in STDIN_PATHS else []
+    if len(readers) > 1:
+        hint = "only one operand can come from standard input; give the others as files or literals"
+        named = f"{', '.join(readers[:-1])} and {readers[-1]} {'both' if len(readers) == 2 else 'all'}"
+        raise InputError(f"{named} read standard input", hint=hint)
+
+
+def _fill_from_bundle(arrays: dict[str, Array | None], bundle: str, delimiter: str | None,
+                      header: bool | None) -> None:
+    where = Where(BUNDLE, "stdin" if bundle == "-" else bundle)
+    archive = _read_stdin(BUNDLE, delimiter, header) if bundle == "-" else _bundle_archive(Path(bundle), where)
     if not isinstance(archive, Mapping):
-        raise where.error("a bundle must hold named arrays", hint="use an .npz or a JSON object of named arrays")
-    wanted = [name for name, value in arrays.items() if value is None]
+        hint = "use an .npz, or a JSON object, of arrays named after the operands"
+        raise where.error("a bundle must hold named arrays", hint=hint)
     if not set(archive) & set(arrays):
-        raise where.error(f"no arrays named {', '.join(arrays)} (it has: {_names(archive)})")
-    for name in wanted:
-        if name in archive:
+        raise where.error(f"no arrays named {_names(arrays)} (it has: {_names(archive)})")
+    for name in arrays:
+        if arrays[name] is None and name in archive:
             arrays[name] = archive[name]()
 
 
 def _bundle_archive(path: Path, where: Where) -> Archive | Array:
     if not os.path.lexists(path):
         raise where.error("no such file")
-    return _read_file(path, where, delimiter=None)
+    return _read_file(path, where, delimiter=None, header=None)
 
 
 # ---------------------------------------------------------------- paths, stdin, literals
 
 
-def _read_path(path: Path, operand: str, key: str | None, delimiter: str | None) -> Array:
-    where = Where(operand, str(path))
-    content = _read_file(path, where, delimiter)
+def _read_path(path: Path, label: str, key: str | None, delimiter: str | None, header: bool | None) -> Array:
+    where = Where(label, str(path))
+    content = _read_file(path, where, delimiter, header)
     if key is None:
-        return _pick(content, operand, where)
+        return _pick(content, label, where)
     if not isinstance(content, Mapping):
-        raise where.error(f"holds a single array, not named ones, so ':{key}' cannot pick from it")
+        raise where.error(f"holds a single array, not named ones, so ':{shorten(key)}' cannot pick from it")
     return _member(content, key, where)
 
 
-def _read_file(path: Path, where: Where, delimiter: str | None) -> Archive | Array:
-    """The array, or the archive of named arrays, in one file; OS errors become located InputErrors."""
-    if path.is_dir():
-        raise where.error("is a folder, not a file")
-    suffix = path.suffix.lower()
+def _read_file(path: Path, where: Where, delimiter: str | None, header: bool | None) -> Archive | Array:
+    """The array, or the archive of named arrays, in one file; OS errors become located InputErrors.
+
+    A regular file is read where it lies; anything else (a pipe, FIFO, device) is read once, then sniffed."""
     try:
-        with open(path, "rb") as file:
-            magic = file.read(len(NPY_MAGIC))
-        if suffix == ".npy" or (magic.startswith(NPY_MAGIC) and delimiter is None):
-            return _npy_file(path, where)
-        if suffix == ".npz" or (magic[:4] in ZIP_MAGIC and delimiter is None):
-            return _npz_archive(str(path), where)
-        if suffix == ".json" and delimiter is None:
-            return _json_content(path.read_bytes(), where)
-        delimiter = delimiter or SUFFIX_DELIMITERS.get(suffix)
-        size = path.stat().st_size
-        if size > LARGE_TEXT:
-            with reading(f"reading {path.name}", size) as advance:
-                return parse_large_text(str(path), where, delimiter=delimiter, advance=advance)
-        return parse_text(path.read_bytes(), where, delimiter=delimiter)
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise where.error("is a folder, not a file")
+        if not stat.S_ISREG(mode):
+            with open(path, "rb") as stream:
+                data = stream.read()
+            return _from_bytes(data, where, delimiter, header, path.suffix.lower())
+        return _regular_file(path, where, delimiter, header)
     except OSError as exc:
         raise where.error(f"cannot read it: {exc.strerror or exc}") from None
 
 
-def _read_stdin(operand: str, delimiter: str | None) -> Archive | Array:
-    where = Where(operand, "stdin")
+def _regular_file(path: Path, where: Where, delimiter: str | None, header: bool | None) -> Archive | Array:
+    """A regular file, by what it holds: .npy memory-mapped, large text handed to polars by path."""
+    suffix = path.suffix.lower()
+    with open(path, "rb") as file:
+        kind = content_kind(file.read(_SNIFF), suffix)
+    if kind == "npy":
+        return _npy_file(path, where)
+    if kind == "npz":
+        return _npz_archive(str(path), where)
+    if kind == "json":
+        return _json_content(path.read_bytes(), where)
+    delimiter = delimiter or SUFFIX_DELIMITERS.get(suffix)
+    size = path.stat().st_size
+    if size > LARGE_TEXT:
+        with reading(f"reading {path.name}", size) as advance:
+            return parse_large_text(str(path), where, delimiter=delimiter, header=header, advance=advance)
+    return parse_text(path.read_bytes(), where, delimiter=delimiter, header=header)
+
+
+def _read_stdin(label: str, delimiter: str | None, header: bool | None) -> Archive | Array:
+    where = Where(label, "stdin")
     stream = sys.stdin
     if stream is None or stream.isatty():
-        hint = f"pipe or redirect data into it, e.g. wxb ... {operand} - < data.csv"
-        raise InputError(f"{operand} reads standard input, but it is a terminal", hint=hint)
+        hint = f"pipe or redirect data into it, e.g. wxb ... {label} - < data.csv"
+        raise InputError(f"{label} reads standard input, but it is a terminal", hint=hint)
     data = stream.buffer.read()
     if not data.strip():
         raise where.error("standard input is empty", hint="pipe data in, or give a file or a literal")
-    if data.startswith(NPY_MAGIC):
+    return _from_bytes(data, where, delimiter, header)
+
+
+def _from_bytes(
+    data: bytes, where: Where, delimiter: str | None, header: bool | None, suffix: str = ""
+) -> Archive | Array:
+    """The array, or archive of named arrays, in bytes already read (from stdin or a pipe), by what they hold."""
+    kind = content_kind(data, suffix)
+    if kind == "npy":
         return _npy_bytes(data, where)
-    if data[:4] in ZIP_MAGIC:
+    if kind == "npz":
         return _npz_archive(io.BytesIO(data), where)
-    if data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"[", b"{"):
+    if kind == "json":
         return _json_content(data, where)
+    delimiter = delimiter or SUFFIX_DELIMITERS.get(suffix)
     if len(data) > LARGE_TEXT:
-        with reading("reading standard input", len(data)) as advance:
-            return parse_large_text(data, where, delimiter=delimiter, advance=advance)
-    return parse_text(data, where, delimiter=delimiter)
+        with reading(f"reading {where.source}", len(data)) as advance:
+            return parse_large_text(data, where, delimiter=delimiter, header=header, advance=advance)
+    return parse_text(data, where, delimiter=delimiter, header=header)
 
 
-def _read_literal(spec: str, operand: str) -> Array:
+def content_kind(head: bytes, suffix: str) -> str:
+    """'npy', 'npz', 'json' or 'text': magic bytes first, then the suffix, then a leading `[` or `{` (JSON)."""
+    if head.startswith(NPY_MAGIC):
+        return "npy"
+    if head[:4] in ZIP_MAGIC:
+        return "npz"
+    if suffix in (".npy", ".npz", ".json"):
+        return suffix[1:]
+    if suffix not in TEXT_SUFFIXES and _first_character(head) in ("[", "{"):
+        return "json"
+    return "text"
+
+
+def _first_character(head: bytes) -> str:
+    """The first non-blank character of text that starts with these bytes (UTF-8 or UTF-16 with a BOM)."""
+    if head[:2] in UTF16_BOMS:
+        text = head[: len(head) // 2 * 2].decode("utf-16", errors="ignore")
+    else:
+        text = head[:_SNIFF].decode("utf-8", errors="ignore").removeprefix("\ufeff")
+    return text.lstrip()[:1]
+
+
+def _read_literal(spec: str, label: str) -> Array:
     try:
-        return parse_literal(spec, operand)
+        return parse_literal(spec, label)
     except InputError as exc:
         if _looks_like_path(spec):
             hint = 'check the path; a literal looks like "1 2; 3 4"'
-            what = f"no such file {spec!r}, and not a matrix literal either"
-            raise InputError(what, operand=operand, hint=hint) from None
+            what = f"no such file {shorten(spec)!r}, and not a matrix literal either"
+            raise InputError(what, operand=label, hint=hint) from None
         raise InputError(
             exc.what,
             operand=exc.operand,
             source=exc.source,
             column=exc.column,
-            hint=exc.hint or f"there is no file named {spec!r} either",
+            hint=exc.hint or f"there is no file named {shorten(spec)!r} either",
         ) from None
 
 
@@ -218,27 +287,28 @@ def _looks_like_path(spec: str) -> bool:
     return bool(re.search(r"[/\\]|\.[A-Za-z]\w*$", spec) or re.fullmatch(r"[^\W\d]+", spec.strip()))
 
 
-def _pick(content: Archive | Array, operand: str, where: Where) -> Array:
-    """A bare archive's only array, else the one named after the operand (`X` for `-X`)."""
+def _pick(content: Archive | Array, label: str, where: Where) -> Array:
+    """A bare archive's only array, else the one named after the operand (`X` for `-X`, `W1` for `W1=`)."""
     if not isinstance(content, Mapping):
         return content
     if len(content) == 1:
         return next(iter(content.values()))()
-    name = operand.lstrip("-")
+    name = label.lstrip("-").removesuffix("=")
     if name in content:
         return content[name]()
-    hint = f"pick one with {where.source}:KEY"
+    hint = f"pick one with {shorten(where.source)}:KEY"
     raise where.error(f"holds several arrays and none named {name!r} (it has: {_names(content)})", hint=hint)
 
 
 def _member(archive: Archive, key: str, where: Where) -> Array:
     if key not in archive:
-        raise where.error(f"has no array named {key!r} (it has: {_names(archive)})")
+        raise where.error(f"has no array named {shorten(key)!r} (it has: {_names(archive)})")
     return archive[key]()
 
 
-def _names(archive: Archive) -> str:
-    return ", ".join(archive) or "no arrays"
+def _names(archive: Mapping[str, object]) -> str:
+    """The names in an archive, for a message: a few, shortened."""
+    return shorten(", ".join(archive), 120) or "no arrays"
 
 
 # ---------------------------------------------------------------- .npy and .npz: checked before allocating
@@ -312,7 +382,7 @@ def _npz_archive(source: str | IO[bytes], where: Where) -> Archive:
     members = {info.filename.removesuffix(".npy"): info for info in archive.infolist() if not info.is_dir()}
 
     def loader(name: str, info: zipfile.ZipInfo) -> Callable[[], Array]:
-        return lambda: _npz_member(archive, info, Where(where.operand, f"{where.source}:{name}"))
+        return lambda: _npz_member(archive, info, Where(where.operand, f"{where.source}:{shorten(name)}"))
 
     return {name: loader(name, info) for name, info in members.items()}
 
@@ -355,9 +425,8 @@ def _json_content(data: bytes, where: Where) -> Archive | Array:
     except RecursionError:
         raise where.error("JSON nested too deeply") from None
     if isinstance(value, dict):
-        return {
-            name: _json_loader(item, Where(where.operand, f"{where.source}:{name}")) for name, item in value.items()
-        }
+        return {name: _json_loader(item, Where(where.operand, f"{where.source}:{shorten(name)}"))
+                for name, item in value.items()}
     return json_array(value, where)
 
 

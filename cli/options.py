@@ -87,6 +87,15 @@ DelimiterOption = Annotated[
         show_default=False,
     ),
 ]
+HeaderOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--header/--no-header",
+        help="The first row of text operands is a header (skipped) / is data (default: sniffed, with a note).",
+        rich_help_panel=OPERANDS_PANEL,
+        show_default=False,
+    ),
+]
 FormatOption = Annotated[
     str | None,
     typer.Option(
@@ -150,16 +159,6 @@ WrtOption = Annotated[
         help="Operands to differentiate with respect to: all, or names separated by commas (default: b for "
         "W @ X + b, all with -e).",
         rich_help_panel=EXPRESSION_PANEL,
-        show_default=False,
-    ),
-]
-HeaderOption = Annotated[
-    bool | None,
-    typer.Option(
-        "--header/--no-header",
-        help="Text operands: the first row is a header, always skipped (--header), or data, never skipped "
-        "(--no-header). Default: sniffed.",
-        rich_help_panel=OPERANDS_PANEL,
         show_default=False,
     ),
 ]

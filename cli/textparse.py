@@ -1,8 +1,8 @@
 """Numbers from text: delimited files (CSV, TSV, whitespace) and inline matrix literals.
 
 Text files
-    UTF-8 (a BOM is stripped). Blank lines and lines starting with `#` are skipped. The first data row is a
-    header, skipped with a note on stderr, when none of its cells is a number and some cell has a letter.
+    UTF-8 (a BOM is stripped), or UTF-16 with a byte-order mark (Excel's "Unicode Text", PowerShell's `>`). Line
+    ends are LF, CR LF or a lone CR (classic Mac OS). Blank lines and lines starting with `#` are skipped.
     Cells are separated by the delimiter: forced by the caller, tab for `.tsv`, whitespace for `.txt`/`.dat`,
     and otherwise sniffed from the first data rows: tab if any, else `;`, else `,`, else whitespace. A cell is
     a decimal number in ASCII (`1`, `-2.5`, `.5`, `1e-3`), `nan`, `inf`, `-inf` or `infinity` (any case),
@@ -10,6 +10,13 @@ Text files
     gives a 2-D float64 array whose orientation is the file's: one line is a 1×n row, one column an m×1
     column, one number 1×1. Text over LARGE_TEXT bytes is parsed by polars (same rules, same result); if
     polars refuses it, the careful parser here runs instead, so every error is located the same way.
+
+Header row and row labels (`header`: True = `--header`, False = `--no-header`, None = sniffed)
+    The first data row is a header, skipped, when `--header` says so; with `--no-header` it is data. Sniffed, it
+    is a header when none of its cells is a number and some cell has a letter, or when it is exactly
+    `0,1,…,n−1` (n ≥ 2) above rows that are not (the column numbers pandas writes). A header whose first cell is
+    empty and whose others are names or integers (pandas' `df.to_csv()`, R's `write.csv`) sits over row labels:
+    the first column is dropped from every row. Whatever was assumed is said in one note on stderr.
 
 Matrix literals
     `"1 2; 3 4"` and `"[1, 2; 3, 4]"`: spaces and/or commas between columns, `;` or newlines between rows;
@@ -36,8 +43,13 @@ CHUNK = 8 << 20  # bytes parsed between two steps of a progress bar
 WHITESPACE = " "  # the delimiter value meaning "any run of spaces and tabs"
 SUFFIX_DELIMITERS = {".tsv": "\t", ".txt": WHITESPACE, ".dat": WHITESPACE}
 SNIFFED = ("\t", ";", ",")
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # little- and big-endian byte-order marks
 _NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)", re.IGNORECASE)
 _DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
+_INTEGER = re.compile(r"\d+")
+_LONE_CR = re.compile(rb"\r[^\n]")
+_MISSING = {"na", "n/a", "#n/a", "<na>", "null", "none", "nil", "missing", "nat", "?", "-", "--"}
+_OTHER_DELIMITERS = ("|", ";", ",", "\t", ":")
 _MAX_JSON_DEPTH = 32
 _BOM = b"\xef\xbb\xbf"
 
@@ -74,17 +86,43 @@ def _unquote(cell: str) -> str:
     return cell
 
 
-def _cell_error(cell: str, where: Where, line: int | None, column: int, delimiter: str | None) -> InputError:
-    """The located error for a cell that is not a number, with a hint when we can guess the cause."""
+def _cell_error(
+    cell: str, where: Where, line: int | None, column: int, delimiter: str | None, *, trailing: bool = False
+) -> InputError:
+    """The located error for a cell that is not a number, with a hint when we can guess the cause.
+
+    `delimiter` is None for a literal; `trailing` says the cell is the empty last one of lines that end with the
+    delimiter."""
     text = _unquote(cell)
     if not text:
-        return where.error("empty cell", line, column, hint="every row needs a number in every column")
+        return where.error("empty cell", line, column, hint=_empty_cell_hint(delimiter, trailing))
     if _DECIMAL_COMMA.fullmatch(text) and delimiter != ",":
-        hint = f"decimal commas are not read; write {text.replace(',', '.')!r} with a point"
-        return where.error(f"non-numeric cell {text!r}", line, column, hint=hint)
+        hint = f"decimal commas are not read; write {shorten(text.replace(',', '.'))!r} with a point"
+        return where.error(f"non-numeric cell {shorten(text)!r}", line, column, hint=hint)
     if _is_complex(text):
-        return where.error(f"complex number {text!r}", line, column, hint="wxb computes with real numbers only")
-    return where.error(f"non-numeric cell {_shorten(text)!r}", line, column)
+        hint = "wxb computes with real numbers only"
+        return where.error(f"complex number {shorten(text)!r}", line, column, hint=hint)
+    return where.error(f"non-numeric cell {shorten(text)!r}", line, column, hint=_cell_hint(text, delimiter))
+
+
+def _empty_cell_hint(delimiter: str | None, trailing: bool) -> str:
+    if trailing and delimiter is not None:
+        return f"the lines end with a delimiter {delimiter!r}; remove it, or write nan for a missing last value"
+    return "a missing value? wxb reads nan: write missing values as nan"
+
+
+def _cell_hint(text: str, delimiter: str | None) -> str | None:
+    """A guess at why a cell is not a number: a missing-value marker, or another delimiter inside it."""
+    if text.lower() in _MISSING:
+        return "a missing value? wxb reads nan: write missing values as nan"
+    if delimiter is None:
+        return None
+    for other in _OTHER_DELIMITERS:
+        parts = text.split(other)
+        if other != delimiter and len(parts) > 1 and all(_NUMBER.fullmatch(part.strip()) for part in parts):
+            named = "tab" if other == "\t" else repr(other)
+            return f"the cells look separated by {named}: give --delimiter {named}"
+    return None
 
 
 def _is_complex(text: str) -> bool:
@@ -100,7 +138,8 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def _shorten(text: str, limit: int = 40) -> str:
+def shorten(text: str, limit: int = 40) -> str:
+    """text as shown in a message: at most `limit` characters, cut with '…'."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -108,26 +147,51 @@ def _shorten(text: str, limit: int = 40) -> str:
 
 
 def decode(data: bytes, where: Where) -> str:
-    """UTF-8 text without its BOM; binary data and invalid UTF-8 raise a located InputError."""
-    data = data.removeprefix(_BOM)
+    """The text in data, UTF-8 (a BOM is dropped) or UTF-16 with a BOM, every line end (CR LF, CR) made LF;
+    binary data and invalid text raise a located InputError."""
+    text = _utf16(data, where) if data[:2] in UTF16_BOMS else _utf8(data.removeprefix(_BOM), where)
+    nul = text.find("\x00")
+    if nul >= 0:  # UTF-8 was checked for NULs before decoding; UTF-16 can only be checked after
+        _binary(text[:nul], where)
+    return unix_line_ends(text)
+
+
+def _utf8(data: bytes, where: Where) -> str:
     nul = data.find(b"\x00")
     if nul >= 0:
-        line, column = _position(data, nul)
-        hint = "is it a .npy or .npz file? give it that suffix"
-        raise where.error("binary data, not text (a NUL byte)", line, column, hint=hint)
+        _binary(data[:nul].decode("utf-8", errors="replace"), where)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line, column = _position(data, exc.start)
+        line, column = _position(data[: exc.start].decode("utf-8", errors="replace"))
         bad = data[exc.start : exc.start + 1].hex()
         raise where.error(f"not UTF-8 text (byte 0x{bad})", line, column, hint="save the file as UTF-8") from None
 
 
-def _position(data: bytes, offset: int) -> tuple[int, int]:
-    """Line and column (from 1, in characters) of a byte offset."""
-    line_start = data.rfind(b"\n", 0, offset) + 1
-    column = len(data[line_start:offset].decode("utf-8", errors="replace")) + 1
-    return data.count(b"\n", 0, offset) + 1, column
+def _utf16(data: bytes, where: Where) -> str:
+    try:
+        return data.decode("utf-16")  # the BOM gives the byte order and is dropped
+    except UnicodeDecodeError as exc:
+        line, column = _position(data[: exc.start].decode("utf-16", errors="replace"))
+        what = f"not UTF-16 text ({exc.reason}), though it starts with a UTF-16 byte-order mark"
+        raise where.error(what, line, column, hint="save the file as UTF-8") from None
+
+
+def _binary(before: str, where: Where) -> None:
+    line, column = _position(before)
+    hint = "is it a .npy or .npz file? give it that suffix"
+    raise where.error("binary data, not text (a NUL byte)", line, column, hint=hint)
+
+
+def _position(before: str) -> tuple[int, int]:
+    """Line and column (from 1, in characters) of the character that follows the text `before`."""
+    before = unix_line_ends(before)
+    return before.count("\n") + 1, len(before) - before.rfind("\n")
+
+
+def unix_line_ends(text: str) -> str:
+    """text with CR LF and lone CR line ends made LF."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def data_lines(text: str) -> Iterator[tuple[int, str]]:
@@ -154,26 +218,87 @@ def split_cells(line: str, delimiter: str) -> list[str]:
     return line.split(delimiter)
 
 
-def parse_text(data: bytes, where: Where, *, delimiter: str | None = None) -> FloatArray:
+# ---------------------------------------------------------------- the first row and the first column
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a text file's first data row and first column are read, and what was assumed to read them so."""
+
+    header: bool = False  # the first data row is a header: skipped
+    labels: bool = False  # the first column holds row labels: dropped from every row
+    assumed: str = ""  # "words", "numbers" or "labels": what the note on stderr explains; "" when told
+
+    def say(self, where: Where, first: tuple[int, str]) -> None:
+        """The note on stderr about what was assumed, if anything was."""
+        number, line = first
+        place = f"{where.operand} {where.source} line {number}"
+        if self.assumed == "words":
+            note(f"skipped header row in {place}")
+        elif self.assumed == "labels":
+            note(f"skipped header row in {place} and column 1 (row labels: the header's first cell is empty)")
+        elif self.assumed == "numbers":
+            note(f"read line {number} of {where.operand} {where.source}, {shorten(line)!r}, as a header and skipped "
+                 "it (pandas writes column numbers so); give --no-header if it is data")
+
+
+def layout(lines: list[tuple[int, str]], delimiter: str, header: bool | None) -> Layout:
+    """The first row is a header when `header` says so; sniffed (None), when is_header finds words in it or when
+    it holds exactly the column numbers 0, 1, …, n−1 above rows that do not. A header whose first cell is empty
+    sits over row labels (pandas' index, R's row names)."""
+    if header is False:
+        return Layout()
+    first = [_unquote(cell) for cell in split_cells(lines[0][1], delimiter)]
+    below = [[_unquote(cell) for cell in split_cells(line, delimiter)] for _, line in lines[1:6]]
+    if _over_row_labels(first, below):
+        return Layout(header=True, labels=True, assumed="labels")
+    if header:
+        return Layout(header=True)
+    if is_header(first):
+        return Layout(header=True, assumed="words")
+    if _column_numbers(first, below):
+        return Layout(header=True, assumed="numbers")
+    return Layout()
+
+
+def _over_row_labels(first: list[str], below: list[list[str]]) -> bool:
+    """A first row with an empty first cell and names or integers in the others, above a row that starts with
+    a label."""
+    names = first[1:]
+    headed = all(names) and (is_header(names) or all(_INTEGER.fullmatch(name) for name in names))
+    return len(first) > 1 and first[0] == "" and headed and bool(below) and below[0][0] != ""
+
+
+def _column_numbers(first: list[str], below: list[list[str]]) -> bool:
+    """The first row is exactly 0, 1, …, n−1 (n ≥ 2, written as integers) and no row below it is."""
+    numbers = [str(i) for i in range(len(first))]
+    return len(first) >= 2 and first == numbers and bool(below) and numbers not in below
+
+
+# ---------------------------------------------------------------- parsing text
+
+
+def parse_text(data: bytes, where: Where, *, delimiter: str | None = None, header: bool | None = None) -> FloatArray:
     """The 2-D float64 array in delimited text (rules in the module docstring), or a located InputError."""
     text = decode(data, where)
     lines = list(data_lines(text))
     if not lines:
         raise where.error("no numbers (the file is empty)" if not text.strip() else "no numbers (only comments)")
     delimiter = delimiter or sniff_delimiter([line for _, line in lines[:5]])
-    first_number, first = lines[0]
-    first_cells = split_cells(first, delimiter)
-    if is_header(first_cells):
-        note(f"skipped header row in {where.operand} {where.source} line {first_number}")
-        lines = lines[1:]
+    shape = layout(lines, delimiter, header)
+    if shape.header:
+        shape.say(where, lines[0])
+        first_number, lines = lines[0][0], lines[1:]
         if not lines:
             raise where.error("no numbers (only a header row)", first_number)
-    return np.array(_parse_rows(lines, where, delimiter), dtype=np.float64, ndmin=2)
+    return np.array(_parse_rows(lines, where, delimiter, int(shape.labels)), dtype=np.float64, ndmin=2)
 
 
-def _parse_rows(lines: list[tuple[int, str]], where: Where, delimiter: str) -> list[list[float]]:
+def _parse_rows(lines: list[tuple[int, str]], where: Where, delimiter: str, labels: int) -> list[list[float]]:
+    """The numbers of every line, less the first `labels` cells of each."""
     rows: list[list[float]] = []
     width = -1
+    trailing = delimiter != WHITESPACE and lines[0][1].endswith(delimiter)
     for number, line in lines:
         cells = split_cells(line, delimiter)
         if width < 0:
@@ -181,16 +306,26 @@ def _parse_rows(lines: list[tuple[int, str]], where: Where, delimiter: str) -> l
         if len(cells) != width:
             what = f"row has {_count(len(cells), 'cell')} but line {first_line} has {width}"
             raise where.error(what, number, min(len(cells), width) + 1, hint="every row needs the same number of cells")
-        rows.append(_parse_cells(cells, where, number, delimiter))
+        rows.append(_parse_cells(cells[labels:], where, number, delimiter, first_column=1 + labels, trailing=trailing))
     return rows
 
 
-def _parse_cells(cells: list[str], where: Where, line: int | None, delimiter: str | None) -> list[float]:
+def _parse_cells(
+    cells: list[str],
+    where: Where,
+    line: int | None,
+    delimiter: str | None,
+    *,
+    first_column: int = 1,
+    trailing: bool = False,
+) -> list[float]:
+    """The numbers in these cells (column numbers from first_column); `trailing`: the lines end with a delimiter."""
     values = []
-    for column, cell in enumerate(cells, start=1):
+    for column, cell in enumerate(cells, start=first_column):
         text = _unquote(cell)
         if _NUMBER.fullmatch(text) is None:
-            raise _cell_error(cell, where, line, column, delimiter)
+            last = trailing and cell == "" and column == first_column + len(cells) - 1
+            raise _cell_error(cell, where, line, column, delimiter, trailing=last)
         values.append(float(text))
     return values
 
@@ -204,36 +339,51 @@ def note(message: str) -> None:
 
 
 def parse_large_text(
-    data: bytes | str, where: Where, *, delimiter: str | None = None, advance: Advance | None = None
+    data: bytes | str,
+    where: Where,
+    *,
+    delimiter: str | None = None,
+    header: bool | None = None,
+    advance: Advance | None = None,
 ) -> FloatArray:
     """parse_text's result for big inputs (data or a path), by polars; on any doubt, parse_text decides.
 
     With `advance`, the text is parsed in CHUNK-sized pieces and advance(bytes) is called after each (a progress
     bar); the result is the same."""
-    head = _head(data)
-    text = decode(head, where)
-    lines = list(data_lines(text))[:6]
+    data = _polars_ready(data, where)
+    lines = list(data_lines(decode(_head(data), where)))[:6]
     if not lines:
-        return parse_text(_all(data), where, delimiter=delimiter)
+        return parse_text(_all(data), where, delimiter=delimiter, header=header)
     delimiter = delimiter or sniff_delimiter([line for _, line in lines[:5]])
-    first_cells = split_cells(lines[0][1], delimiter)
-    header = is_header(first_cells)
-    width = len(split_cells(lines[1][1], delimiter)) if header and len(lines) > 1 else len(first_cells)
-    skip = lines[0][0] if header else lines[0][0] - 1
-    array = _polars_read(data, delimiter, width, skip, advance)
+    shape = layout(lines, delimiter, header)
+    widest = lines[1] if shape.header and len(lines) > 1 else lines[0]
+    skip = lines[0][0] if shape.header else lines[0][0] - 1
+    array = _polars_read(data, delimiter, len(split_cells(widest[1], delimiter)), skip, shape.labels, advance)
     if array is None:
-        return parse_text(_all(data), where, delimiter=delimiter)
-    if header:
-        note(f"skipped header row in {where.operand} {where.source} line {lines[0][0]}")
+        return parse_text(_all(data), where, delimiter=delimiter, header=header)
+    shape.say(where, lines[0])
     return array
 
 
-def _head(data: bytes | str, size: int = 1 << 16) -> bytes:
+def _polars_ready(data: bytes | str, where: Where) -> bytes | str:
+    """data itself when polars can read it (UTF-8, LF or CR LF line ends), else its text re-encoded so."""
+    start = _start(data)
+    if start[:2] in UTF16_BOMS or _LONE_CR.search(start):
+        return decode(_all(data), where).encode("utf-8")
+    return data
+
+
+def _start(data: bytes | str, size: int = 1 << 16) -> bytes:
+    """The first `size` bytes of data (bytes, or a path)."""
     if isinstance(data, bytes):
-        head = data[:size]
-    else:
-        with open(data, "rb") as file:
-            head = file.read(size)
+        return data[:size]
+    with open(data, "rb") as file:
+        return file.read(size)
+
+
+def _head(data: bytes | str, size: int = 1 << 16) -> bytes:
+    """The whole lines among the first `size` bytes of data."""
+    head = _start(data, size)
     cut = head.rfind(b"\n")
     if cut < 0 and len(head) == size:
         return _all(data)  # one enormous line: look at all of it rather than at half a cell
@@ -248,14 +398,15 @@ def _all(data: bytes | str) -> bytes:
 
 
 def _polars_read(
-    data: bytes | str, delimiter: str, width: int, skip: int, advance: Advance | None = None
+    data: bytes | str, delimiter: str, width: int, skip: int, labels: bool, advance: Advance | None = None
 ) -> FloatArray | None:
-    """The float64 matrix polars reads, or None if it cannot read it exactly as parse_text would."""
+    """The float64 matrix polars reads (less the first column if it holds `labels`), or None if it cannot read it
+    exactly as parse_text would."""
     import polars as pl
 
     if delimiter == WHITESPACE:
         delimiter = "\t" if _uses_tabs(data) else " "
-    schema = {f"c{i}": pl.Float64 for i in range(width)}
+    schema = {f"c{i}": pl.String if labels and i == 0 else pl.Float64 for i in range(width)}
 
     def read(source: io.BytesIO | str, skip_lines: int) -> FloatArray | None:
         try:
@@ -263,6 +414,8 @@ def _polars_read(
                                 skip_lines=skip_lines, comment_prefix="#", glob=False)
         except Exception:  # polars raises many kinds; the careful parser will name the problem
             return None
+        if labels:
+            frame = frame.drop("c0")
         if any(count for count in frame.null_count().row(0)):
             return None
         return np.asarray(frame.to_numpy(), dtype=np.float64)
@@ -301,7 +454,7 @@ def _uses_tabs(data: bytes | str) -> bool:
 
 def parse_literal(spec: str, operand: str) -> NDArray[np.float64]:
     """The array written inline: a matrix literal or JSON nested lists (rules in the module docstring)."""
-    where = Where(operand, f"literal {_shorten(spec.strip())!r}")
+    where = Where(operand, f"literal {shorten(spec.strip())!r}")
     text = spec.strip()
     if not text:
         raise where.error("empty matrix literal", hint='write numbers, e.g. "1 2; 3 4"')
@@ -338,7 +491,7 @@ def _json_shape(value: object, where: Where, path: str, depth: int) -> tuple[int
     if isinstance(value, bool) or not isinstance(value, (int, float, list)):
         import json
 
-        raise where.error(f"not a number: {_shorten(json.dumps(value))} at {path or 'top level'}")
+        raise where.error(f"not a number: {shorten(json.dumps(value))} at {path or 'top level'}")
     if isinstance(value, int) and not abs(value) < 2**1024:
         raise where.error(f"number too large for float64 at {path or 'top level'}")
     if not isinstance(value, list):
@@ -361,7 +514,7 @@ def _matrix_literal(text: str, where: Where) -> FloatArray:
     for number, row in enumerate(rows, start=1):
         row_where = Where(where.operand, f"{where.source} row {number}")
         cells = [cell for cell in re.split(r"\s*,\s*|\s+", row.strip())] if row.strip() else [""]
-        values = _parse_cells(cells, row_where, None, ",")
+        values = _parse_cells(cells, row_where, None, None)
         if parsed and len(values) != len(parsed[0]):
             what = f"row {number} has {_count(len(values), 'number')} but row 1 has {len(parsed[0])}"
             raise where.error(what, hint="every row needs the same number of cells")

@@ -12,7 +12,7 @@ _REFUSED_KINDS = {"c": "complex", "O": "object", "U": "string", "S": "bytes", "V
 
 
 def as_operand(a: ArrayLike, name: str) -> np.ndarray:
-    """a as a float array: float32 stays float32, other floats, ints and bools become float64; no copy if possible."""
+    """a as a native float array: any 4-byte float becomes float32, everything else float64; no copy if possible."""
     try:
         array = np.asarray(a)
     except ValueError:
@@ -23,8 +23,8 @@ def as_operand(a: ArrayLike, name: str) -> np.ndarray:
             f"{name} has dtype {array.dtype} ({_REFUSED_KINDS[kind]}), but wxb computes with real numbers only",
             hint=f"give {name} as floats, integers or booleans",
         )
-    if array.dtype == np.float32:
-        return array
+    if kind == "f" and array.dtype.itemsize == 4:
+        return array.astype(np.float32, copy=False)  # native byte order ('>f4' too); no copy when already so
     return array.astype(np.float64, copy=False)
 
 

@@ -280,7 +280,7 @@ def test_bad_text_on_stdin_is_located(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     ("specs", "bundle", "named"),
-    [({"X": "-", "W": "-"}, None, "-W and -X"), ({"G": "-"}, "-", "-G and --bundle")],
+    [({"W": "-", "X": "-"}, None, "-W and -X"), ({"G": "-"}, "-", "-G and --from")],
 )
 def test_two_operands_reading_stdin(specs: dict[str, str | None], bundle: str | None, named: str) -> None:
     with pytest.raises(InputError, match=f"^{named} both read standard input") as caught:
@@ -290,8 +290,8 @@ def test_two_operands_reading_stdin(specs: dict[str, str | None], bundle: str | 
 
 def test_bundle_without_operand_names(here: Path) -> None:
     np.savez("b.npz", f=np.eye(2))
-    with pytest.raises(InputError, match=r"no arrays named W, X, b, G, T \(it has: f\), in --bundle b.npz"):
-        read_operands({"X": "1"}, bundle="b.npz")
+    with pytest.raises(InputError, match=r"no arrays named W, X, b, G, T \(it has: f\), in --from b.npz"):
+        read_operands({"W": None, "X": "1", "b": None, "G": None, "T": None}, bundle="b.npz")
 
 
 # ---------------------------------------------------------------- anything at all: an array or an InputError
