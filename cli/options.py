@@ -91,7 +91,8 @@ HeaderOption = Annotated[
     bool | None,
     typer.Option(
         "--header/--no-header",
-        help="The first row of text operands is a header (skipped) / is data (default: sniffed, with a note).",
+        help="Text operands: the first row is a header, always skipped (--header), or data, never skipped "
+        "(--no-header). Default: sniffed, with a note on stderr.",
         rich_help_panel=OPERANDS_PANEL,
         show_default=False,
     ),

@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
+from contextlib import redirect_stderr
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wxb.cli.errors import InputError, error_message
 from wxb.cli.operands import read_operand, read_operands
-from wxb.cli.textparse import LARGE_TEXT
+from wxb.cli.textparse import LARGE_TEXT, Where, parse_large_text, parse_text
 from wxb.core.operands import as_operand
 
 
@@ -390,3 +394,43 @@ def test_one_reader_of_standard_input_across_any_names() -> None:
 def test_operand_names_must_be_identifiers(name: str) -> None:
     with pytest.raises(ValueError, match="identifier"):
         read_operands({name: "1"})
+
+
+# ---------------------------------------------------------------- the polars path agrees, whatever the layout
+
+
+cell = st.one_of(st.floats(width=64).map(repr), st.integers(0, 3).map(str),
+                 st.sampled_from(["nan", "x", "", '"1"', "NA", "a b"]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.integers(1, 4).flatmap(lambda n: st.lists(st.lists(cell, min_size=n, max_size=n), min_size=1, max_size=5)),
+    first=st.sampled_from(["", ",a,b\n", '"","V1"\n', "0,1\n", "0,1,2\n", ",0,1\n", "x,y\n"]),
+    header=st.sampled_from([None, True, False]),
+    newline=st.sampled_from(["\n", "\r\n", "\r"]),
+    encoding=st.sampled_from(["utf-8", "utf-16"]),
+)
+def test_polars_path_agrees_with_the_careful_parser_on_every_layout(
+    rows: list[list[str]], first: str, header: bool | None, newline: str, encoding: str
+) -> None:
+    text = (first + "\n".join(",".join(row) for row in rows) + "\n").replace("\n", newline)
+    data = text.encode(encoding)
+    where = Where("-X", "t.csv")
+    with redirect_stderr(io.StringIO()) as careful_notes:
+        careful = outcome(lambda: parse_text(data, where, header=header))
+    with redirect_stderr(io.StringIO()) as fast_notes:
+        fast = outcome(lambda: parse_large_text(data, where, header=header))
+    if isinstance(careful, InputError):
+        assert isinstance(fast, InputError) and str(fast) == str(careful)
+    else:
+        assert isinstance(fast, np.ndarray) and fast.shape == careful.shape
+        assert np.array_equal(fast, careful, equal_nan=True)
+        assert fast_notes.getvalue() == careful_notes.getvalue()
+
+
+def outcome(parse: Callable[[], np.ndarray]) -> np.ndarray | InputError:
+    try:
+        return parse()
+    except InputError as exc:
+        return exc
