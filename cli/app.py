@@ -81,7 +81,7 @@ def _print_version(value: bool) -> None:
         from importlib.metadata import version
 
         typer.echo(f"wxb {version('wxb')}")
-        raise typer.Exit()
+        raise typer.Exit(ExitStatus.OK)
 
 
 @app.callback()
@@ -356,14 +356,16 @@ def _option_token(token: str, options: dict[str, Any]) -> tuple[str, bool]:
     return "", False
 
 
-def usage_error(exc: typer.TyperException) -> int:
-    """Print a usage error the wxb way, one line on stderr with a hint, and return its exit status."""
+def usage_error(exc: typer.TyperException) -> ExitStatus:
+    """Print a usage error the wxb way (errors.failure), one line on stderr, and return its exit status."""
     from typer._click.exceptions import NoArgsIsHelpError
+
+    from wxb.cli.errors import failure
 
     if isinstance(exc, NoArgsIsHelpError):  # bare `wxb`: the help itself, as Typer shows it
         exc.show()
-        return exc.exit_code
-    ctx = getattr(exc, "ctx", None)
-    hint = f" (hint: see '{ctx.command_path} --help')" if ctx is not None else ""
-    typer.echo(f"wxb: error: {' '.join(exc.format_message().split())}{hint}", err=True)
-    return int(ExitStatus.ERROR)
+        return ExitStatus(exc.exit_code)
+    status, message = failure(exc)
+    if message:
+        typer.echo(message, err=True)
+    return status

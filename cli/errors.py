@@ -64,4 +64,9 @@ def failure(exc: BaseException) -> tuple[ExitStatus, str | None]:
         return ExitStatus.INTERRUPTED, None
     if isinstance(exc, RecursionError | MemoryError):
         return ExitStatus.ERROR, "wxb: error: the input is too large or too deeply nested to process"
+    format_message = getattr(exc, "format_message", None)
+    if callable(format_message):  # a usage error from Click (vendored by Typer): bad option, missing value
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (hint: see '{ctx.command_path} --help')" if ctx is not None else ""
+        return ExitStatus.ERROR, f"wxb: error: {' '.join(str(format_message()).split())}{hint}"
     return ExitStatus.ERROR, error_message(exc)
