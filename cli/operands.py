@@ -338,7 +338,7 @@ def _check_dtype(dtype: np.dtype[np.generic], where: Where) -> None:
     if dtype.kind == "c":
         raise where.error(f"holds complex numbers ({dtype})", hint="wxb computes with real numbers only")
     if dtype.kind not in "biuf":
-        raise where.error(f"holds {dtype} data, not numbers")
+        raise where.error(f"holds {shorten(str(dtype))} data, not numbers")
 
 
 def _truncated(shape: tuple[int, ...], dtype: np.dtype[np.generic], need: int, have: int, where: Where) -> InputError:

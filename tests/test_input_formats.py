@@ -313,6 +313,11 @@ def test_long_delimiter_is_shown_short() -> None:
     assert len(error_message(raised("1 2", delimiter="|" * 12000))) < 400
 
 
+def test_a_wide_structured_dtype_is_shown_short(here: Path) -> None:
+    np.save("s.npy", np.zeros(2, dtype=[(f"field_{i}", "<f8") for i in range(300)]))
+    assert len(error_message(raised("s.npy"))) < 200
+
+
 def test_many_archive_names_are_listed_short(here: Path) -> None:
     np.savez("many.npz", **{f"array_number_{i}": np.ones(1) for i in range(2000)})  # type: ignore[arg-type]
     assert len(error_message(raised("many.npz"))) < 600
