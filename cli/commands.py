@@ -392,6 +392,7 @@ class Blocks(NamedTuple):
 def preview_blocks(problem: core.Problem, structure: Any, count: int = PREVIEW_BLOCKS) -> Blocks:
     """The first `count` blocks as matrices ∂f[slice]/∂vec θ (under the size guard)."""
     from wxb.core import jacobian as jac
+    from wxb.core import notation
 
     shown = min(structure.n_blocks, count)
     limit = 10**7 if structure.kron else 10**5
@@ -401,7 +402,7 @@ def preview_blocks(problem: core.Problem, structure: Any, count: int = PREVIEW_B
         return Blocks([], "", str(exc))
     matrices = [jac.matrix_view(t, t.shape[: t.ndim - len(structure.operand_shape)], structure.operand_shape)
                 for t in tensors]
-    return Blocks(matrices, "" if structure.kron else jac.describe_blocks(matrices), "")
+    return Blocks(matrices, "" if structure.kron else notation.describe_blocks(matrices), "")
 
 
 def structure_record(structure: Any, blocks: Blocks) -> dict[str, Any]:

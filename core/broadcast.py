@@ -11,24 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from wxb.core import notation
 from wxb.core.errors import BiasEnlargesError, ShapeError
+from wxb.core.notation import count, shape_text
 
 Shape = tuple[int, ...]
-
-
-def shape_text(shape: Shape) -> str:
-    """A shape written compactly as in the messages: (2,), (2,1), ()."""
-    return "(" + ",".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
-def axes_text(axes: tuple[int, ...]) -> str:
-    """'axis 1' or 'axes 0, 2, 3'."""
-    return ("axis " if len(axes) == 1 else "axes ") + ", ".join(str(a) for a in axes)
-
-
-def _count(n: int, one: str, many: str) -> str:
-    """'1 axis', '3 axes'."""
-    return f"{n} {one if n == 1 else many}"
 
 
 def broadcast_conflict(small: Shape, large: Shape) -> tuple[int, int, int] | None:
@@ -112,35 +99,7 @@ class Reduction:
 
     def describe(self) -> str:
         """The reduction in words, e.g. 'G summed over axis 1, kept as a column: dL/db = G·1'."""
-        if not self.summed_axes:
-            return f"dL/d{self.operand} = {self.gradient}, already {self.operand}'s shape: nothing to sum"
-        head = f"{self.gradient} summed over {axes_text(self.summed_axes)}"
-        matrix = self._matrix_form()
-        if matrix:
-            return head + matrix
-        parts = []
-        if self.dropped_axes:
-            parts.append(f"{axes_text(self.dropped_axes)} dropped")
-        if self.kept_axes:
-            parts.append(f"{axes_text(self.kept_axes)} kept with size 1")
-        text = f"{head} ({', '.join(parts)})"
-        if self.operand == "b" and len(self.shape) == 1 and len(self.full_shape) >= 2:
-            text += f", then read as b's 1-D shape {shape_text(self.shape)}"
-        return text
-
-    def _matrix_form(self) -> str:
-        """For a bias on a 2-D f, the reduction as a matrix product with a ones vector ('' otherwise)."""
-        if len(self.full_shape) != 2 or not self.gradient.replace("_", "").isalnum():
-            return ""
-        d, g = f"dL/d{self.operand}", self.gradient
-        if self.dropped_axes == () and self.kept_axes == (1,):
-            return f", kept as a column: {d} = {g}·1"
-        if self.dropped_axes == () and self.kept_axes == (0,):
-            return f", kept as a row: {d} = 1ᵀ·{g}"
-        if self.summed_axes == (0, 1):
-            kept_as = "to a scalar" if self.dropped_axes == (0, 1) else f"kept as {shape_text(self.shape)}"
-            return f", {kept_as}: {d} = 1ᵀ·{g}·1"
-        return ""
+        return notation.reduction_text(self)
 
 
 @dataclass(frozen=True)
@@ -155,18 +114,7 @@ class BiasBroadcast:
 
     def describe(self) -> str:
         """E.g. 'b (2,) as a column (2,1) → (2,2): repeated along axis 1, 2 times'."""
-        given = f"{self.name} {shape_text(self.bias_shape)}"
-        if self.aligned_shape != self.bias_shape:
-            given += f" as a column {shape_text(self.aligned_shape)}"
-        head = f"{given} → {shape_text(self.out_shape)}"
-        axes = self.reduction.summed_axes
-        if not axes:
-            return f"{head}: same shape, added entry by entry"
-        if len(axes) == 1:
-            return f"{head}: repeated along axis {axes[0]}, {_count(self.out_shape[axes[0]], 'time', 'times')}"
-        each = ", ".join(f"axis {a} ({_count(self.out_shape[a], 'time', 'times')})" for a in axes)
-        copies = math.prod(self.out_shape[a] for a in axes)
-        return f"{head}: repeated along {each}: {_count(copies, 'copy', 'copies')} of each entry"
+        return notation.broadcast_text(self)
 
 
 def check_fits(name: str, shape: Shape, into: str, into_shape: Shape, *, label: str | None = None,
@@ -185,7 +133,7 @@ def check_fits(name: str, shape: Shape, into: str, into_shape: Shape, *, label: 
     out = np.broadcast_shapes(shape, into_shape)
     if out != into_shape:
         if len(shape) > len(into_shape):
-            why = f"{name} has {_count(len(shape), 'axis', 'axes')} but {into} has {len(into_shape)}"
+            why = f"{name} has {count(len(shape), 'axis', 'axes')} but {into} has {len(into_shape)}"
         else:
             axis = next(a for a in range(len(out)) if out[a] != into_shape[a])
             why = f"on axis {axis}, {name} has size {out[axis]} but {into} has size {into_shape[axis]} (an outer sum)"

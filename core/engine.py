@@ -26,12 +26,12 @@ from wxb.core.broadcast import (
     Shape,
     bias_broadcast,
     broadcast_conflict,
-    shape_text,
     unbroadcast,
 )
 from wxb.core.errors import BiasEnlargesError, ShapeError, WxbError
 from wxb.core.expr import Expression, Node, parse
 from wxb.core.losses import upstream_gradient
+from wxb.core.notation import shape_text
 from wxb.core.operands import as_operand
 from wxb.core.rules import PRIMITIVES, resolved_axis
 

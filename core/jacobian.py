@@ -16,25 +16,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from wxb.core.broadcast import Shape, broadcast_axes, shape_text
+from wxb.core import notation
+from wxb.core.broadcast import Shape, broadcast_axes
 from wxb.core.engine import Evaluation, Problem, aligned
 from wxb.core.errors import TooLargeError, WxbError
 from wxb.core.expr import Node
+from wxb.core.notation import shape_text, subscript
 from wxb.core.rules import PRIMITIVES
 
 Array = np.ndarray[Any, np.dtype[Any]]
-_SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 DENSE_LIMIT = 10**7
-
-
-def subscript(n: int) -> str:
-    """n in Unicode subscript digits: 12 → ₁₂."""
-    return str(n).translate(_SUBSCRIPTS)
-
-
-def _vec(name: str, ndim: int) -> str:
-    """'vec W' for an operand with 2 or more axes, 'b' for a vector or scalar."""
-    return f"vec {name}" if ndim >= 2 else name
 
 
 def matrix_view(tensor: Array, f_shape: Shape, operand_shape: Shape) -> Array:
@@ -64,33 +55,7 @@ class JacobianStructure:
 
     def describe(self) -> str:
         """E.g. '2 blocks ∂f[:,k]/∂b, each I₂ (k = 0…1); 8 entries, 4 nonzero'."""
-        nonzero = "" if self.nonzeros is None else f", {self.nonzeros:,} nonzero"
-        totals = f"{self.size:,} {'entry' if self.size == 1 else 'entries'}{nonzero}"
-        if self.n_blocks == 0:
-            return f"0 blocks: f {shape_text(self.f_shape)} has no entries; {totals}"
-        if not self.block_axes:
-            return f"1 block ∂f/∂{self.wrt} {self.block_rule}; {totals}"
-        noun = "block" if self.n_blocks == 1 else "blocks"
-        if not self.block_rule:
-            return f"{self.n_blocks:,} {noun} ∂f[{self._block_index()}]/∂{self.wrt} ({self._k_range()}); {totals}"
-        return (f"{self.n_blocks:,} {noun} ∂f[{self._block_index()}]/∂{self.wrt}, {self.block_rule} "
-                f"({self._k_range()}); {totals}")
-
-    def _block_index(self) -> str:
-        """f's index with the block axes fixed: ':,k' or 'k₀,:,k₂,k₃'."""
-        one = len(self.block_axes) == 1
-        return ",".join(("k" if one else f"k{subscript(a)}") if a in self.block_axes else ":"
-                        for a in range(len(self.f_shape)))
-
-    def _k_range(self) -> str:
-        """'k = 0…1', or for several block axes the C-order numbering of the tuple."""
-        last = f"0…{self.n_blocks - 1}"
-        if len(self.block_axes) == 1:
-            return f"k = {last}"
-        ks = ", ".join(f"k{subscript(a)}" for a in self.block_axes)
-        return f"k = ({ks}) in C order, {last}"
-
-
+        return notation.structure_text(self)
 
 
 # ---- The chain from θ up to f ----
@@ -219,7 +184,7 @@ def _broadcast_structure(problem: Problem, link: Chain) -> JacobianStructure:
         rule = f"each I{subscript(r)}" if block_axes else f"= I{subscript(r)} (the identity on f)"
         if rest + own != (r, r):
             rule += f" arranged as {shape_text(rest + own)}"
-    kron = _kron_broadcast(f_shape, block_axes, link.name, len(own))
+    kron = notation.kron_broadcast(f_shape, block_axes, link.name, len(own))
     return _assemble(link.name, f_shape, own, block_axes, n_blocks, rest, math.prod(f_shape), kron, rule)
 
 
@@ -302,24 +267,6 @@ class MatmulAxes:
 
 
 # ---- Entries of a chain: O(number of indices) memory ----
-
-def _kron_broadcast(f_shape: Shape, summed: tuple[int, ...], name: str, ndim: int) -> str:
-    """∂vec f/∂vec θ for θ broadcast to f, as a Kronecker product: 1ₙ for a broadcast axis, Iₙ otherwise, last
-    axis first (vec is column-major); size-1 axes vanish, neighbours of a kind merge (Iₐ ⊗ I_b = I_ab)."""
-    factors: list[tuple[str, int]] = []
-    for axis in reversed(range(len(f_shape))):
-        kind, size = ("1" if axis in summed else "I"), f_shape[axis]
-        if size == 1:
-            continue
-        if factors and factors[-1][0] == kind:
-            factors[-1] = (kind, factors[-1][1] * size)
-        else:
-            factors.append((kind, size))
-    rhs = " ⊗ ".join(f"{kind}{subscript(size)}" for kind, size in factors) or "1"
-    vf = "vec f" if len(f_shape) >= 2 else "f"
-    return f"∂{vf}/∂{_vec(name, ndim)} = {rhs}"
-
-
 
 def _normalised(index: tuple[ArrayLike, ...], shape: Shape, what: str) -> list[np.ndarray]:
     """Integer index arrays checked against shape, negative ones counted from the end."""
@@ -467,17 +414,3 @@ def dense(problem: Problem, name: str, *, limit: int = DENSE_LIMIT) -> Array:
     rows = _rows_by_vjp(problem, name, np.arange(math.prod(problem.f_shape)))
     full: Array = rows.reshape(shape)
     return full
-
-
-def describe_blocks(blocks: list[Array]) -> str:
-    """What computed blocks show: 'each diagonal', 'all identical', 'all zero' (or '' when nothing stands out)."""
-    if not blocks:
-        return ""
-    if all(not np.any(b) for b in blocks):
-        return "all zero"
-    traits = []
-    if all(b.ndim == 2 and b.shape[0] == b.shape[1] and not np.any(b - np.diag(np.diag(b))) for b in blocks):
-        traits.append("each diagonal")
-    if len(blocks) > 1 and all(np.array_equal(blocks[0], b) for b in blocks[1:]):
-        traits.append("all identical")
-    return ", ".join(traits)
