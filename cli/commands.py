@@ -61,6 +61,7 @@ class Loaded:
     G: Array | None
     target: Array | None
     default: bool
+    target_given: bool = False
 
     @property
     def heading(self) -> str:
@@ -134,7 +135,7 @@ def load(sources: Sources) -> Loaded:
         bound = {name: value for name, value in bound.items() if name in expression.operands or name in specs}
     weak = [name for name, spec in specs.items() if _is_literal(spec)]
     problem = _build(expression, bound, weak)
-    return Loaded(problem, G, target, default)
+    return Loaded(problem, G, target, default, target is not None and "T" in specs)
 
 
 def _require_default(arrays: Mapping[str, Array | None]) -> None:
@@ -218,8 +219,9 @@ def emit(results: Mapping[str, Array], out: OutputChoice, draw: Any, *, record: 
         write_results(results, fmt, out.output, record=record)
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+def _entries(n: int, kind: str) -> str:
+    """'1 NaN entry', '3 infinite entries'."""
+    return f"{n:,} {kind} {'entry' if n == 1 else 'entries'}"
 
 
 def nonfinite_warnings(results: Mapping[str, Array], problem: core.Problem | None) -> list[str]:
@@ -232,17 +234,19 @@ def nonfinite_warnings(results: Mapping[str, Array], problem: core.Problem | Non
         if array.dtype.kind != "f" or np.isfinite(np.sum(array)):
             continue
         nans, infs = int(np.count_nonzero(np.isnan(array))), int(np.count_nonzero(np.isinf(array)))
+        parts = []
         if nans:
             given = any(np.isnan(np.sum(a)) for a in operands)
-            why = "NaN in the operands" if given else "an invalid operation: 0/0, ∞ − ∞, 0·∞, or log or sqrt " \
-                "of a negative number"
-            lines.append(f"{name} has {_count(nans, 'NaN entry').replace('entrys', 'entries')} ({why})")
+            why = "from NaN in the operands" if given else "from an invalid operation: 0/0, ∞ − ∞, 0·∞, or log " \
+                "or sqrt of a negative number"
+            parts.append(f"{_entries(nans, 'NaN')} ({why})")
         if infs:
             limit = float(np.finfo(array.dtype).max)
             given = any(np.isinf(a).any() for a in operands)
-            why = "infinities in the operands" if given else f"an overflow beyond ±{limit:.2g} for {array.dtype}, " \
-                "or a pole such as 1/0 or log 0"
-            lines.append(f"{name} has {_count(infs, 'infinite entry').replace('entrys', 'entries')} ({why})")
+            why = "from infinities in the operands" if given else f"from an overflow beyond ±{limit:.2g} for " \
+                f"{array.dtype}, or a pole such as 1/0 or log 0"
+            parts.append(f"{_entries(infs, 'infinite')} ({why})")
+        lines.append(f"{name} has " + " and ".join(parts))
     return lines
 
 
@@ -260,7 +264,7 @@ def check_upstream(loaded: Loaded, loss: str | None) -> None:
     """-G and --loss exclude each other; -T (when not an operand) goes with --loss mse."""
     if loaded.G is not None and loss is not None:
         raise InputError("give -G or --loss, not both", hint="-G is ∂L/∂f itself; --loss derives it from f")
-    if loaded.G is None and loss != "mse" and loaded.target is not None:
+    if loaded.G is None and loss != "mse" and loaded.target_given:
         raise InputError("-T is only used with --loss mse", hint="add --loss mse, or use T in the expression")
 
 

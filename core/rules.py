@@ -81,15 +81,35 @@ def count(node: Node, x: Array) -> int:
     return int(x.size if axis is None else x.shape[axis])
 
 
+def shifted(x: Array, axis: int | None) -> Array:
+    """x minus its largest entry along axis (0 where that is not finite), so exp never overflows."""
+    if x.size == 0:
+        return x
+    top = np.max(x, axis=axis, keepdims=True)
+    out: Array = x - np.where(np.isfinite(top), top, 0)
+    return out
+
+
+def log_sum_exp_shifted(z: Array, axis: int | None) -> Array:
+    """log Σ exp z over axis, keeping the axis, for z already shifted by its maximum."""
+    out: Array = np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+    return out
+
+
 def logsumexp_keep(x: Array, axis: int | None) -> Array:
     """log Σ exp x over axis, keeping the axis, computed stably (the max is taken out first)."""
     if x.size == 0:
-        out: Array = np.log(np.sum(np.exp(x), axis=axis, keepdims=True))
-        return out
+        return log_sum_exp_shifted(x, axis)
     top = np.max(x, axis=axis, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0)
-    kept: Array = np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True)) + top
+    kept: Array = log_sum_exp_shifted(shifted(x, axis), axis) + np.where(np.isfinite(top), top, 0)
     return kept
+
+
+def stable_softmax(x: Array, axis: int | None) -> Array:
+    """e^x / Σ e^x along axis, from x shifted by its maximum: exact for large equal entries (1e20, 1e20)."""
+    e = np.exp(shifted(x, axis))
+    out: Array = e / np.sum(e, axis=axis, keepdims=True)
+    return out
 
 
 def sigmoid(x: Array) -> Array:
@@ -124,14 +144,14 @@ def matmul_vjp_right(node: Node, g: Array, ans: Array, w: Array, x: Array) -> Ar
 
 def softmax(node: Node, x: Array) -> Array:
     """e^x / Σ e^x along the axis (each column, by default), stably."""
-    axis = resolved_axis(node, x.ndim)
-    out: Array = np.exp(x - logsumexp_keep(x, axis))
-    return out
+    return stable_softmax(x, resolved_axis(node, x.ndim))
 
 
 def log_softmax(node: Node, x: Array) -> Array:
-    """x − log Σ e^x along the axis."""
-    out: Array = x - logsumexp_keep(x, resolved_axis(node, x.ndim))
+    """x − log Σ e^x along the axis, as (x − max) − log Σ e^(x − max), so no digit of x is lost."""
+    axis = resolved_axis(node, x.ndim)
+    z = shifted(x, axis)
+    out: Array = z - log_sum_exp_shifted(z, axis)
     return out
 
 
@@ -217,6 +237,6 @@ PRIMITIVES: dict[str, Primitive] = {
                       (lambda n, g, f, x: expand(n, g / max(count(n, x), 1), x),),
                       ("{G} / N repeated along the averaged axes",), (True,), "x"),
     "logsumexp": Primitive("logsumexp", "reduce", logsumexp,
-                           (lambda n, g, f, x: keep_axis(n, g, x) * np.exp(x - keep_axis(n, f, x)),),
+                           (lambda n, g, f, x: keep_axis(n, g, x) * stable_softmax(x, resolved_axis(n, x.ndim)),),
                            ("{G} ⊙ softmax({x})",), (False,), "xf"),
 }
