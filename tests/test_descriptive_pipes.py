@@ -335,3 +335,17 @@ def test_demo_help_lists_only_formats_it_accepts() -> None:
     for fmt in ("csv", "tsv", "json", "npy", "npz"):
         if re.search(rf"\b{fmt}\b", helptext):
             assert wxb("demo", "--format", fmt).returncode == 0, fmt
+
+
+@pytest.mark.parametrize("fmt", ["latex", "markdown"])
+def test_explain_display_maths_holds_no_bare_english(fmt: str) -> None:
+    """Words inside \\[ … \\] or $$ … $$ need \\text{…}; bare, 'for each batch index' sets as one italic product
+    of letters."""
+    done = wxb("explain", "-e", "W @ X", "W=[[[1,2],[3,4]],[[5,6],[7,8]]]", "X=1 0; 0 1", "--format", fmt)
+    assert done.returncode == 0, done.stderr
+    pattern = r"\\\[(.*?)\\\]" if fmt == "latex" else r"\$\$(.*?)\$\$"
+    blocks = re.findall(pattern, done.stdout, flags=re.S)
+    assert blocks
+    bare = [block.strip() for block in blocks
+            if re.search(r"\b(for|each|batch|index|shared|along)\b", re.sub(r"\\text\{[^}]*\}", "", block))]
+    assert bare == []
