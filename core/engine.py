@@ -545,10 +545,10 @@ def _pass_label(problem: Problem, node: Node, index: int, arg: Node, labels: dic
     labels[id(arg)] = labels.get(id(node), "G") if passed else f"G_{problem.label(arg)}"
 
 
-def rounding_scale(problem: Problem, grads: Gradients) -> float:
+def rounding_scale(problem: Problem, grads: Gradients, *, underflow: bool = True) -> float:
     """A bound on the rounding error of one evaluation of L = Σ G ⊙ f: eps · Σ over nodes of Σ |adjoint ⊙ value|,
     times each node's accumulation length (the inner size of a product or a sum), plus the spacing of the
-    subnormal numbers, which bounds what underflow loses, times Σ |adjoint|."""
+    subnormal numbers, which bounds what underflow loses, times Σ |adjoint| (unless underflow is False)."""
     eps = float(np.finfo(problem.dtype).eps)
     tiny = float(np.finfo(problem.dtype).smallest_subnormal)
     total = 0.0
@@ -563,7 +563,7 @@ def rounding_scale(problem: Problem, grads: Gradients) -> float:
         weight = float(np.sum(magnitude * np.abs(np.asarray(value, np.float64))))
         total += weight * _accumulation(problem, node)
         spacing += float(np.sum(magnitude)) * _accumulation(problem, node)
-    return eps * total + tiny * spacing
+    return eps * total + (tiny * spacing if underflow else 0.0)
 
 
 def _accumulation(problem: Problem, node: Node) -> float:

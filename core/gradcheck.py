@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -72,7 +72,8 @@ def _directions(shape: tuple[int, ...], size: int, max_entries: int, seed: int) 
 
 @dataclass(frozen=True)
 class Difference:
-    """One direction's comparison: the analytic and numeric derivatives, the error and the bound's parts."""
+    """One direction's comparison: the analytic and numeric derivatives, the error, the bound's parts, the
+    gradient's natural size along v (L's terms over θ's size), and whether L has a kink there."""
 
     predicted: float
     numeric: float
@@ -80,10 +81,26 @@ class Difference:
     tolerance_part: float
     rounding: float
     truncation: float
+    analytic_part: float = 0.0
+    natural: float = 0.0
+    kink: bool = False
 
     @property
     def bound(self) -> float:
-        return self.tolerance_part + self.rounding + self.truncation
+        return self.tolerance_part + self.rounding + self.truncation + self.analytic_part
+
+    @property
+    def fuzz(self) -> float:
+        """What the finite difference itself cannot resolve: rounding plus truncation."""
+        return self.rounding + self.truncation
+
+
+class Step(NamedTuple):
+    """A central difference at step h, and its truncation estimated against step 2h."""
+
+    slope: float
+    truncation: float
+    h: float
 
 
 class Probe:
@@ -95,22 +112,40 @@ class Probe:
         self.G = np.asarray(G, dtype=np.float64)
         self.name = name
         self.theta = operands[name]
+        self.eps = float(np.finfo(problem.dtype).eps)
         grads = self.problem.backward(self.G, keep=True)
         summed = float(np.sum(np.abs(self.G * grads.values.get(id(problem.root), self.problem.forward()))))
         self.noise = rounding_scale(self.problem, grads) + np.finfo(np.float64).eps * summed * max(
             math.log2(max(self.G.size, 1)), 1.0)
+        relative = rounding_scale(self.problem, grads, underflow=False) + np.finfo(np.float64).eps * summed
+        self.terms = relative / float(np.finfo(np.float64).eps)
         self.finite = math.isfinite(summed)
         self.linear = problem.linear_in(name)
-        self.added_to = self._added_to(problem, grads)
+        self.sums = self._sums(problem, grads)
+        self.at_theta: float | None = None
 
-    def _added_to(self, problem: Problem, grads: Any) -> float:
-        """The largest magnitude of a sum or difference θ is a term of (0 when there is none)."""
-        sums = [node for node in problem.order if node.op in ("add", "sub")
-                and any(arg.op == "var" and arg.name == self.name for arg in node.args)]
-        sizes = [float(np.max(np.abs(grads.values[id(node)]), initial=0.0)) for node in sums
-                 if id(node) in grads.values]
-        finite = [size for size in sizes if math.isfinite(size)]
-        return max(finite, default=0.0)
+    def _sums(self, problem: Problem, grads: Any) -> list[tuple[Array, tuple[int, ...]]]:
+        """The values of the sums and differences θ is a term of, with θ's shape as it broadcasts there."""
+        from wxb.core.engine import aligned
+
+        found = []
+        for node in problem.order:
+            if node.op in ("add", "sub") and id(node) in grads.values:
+                for index, arg in enumerate(node.args):
+                    if arg.op == "var" and arg.name == self.name:
+                        other = problem.shape(node.args[1 - index])
+                        found.append((np.asarray(grads.values[id(node)]), aligned(self.theta.shape, other)))
+        return found
+
+    def added_to(self, v: Array) -> float:
+        """The largest magnitude, where v moves θ, of a sum θ is a term of (0 when there is none)."""
+        sizes = []
+        for value, shape in self.sums:
+            reach = np.broadcast_to(v.reshape(shape) != 0, value.shape)
+            size = float(np.max(np.abs(value[reach]), initial=0.0))
+            if math.isfinite(size):
+                sizes.append(size)
+        return max(sizes, default=0.0)
 
     def loss(self, theta: Array) -> float:
         """L with θ replaced."""
@@ -121,49 +156,83 @@ class Probe:
         """(L(θ + h·v) − L(θ − h·v)) / 2h."""
         return (self.loss(self.theta + h * v) - self.loss(self.theta - h * v)) / (2 * h)
 
-    def compare(self, v: Array, predicted: float, tolerance: float) -> Difference:
-        """The central difference along v with a step chosen for it, and the bound it is held to."""
-        unit = float(np.max(np.abs(v)))
-        h = np.cbrt(np.finfo(np.float64).eps) * self.base(v) / unit
-        truncation = 0.0
-        if self.linear:
-            h = max(h, 1e-3 * self.base(v) / unit, self.noise / (1e-9 * abs(predicted)) if predicted else 0.0)
-            h = min(h, 1e300 / unit)
-            numeric = self.slope(v, h)
-            while not math.isfinite(numeric) and h > self.base(v) and math.isfinite(predicted):
-                h /= 1e4
-                numeric = self.slope(v, h)
-        else:
-            numeric, truncation, h = self.curved(v, h, predicted, tolerance)
-        rounding = 2 * self.noise / h
-        error = abs(numeric - predicted)
-        scale = max(abs(numeric), abs(predicted)) if math.isfinite(numeric) else abs(predicted)
-        return Difference(predicted, numeric, error, tolerance * scale, rounding, truncation)
-
     def base(self, v: Array) -> float:
         """The size a step along v is measured against: the entries of θ it moves, or, where θ is added to
-        something larger, that sum's size (a tiny bias beside a large product is stepped at the product's scale)."""
+        something larger, that sum's size there; for entries that are 0, 1 clamped to the range of θ's other
+        entries (all tiny: the largest; all huge: the smallest)."""
         reach = float(np.max(np.abs(self.theta[v != 0]), initial=0.0))
         if not math.isfinite(reach):
             reach = 1.0
-        return max(reach, self.added_to) or float(np.max(np.abs(self.theta), initial=0.0)) or 1.0
+        return max(reach, self.added_to(v)) or self.fallback
 
-    def curved(self, v: Array, h: float, predicted: float, tolerance: float) -> tuple[float, float, float]:
-        """For an L not linear in θ: the slope at step h, its truncation estimated from step 2h; the step grows
-        tenfold while rounding (2ε_L/h) dominates and the sum of both shrinks."""
+    @property
+    def fallback(self) -> float:
+        """The scale of a zero entry: 1, unless every other entry of θ lies below 1 or above it."""
+        sizes = np.abs(self.theta[np.isfinite(self.theta) & (self.theta != 0)])
+        if not sizes.size:
+            return 1.0
+        return float(min(max(1.0, sizes.min()), sizes.max()))
+
+    def compare(self, v: Array, predicted: float, tolerance: float) -> Difference:
+        """The central difference along v with a step chosen for it, and the bound it is held to."""
+        unit = float(np.max(np.abs(v)))
+        base = self.base(v)
+        h = np.cbrt(np.finfo(np.float64).eps) * base / unit
+        step = self.straight(v, h, base, unit, predicted) if self.linear else self.curved(v, h, predicted, tolerance)
+        rounding = 2 * self.noise / step.h
+        error = abs(step.slope - predicted)
+        scale = max(abs(step.slope), abs(predicted)) if math.isfinite(step.slope) else abs(predicted)
+        natural = self.terms / base * unit
+        analytic = 4 * self.eps * natural
+        diff = Difference(predicted, step.slope, error, tolerance * scale, rounding, step.truncation, analytic,
+                          natural)
+        if error > diff.bound and not self.linear and self.kinked(v, step, diff.bound):
+            return replace(diff, kink=True)
+        return diff
+
+    def straight(self, v: Array, h: float, base: float, unit: float, predicted: float) -> Step:
+        """L linear in θ: no truncation, so the step grows until rounding is negligible (and L stays finite)."""
+        h = max(h, 1e-3 * base / unit, self.noise / (1e-9 * abs(predicted)) if predicted else 0.0)
+        h = min(h, 1e300 / unit)
         slope = self.slope(v, h)
-        truncation = abs(self.slope(v, 2 * h) - slope)
-        for _ in range(8):
-            rounding = 2 * self.noise / h
-            if slope == predicted or rounding <= 4 * truncation or rounding <= tolerance * abs(predicted):
+        while not math.isfinite(slope) and h > base and math.isfinite(predicted):
+            h /= 1e4
+            slope = self.slope(v, h)
+        return Step(slope, 0.0, h)
+
+    def estimate(self, v: Array, h: float) -> Step:
+        """The slope at step h and its truncation, |D(2h) − D(h)|."""
+        slope = self.slope(v, h)
+        return Step(slope, abs(self.slope(v, 2 * h) - slope), h)
+
+    def curved(self, v: Array, h: float, predicted: float, tolerance: float) -> Step:
+        """L not linear in θ: from step h, move tenfold towards the step where truncation plus rounding (2ε_L/h)
+        is least. Larger while rounding dominates (the total falls steadily); smaller while truncation does, past
+        steps where a saturated L makes the estimate worse, until rounding takes over; the best step wins."""
+        best = self.estimate(v, h)
+        total = best.truncation + 2 * self.noise / best.h
+        shrinking = best.truncation > 2 * self.noise / best.h
+        step = best
+        for _ in range(12):
+            if best.slope == predicted or total <= tolerance * abs(predicted):
                 break
-            wider = 10 * h
-            slope2 = self.slope(v, wider)
-            truncation2 = abs(self.slope(v, 2 * wider) - slope2)
-            if not math.isfinite(slope2) or truncation2 + 2 * self.noise / wider >= truncation + rounding:
+            step = self.estimate(v, step.h * (0.1 if shrinking else 10.0))
+            candidate = step.truncation + 2 * self.noise / step.h
+            if math.isfinite(step.slope) and candidate < total:
+                best, total = step, candidate
+            elif not shrinking or not math.isfinite(step.slope):
                 break
-            slope, truncation, h = slope2, truncation2, wider
-        return slope, truncation, h
+            if shrinking and step.truncation <= 2 * self.noise / step.h:
+                break
+        return best
+
+    def kinked(self, v: Array, step: Step, bound: float) -> bool:
+        """True when the one-sided slopes at θ disagree by far more than the bound: L has a kink there."""
+        if self.at_theta is None:
+            self.at_theta = self.loss(self.theta)
+        ahead = (self.loss(self.theta + step.h * v) - self.at_theta) / step.h
+        behind = (self.at_theta - self.loss(self.theta - step.h * v)) / step.h
+        return abs(ahead - behind) > 10 * bound
 
 
 def check_operand(problem: Problem, G: Array, name: str, analytic: Array, *, seed: int = 0,
@@ -178,7 +247,12 @@ def check_operand(problem: Problem, G: Array, name: str, analytic: Array, *, see
                            "cannot check", "L = Σ G ⊙ f is not finite here (an overflow), so it has no finite "
                            "differences to compare with")
     exact = analytic.astype(np.float64)
-    diffs = [probe.compare(v, float(np.sum(exact * v)), tolerance) for v in directions]
+    predictions = [float(np.sum(exact[v != 0] * v[v != 0])) for v in directions]
+    if any(math.isinf(p) for p in predictions) and not given:
+        return CheckResult(name, math.nan, math.nan, tolerance, True, len(directions), method, math.nan,
+                           "cannot check", f"dL/d{name} overflows {analytic.dtype} here, so there is no finite "
+                           "slope to compare with")
+    diffs = [probe.compare(v, p, tolerance) for v, p in zip(directions, predictions, strict=True)]
     return _verdict(name, diffs, tolerance, method)
 
 
@@ -194,13 +268,17 @@ def _verdict(name: str, diffs: list[Difference], tolerance: float, method: str) 
     max_abs = max(d.error for d in diffs)
     scale = max(max(abs(d.predicted), abs(d.numeric)) for d in diffs)
     max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else math.inf)
-    if any(d.error > d.bound for d in diffs):
+    failing = [d for d in diffs if d.error > d.bound]
+    if failing and all(d.kink for d in failing):
+        return CheckResult(name, max_abs, max_rel, tolerance, True, n, method, worst.bound, "cannot check",
+                           f"L has a kink at this {name} (relu or abs at 0, say): its slope differs on either "
+                           "side, so no finite difference can check the derivative there")
+    if failing:
         return CheckResult(name, max_abs, max_rel, tolerance, False, n, method, worst.bound, "fail",
                            "the analytic gradient disagrees with the finite differences")
-    fuzz = max(d.rounding + d.truncation for d in diffs)
-    if scale == 0 and max_abs == 0:
-        return CheckResult(name, 0.0, 0.0, tolerance, True, n, method, worst.bound)
-    if fuzz > RESOLUTION * scale or not math.isfinite(fuzz):
+    fuzz = max(d.fuzz for d in diffs)
+    natural = max(d.natural for d in diffs)
+    if fuzz > RESOLUTION * max(scale, natural) or not math.isfinite(fuzz):
         why = (f"rounding in L (±{_short(max(d.rounding for d in diffs))} on the slope) swamps the finite "
                f"difference of a gradient of size {_short(scale)}")
         if max(d.truncation for d in diffs) > max(d.rounding for d in diffs):

@@ -94,3 +94,33 @@ def test_the_cli_exits_zero_for_cannot_check_and_says_why() -> None:
                            "X=1; 2", "b=1", "--format", "csv"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert ",cannot check,\"L = Σ G ⊙ f is not finite" in done.stdout
+
+
+def _verdicts(expression: str, **operands: object) -> list[str]:
+    return [r.verdict for r in check_problem(Problem.build(expression, operands)).results]
+
+
+def test_an_exactly_zero_gradient_passes_despite_rounding_in_the_analytic_value() -> None:
+    # Σ softmax(z) = 1 per column, so every gradient is 0; the analytic values are rounding noise (1e-17).
+    assert _verdicts("softmax(W @ X + b)", W=[[0.1, 0.2], [0.3, 0.4]], X=[[1, 2], [3, 4]], b=[[0.5], [1]]) == \
+        ["pass", "pass", "pass"]
+
+
+@pytest.mark.parametrize("big", [1e8, 1e300])
+def test_a_saturated_row_beside_an_ordinary_one_passes(big: float) -> None:
+    # The step for the ordinary row must not be sized by the saturated row's huge values.
+    assert _verdicts("tanh(W @ X + b)", W=[[big, 0], [0, 1]], X=[[1, 2], [3, 4]], b=[[5], [6]]) == \
+        ["pass", "pass", "pass"]
+
+
+def test_an_overflowing_gradient_cannot_be_checked() -> None:
+    report = check_problem(Problem.build("1 / W", {"W": [1e-200, 1.0]}))
+    (result,) = report.results
+    assert report.passed and result.verdict == "cannot check" and "overflows" in result.reason
+
+
+def test_a_kink_cannot_be_checked_but_a_smooth_point_passes() -> None:
+    (kink,) = check_problem(Problem.build("relu(W)", {"W": [0.0, 1.0]})).results
+    assert kink.verdict == "cannot check" and "kink" in kink.reason
+    assert _verdicts("relu(W)", W=[0.5, 1.0]) == ["pass"]
+    assert _verdicts("abs(W)", W=[0.0, -2.0]) == ["cannot check"]
