@@ -10,6 +10,7 @@ from __future__ import annotations
 import keyword
 import os
 import sys
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +77,7 @@ def parse_bindings(bindings: list[str] | None) -> dict[str, str]:
     bound: dict[str, str] = {}
     for binding in bindings or []:
         name, equals, source = binding.partition("=")
-        name = name.strip()
+        name = unicodedata.normalize("NFKC", name.strip())  # as Python reads the expression's names
         if not equals or not name.isidentifier() or keyword.iskeyword(name):
             raise InputError(f"expected NAME=SOURCE, got {_shown(binding)!r}",
                              hint='bind an operand as W1=w.csv or b1="0.5; -1"')
@@ -91,6 +92,13 @@ def parse_bindings(bindings: list[str] | None) -> dict[str, str]:
 def _shown(text: str, limit: int = 60) -> str:
     """A user's text, shortened for a message."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _labels(sources: Sources) -> dict[str, str]:
+    """How the user named each operand they gave: -W for the shorthands, W= for a binding."""
+    labels = {name: f"{name}=" for name in parse_bindings(sources.bindings)}
+    labels.update({name: f"-{name}" for name, spec in sources.shorthands.items() if spec is not None})
+    return labels
 
 
 def _specs(sources: Sources) -> dict[str, str]:
@@ -124,7 +132,8 @@ def load(sources: Sources) -> Loaded:
         wanted.setdefault(name, specs[name])
     wanted.setdefault("T", None)
     wanted["G"] = sources.G
-    arrays = read_operands(wanted, bundle=sources.bundle, delimiter=sources.delimiter, header=sources.header)
+    arrays = read_operands(wanted, bundle=sources.bundle, delimiter=sources.delimiter, header=sources.header,
+                           labels=_labels(sources))
     if expression is None:
         expression = core.parse(core.DEFAULT if arrays.get("W") is not None else core.DEFAULT_WITHOUT_W)
         _require_default(arrays)
@@ -183,7 +192,8 @@ def descriptive_format(out: OutputChoice, allowed: tuple[str, ...], hint: str = 
     fmt = out.fmt.lower() if out.fmt else None
     if fmt is None and to_file:
         assert out.output is not None
-        fmt = TEXT_SUFFIXES.get(out.output.suffix.lower(), "text")
+        suffix = out.output.suffix.lower()
+        fmt = suffix[1:] if suffix in (".npy", ".npz") else TEXT_SUFFIXES.get(suffix, "text")
     if fmt is None:
         fmt = "table" if stdout_is_terminal() else "text"
     if fmt == "table" and (to_file or not stdout_is_terminal()):
@@ -304,7 +314,7 @@ def checked_wrt(loaded: Loaded, names: list[str] | None) -> tuple[str, ...]:
         hint = exc.hint or ""
         if loaded.default and names and "W" in names:
             hint += "; give -W for f = W·X ⊕ b"
-        raise InputError(str(exc), operand="--wrt", hint=hint) from None
+        raise InputError(str(exc), operand="--wrt" if names else None, hint=hint) from None
 
 
 def backward(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice) -> None:
@@ -334,7 +344,7 @@ class JacobianRequest(NamedTuple):
 
 def jacobian_wrt(loaded: Loaded, wrt: str | None) -> str:
     """The one operand the Jacobian is taken with respect to (default: b if there is one, else the first)."""
-    operands = loaded.problem.expression.operands
+    operands = checked_wrt(loaded, None)
     if wrt is None:
         return "b" if "b" in operands else operands[0]
     if wrt not in operands:

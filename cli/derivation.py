@@ -41,11 +41,17 @@ def _bias_kind(reduction: core.Reduction, ndim: int) -> str:
     return "same" if not reduction.summed_axes else "nd"
 
 
+def broadcast_label(name: str) -> str:
+    """The name of an operand broadcast to the result's shape: b → B, b1 → B1, anything else → nameᴮ."""
+    short = name[0].isalpha() and (len(name) == 1 or name[1:].isdigit())
+    return name.upper() if short and name.upper() != name else f"{name}ᴮ"
+
+
 def broadcast_step(item: core.BiasBroadcast, value: Array) -> Step:
     """B = b·1ᵀ: a broadcast written as the matrix product it is."""
     b, name, shape = value, item.name, item.out_shape
-    B = np.ascontiguousarray(np.broadcast_to(value.reshape(item.aligned_shape), shape))
-    big = name.upper() if name.upper() != name else f"{name}ᴮ"
+    B = np.array(np.broadcast_to(value.reshape(item.aligned_shape), shape))
+    big = broadcast_label(name)
     kind = _bias_kind(item.reduction, len(shape))
     m, n = (shape[0], shape[1]) if len(shape) == 2 else (1, 1)
     axes = ", ".join(str(a) for a in item.reduction.summed_axes)
@@ -95,10 +101,8 @@ def forward_steps(problem: Problem, values: dict[int, Array], default: bool) -> 
     names: dict[int, str] = {}
     shown: dict[int, Array] = {}
     for item, node in _broadcast_nodes(problem):
-        big = item.name.upper() if item.name.upper() != item.name else f"{item.name}ᴮ"
-        names[id(node)] = big
-        shown[id(node)] = np.ascontiguousarray(np.broadcast_to(values[id(node)].reshape(item.aligned_shape),
-                                                               item.out_shape))
+        names[id(node)] = broadcast_label(item.name)
+        shown[id(node)] = np.array(np.broadcast_to(values[id(node)].reshape(item.aligned_shape), item.out_shape))
     steps = []
     for node in problem.intermediates():
         formula = _node_formula(problem, node, names)
@@ -122,7 +126,7 @@ def jacobian_step(problem: Problem, name: str) -> Step | None:
     if not structure.kron:
         return None
     equation: tuple[Part, ...] = ()
-    if structure.size <= INLINE_JACOBIAN:
+    if structure.size <= INLINE_JACOBIAN and " for each " not in structure.kron:
         dense = jacobian.dense(problem, name)
         equation = (structure.kron + " = ", jacobian.matrix_view(dense, structure.f_shape, structure.operand_shape))
     identity = structure.block_rule.startswith(("each I", "= I")) and "scaled" not in structure.block_rule

@@ -28,16 +28,46 @@ FUNCTIONS = ("tanh", "exp", "log", "sqrt", "relu", "sigmoid", "softmax", "log_so
              "sign", "abs", "mean", "sum")
 
 
+def _identifier(match: re.Match[str]) -> str:
+    return identifier_latex(match.group(0))
+
+
+def identifier_latex(name: str) -> str:
+    """One name in LaTeX: functions upright, X1 as X_{1}, G_z2 as G_{z2}, longer names in italic text."""
+    if name in FUNCTIONS:
+        return r"\operatorname{" + name.replace("_", r"\_") + "}"
+    head, underscore, tail = name.partition("_")
+    if len(head) == 1 and underscore and tail and "_" not in tail:
+        return f"{head}_{{{tail}}}"
+    if len(head) == 1 and not underscore and name[1:].isdigit():
+        return f"{head}_{{{name[1:]}}}"
+    if underscore or len(name) > 3:
+        return r"\mathit{" + name.replace("_", r"\_") + "}"
+    return name
+
+
 def latex_text(text: str) -> str:
-    """A formula in LaTeX: symbols to commands, Iₙ to I_{n}, G_z2 to G_{z2}, functions upright."""
-    out = re.sub(r"([₀-₉]+)", lambda m: "_{" + m.group(1).translate(SUBSCRIPTS) + "}", text)
-    out = re.sub(r"(?<![{\w])([A-Za-z])([0-9]+)\b", r"\1_{\2}", out)
-    out = re.sub(r"\b(" + "|".join(FUNCTIONS) + r")\b", lambda m: r"\operatorname{" + m.group(1).replace(
-        "_", "@") + "}", out)
+    """A formula in LaTeX: names (_identifier), symbols to commands, Iₙ to I_{n}; words after 'for each' or a
+    semicolon set as text beside the maths."""
+    head, sep, tail = text.partition(" for each ")
+    if not sep:
+        head, sep, tail = text.partition("; ")
+    if sep:
+        words = _escape_latex((sep.strip(" ;") + " " + tail).strip()).replace("β", r"}\beta\text{")
+        return latex_text(head) + r" \quad \text{" + words + "}"
+    held: list[str] = []
+
+    def hold(latex: str) -> str:
+        held.append(latex)
+        return f"\x01{len(held) - 1}\x02"
+
+    out = re.sub(r"\bdL/d([A-Za-z][A-Za-z0-9_]*)",
+                 lambda m: hold(r"\mathrm{d}L/\mathrm{d}" + identifier_latex(m.group(1))), text)
+    out = re.sub(r"[A-Za-z][A-Za-z0-9_]*", _identifier, out)
+    out = re.sub(r"\x01(\d+)\x02", lambda m: held[int(m.group(1))], out)
+    out = re.sub(r"([₀-₉]+)", lambda m: "_{" + m.group(1).translate(SUBSCRIPTS) + "}", out)
     for symbol, command in LATEX.items():
         out = out.replace(symbol, command)
-    out = re.sub(r"([A-Za-z])_([A-Za-z0-9]+)", r"\1_{\2}", out).replace("@", r"\_")
-    out = re.sub(r"\(\s*([^()]*?)\s*\)$", r"(\1)", out)
     return re.sub(r"  +", " ", out).strip()
 
 

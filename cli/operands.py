@@ -102,15 +102,18 @@ def read_operands(
     bundle: str | None = None,
     delimiter: str | None = None,
     header: bool | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> dict[str, Array | None]:
     """Every operand named in specs (None = not given): its own spec first, else the array of that exact name in
-    `bundle`, else None. Names are identifiers (`X`, `W1`); messages call them `-X` or `W1=` (operand_label)."""
+    `bundle`, else None. Names are identifiers (`X`, `W1`); messages call them as `labels` says (how the user
+    typed them), else `-X` or `W1=` (operand_label)."""
     bad = [name for name in specs if not name.isidentifier()]
     if bad:
         raise ValueError(f"operand names must be identifiers, not {bad}")
     _one_reader_of_stdin(specs, bundle)
     arrays: dict[str, Array | None] = {
-        name: None if spec is None else read_operand(spec, operand_label(name), delimiter=delimiter, header=header)
+        name: None if spec is None else read_operand(spec, (labels or {}).get(name, operand_label(name)),
+                                                     delimiter=delimiter, header=header)
         for name, spec in specs.items()
     }
     if bundle is not None:

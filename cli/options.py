@@ -163,3 +163,20 @@ WrtOption = Annotated[
         show_default=False,
     ),
 ]
+DemoFormatOption = Annotated[
+    str | None,
+    typer.Option("--format", "-f", metavar="FMT", help="table or text (default: table on a terminal, text in a "
+                 "pipe or a file).", rich_help_panel=OUTPUT_PANEL, show_default=False),
+]
+CheckFormatOption = Annotated[
+    str | None,
+    typer.Option("--format", "-f", metavar="FMT", help="table, text, csv, tsv or json (default: table on a "
+                 "terminal, text in a pipe, or from -o's suffix).", rich_help_panel=OUTPUT_PANEL,
+                 show_default=False),
+]
+JacobianFormatOption = Annotated[
+    str | None,
+    typer.Option("--format", "-f", metavar="FMT", help="The structure: table, text or json; with --block or "
+                 "--dense: table, csv, tsv, json, npy or npz (default: table on a terminal, else text or csv, or "
+                 "from -o's suffix).", rich_help_panel=OUTPUT_PANEL, show_default=False),
+]

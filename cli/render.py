@@ -238,7 +238,10 @@ def drawable(a: np.ndarray) -> bool:
 
 
 def bracket_lines(a: np.ndarray, precision: int) -> list[str]:
-    """A small matrix as on paper, between tall brackets (a 1-D vector is a column, as in the maths)."""
+    """A small matrix as on paper, between tall brackets (a 1-D vector is a column, as in the maths); a scalar as
+    itself."""
+    if np.ndim(a) == 0:
+        return aligned_texts(np.asarray(a, dtype=float).reshape(1), precision)
     m = np.asarray(a)
     m = (m if m.dtype.kind == "f" else m.astype(float)).reshape(a.shape[0] if a.ndim else 1, -1)
     columns = [aligned_texts(m[:, j], precision) for j in range(m.shape[1])]

@@ -200,6 +200,9 @@ class Problem:
 
     def wrt_names(self, wrt: Iterable[str] | str | None) -> tuple[str, ...]:
         """The operands named in wrt ('all', None or names), each once, in the expression's order."""
+        if not self.expression.operands:
+            raise WxbError(f"f = {self.expression.text} has no operands to differentiate with respect to",
+                           hint="name at least one operand in the expression, e.g. 2 * X")
         if wrt is None or wrt == "all":
             return self.expression.operands
         names = [wrt] if isinstance(wrt, str) else list(wrt)

@@ -124,7 +124,7 @@ class _Builder:
         """The graph node for one AST node (refusing whatever is not on the whitelist)."""
         if depth > MAX_DEPTH:
             raise self.refuse(f"the expression nests deeper than {MAX_DEPTH} levels", node,
-                              hint="split it, or write it with fewer parentheses")
+                              hint="split it into smaller expressions")
         if isinstance(node, ast.Name):
             return self.operand(node)
         if isinstance(node, ast.Constant):

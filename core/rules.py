@@ -172,6 +172,14 @@ def power_vjp(node: Node, g: Array, x: Array) -> Array:
     return grad
 
 
+def mean(node: Node, x: Array) -> Array:
+    """Σ x / N over the axis (all axes by default); the mean of no entries is nan, as NumPy's."""
+    total = np.sum(x, axis=resolved_axis(node, x.ndim))
+    n = count(node, x)
+    out: Array = total / n if n else np.full(np.shape(total), np.nan, dtype=x.dtype)
+    return out
+
+
 def keep_axis(node: Node, g: Array, x: Array) -> Array:
     """g (of the reduced shape) with the summed axis put back with size 1, to broadcast against x."""
     axis = resolved_axis(node, x.ndim)
@@ -233,7 +241,7 @@ PRIMITIVES: dict[str, Primitive] = {
     # ---- reductions (an axis, or every axis, summed away) ----
     "sum": Primitive("Σ", "reduce", lambda n, x: np.sum(x, axis=resolved_axis(n, x.ndim)),
                      (lambda n, g, f, x: expand(n, g, x),), ("{G} repeated along the summed axes",), (True,), "x"),
-    "mean": Primitive("mean", "reduce", lambda n, x: np.sum(x, axis=resolved_axis(n, x.ndim)) / max(count(n, x), 1),
+    "mean": Primitive("mean", "reduce", lambda n, x: mean(n, x),
                       (lambda n, g, f, x: expand(n, g / max(count(n, x), 1), x),),
                       ("{G} / N repeated along the averaged axes",), (True,), "x"),
     "logsumexp": Primitive("logsumexp", "reduce", logsumexp,
