@@ -68,6 +68,7 @@ def latex_text(text: str) -> str:
     out = re.sub(r"([₀-₉]+)", lambda m: "_{" + m.group(1).translate(SUBSCRIPTS) + "}", out)
     for symbol, command in LATEX.items():
         out = out.replace(symbol, command)
+    out = re.sub(r"(\\delta|\\beta|\\theta)_([A-Za-z0-9]+)", r"\1_{\2}", out)
     return re.sub(r"  +", " ", out).strip()
 
 
