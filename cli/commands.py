@@ -26,7 +26,6 @@ from wxb.cli.output import choose_format, format_number, write_results, write_te
 from wxb.core.losses import loss_row
 
 Array = np.ndarray[Any, np.dtype[Any]]
-SHORTHANDS = ("W", "X", "b", "T")
 SEED = {"W": np.eye(2), "X": np.array([[1.0, 2.0], [3.0, 4.0]]), "b": np.array([5.0, 6.0])}
 PREVIEW_BLOCKS = 3
 TEXT_SUFFIXES = {".txt": "text", ".json": "json", ".md": "markdown", ".markdown": "markdown", ".tex": "latex",
@@ -396,11 +395,13 @@ def jacobian(loaded: Loaded, request: JacobianRequest, out: OutputChoice) -> Non
 
 
 class Blocks(NamedTuple):
-    """The first blocks of a Jacobian as matrices, what they show, or why they were not computed."""
+    """The first blocks of a Jacobian as matrices (count of them asked for), what they show, or why they were
+    not computed."""
 
     matrices: list[Array]
     traits: str
     skipped: str
+    count: int
 
 
 def preview_blocks(problem: core.Problem, structure: Any, count: int = PREVIEW_BLOCKS) -> Blocks:
@@ -413,10 +414,10 @@ def preview_blocks(problem: core.Problem, structure: Any, count: int = PREVIEW_B
     try:
         tensors = [jac.block(problem, structure.wrt, k, limit=limit) for k in range(shown)]
     except core.TooLargeError as exc:
-        return Blocks([], "", str(exc))
+        return Blocks([], "", str(exc), shown)
     matrices = [jac.matrix_view(t, t.shape[: t.ndim - len(structure.operand_shape)], structure.operand_shape)
                 for t in tensors]
-    return Blocks(matrices, "" if structure.kron else notation.describe_blocks(matrices), "")
+    return Blocks(matrices, "" if structure.kron else notation.describe_blocks(matrices), "", shown)
 
 
 def structure_record(structure: Any, blocks: Blocks) -> dict[str, Any]:

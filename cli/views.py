@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from wxb.core.jacobian import JacobianStructure
 
 SPY_HEIGHT, SPY_WIDTH = 16, 48
-PREVIEW_BLOCKS = 3
 Draw = Callable[[Console], None]
 
 
@@ -116,8 +115,8 @@ def spy(console: Console, problem: core.Problem, structure: JacobianStructure, b
         console.print(Text("(the Jacobian is empty: nothing to draw)", style="dim"))
         return
     window = rows
-    if structure.n_blocks > PREVIEW_BLOCKS:
-        window = min(rows, PREVIEW_BLOCKS * max(rows // structure.n_blocks, 1))
+    if structure.n_blocks > blocks.count:
+        window = min(rows, blocks.count * max(rows // structure.n_blocks, 1))
     if structure.kron:
         def entries(r: np.ndarray, c: np.ndarray) -> np.ndarray:
             both = np.broadcast_shapes(r.shape, c.shape)
