@@ -395,13 +395,13 @@ def jacobian(loaded: Loaded, request: JacobianRequest, out: OutputChoice) -> Non
 
 
 class Blocks(NamedTuple):
-    """The first blocks of a Jacobian as matrices (count of them asked for), what they show, or why they were
+    """The first blocks of a Jacobian as matrices (`asked` of them wanted), what they show, or why they were
     not computed."""
 
     matrices: list[Array]
     traits: str
     skipped: str
-    count: int
+    asked: int
 
 
 def preview_blocks(problem: core.Problem, structure: Any, count: int = PREVIEW_BLOCKS) -> Blocks:

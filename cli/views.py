@@ -115,8 +115,8 @@ def spy(console: Console, problem: core.Problem, structure: JacobianStructure, b
         console.print(Text("(the Jacobian is empty: nothing to draw)", style="dim"))
         return
     window = rows
-    if structure.n_blocks > blocks.count:
-        window = min(rows, blocks.count * max(rows // structure.n_blocks, 1))
+    if structure.n_blocks > blocks.asked:
+        window = min(rows, blocks.asked * max(rows // structure.n_blocks, 1))
     if structure.kron:
         def entries(r: np.ndarray, c: np.ndarray) -> np.ndarray:
             both = np.broadcast_shapes(r.shape, c.shape)
