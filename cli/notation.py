@@ -39,8 +39,8 @@ def identifier_latex(name: str) -> str:
     head, underscore, tail = name.partition("_")
     if len(head) == 1 and underscore and tail and "_" not in tail:
         return f"{head}_{{{tail}}}"
-    if len(head) == 1 and not underscore and name[1:].isdigit():
-        return f"{head}_{{{name[1:]}}}"
+    if not underscore and len(name) > 1 and name[1:].isdigit():
+        return f"{name[0]}_{{{name[1:]}}}"
     if underscore or len(name) > 3:
         return r"\mathit{" + name.replace("_", r"\_") + "}"
     return name
@@ -134,7 +134,7 @@ def _escape_latex(text: str) -> str:
     return re.sub(r"([#$%&_{}])", r"\\\1", text)
 
 
-MATHS = re.compile(r"\S*[∂Σ⊕·⊙⊘ᵀ⊗δβθ₀-₉→×≤′²ᴮ−…]\S*")
+MATHS = re.compile(r"\S*[∂Σ⊕·⊙⊘ᵀ⊗δβθ₀-₉→×≤′²ᴮ−…^~]\S*")
 
 
 def _prose_latex(text: str) -> str:
