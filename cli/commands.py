@@ -367,12 +367,12 @@ def jacobian(loaded: Loaded, request: JacobianRequest, out: OutputChoice) -> Non
     if not request.dense and request.block is None:
         fmt = descriptive_format(out, ("json",), "the structure is text or json; use --block K for one block or "
                                  "--dense for all of it as data")
-        blocks = preview_blocks(problem, structure)
-        if fmt == "json":
+        if fmt == "json":  # the record needs blocks only to say what they show, where there is no closed form
+            blocks = Blocks([], "", "", 0) if structure.kron else preview_blocks(problem, structure)
             write_text(_json(structure_record(structure, blocks)), out.output)
-        else:
-            show(fmt, out, lambda console: views().jacobian_blocks(console, problem, structure, blocks,
-                                                                   out.precision))
+            return
+        blocks = preview_blocks(problem, structure)
+        show(fmt, out, lambda console: views().jacobian_blocks(console, problem, structure, blocks, out.precision))
         return
     fmt = output_format(out)
     if request.dense:
