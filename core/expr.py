@@ -13,6 +13,7 @@ import warnings
 from dataclasses import dataclass, field
 
 from wxb.core.errors import WxbError
+from wxb.core.rules import PRIMITIVES
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 200
@@ -21,9 +22,9 @@ DEFAULT = "W @ X + b"
 DEFAULT_WITHOUT_W = "X + b"
 
 BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.MatMult: "matmul", ast.Pow: "pow"}
-FUNCTIONS = ("relu", "tanh", "sigmoid", "exp", "log", "sqrt", "abs", "softmax", "log_softmax", "logsumexp",
-             "sum", "mean")
-AXIS_FUNCTIONS = {"softmax": -2, "log_softmax": -2, "logsumexp": None, "sum": None, "mean": None}
+# The functions and which of them take axis=, from the table of primitives.
+FUNCTIONS = tuple(name for name, row in PRIMITIVES.items() if row.called)
+AXIS_FUNCTIONS = {name: row.default_axis for name, row in PRIMITIVES.items() if row.called and row.kind != "elementwise"}
 
 
 class ExpressionError(WxbError, ValueError):
@@ -196,7 +197,7 @@ class _Builder:
             if keyword.arg != "axis" or name not in AXIS_FUNCTIONS:
                 what = "**" if keyword.arg is None else f"{keyword.arg}="
                 raise self.refuse(f"{name}() takes no keyword {what}", keyword,
-                                  hint="only softmax, log_softmax, logsumexp, sum and mean take axis=")
+                                  hint="only " + ", ".join(AXIS_FUNCTIONS) + " take axis=")
             axis, default = self.axis(keyword.value, name), False
         arg = self.build(node.args[0], depth + 1)
         return Node(name, (arg,), axis=axis, default_axis=default, text=ast.unparse(node))

@@ -6,7 +6,8 @@ back to the argument's shape once, with `unbroadcast`; the matrix product reduce
 (`summed_matmul`, memory-lean). In the rule texts {G} is the upstream gradient, {f} the primitive's value, {x} and
 {y} its arguments.
 
-Adding a primitive is one row here (and a name in wxb.core.expr.FUNCTIONS if it is a function) plus its test.
+Adding a primitive is one row here plus its test: the parser takes the functions (rows with called=True) and
+their `axis=` keyword (kinds axis and reduce) from this table.
 """
 
 from __future__ import annotations
@@ -39,11 +40,18 @@ class Primitive:
     rules: tuple[str, ...]
     linear: tuple[bool, ...]
     uses: str = "xyf"
+    called: bool = False
+
+    @property
+    def default_axis(self) -> int | None:
+        """The axis a function of kind axis works along (−2: each column), None for every axis (reduce)."""
+        return -2 if self.kind == "axis" else None
 
 
-def unary(symbol: str, forward: Forward, vjp: VJP, rule: str, *, uses: str, linear: bool = False) -> Primitive:
-    """An elementwise primitive of one argument; uses: the values its VJP reads (x, f)."""
-    return Primitive(symbol, "elementwise", forward, (vjp,), (rule,), (linear,), uses)
+def unary(symbol: str, forward: Forward, vjp: VJP, rule: str, *, uses: str, linear: bool = False,
+          called: bool = True) -> Primitive:
+    """An elementwise primitive of one argument, a function by default; uses: the values its VJP reads (x, f)."""
+    return Primitive(symbol, "elementwise", forward, (vjp,), (rule,), (linear,), uses, called)
 
 
 def binary(symbol: str, forward: Forward, vjp_x: VJP, vjp_y: VJP, rule_x: str, rule_y: str, *, uses: str,
@@ -210,9 +218,9 @@ PRIMITIVES: dict[str, Primitive] = {
                   "{G} ⊘ {y}", "−{G} ⊙ {f} ⊘ {y}", uses="yf", linear=(True, False)),
     # ---- elementwise, one argument ----
     "neg": unary("−", lambda n, x: -x,                        lambda n, g, f, x: -g,
-                 "−{G}", uses="", linear=True),
+                 "−{G}", uses="", linear=True, called=False),
     "pow": unary("^", lambda n, x: x ** n.power,              lambda n, g, f, x: power_vjp(n, g, x),
-                 "{G} ⊙ p·{x}^(p−1)", uses="x"),
+                 "{G} ⊙ p·{x}^(p−1)", uses="x", called=False),
     "relu": unary("relu", lambda n, x: np.maximum(x, 0),      lambda n, g, f, x: g * (x > 0),
                   "{G} ⊙ [{x} > 0]", uses="x"),
     "tanh": unary("tanh", lambda n, x: np.tanh(x),            lambda n, g, f, x: g * (1 - f * f),
@@ -234,17 +242,18 @@ PRIMITIVES: dict[str, Primitive] = {
     # ---- along an axis (shape kept) ----
     "softmax": Primitive("softmax", "axis", softmax,
                          (lambda n, g, f, x: f * (g - summed(n, g * f, x)),), ("{f} ⊙ ({G} − Σ {G} ⊙ {f})",),
-                         (False,), "xf"),
+                         (False,), "xf", called=True),
     "log_softmax": Primitive("log_softmax", "axis", log_softmax,
                              (lambda n, g, f, x: g - np.exp(f) * summed(n, g, x),), ("{G} − exp({f}) ⊙ Σ {G}",),
-                             (False,), "xf"),
+                             (False,), "xf", called=True),
     # ---- reductions (an axis, or every axis, summed away) ----
     "sum": Primitive("Σ", "reduce", lambda n, x: np.sum(x, axis=resolved_axis(n, x.ndim)),
-                     (lambda n, g, f, x: expand(n, g, x),), ("{G} repeated along the summed axes",), (True,), "x"),
+                     (lambda n, g, f, x: expand(n, g, x),), ("{G} repeated along the summed axes",), (True,), "x", called=True),
     "mean": Primitive("mean", "reduce", lambda n, x: mean(n, x),
                       (lambda n, g, f, x: expand(n, g / max(count(n, x), 1), x),),
-                      ("{G} / N repeated along the averaged axes",), (True,), "x"),
+                      ("{G} / N repeated along the averaged axes",), (True,), "x",
+                      called=True),
     "logsumexp": Primitive("logsumexp", "reduce", logsumexp,
                            (lambda n, g, f, x: keep_axis(n, g, x) * stable_softmax(x, resolved_axis(n, x.ndim)),),
-                           ("{G} ⊙ softmax({x})",), (False,), "xf"),
+                           ("{G} ⊙ softmax({x})",), (False,), "xf", called=True),
 }
