@@ -24,7 +24,8 @@ DEFAULT_WITHOUT_W = "X + b"
 BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.MatMult: "matmul", ast.Pow: "pow"}
 # The functions and which of them take axis=, from the table of primitives.
 FUNCTIONS = tuple(name for name, row in PRIMITIVES.items() if row.called)
-AXIS_FUNCTIONS = {name: row.default_axis for name, row in PRIMITIVES.items() if row.called and row.kind != "elementwise"}
+AXIS_FUNCTIONS = {name: row.default_axis for name, row in PRIMITIVES.items()
+                  if row.called and row.kind != "elementwise"}
 
 
 class ExpressionError(WxbError, ValueError):

@@ -248,7 +248,8 @@ PRIMITIVES: dict[str, Primitive] = {
                              (False,), "xf", called=True),
     # ---- reductions (an axis, or every axis, summed away) ----
     "sum": Primitive("Σ", "reduce", lambda n, x: np.sum(x, axis=resolved_axis(n, x.ndim)),
-                     (lambda n, g, f, x: expand(n, g, x),), ("{G} repeated along the summed axes",), (True,), "x", called=True),
+                     (lambda n, g, f, x: expand(n, g, x),), ("{G} repeated along the summed axes",), (True,), "x",
+                     called=True),
     "mean": Primitive("mean", "reduce", lambda n, x: mean(n, x),
                       (lambda n, g, f, x: expand(n, g / max(count(n, x), 1), x),),
                       ("{G} / N repeated along the averaged axes",), (True,), "x",
