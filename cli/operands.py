@@ -13,7 +13,7 @@ What an operand argument may be, tried in this order:
     either").
 What the bytes are, file or stream alike: `.npy` or `.npz` data by their magic bytes, whatever the name; else by
 suffix, `.npy`, `.npz`, `.json` (a number, nested lists, or an object of them), `.csv` (delimiter sniffed among
-tab, `;`, `,`), `.tsv` (tab), `.txt`/`.dat` (whitespace); with no such suffix, JSON if it starts with `[` or
+tab, `;`, `,`, else whitespace; so are `.txt` and `.dat`), `.tsv` (tab); with no such suffix, JSON if it starts with `[` or
 `{`, else text with the delimiter sniffed. A forced delimiter and `header` apply to text only. Text rules (UTF-8
 or UTF-16, header rows, row labels): see wxb.cli.textparse.
 A bare archive (`-X params.npz`, no `:KEY`) gives its only array; with several, the one named after the

@@ -41,7 +41,7 @@ from wxb.cli.errors import InputError
 LARGE_TEXT = 1 << 20  # bytes; above this, text is parsed by polars
 CHUNK = 8 << 20  # bytes parsed between two steps of a progress bar
 WHITESPACE = " "  # the delimiter value meaning "any run of spaces and tabs"
-SUFFIX_DELIMITERS = {".tsv": "\t", ".txt": WHITESPACE, ".dat": WHITESPACE}
+SUFFIX_DELIMITERS = {".tsv": "\t"}  # .txt and .dat are sniffed like .csv (np.savetxt writes any delimiter)
 SNIFFED = ("\t", ";", ",")
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # little- and big-endian byte-order marks
 _NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)", re.IGNORECASE)
@@ -203,8 +203,9 @@ def data_lines(text: str) -> Iterator[tuple[int, str]]:
 
 
 def sniff_delimiter(lines: list[str]) -> str:
-    """Tab if any of these lines has one, else `;`, else `,`, else whitespace."""
-    return next((d for d in SNIFFED if any(d in line for line in lines)), WHITESPACE)
+    """Tab if every one of these lines has one, else `;`, else `,`, else whitespace (where a stray tab among
+    spaces is just more whitespace)."""
+    return next((d for d in SNIFFED if lines and all(d in line for line in lines)), WHITESPACE)
 
 
 def split_cells(line: str, delimiter: str) -> list[str]:
