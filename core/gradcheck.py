@@ -122,7 +122,15 @@ class Probe:
         self.finite = math.isfinite(summed)
         self.linear = problem.linear_in(name)
         self.sums = self._sums(problem, grads)
+        self.upstream = self._upstream(problem, grads)
         self.at_theta: float | None = None
+
+    def _upstream(self, problem: Problem, grads: Any) -> float:
+        """The largest upstream gradient arriving where θ is used: the scale of the analytic gradient's terms."""
+        users = [node for node in problem.order if any(a.op == "var" and a.name == self.name for a in node.args)]
+        sizes = [float(np.max(np.abs(grads.adjoints[id(node)]), initial=0.0)) for node in users
+                 if id(node) in grads.adjoints]
+        return max((size for size in sizes if math.isfinite(size)), default=0.0)
 
     def _sums(self, problem: Problem, grads: Any) -> list[tuple[Array, tuple[int, ...]]]:
         """The values of the sums and differences θ is a term of, with θ's shape as it broadcasts there."""
@@ -183,7 +191,7 @@ class Probe:
         error = abs(step.slope - predicted)
         scale = max(abs(step.slope), abs(predicted)) if math.isfinite(step.slope) else abs(predicted)
         natural = self.terms / base * unit
-        analytic = 4 * self.eps * natural
+        analytic = 4 * self.eps * max(natural, self.upstream * unit)
         diff = Difference(predicted, step.slope, error, tolerance * scale, rounding, step.truncation, analytic,
                           natural)
         if error > diff.bound and not self.linear and self.kinked(v, step, diff.bound):
@@ -242,10 +250,14 @@ def check_operand(problem: Problem, G: Array, name: str, analytic: Array, *, see
     directions, method = _directions(probe.theta.shape, probe.theta.size, max_entries, seed)
     tolerance = tolerance_for(analytic.dtype)
     given = [a for a in problem.operands.values() if np.isnan(np.sum(a, dtype=np.float64))]
-    if not probe.finite and not given and not np.isnan(probe.G).any():
+    nan_given = bool(given) or bool(np.isnan(probe.G).any())
+    if nan_given:
+        return CheckResult(name, math.nan, math.nan, tolerance, False, len(directions), method, math.nan, "fail",
+                           "NaN in the operands or in G: no gradient can be confirmed")
+    unchecked = _not_finite(problem, probe, nan_given)
+    if unchecked:
         return CheckResult(name, math.nan, math.nan, tolerance, True, len(directions), method, math.nan,
-                           "cannot check", "L = Σ G ⊙ f is not finite here (an overflow), so it has no finite "
-                           "differences to compare with")
+                           "cannot check", unchecked)
     exact = analytic.astype(np.float64)
     predictions = [float(np.sum(exact[v != 0] * v[v != 0])) for v in directions]
     if any(math.isinf(p) for p in predictions) and not given:
@@ -256,6 +268,21 @@ def check_operand(problem: Problem, G: Array, name: str, analytic: Array, *, see
     return _verdict(name, diffs, tolerance, method)
 
 
+def _not_finite(problem: Problem, probe: Probe, nan_given: bool) -> str:
+    """Why f (in the problem's own dtype) or L is not finite from finite operands, so that there is nothing to
+    compare ('' when they are finite, or when NaN was given: that is a failure)."""
+    if nan_given:
+        return ""
+    f = np.asarray(problem.forward())
+    if probe.finite and np.isfinite(f).all():
+        return ""
+    if np.isnan(f).any() or (not probe.finite and math.isnan(probe.loss(probe.theta))):
+        return (f"f has NaN entries here (an invalid operation such as 0/0 or ∞ − ∞ in {problem.dtype}), so L "
+                "has no finite differences to compare with")
+    return (f"f is infinite here (an overflow or a pole in {problem.dtype}), so L has no finite differences to "
+            "compare with")
+
+
 def _verdict(name: str, diffs: list[Difference], tolerance: float, method: str) -> CheckResult:
     """pass, fail or cannot check, from every direction's difference."""
     n = len(diffs)
@@ -263,7 +290,7 @@ def _verdict(name: str, diffs: list[Difference], tolerance: float, method: str) 
         return CheckResult(name, 0.0, 0.0, tolerance, True, 0, method, 0.0)
     if any(math.isnan(d.predicted) or math.isnan(d.numeric) for d in diffs):
         return CheckResult(name, math.nan, math.nan, tolerance, False, n, method, math.nan, "fail",
-                           "NaN in the gradient or in L")
+                           "the gradient is NaN where f is finite")
     worst = max(diffs, key=lambda d: d.error / d.bound if d.bound else (math.inf if d.error else 0.0))
     max_abs = max(d.error for d in diffs)
     scale = max(max(abs(d.predicted), abs(d.numeric)) for d in diffs)
