@@ -10,7 +10,7 @@ described by what they show.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -155,18 +155,38 @@ def structure(problem: Problem, name: str) -> JacobianStructure:
     if link is None:
         return _computed_structure(problem, name)
     base = _matmul_structure(problem, link) if link.kind == "matmul" else _broadcast_structure(problem, link)
-    if not link.factors:
-        return base
     scale = chain_scale(problem, link)
-    assert scale is not None
-    nonzero_rows = int(np.count_nonzero(scale))
-    per_row = base.nonzeros // max(math.prod(base.f_shape), 1) if base.nonzeros else 0
+    nonzeros = _nonzeros(problem, link, scale)
+    if not link.factors:
+        return replace(base, nonzeros=nonzeros)
     lhs, rhs = base.kron.split(" = ", 1) if " = " in base.kron else ("", base.kron)
     diag = "·".join(link.factors)
     kron = f"{lhs} = {diag}·({rhs})" if lhs else f"{diag}·({rhs})"
     rule = f"{base.block_rule}, rows scaled by {diag}"
-    return JacobianStructure(name, base.f_shape, base.operand_shape, base.shape, base.size, nonzero_rows * per_row,
+    return JacobianStructure(name, base.f_shape, base.operand_shape, base.shape, base.size, nonzeros,
                              base.block_axes, base.n_blocks, base.block_shape, kron, rule)
+
+
+def _nonzeros(problem: Problem, link: Chain, scale: Array | None) -> int:
+    """The exact number of nonzero entries: the rule's pattern, less the zeros of the other factor of a product
+    and of the diagonal scale."""
+    live = None if scale is None else np.broadcast_to(scale != 0, problem.f_shape)
+    if link.kind == "broadcast":
+        return math.prod(problem.f_shape) if live is None else int(np.count_nonzero(live))
+    w_node, x_node = link.first.args
+    ax = MatmulAxes.of(problem.shape(w_node), problem.shape(x_node))
+    other = x_node if link.index == 0 else w_node
+    value = Evaluation.run(problem, {id(other)}).value(other)
+    rows = None if live is None else live.reshape((*ax.batch, ax.m, ax.n))
+    if link.index == 0:  # ∂f[β,i,j]/∂W[·,i,q] = X[β,q,j]: a column of X per column of f
+        x2 = value[:, np.newaxis] if ax.x_vector else value
+        per_column = np.broadcast_to(np.count_nonzero(x2, axis=-2), (*ax.batch, ax.n))
+        live_rows = ax.m if rows is None else np.count_nonzero(rows, axis=-2)
+        return int(np.sum(per_column * live_rows))
+    w2 = value[np.newaxis, :] if ax.w_vector else value  # ∂f[β,i,j]/∂X[·,p,j] = W[β,i,p]: a row of W per row of f
+    per_row = np.broadcast_to(np.count_nonzero(w2, axis=-1), (*ax.batch, ax.m))
+    live_columns = ax.n if rows is None else np.count_nonzero(rows, axis=-1)
+    return int(np.sum(per_row * live_columns))
 
 
 def _broadcast_structure(problem: Problem, link: Chain) -> JacobianStructure:

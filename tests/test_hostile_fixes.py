@@ -26,3 +26,26 @@ def test_np_savetxt_files_read_whatever_their_delimiter(tmp_path: Path, delimite
         done = wxb("forward", "-X", str(path), "-b", "0", "--format", "json")
         assert done.returncode == 0 and done.stderr == "", done.stderr
         assert json.loads(done.stdout) == a.tolist()
+
+
+def test_jacobian_nonzero_counts_are_exact() -> None:
+    from wxb.core import Problem
+    from wxb.core import jacobian
+
+    rng = np.random.default_rng(7)
+    compared = 0
+    for _ in range(150):
+        m, k, n, batch = (int(v) for v in rng.integers(1, 4, 4))
+        w_shape = (batch, m, k) if rng.random() < 0.5 else (m, k)
+        x_shape = (batch, k, n) if rng.random() < 0.5 else (k, n)
+        W = rng.integers(-1, 2, w_shape).astype(float)
+        X = rng.integers(-1, 2, x_shape).astype(float)
+        b = rng.integers(-1, 2, (m, 1)).astype(float)
+        for expression in ("W @ X + b", "relu(W @ X + b)", "(W @ X) * 2", "tanh(W @ X + b) * 0"):
+            problem = Problem.build(expression, {"W": W, "X": X, "b": b} if "b" in expression else {"W": W, "X": X})
+            for name in problem.expression.operands:
+                structure = jacobian.structure(problem, name)
+                if structure.nonzeros is not None:
+                    assert structure.nonzeros == np.count_nonzero(jacobian.dense(problem, name)), (expression, name)
+                    compared += 1
+    assert compared > 500
