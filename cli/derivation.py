@@ -77,10 +77,13 @@ def _node_formula(problem: Problem, node: Node, names: dict[int, str]) -> str:
     elif node.op == "T":
         text = f"{args[0]}ᵀ"
     else:
-        axis = "" if node.axis in (None, -2) or (node.op in ("sum", "mean", "logsumexp") and node.axis is None) else \
-            f", axis={node.axis}"
-        text = f"{node.op}({args[0]}{axis})"
+        text = f"{node.op}({args[0]}{_axis_text(node)})"
     return f"{problem.label(node)} = {text}"
+
+
+def _axis_text(node: Node) -> str:
+    """', axis=1' when the expression gave an axis, '' for the function's default."""
+    return "" if node.default_axis else f", axis={node.axis}"
 
 
 def _node_equation(problem: Problem, node: Node, values: dict[int, Array], names: dict[int, str],
@@ -93,7 +96,7 @@ def _node_equation(problem: Problem, node: Node, values: dict[int, Array], names
         return (formula + " = ", args[0], f" {SYMBOLS[node.op]} ", args[1], " = ", value)
     if node.op in ("neg", "T", "pow"):
         return (formula + " = ", value)
-    return (formula.split(" = ")[0] + f" = {node.op}(", args[0], ") = ", value)
+    return (formula.split(" = ")[0] + f" = {node.op}(", args[0], f"{_axis_text(node)}) = ", value)
 
 
 def forward_steps(problem: Problem, values: dict[int, Array], default: bool) -> list[Step]:
@@ -168,7 +171,11 @@ def gradient_step(problem: Problem, grads: Gradients, name: str, note: str) -> S
     d, g = f"dL/d{name}", reduction.gradient
     plain = g.replace("_", "").isalnum()
     kind = _bias_kind(reduction, len(reduction.full_shape)) if plain and reduction.summed_axes else ""
-    formula = REDUCE.get(kind, "{d} = {g}").format(d=d, g=g)
+    parts = grads.contributions[name]
+    formula = REDUCE[kind].format(d=d, g=g) if kind in REDUCE else f"{d} = {_summed(reduction)}"
+    if len(parts) > 1:
+        formula = f"{d} = " + " + ".join(_summed(part) for part in parts)
+        kind = "several"
     title = "The gradient sums G over the broadcast axis" if kind in ("column", "row", "scalar", "nd") else \
         f"The gradient with respect to {name}"
     adjoint = _adjoint_value(problem, grads, name)
@@ -177,10 +184,17 @@ def gradient_step(problem: Problem, grads: Gradients, name: str, note: str) -> S
         equation = (f"{d} = {g}·1 = ", adjoint, " · ", np.ones((adjoint.shape[1], 1)), " = ", value)
     elif kind == "row" and adjoint is not None:
         equation = (f"{d} = 1ᵀ·{g} = ", np.ones((1, adjoint.shape[0])), " · ", adjoint, " = ", value)
-    elif adjoint is not None and kind == "":
-        equation = (f"{d} = {g} = ", value)
+    elif kind not in ("scalar", "same"):
+        equation = (f"{formula} = ", value)
     arrays = {g: adjoint, d: value} if adjoint is not None and plain else {d: value}
     return Step(title, formula, arrays, (note + " " if note else "") + grads.describe(name), equation)
+
+
+def _summed(reduction: core.Reduction) -> str:
+    """A contribution to a gradient: its rule, with the sum over the axes it was broadcast along."""
+    if not reduction.summed_axes:
+        return reduction.gradient
+    return f"{reduction.gradient} summed over {core.notation.axes_text(reduction.summed_axes)}"
 
 
 def _adjoint_value(problem: Problem, grads: Gradients, name: str) -> Array | None:

@@ -34,6 +34,8 @@ def _identifier(match: re.Match[str]) -> str:
 
 def identifier_latex(name: str) -> str:
     """One name in LaTeX: functions upright, X1 as X_{1}, G_z2 as G_{z2}, longer names in italic text."""
+    if name == "axis":
+        return r"\text{axis}"
     if name in FUNCTIONS:
         return r"\operatorname{" + name.replace("_", r"\_") + "}"
     head, underscore, tail = name.partition("_")
@@ -61,6 +63,9 @@ def latex_text(text: str) -> str:
         held.append(latex)
         return f"\x01{len(held) - 1}\x02"
 
+    prose = r"\b[a-z]{2,}(?: [a-z]{2,})+\b"  # two or more plain words: text beside the maths
+    text = re.sub(prose, lambda m: m.group(0) if any(w in FUNCTIONS for w in m.group(0).split()) else
+                  hold(r"\text{ " + m.group(0) + " }"), text)
     out = re.sub(r"\bdL/d([A-Za-z][A-Za-z0-9_]*)",
                  lambda m: hold(r"\mathrm{d}L/\mathrm{d}" + identifier_latex(m.group(1))), text)
     out = re.sub(r"[A-Za-z][A-Za-z0-9_]*", _identifier, out)

@@ -86,7 +86,7 @@ def jacobian_blocks(console: Console, problem: core.Problem, structure: Jacobian
     """The structure in words and Kronecker form, the first blocks as matrices, and the spy plot."""
     width = console.width
     console.print(Text(f"Jacobian of f with respect to {structure.wrt}", style="bold"))
-    console.print(structure.describe())
+    console.print(Text(structure.describe()))
     if structure.kron:
         console.print(Text(structure.kron, style="bold cyan"))
     elif blocks.matrices:
@@ -200,7 +200,7 @@ def explain(console: Console, steps: list[Step], precision: int) -> None:
             parts.append(Columns(views, padding=(0, 4)))
         if step.note:
             parts.append(Text(step.note, style="dim"))
-        console.print(Panel(Group(*parts), title=f"{number}. {step.title}", title_align="left"))
+        console.print(Panel(Group(*parts), title=Text(f"{number}. {step.title}"), title_align="left"))
 
 
 def _drawable(equation: tuple[str | np.ndarray, ...]) -> bool:

@@ -218,18 +218,19 @@ def _matmul_structure(problem: Problem, link: Chain) -> JacobianStructure:
     n_blocks = math.prod(f_shape[a] for a in block_axes)
     rest = tuple(n for a, n in enumerate(f_shape) if a not in block_axes)
     beta = "β," if nb else ""
+    w_beta, x_beta = ("β," if any(n > 1 for n in batch) else "" for batch in (ax.w_batch, ax.x_batch))
     w_text, x_text = (_factor_label(problem, a) for a in link.first.args)
+    w_at, x_at = (f"{text}[β]" if own else text for text, own in ((w_text, w_beta), (x_text, x_beta)))
     if link.index == 0:
-        rule = f"entries ∂f[{beta}i,j]/∂{name}[{beta}p,q] = δ(i,p)·{x_text}[{beta}q,j]"
-        kron = f"{x_text}ᵀ ⊗ I{subscript(ax.m)}" if ax.m != 1 else f"{x_text}ᵀ"
-        shared = broadcast_axes(ax.w_batch, ax.batch)
+        rule = f"entries ∂f[{beta}i,j]/∂{name}[{w_beta}p,q] = δ(i,p)·{x_text}[{x_beta}q,j]"
+        kron = f"{x_at}ᵀ ⊗ I{subscript(ax.m)}" if ax.m != 1 else f"{x_at}ᵀ"
+        shared, own_at = broadcast_axes(ax.w_batch, ax.batch), w_at
     else:
-        rule = f"entries ∂f[{beta}i,j]/∂{name}[{beta}p,q] = {w_text}[{beta}i,p]·δ(j,q)"
-        kron = f"I{subscript(ax.n)} ⊗ {w_text}" if ax.n != 1 else w_text
-        shared = broadcast_axes(ax.x_batch, ax.batch)
+        rule = f"entries ∂f[{beta}i,j]/∂{name}[{x_beta}p,q] = {w_text}[{w_beta}i,p]·δ(j,q)"
+        kron = f"I{subscript(ax.n)} ⊗ {w_at}" if ax.n != 1 else w_at
+        shared, own_at = broadcast_axes(ax.x_batch, ax.batch), x_at
     if nb:
-        kron = (f"∂vec f[β]/∂vec {name}[β] = {kron.replace(x_text, x_text + '[β]').replace(w_text, w_text + '[β]')}"
-                " for each batch index β")
+        kron = f"∂vec f[β]/∂vec {own_at} = {kron} for each batch index β"
         summed = tuple(sorted(shared[0] + shared[1]))
         if summed:
             kron += f"; {name} is shared along batch {'axis' if len(summed) == 1 else 'axes'} " + \
