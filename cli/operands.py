@@ -14,8 +14,8 @@ What an operand argument may be, tried in this order:
 What the bytes are, file or stream alike: `.npy` or `.npz` data by their magic bytes, whatever the name; else by
 suffix, `.npy`, `.npz`, `.json` (a number, nested lists, or an object of them), `.csv`, `.txt` and `.dat`
 (delimiter sniffed among tab, `;`, `,`, else whitespace), `.tsv` (tab); with no such suffix, JSON if it starts
-with `[` or `{`, else text with the delimiter sniffed. A forced delimiter and `header` apply to text only. Text rules (UTF-8
-or UTF-16, header rows, row labels): see wxb.cli.textparse.
+with `[` or `{`, else text with the delimiter sniffed. A forced delimiter and `header` apply to text only.
+Text rules (UTF-8 or UTF-16, header rows, row labels): see wxb.cli.textparse.
 A bare archive (`-X params.npz`, no `:KEY`) gives its only array; with several, the one named after the
 operand (`X` for `-X`, `W1` for `W1=`); otherwise an error listing the names. A bundle
 (`read_operands(bundle=...)`, the user's `--from`) is an archive whose arrays fill in every operand not given
