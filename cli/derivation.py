@@ -12,8 +12,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from wxb import core
-from wxb.core.engine import Gradients, Problem
+from wxb.core.broadcast import broadcast_axes
+from wxb.core.engine import Gradients, Problem, aligned
 from wxb.core.expr import Node
+from wxb.core.rules import PRIMITIVES
 
 Array = np.ndarray[Any, np.dtype[Any]]
 Part = str | Array
@@ -139,21 +141,34 @@ def jacobian_step(problem: Problem, name: str) -> Step | None:
 
 
 def backward_steps(problem: Problem, grads: Gradients, upstream_note: str) -> list[Step]:
-    """The upstream gradient at each primitive whose gradient is new (G_z), in reverse order."""
+    """The upstream gradient at each primitive whose gradient is new (G_z), in reverse order: the rule of each
+    edge that brings it, summed over the axes a broadcast stretched, and added up over several uses."""
     steps: list[Step] = []
+    labels = dict(grads.adjoint_labels)
     for node in reversed(problem.intermediates()):
-        label = grads.adjoint_labels.get(id(node))
+        label = labels.get(id(node))
         if node is problem.root or label is None or id(node) not in grads.adjoints:
             continue
-        consumer, index = next((c, i) for c in problem.order for i, a in enumerate(c.args) if a is node)
-        if label == grads.adjoint_labels.get(id(consumer)):
+        uses = [(c, i) for c in problem.order for i, a in enumerate(c.args) if a is node]
+        if len(uses) == 1 and label == labels.get(id(uses[0][0])):
             continue  # passed through unchanged
-        rule = core.engine.rule_text(problem, consumer, index, dict(grads.adjoint_labels))
-        formula = f"{label} = {rule}"
+        formula = f"{label} = " + " + ".join(_edge_text(problem, c, i, labels) for c, i in uses)
         value = grads.adjoints[id(node)]
-        steps.append(Step(f"Back through {_node_formula(problem, consumer, {})}", formula, {label: value},
-                          upstream_note if not steps else "", (formula + " = ", value)))
+        where = " and ".join(_node_formula(problem, c, {}) for c, _ in uses)
+        steps.append(Step(f"Back through {where}", formula, {label: value}, upstream_note if not steps else "",
+                          (formula + " = ", value)))
     return steps
+
+
+def _edge_text(problem: Problem, consumer: Node, index: int, labels: dict[int, str]) -> str:
+    """One edge's rule, with the sum over the axes its argument was broadcast along."""
+    rule = core.engine.rule_text(problem, consumer, index, labels)
+    if PRIMITIVES[consumer.op].kind != "elementwise" or len(consumer.args) != 2:
+        return rule
+    own, other = problem.shape(consumer.args[index]), problem.shape(consumer.args[1 - index])
+    dropped, kept = broadcast_axes(aligned(own, other), problem.shape(consumer))
+    axes = tuple(sorted(dropped + kept))
+    return f"{rule} summed over {core.notation.axes_text(axes)}" if axes else rule
 
 
 REDUCE = {

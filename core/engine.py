@@ -107,7 +107,9 @@ def node_shape(node: Node, args: list[Shape]) -> Shape:
     if kind == "matmul":
         return matmul_shape(args[0], args[1], (texts[0], texts[1]))
     if kind == "transpose":
-        return args[0] if len(args[0]) < 2 else (*args[0][:-2], args[0][-1], args[0][-2])
+        if len(args[0]) < 2:  # a 1-D operand is a column: its transpose is a row
+            return (1, args[0][0]) if args[0] else ()
+        return (*args[0][:-2], args[0][-1], args[0][-2])
     axis = _axis_checked(node, args[0])
     if kind == "axis":
         return args[0]

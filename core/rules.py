@@ -67,6 +67,11 @@ def swap(a: Array) -> Array:
     return a if a.ndim < 2 else np.swapaxes(a, -1, -2)
 
 
+def transpose(a: Array) -> Array:
+    """aᵀ: the last two axes swapped; a 1-D operand is a column, so its transpose is a row (1, m)."""
+    return a.reshape(1, -1) if a.ndim == 1 else swap(a)
+
+
 def resolved_axis(node: Node, ndim: int) -> int | None:
     """The node's axis for an argument of ndim axes: softmax's default −2 is axis 0 of a vector."""
     if node.axis is None:
@@ -238,7 +243,8 @@ PRIMITIVES: dict[str, Primitive] = {
     # ---- linear algebra ----
     "matmul": Primitive("·", "matmul", lambda n, x, y: np.matmul(x, y),
                         (matmul_vjp_left, matmul_vjp_right), ("{G}·{y}ᵀ", "{x}ᵀ·{G}"), (True, True), "xy"),
-    "T": Primitive("ᵀ", "transpose", lambda n, x: swap(x), (lambda n, g, f, x: swap(g),), ("{G}ᵀ",), (True,), ""),
+    "T": Primitive("ᵀ", "transpose", lambda n, x: transpose(x), (lambda n, g, f, x: swap(g).reshape(x.shape),),
+                   ("{G}ᵀ",), (True,), "x"),
     # ---- along an axis (shape kept) ----
     "softmax": Primitive("softmax", "axis", softmax,
                          (lambda n, g, f, x: f * (g - summed(n, g * f, x)),), ("{f} ⊙ ({G} − Σ {G} ⊙ {f})",),

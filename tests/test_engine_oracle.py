@@ -105,6 +105,8 @@ def evaluate(tree: Tree, env: dict[str, Any], kinks: list[np.ndarray] | None = N
     if op == "matmul":
         return anp.matmul(xs[0], xs[1])
     if op == "T":
+        if anp.ndim(x) == 1:
+            return anp.reshape(x, (1, -1))
         return anp.swapaxes(x, -1, -2) if anp.ndim(x) >= 2 else x
     simple = {"neg": lambda: -x, "relu": lambda: anp.maximum(x, 0.0), "tanh": lambda: anp.tanh(x),
               "sigmoid": lambda: 1.0 / (1.0 + anp.exp(-x)), "exp": lambda: anp.exp(x), "log": lambda: anp.log(x),
@@ -233,7 +235,11 @@ class Generator:
         return Tree("matmul", shape, (self.node(left, depth), self.node(right, depth)))
 
     def transpose(self, shape: Shape, depth: int) -> Tree:
-        inner = shape if len(shape) < 2 else (*shape[:-2], shape[-1], shape[-2])
+        if len(shape) == 1:  # no transpose gives a vector: a 1-D operand is a column, its transpose a row
+            return self.node(shape, depth)
+        inner = shape if not shape else (*shape[:-2], shape[-1], shape[-2])
+        if len(shape) == 2 and shape[0] == 1 and self.draw(st.booleans()):
+            inner = (shape[1],)  # a 1-D column transposed is a (1, m) row
         return Tree("T", shape, (self.node(inner, depth),))
 
     def reduce(self, shape: Shape, depth: int) -> Tree:

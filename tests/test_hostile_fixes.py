@@ -49,3 +49,28 @@ def test_jacobian_nonzero_counts_are_exact() -> None:
                     assert structure.nonzeros == np.count_nonzero(jacobian.dense(problem, name)), (expression, name)
                     compared += 1
     assert compared > 500
+
+
+def test_the_transpose_of_a_1d_column_is_a_row() -> None:
+    done = wxb("forward", "-e", "x.T + y", "x=[1, 2, 3]", "y=0 0 0; 0 0 0", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]]
+    grads = json.loads(wxb("backward", "-e", "sum(xᵀ * y)", "x=[1, 2]", "y=1 1; 2 2", "--format", "json").stdout)
+    assert grads == {"dx": [3.0, 3.0], "dy": [[1.0, 2.0], [1.0, 2.0]]}
+
+
+def test_explain_states_sums_and_axes_truthfully() -> None:
+    nd = wxb("explain", "-X", "samples/conv/A.npy", "-b", "samples/conv/bias.npy", "-G", "samples/conv/G.npy",
+             "--format", "json")
+    last = json.loads(nd.stdout)["steps"][-1]
+    assert last["formula"] == "dL/db = G summed over axes 0, 2, 3"
+    done = wxb("explain", "-e", "softmax(X, axis=1) + logsumexp(X, axis=0) + mean(X, axis=1)", "X=1 2; 3 4",
+               "--format", "json")
+    formulas = [step["formula"] for step in json.loads(done.stdout)["steps"]]
+    assert "f = softmax(X, axis=1)" in " ".join(formulas) or any("axis=1" in f for f in formulas)
+    assert any(f.startswith("G_z4 = G summed over axis 1") for f in formulas), formulas
+
+
+def test_the_entry_rule_keeps_its_indices_on_a_terminal() -> None:
+    done = wxb("jacobian", "-X", "1 2; 3 4", "-W", "1 2; 3 4", "-b", "[1, 1]", "--wrt", "W", "--format", "text")
+    assert "∂f[i,j]/∂W[p,q] = δ(i,p)·X[q,j]" in done.stdout.replace("\n", " ")
