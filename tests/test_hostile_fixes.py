@@ -29,8 +29,7 @@ def test_np_savetxt_files_read_whatever_their_delimiter(tmp_path: Path, delimite
 
 
 def test_jacobian_nonzero_counts_are_exact() -> None:
-    from wxb.core import Problem
-    from wxb.core import jacobian
+    from wxb.core import Problem, jacobian
 
     rng = np.random.default_rng(7)
     compared = 0
