@@ -62,6 +62,7 @@ class Loaded:
     target: Array | None
     default: bool
     target_given: bool = False
+    G_given: bool = False
 
     @property
     def heading(self) -> str:
@@ -143,7 +144,11 @@ def load(sources: Sources) -> Loaded:
         bound = {name: value for name, value in bound.items() if name in expression.operands or name in specs}
     weak = [name for name, spec in specs.items() if _is_literal(spec)]
     problem = _build(expression, bound, weak)
-    return Loaded(problem, G, target, default, target is not None and "T" in specs)
+    for name, array in bound.items():
+        if array.dtype.kind == "f" and array.dtype.itemsize > 8:
+            print(f"wxb: note: {name} is {array.dtype}; wxb computes in float64, so digits beyond it are dropped",
+                  file=sys.stderr)
+    return Loaded(problem, G, target, default, target is not None and "T" in specs, sources.G is not None)
 
 
 def _require_default(arrays: Mapping[str, Array | None]) -> None:
@@ -270,8 +275,9 @@ def forward(loaded: Loaded, out: OutputChoice) -> None:
 # ---- backward ----
 
 def check_upstream(loaded: Loaded, loss: str | None) -> None:
-    """-G and --loss exclude each other; -T (when not an operand) goes with --loss mse."""
-    if loaded.G is not None and loss is not None:
+    """-G and --loss exclude each other (a G from a --from bundle gives way to --loss); -T (when not an operand)
+    goes with --loss mse."""
+    if loaded.G_given and loss is not None:
         raise InputError("give -G or --loss, not both", hint="-G is ∂L/∂f itself; --loss derives it from f")
     if loaded.G is None and loss != "mse" and loaded.target_given:
         raise InputError("-T is only used with --loss mse", hint="add --loss mse, or use T in the expression")
@@ -321,7 +327,7 @@ def backward(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoic
     names, record = wrt_names(loaded, wrt)
     check_upstream(loaded, loss)
     problem = loaded.problem
-    if loaded.G is not None:
+    if loaded.G is not None and (loss is None or loaded.G_given):
         grads = problem.backward(problem.upstream(loaded.G), names)
     elif problem.f_shape == () and loss is None:
         grads = problem.backward(None, names)
@@ -362,6 +368,8 @@ def jacobian(loaded: Loaded, request: JacobianRequest, out: OutputChoice) -> Non
     from wxb.core import jacobian as jac
 
     problem = loaded.problem
+    if request.dense and request.block is not None:
+        raise InputError("give --block K or --dense, not both", hint="--block K is one block, --dense all of them")
     wrt = jacobian_wrt(loaded, request.wrt)
     structure = jac.structure(problem, wrt)
     if not request.dense and request.block is None:

@@ -131,13 +131,15 @@ def jacobian_step(problem: Problem, name: str) -> Step | None:
     if not structure.kron:
         return None
     equation: tuple[Part, ...] = ()
+    arrays: dict[str, Array] = {}
     if structure.size <= INLINE_JACOBIAN and " for each " not in structure.kron:
         dense = jacobian.dense(problem, name)
-        equation = (structure.kron + " = ", jacobian.matrix_view(dense, structure.f_shape, structure.operand_shape))
+        arrays["J"] = jacobian.matrix_view(dense, structure.f_shape, structure.operand_shape)
+        equation = (structure.kron + " = ", arrays["J"])
     identity = structure.block_rule.startswith(("each I", "= I")) and "scaled" not in structure.block_rule
     title = "The Jacobian is made of identity blocks" if identity else f"The Jacobian of f with respect to {name}"
     note = structure.describe() + ("  (∂f_ik/∂b_j = δ_ij)" if identity and name == "b" else "")
-    return Step(title, structure.kron, {}, note, equation)
+    return Step(title, structure.kron, arrays, note, equation)
 
 
 def backward_steps(problem: Problem, grads: Gradients, upstream_note: str) -> list[Step]:

@@ -8,6 +8,7 @@ amsmath.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -74,7 +75,21 @@ def latex_text(text: str) -> str:
     for symbol, command in LATEX.items():
         out = out.replace(symbol, command)
     out = re.sub(r"(\\delta|\\beta|\\theta)_([A-Za-z0-9]+)", r"\1_{\2}", out)
+    out = "".join(_greek(char) for char in out)
     return re.sub(r"  +", " ", out).strip()
+
+
+def _greek(char: str) -> str:
+    """A Greek letter (in an operand's name, say) as its LaTeX command; anything else as it is."""
+    if char.isascii():
+        return char
+    name = unicodedata.name(char, "")
+    match = re.fullmatch(r"GREEK (SMALL|CAPITAL) LETTER ([A-Z]+)", name)
+    if not match:
+        return char
+    word = match.group(2).lower()
+    word = {"lamda": "lambda"}.get(word, word)
+    return "\\" + (word if match.group(1) == "SMALL" else word.capitalize()) + " "
 
 
 def number_latex(x: float, precision: int) -> str:
@@ -139,7 +154,7 @@ def _escape_latex(text: str) -> str:
     return re.sub(r"([#$%&_{}])", r"\\\1", text)
 
 
-MATHS = re.compile(r"\S*[∂Σ⊕·⊙⊘ᵀ⊗δβθ₀-₉→×≤′²ᴮ−…^~]\S*")
+MATHS = re.compile(r"\S*[∂Σ⊕·⊙⊘ᵀ⊗\u0370-\u03ff₀-₉→×≤′²ᴮ−…^~]\S*")
 
 
 def _prose_latex(text: str) -> str:

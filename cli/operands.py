@@ -63,6 +63,11 @@ if TYPE_CHECKING:
 OPERANDS = ("W", "X", "b", "G", "T")  # the operands with options of their own (`-W`, ...)
 BUNDLE = "--from"
 STDIN_PATHS = ("-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0")
+
+
+def reads_stdin(spec: str | None) -> bool:
+    """True for `-`, `-:KEY` and the paths that name standard input."""
+    return spec is not None and (spec in STDIN_PATHS or spec.startswith("-:"))
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 ARCHIVE_SUFFIXES = (".npz", ".json")
@@ -83,8 +88,13 @@ def read_operand(spec: str, label: str, *, delimiter: str | None = None, header:
 
     `label` names the operand in messages (`-X`, `W1=`); `delimiter` and `header` apply to text only."""
     delimiter = normalize_delimiter(delimiter)
-    if spec == "-":
-        return _pick(_read_stdin(label, delimiter, header), label, Where(label, "stdin"))
+    if spec == "-" or spec.startswith("-:"):
+        content, where = _read_stdin(label, delimiter, header), Where(label, "stdin")
+        if spec == "-":
+            return _pick(content, label, where)
+        if not isinstance(content, Mapping):
+            raise where.error("holds one array, not an archive of named ones", hint="read it with - alone")
+        return _member(content, spec[2:], where)
     if os.path.lexists(spec):
         return _read_path(Path(spec), label, None, delimiter, header)
     archive, colon, key = spec.rpartition(":")
@@ -110,7 +120,7 @@ def read_operands(
     bad = [name for name in specs if not name.isidentifier()]
     if bad:
         raise ValueError(f"operand names must be identifiers, not {bad}")
-    _one_reader_of_stdin(specs, bundle)
+    _one_reader_of_stdin(specs, bundle, labels)
     arrays: dict[str, Array | None] = {
         name: None if spec is None else read_operand(spec, (labels or {}).get(name, operand_label(name)),
                                                      delimiter=delimiter, header=header)
@@ -137,9 +147,10 @@ def normalize_delimiter(delimiter: str | None) -> str | None:
     return named
 
 
-def _one_reader_of_stdin(specs: Mapping[str, str | None], bundle: str | None) -> None:
+def _one_reader_of_stdin(specs: Mapping[str, str | None], bundle: str | None,
+                         labels: Mapping[str, str] | None = None) -> None:
     """Standard input can be read once: refuse two operands (or an operand and the bundle) that both read it."""
-    readers = [operand_label(name) for name, spec in specs.items() if spec in STDIN_PATHS]
+    readers = [(labels or {}).get(name, operand_label(name)) for name, spec in specs.items() if reads_stdin(spec)]
     readers += [BUNDLE] if bundle in STDIN_PATHS else []
     if len(readers) > 1:
         hint = "only one operand can come from standard input; give the others as files or literals"
@@ -299,7 +310,7 @@ def _pick(content: Archive | Array, label: str, where: Where) -> Array:
     name = label.lstrip("-").removesuffix("=")
     if name in content:
         return content[name]()
-    hint = f"pick one with {shorten(where.source)}:KEY"
+    hint = f"pick one with {'-' if where.source == 'stdin' else shorten(where.source)}:KEY"
     raise where.error(f"holds several arrays and none named {name!r} (it has: {_names(content)})", hint=hint)
 
 

@@ -227,6 +227,19 @@ def _kind(node: ast.AST) -> str:
     return names.get(kind, kind)
 
 
+def _complete_with_more(text: str) -> bool:
+    """True when text reads once something is added at its end (an operand, or closing parentheses)."""
+    for ending in (" 0", ")", "))", ")))", " 0)", " 0))"):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ast.parse(text.strip() + ending, mode="eval")
+            return True
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+    return False
+
+
 def parse(text: str) -> Expression:
     """The expression graph of `text`; ExpressionError (with the position marked) if it is not one."""
     if not text.strip():
@@ -239,6 +252,10 @@ def parse(text: str) -> Expression:
             warnings.simplefilter("ignore")  # SyntaxWarnings would reach stderr before the one error line
             tree = ast.parse(normal.strip(), mode="eval")
     except SyntaxError as exc:
+        if _complete_with_more(normal):
+            raise ExpressionError(f"the expression ends too early, at column {len(text.rstrip()) + 1}: "
+                                  f"{_marked(text.rstrip(), len(text.rstrip()))}",
+                                  hint="something is missing at the end, an operand or a closing parenthesis") from None
         offset = (exc.offset or 1) - 1 + (len(normal) - len(normal.lstrip()))
         column = columns[min(max(offset, 0), len(columns) - 1)]
         reason = (exc.msg or "invalid syntax").removeprefix("invalid syntax. ")

@@ -109,7 +109,8 @@ def structure_text(self: JacobianStructure) -> str:
     if self.n_blocks == 0:
         return f"0 blocks: f {shape_text(self.f_shape)} has no entries; {totals}"
     if not self.block_axes:
-        return f"1 block ∂f/∂{self.wrt} {self.block_rule}; {totals}"
+        rule = f" {self.block_rule}" if self.block_rule else ""
+        return f"1 block ∂f/∂{self.wrt}{rule}; {totals}"
     noun = "block" if self.n_blocks == 1 else "blocks"
     if not self.block_rule:
         return f"{self.n_blocks:,} {noun} ∂f[{_block_index(self)}]/∂{self.wrt} ({_k_range(self)}); {totals}"

@@ -200,7 +200,8 @@ def test_marker_columns_refer_to_the_original_text() -> None:
     ("X and W", 0, "boolean"),
     ("W @ @ X", 4, "cannot read the expression"),
     ("W X", 2, "cannot read the expression"),
-    ("relu(X", 4, "never closed"),
+    ("relu(X", 6, "ends too early"),
+    ("W @ X +", 7, "ends too early"),
 ])
 def test_refusal_marks_the_place(text: str, column: int, words: str) -> None:
     message = refusal(text)

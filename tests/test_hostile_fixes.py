@@ -73,3 +73,44 @@ def test_explain_states_sums_and_axes_truthfully() -> None:
 def test_the_entry_rule_keeps_its_indices_on_a_terminal() -> None:
     done = wxb("jacobian", "-X", "1 2; 3 4", "-W", "1 2; 3 4", "-b", "[1, 1]", "--wrt", "W", "--format", "text")
     assert "∂f[i,j]/∂W[p,q] = δ(i,p)·X[q,j]" in done.stdout.replace("\n", " ")
+
+
+def test_stdin_conflicts_name_the_operands_as_typed() -> None:
+    both = subprocess.run([sys.executable, "-m", "wxb.cli", "forward", "-e", "X + b", "X=-", "b=-"], input=b"1 2\n",
+                          capture_output=True, cwd=ROOT)
+    assert both.returncode == 2 and b"X= and b= both read standard input" in both.stderr
+
+
+def test_npz_from_stdin_by_key(tmp_path: Path) -> None:
+    record = tmp_path / "g.npz"
+    assert wxb("backward", "-X", "1 2; 3 4", "-b", "5; 6", "--wrt", "all", "-o", str(record)).returncode == 0
+    with record.open("rb") as stdin:
+        done = subprocess.run([sys.executable, "-m", "wxb.cli", "forward", "-X", "-:dX", "-b", "0", "--format",
+                               "json"], stdin=stdin, capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [[1.0, 1.0], [1.0, 1.0]]
+
+
+def test_block_and_dense_together_are_refused() -> None:
+    done = wxb("jacobian", "-X", "1 2; 3 4", "-b", "[1, 2]", "--block", "1", "--dense")
+    assert done.returncode == 2 and "not both" in done.stderr
+
+
+def test_a_bundled_g_gives_way_to_an_explicit_loss(tmp_path: Path) -> None:
+    bundle = tmp_path / "b.npz"
+    np.savez(bundle, X=np.array([[1.0, 2.0], [3.0, 4.0]]), b=np.array([5.0, 6.0]), G=np.ones((2, 2)) * 7)
+    done = wxb("backward", "--from", str(bundle), "--loss", "mean", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [0.5, 0.5]
+    with_g = wxb("backward", "--from", str(bundle), "--format", "json")
+    assert json.loads(with_g.stdout) == [14.0, 14.0]
+
+
+def test_an_expression_that_ends_too_early_is_marked_at_its_end() -> None:
+    done = wxb("forward", "-e", "W @ X +", "W=1 2", "X=1; 1")
+    assert done.returncode == 2 and "ends too early, at column 8: W @ X +⟨here⟩" in done.stderr
+
+
+def test_explain_json_carries_the_small_jacobian() -> None:
+    steps = json.loads(wxb("explain", "-X", "3", "-b", "1", "--format", "json").stdout)["steps"]
+    assert any(step["arrays"].get("J") == [[1.0]] for step in steps)

@@ -20,6 +20,8 @@ EXPLAINED = [
     ["-e", "W @ X", "W=[[[1,2],[3,4]],[[5,6],[7,8]]]", "X=1 0; 0 1"],
     ["-X", "3", "-b", "1"],
     ["-e", "sqrt(abs(X)) / (1 + exp(-X)) ** 2 + relu(X.T @ X)", "X=1 -2; 0.5 3"],
+    ["-e", "Wα @ X + b", "Wα=1 2; 3 4", "X=1; 1", "b=[1, 2]"],
+    ["-X", "samples/conv/A.npy", "-b", "samples/conv/bias.npy", "-G", "samples/conv/G.npy"],
 ]
 ROOT = Path(__file__).resolve().parent.parent
 
