@@ -231,7 +231,7 @@ def choose_format(requested: str | None, output: Path | None, *, stdout_is_termi
         if not fmt:
             suffixes = " ".join(SUFFIX_FORMATS)
             hint = f"name it with one of {suffixes}, or give --format"
-            raise InputError(f"cannot tell the format from the name {str(output)!r}", operand="-o", hint=hint)
+            raise InputError(f"cannot tell the format from the file name {str(output)!r}", operand="-o", hint=hint)
     else:
         fmt = "table" if stdout_is_terminal else "csv"
     if fmt == "table" and to_file:
