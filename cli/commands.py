@@ -8,6 +8,7 @@ Data flows one way: command → operands (read once, checked once into a core.Pr
 from __future__ import annotations
 
 import keyword
+import math
 import os
 import sys
 import unicodedata
@@ -380,7 +381,8 @@ def jacobian(loaded: Loaded, request: JacobianRequest, out: OutputChoice) -> Non
             write_text(_json(structure_record(structure, blocks)), out.output)
             return
         blocks = preview_blocks(problem, structure)
-        show(fmt, out, lambda console: views().jacobian_blocks(console, problem, structure, blocks, out.precision))
+        show(fmt, out, lambda console: views().jacobian_blocks(
+            console, structure, blocks, sparsity(problem, structure, blocks, console.width), out.precision))
         return
     fmt = output_format(out)
     if request.dense:
@@ -426,6 +428,59 @@ def preview_blocks(problem: core.Problem, structure: Any, count: int = PREVIEW_B
     matrices = [jac.matrix_view(t, t.shape[: t.ndim - len(structure.operand_shape)], structure.operand_shape)
                 for t in tensors]
     return Blocks(matrices, "" if structure.kron else notation.describe_blocks(matrices), "", shown)
+
+
+SPY_HEIGHT, SPY_WIDTH = 16, 48
+
+
+class Spy(NamedTuple):
+    """A sparsity picture: its title, and its grid of filled cells (None when there is nothing to draw)."""
+
+    title: str
+    grid: Array | None
+
+
+def sparsity(problem: core.Problem, structure: Any, blocks: Blocks, width: int) -> Spy | None:
+    """The sparsity pattern of ∂vec f/∂vec θ in at most SPY_HEIGHT × SPY_WIDTH cells (and width − 4), read from
+    the entry rules of a closed form, or from the computed blocks; sampled at random when too big to read all."""
+    from wxb.cli.render import spy_grid
+    from wxb.core import jacobian as jac
+
+    rows, cols = math.prod(structure.f_shape), math.prod(structure.operand_shape)
+    if rows == 0 or cols == 0:
+        return Spy("(the Jacobian is empty: nothing to draw)", None)
+    window = rows
+    if structure.n_blocks > blocks.asked:
+        window = min(rows, blocks.asked * max(rows // structure.n_blocks, 1))
+    if structure.kron:
+        def entries(r: Array, c: Array) -> Array:
+            both = np.broadcast_shapes(r.shape, c.shape)
+            f_index = _unravel(np.broadcast_to(r, both), structure.f_shape)
+            op_index = _unravel(np.broadcast_to(c, both), structure.operand_shape)
+            return np.broadcast_to(jac.entries(problem, structure.wrt, f_index=f_index, operand_index=op_index), both)
+    elif blocks.matrices and len(structure.f_shape) <= 2:
+        stacked = np.concatenate(blocks.matrices)
+        window = min(window, stacked.shape[0])
+
+        def entries(r: Array, c: Array) -> Array:
+            found: Array = stacked[r, c]
+            return found
+    else:
+        return None
+    height = min(SPY_HEIGHT, window)
+    across = min(SPY_WIDTH, cols, max(width - 4, 8))
+    grid, sampled = spy_grid(window, cols, entries, height=height, width=across)
+    cell_rows, cell_cols = -(-window // height), -(-cols // across)
+    scale = "one entry per cell" if cell_rows == 1 and cell_cols == 1 else f"each cell {cell_rows}×{cell_cols} entries"
+    part = f"rows 0…{window - 1} of " if window < rows else ""
+    how = ", sampled at random" if sampled else ""
+    vec = "vec " if len(structure.operand_shape) >= 2 else ""
+    return Spy(f"sparsity of {part}∂vec f/∂{vec}{structure.wrt} ({rows}×{cols}): {scale}{how}", grid)
+
+
+def _unravel(flat: Array, shape: tuple[int, ...]) -> tuple[Array, ...]:
+    """Column-major (vec) positions as index arrays into shape; a scalar has no axes to index."""
+    return tuple(np.unravel_index(flat, shape, order="F")) if shape else ()
 
 
 def structure_record(structure: Any, blocks: Blocks) -> dict[str, Any]:
@@ -534,4 +589,6 @@ def demo(out: OutputChoice) -> None:
     blocks = preview_blocks(problem, structure)
     grads = problem.backward(core.upstream_gradient(f, "sum"), ["b"])
     fmt = descriptive_format(out, ())
-    show(fmt, out, lambda console: views().demo(console, loaded, f, structure, blocks, grads, out.precision))
+    show(fmt, out, lambda console: views().demo(console, loaded, f, structure, blocks,
+                                                sparsity(problem, structure, blocks, console.width), grads,
+                                                out.precision))

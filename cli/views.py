@@ -21,11 +21,10 @@ from wxb.cli import render
 from wxb.cli.derivation import Step
 
 if TYPE_CHECKING:
-    from wxb.cli.commands import Blocks, Loaded
+    from wxb.cli.commands import Blocks, Loaded, Spy
     from wxb.core.gradcheck import CheckReport, CheckResult
     from wxb.core.jacobian import JacobianStructure
 
-SPY_HEIGHT, SPY_WIDTH = 16, 48
 Draw = Callable[[Console], None]
 
 
@@ -81,7 +80,7 @@ def dense(console: Console, structure: JacobianStructure, flat: np.ndarray, prec
     console.print(render.array_view(flat, title, precision=precision, width=console.width))
 
 
-def jacobian_blocks(console: Console, problem: core.Problem, structure: JacobianStructure, blocks: Blocks,
+def jacobian_blocks(console: Console, structure: JacobianStructure, blocks: Blocks, picture: Spy | None,
                     precision: int) -> None:
     """The structure in words and Kronecker form, the first blocks as matrices, and the spy plot."""
     width = console.width
@@ -103,52 +102,16 @@ def jacobian_blocks(console: Console, problem: core.Problem, structure: Jacobian
     console.print(Columns(drawn, padding=(0, 4)) if side_by_side else Group(*drawn))
     if matrices and structure.n_blocks > len(matrices):
         console.print(Text(f"… and {structure.n_blocks - len(matrices)} more (--block K shows one)", style="dim"))
-    spy(console, problem, structure, blocks)
+    spy(console, picture)
 
 
-def spy(console: Console, problem: core.Problem, structure: JacobianStructure, blocks: Blocks) -> None:
-    """The sparsity pattern of ∂vec f/∂vec θ, one character per cell, sampled when too big."""
-    from wxb.core import jacobian as jac
-
-    rows, cols = int(np.prod(structure.f_shape)), int(np.prod(structure.operand_shape))
-    if rows == 0 or cols == 0:
-        console.print(Text("(the Jacobian is empty: nothing to draw)", style="dim"))
+def spy(console: Console, picture: Spy | None) -> None:
+    """The sparsity pattern of ∂vec f/∂vec θ, as the commands computed it: a title, then one character a cell."""
+    if picture is None:
         return
-    window = rows
-    if structure.n_blocks > blocks.asked:
-        window = min(rows, blocks.asked * max(rows // structure.n_blocks, 1))
-    if structure.kron:
-        def entries(r: np.ndarray, c: np.ndarray) -> np.ndarray:
-            both = np.broadcast_shapes(r.shape, c.shape)
-            f_index = _unravel(np.broadcast_to(r, both), structure.f_shape)
-            op_index = _unravel(np.broadcast_to(c, both), structure.operand_shape)
-            found = jac.entries(problem, structure.wrt, f_index=f_index, operand_index=op_index)
-            return np.broadcast_to(found, both)
-    elif blocks.matrices and len(structure.f_shape) <= 2:
-        stacked = np.concatenate(blocks.matrices)
-        window = min(window, stacked.shape[0])
-
-        def entries(r: np.ndarray, c: np.ndarray) -> np.ndarray:
-            found: np.ndarray = stacked[r, c]
-            return found
-    else:
-        return
-    height = min(SPY_HEIGHT, window)
-    width = min(SPY_WIDTH, cols, max(console.width - 4, 8))
-    grid, sampled = render.spy_grid(window, cols, entries, height=height, width=width)
-    cell_rows, cell_cols = -(-window // height), -(-cols // width)
-    scale = "one entry per cell" if cell_rows == 1 and cell_cols == 1 else f"each cell {cell_rows}×{cell_cols} entries"
-    part = f"rows 0…{window - 1} of " if window < rows else ""
-    how = ", sampled at random" if sampled else ""
-    vec = "vec " if len(structure.operand_shape) >= 2 else ""
-    title = f"sparsity of {part}∂vec f/∂{vec}{structure.wrt} ({rows}×{cols}): {scale}{how}"
-    console.print(Text(title, style="dim"))
-    console.print(render.spy_text(grid))
-
-
-def _unravel(flat: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
-    """Column-major (vec) positions as index arrays into shape; a scalar has no axes to index."""
-    return tuple(np.unravel_index(flat, shape, order="F")) if shape else ()
+    console.print(Text(picture.title, style="dim"))
+    if picture.grid is not None:
+        console.print(render.spy_text(picture.grid))
 
 
 VERDICTS = {"pass": ("✓ pass", "green"), "fail": ("✗ FAIL", "bold red"), "cannot check": ("? cannot check", "yellow")}
@@ -209,11 +172,11 @@ def _drawable(equation: tuple[str | np.ndarray, ...]) -> bool:
 
 
 def demo(console: Console, loaded: Loaded, f: np.ndarray, structure: JacobianStructure, blocks: Blocks,
-         grads: core.Gradients, precision: int) -> None:
+         picture: Spy | None, grads: core.Gradients, precision: int) -> None:
     """The seed example from the design notes: forward, Jacobian blocks, reduced bias gradient."""
     console.rule("wxb demo: W = I, X = [[1,2],[3,4]], b = [5;6] (a column)")
     forward(console, loaded, f, precision)
     console.rule("Jacobian blocks")
-    jacobian_blocks(console, loaded.problem, structure, blocks, precision)
+    jacobian_blocks(console, structure, blocks, picture, precision)
     console.rule("Backward pass, L = Σ f so G = 1")
     backward(console, grads, precision)
