@@ -316,13 +316,14 @@ class Evaluation:
     values: dict[int, Array]
 
     @classmethod
-    def run(cls, problem: Problem, wanted: set[int]) -> Evaluation:
-        """Compute the wanted nodes' values in forward order, and only what they need."""
-        needed = _closure(problem, wanted)
+    def run(cls, problem: Problem, wanted: set[int], known: Mapping[int, Array] | None = None) -> Evaluation:
+        """Compute the wanted nodes' values in forward order, and only what they need; values already `known`
+        (of nodes that do not change between runs) are taken as they are."""
+        needed = _closure(problem, wanted, set(known or ()))
         consumers = _consumers(problem.order)
-        values: dict[int, Array] = {}
+        values: dict[int, Array] = dict(known or {})
         for node in problem.order:
-            if id(node) not in needed:
+            if id(node) not in needed or id(node) in values:
                 continue
             if node.op == "var":
                 values[id(node)] = problem.operands[node.name]
@@ -330,8 +331,8 @@ class Evaluation:
                 values[id(node)] = np.asarray(node.value, dtype=problem.dtype)
             else:
                 args = [values[id(arg)] for arg in node.args]
-                values[id(node)] = _apply(problem, node, args, consumers, wanted)
-                _drop_spent(node, values, consumers, wanted)
+                values[id(node)] = _apply(problem, node, args, consumers, wanted | set(known or ()))
+                _drop_spent(node, values, consumers, wanted | set(known or ()), needed)
         return cls(problem, values)
 
     def value(self, node: Node) -> Array:
@@ -339,19 +340,20 @@ class Evaluation:
         return self.values[id(node)]
 
 
-def _drop_spent(node: Node, values: dict[int, Array], consumers: dict[int, list[Node]], wanted: set[int]) -> None:
+def _drop_spent(node: Node, values: dict[int, Array], consumers: dict[int, list[Node]], wanted: set[int],
+                needed: set[int] | None = None) -> None:
     """Forget the intermediate arguments of node that nothing wanted or still to be computed reads."""
     for arg in node.args:
-        spent = all(id(c) in values for c in consumers.get(id(arg), []))
+        spent = all(id(c) in values for c in consumers.get(id(arg), []) if id(c) in needed) if needed else False
         if spent and id(arg) not in wanted and arg.op not in ("var", "const"):
             values.pop(id(arg), None)
 
 
-def _closure(problem: Problem, wanted: set[int]) -> set[int]:
-    """The wanted nodes and every node their values are computed from."""
+def _closure(problem: Problem, wanted: set[int], known: set[int] | None = None) -> set[int]:
+    """The wanted nodes and every node their values are computed from (not looking past known values)."""
     needed = set(wanted)
     for node in reversed(problem.order):
-        if id(node) in needed:
+        if id(node) in needed and id(node) not in (known or set()):
             needed.update(id(arg) for arg in node.args)
     return needed
 

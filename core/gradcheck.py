@@ -13,7 +13,7 @@ cannot check, and why. NaN never passes.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
@@ -24,6 +24,8 @@ from wxb.core.engine import Problem, rounding_scale
 
 Array = np.ndarray[Any, np.dtype[Any]]
 N_DIRECTIONS = 12
+LARGE = 100_000  # entries: an operand this large is checked along fewer random directions
+N_LARGE_DIRECTIONS = 4
 TOLERANCES = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 2e-3}
 RESOLUTION = 0.1  # a check means something when rounding and truncation stay under 10% of the gradient's scale
 
@@ -62,12 +64,57 @@ def tolerance_for(dtype: np.dtype[Any]) -> float:
     return TOLERANCES.get(np.dtype(dtype), TOLERANCES[np.dtype(np.float64)])
 
 
-def _directions(shape: tuple[int, ...], size: int, max_entries: int, seed: int) -> tuple[list[Array], str]:
-    """Every unit vector eᵢ when size ≤ max_entries, else N_DIRECTIONS random normal directions."""
+def _directions(shape: tuple[int, ...], size: int, max_entries: int, seed: int) -> tuple[Iterator[Array], int, str]:
+    """Every unit vector eᵢ when size ≤ max_entries, else N_DIRECTIONS random normal directions (N_LARGE_DIRECTIONS
+    for a large operand: each costs full evaluations of L, and one random direction already sees any error with
+    probability 1); made one at a time, so a large operand holds one direction in memory, not all of them."""
     if size <= max_entries:
-        return [np.eye(1, size, i).reshape(shape) for i in range(size)], "every entry"
+        return (np.eye(1, size, i).reshape(shape) for i in range(size)), size, "every entry"
     rng = np.random.default_rng(seed)
-    return [rng.standard_normal(shape) for _ in range(N_DIRECTIONS)], f"{N_DIRECTIONS} random directions"
+    n = N_LARGE_DIRECTIONS if size > LARGE else N_DIRECTIONS
+    return (rng.standard_normal(shape) for _ in range(n)), n, f"{n} random directions"
+
+
+class Baseline:
+    """What every operand's check shares: the problem in float64, G, the rounding scale of one evaluation of L
+    (and the size of L's terms), and for each operand the sums it is a term of and the upstream gradient where
+    it is used. One backward pass that keeps every value, made once."""
+
+    def __init__(self, problem: Problem, G: Array) -> None:
+        operands = {key: np.asarray(value, dtype=np.float64) for key, value in problem.operands.items()}
+        self.source = problem
+        self.problem = replace(problem, operands=operands, dtype=np.dtype(np.float64))
+        self.G = np.asarray(G, dtype=np.float64)
+        grads = self.problem.backward(self.G, keep=True)
+        root = grads.values.get(id(problem.root))
+        summed = float(np.sum(np.abs(self.G * (root if root is not None else self.problem.forward()))))
+        eps64 = float(np.finfo(np.float64).eps)
+        self.noise = rounding_scale(self.problem, grads) + eps64 * summed * max(math.log2(max(self.G.size, 1)), 1.0)
+        self.terms = (rounding_scale(self.problem, grads, underflow=False) + eps64 * summed) / eps64
+        self.finite = math.isfinite(summed)
+        self.sums = {name: self._sums(name, grads) for name in operands}
+        self.upstream = {name: self._upstream(name, grads) for name in operands}
+
+    def _upstream(self, name: str, grads: Any) -> float:
+        """The largest upstream gradient arriving where θ is used: the scale of the analytic gradient's terms."""
+        users = [node for node in self.problem.order if any(a.op == "var" and a.name == name for a in node.args)]
+        sizes = [float(np.max(np.abs(grads.adjoints[id(node)]), initial=0.0)) for node in users
+                 if id(node) in grads.adjoints]
+        return max((size for size in sizes if math.isfinite(size)), default=0.0)
+
+    def _sums(self, name: str, grads: Any) -> list[tuple[Array, tuple[int, ...]]]:
+        """The values of the sums and differences θ is a term of, with θ's shape as it broadcasts there."""
+        from wxb.core.engine import aligned
+
+        found = []
+        for node in self.problem.order:
+            if node.op in ("add", "sub") and id(node) in grads.values:
+                for index, arg in enumerate(node.args):
+                    if arg.op == "var" and arg.name == name:
+                        other = self.problem.shape(node.args[1 - index])
+                        found.append((np.asarray(grads.values[id(node)]),
+                                      aligned(self.problem.operands[name].shape, other)))
+        return found
 
 
 @dataclass(frozen=True)
@@ -106,44 +153,20 @@ class Step(NamedTuple):
 class Probe:
     """L = Σ G ⊙ f as a function of one operand θ, in float64, with the rounding scale of one evaluation."""
 
-    def __init__(self, problem: Problem, G: Array, name: str) -> None:
-        operands = {key: np.asarray(value, dtype=np.float64) for key, value in problem.operands.items()}
-        self.problem = replace(problem, operands=operands, dtype=np.dtype(np.float64))
-        self.G = np.asarray(G, dtype=np.float64)
-        self.name = name
-        self.theta = operands[name]
-        self.eps = float(np.finfo(problem.dtype).eps)
-        grads = self.problem.backward(self.G, keep=True)
-        summed = float(np.sum(np.abs(self.G * grads.values.get(id(problem.root), self.problem.forward()))))
-        self.noise = rounding_scale(self.problem, grads) + np.finfo(np.float64).eps * summed * max(
-            math.log2(max(self.G.size, 1)), 1.0)
-        relative = rounding_scale(self.problem, grads, underflow=False) + np.finfo(np.float64).eps * summed
-        self.terms = relative / float(np.finfo(np.float64).eps)
-        self.finite = math.isfinite(summed)
-        self.linear = problem.linear_in(name)
-        self.sums = self._sums(problem, grads)
-        self.upstream = self._upstream(problem, grads)
+    def __init__(self, base: Baseline, name: str) -> None:
+        from wxb.core.engine import Evaluation
+
+        self.problem, self.G, self.name = base.problem, base.G, name
+        self.theta = base.problem.operands[name]
+        self.eps = float(np.finfo(base.source.dtype).eps)
+        self.noise, self.terms, self.finite = base.noise, base.terms, base.finite
+        self.linear = base.source.linear_in(name)
+        self.sums, self.upstream = base.sums[name], base.upstream[name]
         self.at_theta: float | None = None
-
-    def _upstream(self, problem: Problem, grads: Any) -> float:
-        """The largest upstream gradient arriving where θ is used: the scale of the analytic gradient's terms."""
-        users = [node for node in problem.order if any(a.op == "var" and a.name == self.name for a in node.args)]
-        sizes = [float(np.max(np.abs(grads.adjoints[id(node)]), initial=0.0)) for node in users
-                 if id(node) in grads.adjoints]
-        return max((size for size in sizes if math.isfinite(size)), default=0.0)
-
-    def _sums(self, problem: Problem, grads: Any) -> list[tuple[Array, tuple[int, ...]]]:
-        """The values of the sums and differences θ is a term of, with θ's shape as it broadcasts there."""
-        from wxb.core.engine import aligned
-
-        found = []
-        for node in problem.order:
-            if node.op in ("add", "sub") and id(node) in grads.values:
-                for index, arg in enumerate(node.args):
-                    if arg.op == "var" and arg.name == self.name:
-                        other = problem.shape(node.args[1 - index])
-                        found.append((np.asarray(grads.values[id(node)]), aligned(self.theta.shape, other)))
-        return found
+        moving = self.problem.depends_on({name})
+        fixed = {id(arg) for node in self.problem.order if id(node) in moving for arg in node.args
+                 if id(arg) not in moving}
+        self.known = Evaluation.run(self.problem, fixed).values  # what θ does not move: computed once
 
     def added_to(self, v: Array) -> float:
         """The largest magnitude, where v moves θ, of a sum θ is a term of (0 when there is none)."""
@@ -156,9 +179,15 @@ class Probe:
         return max(sizes, default=0.0)
 
     def loss(self, theta: Array) -> float:
-        """L with θ replaced."""
+        """L with θ replaced (only what θ moves is computed again)."""
+        from wxb.core.engine import Evaluation
+
         moved = replace(self.problem, operands={**self.problem.operands, self.name: theta})
-        return float(np.sum(self.G * moved.forward()))
+        root = moved.root
+        known = {key: value for key, value in self.known.items() if key != id(next(
+            node for node in moved.order if node.op == "var" and node.name == self.name))}
+        f = Evaluation.run(moved, {id(root)}, known).value(root)
+        return float(np.sum(self.G * f))
 
     def slope(self, v: Array, h: float) -> float:
         """(L(θ + h·v) − L(θ − h·v)) / 2h."""
@@ -221,7 +250,7 @@ class Probe:
         total = best.truncation + 2 * self.noise / best.h
         shrinking = best.truncation > 2 * self.noise / best.h
         step = best
-        for _ in range(12):
+        for _ in range(8):
             if best.slope == predicted or total <= tolerance * abs(predicted):
                 break
             step = self.estimate(v, step.h * (0.1 if shrinking else 10.0))
@@ -244,27 +273,26 @@ class Probe:
 
 
 def check_operand(problem: Problem, G: Array, name: str, analytic: Array, *, seed: int = 0,
-                  max_entries: int = 200) -> CheckResult:
+                  max_entries: int = 200, base: Baseline | None = None) -> CheckResult:
     """Compare ⟨analytic, v⟩ with the central difference of L along v, for each direction v."""
-    probe = Probe(problem, G, name)
-    directions, method = _directions(probe.theta.shape, probe.theta.size, max_entries, seed)
+    probe = Probe(base if base is not None else Baseline(problem, G), name)
+    directions, count, method = _directions(probe.theta.shape, probe.theta.size, max_entries, seed)
     tolerance = tolerance_for(analytic.dtype)
     given = [a for a in problem.operands.values() if np.isnan(np.sum(a, dtype=np.float64))]
     nan_given = bool(given) or bool(np.isnan(probe.G).any())
     if nan_given:
-        return CheckResult(name, math.nan, math.nan, tolerance, False, len(directions), method, math.nan, "fail",
+        return CheckResult(name, math.nan, math.nan, tolerance, False, count, method, math.nan, "fail",
                            "NaN in the operands or in G: no gradient can be confirmed")
     unchecked = _not_finite(problem, probe, nan_given)
     if unchecked:
-        return CheckResult(name, math.nan, math.nan, tolerance, True, len(directions), method, math.nan,
+        return CheckResult(name, math.nan, math.nan, tolerance, True, count, method, math.nan,
                            "cannot check", unchecked)
     exact = analytic.astype(np.float64)
-    predictions = [float(np.sum(exact[v != 0] * v[v != 0])) for v in directions]
-    if any(math.isinf(p) for p in predictions) and not given:
-        return CheckResult(name, math.nan, math.nan, tolerance, True, len(directions), method, math.nan,
+    if not np.isfinite(exact).all() and not np.isnan(exact).any():
+        return CheckResult(name, math.nan, math.nan, tolerance, True, count, method, math.nan,
                            "cannot check", f"dL/d{name} overflows {analytic.dtype} here, so there is no finite "
                            "slope to compare with")
-    diffs = [probe.compare(v, p, tolerance) for v, p in zip(directions, predictions, strict=True)]
+    diffs = [probe.compare(v, float(np.sum(exact[v != 0] * v[v != 0])), tolerance) for v in directions]
     return _verdict(name, diffs, tolerance, method)
 
 
@@ -325,6 +353,7 @@ def check_problem(problem: Problem, G: ArrayLike | None = None, wrt: Iterable[st
     names = problem.wrt_names(wrt)
     with np.errstate(all="ignore"):
         grads = problem.backward(g, names)
-        return CheckReport(tuple(check_operand(problem, g, name, grads[name], seed=seed, max_entries=max_entries)
-                                 for name in names))
+        base = Baseline(problem, g)
+        return CheckReport(tuple(check_operand(problem, g, name, grads[name], seed=seed, max_entries=max_entries,
+                                               base=base) for name in names))
 
