@@ -564,16 +564,24 @@ def explain(loaded: Loaded, wrt: str | None, out: OutputChoice) -> None:
         show(fmt, out, lambda console: views().explain(console, steps, out.precision))
     elif fmt == "json":
         record = [{"title": s.title, "formula": s.formula, "note": s.note,
-                   "arrays": {name: _nested(a) for name, a in s.arrays.items()}} for s in steps]
+                   "arrays": {name: _json_array(a) for name, a in s.arrays.items()}} for s in steps]
         write_text(_json({"expression": loaded.problem.expression.text, "steps": record}), out.output)
     else:
         heading = f"wxb explain: {loaded.heading}"
         write_text(notation.WRITERS[fmt](steps, heading, out.precision), out.output)
 
 
-def _nested(a: Array) -> object:
-    """An array as nested lists of Python floats (a 0-d array as a float)."""
-    return np.asarray(a, dtype=float).tolist()
+EXPLAIN_JSON_ENTRIES = 10_000  # an array larger than this is described in explain's json, not written out
+
+
+def _json_array(a: Array) -> object:
+    """An array as nested lists of Python floats (a 0-d array as a float); a large one as its shape only: explain
+    is a derivation, and forward or backward give the values themselves."""
+    array = np.asarray(a)
+    if array.size > EXPLAIN_JSON_ENTRIES:
+        return {"shape": list(array.shape), "dtype": str(array.dtype),
+                "omitted": f"over {EXPLAIN_JSON_ENTRIES:,} entries; forward or backward write the values"}
+    return array.astype(float).tolist()
 
 
 # ---- demo ----

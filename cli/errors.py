@@ -62,8 +62,12 @@ def failure(exc: BaseException) -> tuple[ExitStatus, str | None]:
     """The one mapping from an exception to the exit status and the line on stderr (None: print nothing)."""
     if isinstance(exc, KeyboardInterrupt):
         return ExitStatus.INTERRUPTED, None
-    if isinstance(exc, RecursionError | MemoryError):
-        return ExitStatus.ERROR, "wxb: error: the input is too large or too deeply nested to process"
+    if isinstance(exc, MemoryError):
+        return ExitStatus.ERROR, ("wxb: error: out of memory: the operands or a result are too large for this "
+                                  "machine (hint: ask for less: --wrt one operand, --block K, --format json for a "
+                                  "structure)")
+    if isinstance(exc, RecursionError):
+        return ExitStatus.ERROR, "wxb: error: the input is too deeply nested to process"
     format_message = getattr(exc, "format_message", None)
     if callable(format_message):  # a usage error from Click (vendored by Typer): bad option, missing value
         ctx = getattr(exc, "ctx", None)

@@ -128,10 +128,37 @@ def chain(problem: Problem, name: str) -> Chain | None:
     return Chain(name, first, index, tuple(factors), tuple(scaled))
 
 
+_MEMO: dict[tuple[int, str], tuple[Problem, Any]] = {}
+
+
+def _remembered(problem: Problem, key: str, compute: Any) -> Any:
+    """compute(), once per problem and key: the blocks and the spy plot read the same values again and again."""
+    slot = (id(problem), key)
+    held = _MEMO.get(slot)
+    if held is not None and held[0] is problem:
+        return held[1]
+    if len(_MEMO) > 16:
+        _MEMO.clear()
+    value = compute()
+    _MEMO[slot] = (problem, value)
+    return value
+
+
+def node_value(problem: Problem, node: Node) -> Array:
+    """One node's value, computed once per problem."""
+    return _remembered(problem, f"value {id(node)}",  # type: ignore[no-any-return]
+                       lambda: Evaluation.run(problem, {id(node)}).value(node))
+
+
 def chain_scale(problem: Problem, link: Chain) -> Array | None:
-    """The product of the chain's diagonal factors, of f's shape (None when there are none)."""
+    """The product of the chain's diagonal factors, of f's shape (None when there are none); computed once."""
     if not link.scaled:
         return None
+    return _remembered(problem, f"scale {link.name}", lambda: _scale(problem, link))  # type: ignore[no-any-return]
+
+
+def _scale(problem: Problem, link: Chain) -> Array:
+    """The product of the chain's diagonal factors, of f's shape."""
     values = Evaluation.run(problem, {id(a) for node, _ in link.scaled for a in (node, *node.args)}).values
     scale: Array | None = None
     for node, index in link.scaled:
@@ -143,6 +170,7 @@ def chain_scale(problem: Problem, link: Chain) -> Array | None:
         weight = np.broadcast_to(PRIMITIVES[node.op].vjps[index](node, ones, values[id(node)], *args),
                                  problem.shape(node))
         scale = weight if scale is None else scale * weight
+    assert scale is not None
     return scale
 
 
@@ -176,7 +204,7 @@ def _nonzeros(problem: Problem, link: Chain, scale: Array | None) -> int:
     w_node, x_node = link.first.args
     ax = MatmulAxes.of(problem.shape(w_node), problem.shape(x_node))
     other = x_node if link.index == 0 else w_node
-    value = Evaluation.run(problem, {id(other)}).value(other)
+    value = node_value(problem, other)
     rows = None if live is None else live.reshape((*ax.batch, ax.m, ax.n))
     if link.index == 0:  # ∂f[β,i,j]/∂W[·,i,q] = X[β,q,j]: a column of X per column of f
         x2 = value[:, np.newaxis] if ax.x_vector else value
@@ -339,7 +367,7 @@ def _matmul_entries(problem: Problem, link: Chain, fi: list[Array], oi: list[Arr
     w_node, x_node = link.first.args
     ax = MatmulAxes.of(problem.shape(w_node), problem.shape(x_node))
     other = x_node if link.index == 0 else w_node
-    value = Evaluation.run(problem, {id(other)}).value(other)
+    value = node_value(problem, other)
     zero = np.asarray(0)
     f2 = fi + ([zero] if ax.x_vector else [])
     if ax.w_vector:
