@@ -324,12 +324,19 @@ def _verdict(name: str, diffs: list[Difference], tolerance: float, method: str) 
     scale = max(max(abs(d.predicted), abs(d.numeric)) for d in diffs)
     max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else math.inf)
     failing = [d for d in diffs if d.error > d.bound]
+    # The error and bound reported belong together: a failure's worst direction, else the largest of each (every
+    # error within its own bound, so the largest error stays within the largest bound).
+    if failing:
+        max_abs, bound = worst.error, worst.bound
+        max_rel = max_abs / scale if scale > 0 else math.inf
+    else:
+        bound = max(d.bound for d in diffs)
     if failing and all(d.kink for d in failing):
-        return CheckResult(name, max_abs, max_rel, tolerance, True, n, method, worst.bound, "cannot check",
+        return CheckResult(name, max_abs, max_rel, tolerance, True, n, method, bound, "cannot check",
                            f"L has a kink at this {name} (relu or abs at 0, say): its slope differs on either "
                            "side, so no finite difference can check the derivative there")
     if failing:
-        return CheckResult(name, max_abs, max_rel, tolerance, False, n, method, worst.bound, "fail",
+        return CheckResult(name, max_abs, max_rel, tolerance, False, n, method, bound, "fail",
                            "the analytic gradient disagrees with the finite differences")
     fuzz = max(d.fuzz for d in diffs)
     natural = max(d.natural for d in diffs)
@@ -338,8 +345,8 @@ def _verdict(name: str, diffs: list[Difference], tolerance: float, method: str) 
                f"difference of a gradient of size {_short(scale)}")
         if max(d.truncation for d in diffs) > max(d.rounding for d in diffs):
             why = f"L curves too sharply along {name} for a finite difference to resolve its slope"
-        return CheckResult(name, max_abs, max_rel, tolerance, True, n, method, worst.bound, "cannot check", why)
-    return CheckResult(name, max_abs, max_rel, tolerance, True, n, method, worst.bound)
+        return CheckResult(name, max_abs, max_rel, tolerance, True, n, method, bound, "cannot check", why)
+    return CheckResult(name, max_abs, max_rel, tolerance, True, n, method, bound)
 
 
 def _short(x: float) -> str:

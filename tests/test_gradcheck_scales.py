@@ -144,3 +144,10 @@ def test_an_overflow_in_the_operands_own_dtype_cannot_be_checked(x: list[float],
 def test_nan_made_by_the_maths_is_named_as_such() -> None:
     (result,) = check_problem(Problem.build("x * 0 / 0", {"x": [-1.0, 1.0]})).results
     assert result.verdict == "cannot check" and "NaN entries" in result.reason and "0/0" in result.reason
+
+
+def test_a_passing_check_reports_an_error_within_its_bound() -> None:
+    problem = Problem.build("tanh(W2 @ tanh(W1 @ X + b1) + b2)", {
+        "W1": [[0.5, -1], [2, 0.3]], "X": [[1, 2], [3, 4]], "b1": [0.1, -0.2], "W2": [[1, 2], [-1, 0.5]], "b2": [0, 1]})
+    for result in check_problem(problem).results:
+        assert result.verdict == "pass" and result.max_abs_error <= result.bound, result
