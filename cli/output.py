@@ -216,8 +216,23 @@ BINARY = ("npy", "npz")
 # ---------------------------------------------------------------- choosing
 
 
+def _stream_format(output: Path) -> str:
+    """For an -o with no known suffix: the suffix of what its links end at (`/dev/stdout` > out.csv), or csv
+    for a pipe, FIFO, device or socket, as for stdout in a pipe ('' when neither tells)."""
+    target = os.path.realpath(output)
+    fmt = SUFFIX_FORMATS.get(os.path.splitext(target)[1].lower(), "")
+    if fmt:
+        return fmt
+    try:
+        mode = os.stat(output).st_mode
+    except OSError:
+        return ""
+    return "" if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else "csv"
+
+
 def choose_format(requested: str | None, output: Path | None, *, stdout_is_terminal: bool) -> str:
-    """--format wins; else -o's suffix; else table on a terminal, csv in a pipe."""
+    """--format wins; else -o's suffix (or, for a stream, its target's suffix or csv); else table on a terminal,
+    csv in a pipe."""
     to_file = output is not None and str(output) != "-"
     if requested is not None:
         fmt = requested.lower()
@@ -227,7 +242,7 @@ def choose_format(requested: str | None, output: Path | None, *, stdout_is_termi
             )
     elif to_file:
         assert output is not None
-        fmt = SUFFIX_FORMATS.get(output.suffix.lower(), "")
+        fmt = SUFFIX_FORMATS.get(output.suffix.lower(), "") or _stream_format(output)
         if not fmt:
             suffixes = " ".join(SUFFIX_FORMATS)
             hint = f"name it with one of {suffixes}, or give --format"

@@ -114,3 +114,26 @@ def test_an_expression_that_ends_too_early_is_marked_at_its_end() -> None:
 def test_explain_json_carries_the_small_jacobian() -> None:
     steps = json.loads(wxb("explain", "-X", "3", "-b", "1", "--format", "json").stdout)["steps"]
     assert any(step["arrays"].get("J") == [[1.0]] for step in steps)
+
+
+def test_o_into_a_stream_without_a_suffix_writes_csv(tmp_path: Path) -> None:
+    target = tmp_path / "x.gz"
+    done = subprocess.run(["bash", "-c", f'"{sys.executable}" -m wxb.cli forward -X "1 2" -b 1 '
+                           f'-o >(gzip > "{target}"); wait'], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    import gzip
+    import time
+
+    for _ in range(50):  # the process substitution finishes on its own time
+        if target.exists() and target.stat().st_size:
+            break
+        time.sleep(0.1)
+    assert gzip.decompress(target.read_bytes()) == b"2.0,3.0\n"
+
+
+def test_o_dev_stdout_takes_the_format_of_the_file_it_ends_at(tmp_path: Path) -> None:
+    out = tmp_path / "o.json"
+    done = subprocess.run(["bash", "-c", f'"{sys.executable}" -m wxb.cli forward -X "1 2" -b 1 -o /dev/stdout '
+                           f'> "{out}"'], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(out.read_text()) == [[2.0, 3.0]]
