@@ -14,7 +14,8 @@ Text files
 Header row and row labels (`header`: True = `--header`, False = `--no-header`, None = sniffed)
     The first data row is a header, skipped, when `--header` says so; with `--no-header` it is data. Sniffed, it
     is a header when none of its cells is a number and some cell has a letter, or when it is exactly
-    `0,1,…,n−1` (n ≥ 2) above rows that are not (the column numbers pandas writes). A header whose first cell is
+    `0,1,…,n−1` (n ≥ 2) above rows that are not and that hold a non-integer (the column numbers pandas writes over
+    a float frame; over integers only, such a row is read as data, with a note). A header whose first cell is
     empty and whose others are names or integers (pandas' `df.to_csv()`, R's `write.csv`) sits over row labels:
     the first column is dropped from every row. Whatever was assumed is said in one note on stderr.
 
@@ -238,6 +239,9 @@ class Layout:
             note(f"skipped header row in {place}")
         elif self.assumed == "labels":
             note(f"skipped header row in {place} and column 1 (row labels: the header's first cell is empty)")
+        elif self.assumed == "numbers as data":
+            note(f"read line {number} of {where.operand} {where.source}, {shorten(line)!r}, as data, though pandas "
+                 "writes column numbers so; give --header if it is a header")
         elif self.assumed == "numbers":
             note(f"read line {number} of {where.operand} {where.source}, {shorten(line)!r}, as a header and skipped "
                  "it (pandas writes column numbers so); give --no-header if it is data")
@@ -258,7 +262,9 @@ def layout(lines: list[tuple[int, str]], delimiter: str, header: bool | None) ->
     if is_header(first):
         return Layout(header=True, assumed="words")
     if _column_numbers(first, below):
-        return Layout(header=True, assumed="numbers")
+        if any(not _INTEGER.fullmatch(cell) for row in below for cell in row):
+            return Layout(header=True, assumed="numbers")
+        return Layout(assumed="numbers as data")  # integers throughout: a matrix, like a permutation
     return Layout()
 
 
@@ -268,6 +274,9 @@ def _over_row_labels(first: list[str], below: list[list[str]]) -> bool:
     names = first[1:]
     headed = all(names) and (is_header(names) or all(_INTEGER.fullmatch(name) for name in names))
     return len(first) > 1 and first[0] == "" and headed and bool(below) and below[0][0] != ""
+
+
+_INTEGER = re.compile(r"[+-]?\d+")
 
 
 def _column_numbers(first: list[str], below: list[list[str]]) -> bool:
@@ -287,6 +296,8 @@ def parse_text(data: bytes, where: Where, *, delimiter: str | None = None, heade
         raise where.error("no numbers (the file is empty)" if not text.strip() else "no numbers (only comments)")
     delimiter = delimiter or sniff_delimiter([line for _, line in lines[:5]])
     shape = layout(lines, delimiter, header)
+    if shape.assumed and not shape.header:
+        shape.say(where, lines[0])
     if shape.header:
         shape.say(where, lines[0])
         first_number, lines = lines[0][0], lines[1:]

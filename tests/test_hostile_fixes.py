@@ -137,3 +137,15 @@ def test_o_dev_stdout_takes_the_format_of_the_file_it_ends_at(tmp_path: Path) ->
                            f'> "{out}"'], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert json.loads(out.read_text()) == [[2.0, 3.0]]
+
+
+def test_a_matrix_of_integers_starting_0_1_is_data_with_a_note(tmp_path: Path) -> None:
+    path = tmp_path / "perm.csv"
+    path.write_text("0,1\n1,0\n")
+    done = wxb("forward", "-X", str(path), "-b", "0", "--format", "json")
+    assert json.loads(done.stdout) == [[0.0, 1.0], [1.0, 0.0]]
+    assert "as data" in done.stderr and "--header" in done.stderr
+    floats = tmp_path / "pd.csv"
+    floats.write_text("0,1,2\n1.5,2.0,3.0\n")
+    done = wxb("forward", "-X", str(floats), "-b", "0", "--format", "json")
+    assert json.loads(done.stdout) == [[1.5, 2.0, 3.0]] and "as a header" in done.stderr
