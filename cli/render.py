@@ -81,10 +81,12 @@ def _columns_that_fit(a: np.ndarray, rows: list[int | None], precision: int, wid
     cell = max((len(number_text(x, precision)) for x in sample), default=1)
     cell = max(cell, len(str(n - 1))) + 2
     label = len(str(a.shape[0])) + 2
-    fit = max((width - label) // cell, 3)
-    if n <= fit:
+    if n <= max((width - label) // cell, 1):
         return list(range(n))
-    edge = max((fit - 1) // 2, 1)
+    beside = max((width - label - 3) // cell, 1)  # number columns beside the … column; never cut a number
+    if beside == 1:
+        return [0, None]
+    edge = beside // 2
     return [*range(edge), None, *range(n - edge, n)]
 
 

@@ -124,11 +124,11 @@ def check(console: Console, report: CheckReport, precision: int) -> None:
     title = ("gradient check: analytic VJP vs central finite differences\n"
              "(bound = tolerance·|gradient| + rounding of L/step + truncation)")
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("operand", no_wrap=True)
-    table.add_column("checked")
+    table.add_column("operand", overflow="fold")
+    table.add_column("checked", overflow="fold")
     for heading in ("max abs err", "bound", "max rel err"):
-        table.add_column(heading, justify="right", no_wrap=True)
-    table.add_column("result", no_wrap=True)
+        table.add_column(heading, justify="right", overflow="fold")  # a narrow terminal folds, never cuts
+    table.add_column("result", overflow="fold")
     for r in report.results:
         text, style = VERDICTS[r.verdict]
         table.add_row(f"d{r.operand}", _checked(r), render.number_text(r.max_abs_error, precision),

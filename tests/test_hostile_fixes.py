@@ -149,3 +149,16 @@ def test_a_matrix_of_integers_starting_0_1_is_data_with_a_note(tmp_path: Path) -
     floats.write_text("0,1,2\n1.5,2.0,3.0\n")
     done = wxb("forward", "-X", str(floats), "-b", "0", "--format", "json")
     assert json.loads(done.stdout) == [[1.5, 2.0, 3.0]] and "as a header" in done.stderr
+
+
+def test_a_narrow_terminal_hides_columns_and_never_cuts_a_number() -> None:
+    from rich.console import Console
+
+    from wxb.cli.render import matrix_table
+
+    values = np.array([[2.06755e-05, 4.25232e-05, 1.5], [-3.25e-07, 1.0, 2.0]])
+    console = Console(width=40, record=True, color_system=None)
+    console.print(matrix_table(values, precision=6, width=40))
+    text = console.export_text()
+    assert "2.06755e-05" in text and "…" in text
+    assert all(len(line.rstrip()) <= 40 for line in text.splitlines())
