@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import keyword
 import math
-import os
 import sys
 import unicodedata
 from collections.abc import Mapping
@@ -22,8 +21,9 @@ import numpy as np
 
 from wxb import core
 from wxb.cli.errors import InputError
-from wxb.cli.operands import read_operands
+from wxb.cli.operands import is_literal, read_operands
 from wxb.cli.output import choose_format, format_number, write_results, write_text
+from wxb.cli.textparse import shorten
 from wxb.core.losses import loss_row
 
 Array = np.ndarray[Any, np.dtype[Any]]
@@ -80,7 +80,7 @@ def parse_bindings(bindings: list[str] | None) -> dict[str, str]:
         name, equals, source = binding.partition("=")
         name = unicodedata.normalize("NFKC", name.strip())  # as Python reads the expression's names
         if not equals or not name.isidentifier() or keyword.iskeyword(name):
-            raise InputError(f"expected NAME=SOURCE, got {_shown(binding)!r}",
+            raise InputError(f"expected NAME=SOURCE, got {shorten(binding, 60)!r}",
                              hint='bind an operand as W1=w.csv or b1="0.5; -1"')
         if name == "G":
             raise InputError("G is the upstream gradient, not an operand", hint="give it with -G")
@@ -90,41 +90,23 @@ def parse_bindings(bindings: list[str] | None) -> dict[str, str]:
     return bound
 
 
-def _shown(text: str, limit: int = 60) -> str:
-    """A user's text, shortened for a message."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _labels(sources: Sources) -> dict[str, str]:
-    """How the user named each operand they gave: -W for the shorthands, W= for a binding."""
-    labels = {name: f"{name}=" for name in parse_bindings(sources.bindings)}
-    labels.update({name: f"-{name}" for name, spec in sources.shorthands.items() if spec is not None})
-    return labels
-
-
-def _specs(sources: Sources) -> dict[str, str]:
-    """Every operand source by name, from the shorthands and the bindings (a name given both ways is refused)."""
+def _specs(sources: Sources) -> tuple[dict[str, str], dict[str, str]]:
+    """Every operand source by name, from the shorthands and the bindings (a name given both ways is refused),
+    and how the user named each: -W for a shorthand, W= for a binding."""
     specs = parse_bindings(sources.bindings)
+    labels = {name: f"{name}=" for name in specs}
     for name, spec in sources.shorthands.items():
         if spec is None:
             continue
         if name in specs:
             raise InputError(f"{name} is given twice, by -{name} and by {name}=", hint="give each operand once")
-        specs[name] = spec
-    return specs
-
-
-def _is_literal(spec: str) -> bool:
-    """True for an inline literal (not a path, an archive member, or stdin): its dtype does not count."""
-    if spec == "-" or os.path.lexists(spec):
-        return False
-    archive, colon, _ = spec.rpartition(":")
-    return not (colon and os.path.lexists(archive))
+        specs[name], labels[name] = spec, f"-{name}"
+    return specs, labels
 
 
 def load(sources: Sources) -> Loaded:
     """Read every operand once and check them once, into the problem the command works on."""
-    specs = _specs(sources)
+    specs, labels = _specs(sources)
     default = sources.expr is None
     expression = core.parse(sources.expr) if sources.expr is not None else None
     names = list(expression.operands) if expression else ["W", "X", "b"]
@@ -134,7 +116,7 @@ def load(sources: Sources) -> Loaded:
     wanted.setdefault("T", None)
     wanted["G"] = sources.G
     arrays = read_operands(wanted, bundle=sources.bundle, delimiter=sources.delimiter, header=sources.header,
-                           labels=_labels(sources))
+                           labels=labels)
     if expression is None:
         expression = core.parse(core.DEFAULT if arrays.get("W") is not None else core.DEFAULT_WITHOUT_W)
         _require_default(arrays)
@@ -143,7 +125,7 @@ def load(sources: Sources) -> Loaded:
     bound = {name: value for name, value in arrays.items() if value is not None}
     if sources.bundle is not None:
         bound = {name: value for name, value in bound.items() if name in expression.operands or name in specs}
-    weak = [name for name, spec in specs.items() if _is_literal(spec)]
+    weak = [name for name, spec in specs.items() if is_literal(spec)]  # an inline literal's dtype does not count
     problem = _build(expression, bound, weak)
     for name, array in bound.items():
         if array.dtype.kind == "f" and array.dtype.itemsize > 8:
@@ -163,11 +145,9 @@ def _build(expression: core.Expression, bound: dict[str, Array], weak: list[str]
     """The checked problem; a binding error says how to bind."""
     try:
         return core.Problem.build(expression, bound, weak=weak)
-    except core.WxbError as exc:
-        if "not given" in str(exc) or "not used" in str(exc):
-            raise InputError(str(exc), hint=f"bind the operands of {expression.text} with NAME=SOURCE (-W, -X, -b "
-                             f"and -T bind W, X, b and T): {', '.join(expression.operands)}") from None
-        raise
+    except core.BindingError as exc:
+        raise InputError(str(exc), hint=f"bind the operands of {expression.text} with NAME=SOURCE (-W, -X, -b "
+                         f"and -T bind W, X, b and T): {', '.join(expression.operands)}") from None
 
 
 # ---- Formats ----
@@ -300,16 +280,22 @@ def upstream(loaded: Loaded, loss: str | None) -> tuple[Array, str]:
 
 
 def wrt_names(loaded: Loaded, wrt: str | None) -> tuple[tuple[str, ...], bool]:
-    """The operands to differentiate, and whether they form a keyed record ('all' always does)."""
-    problem = loaded.problem
+    """The operands to differentiate (default: b for W @ X + b, every operand with -e), and whether they form a
+    keyed record ('all' always does)."""
+    if wrt is None and loaded.default:
+        return ("b",), False
+    names = _wrt_list(wrt)
+    return checked_wrt(loaded, names), names is None or "all" in names or len(names) > 1
+
+
+def _wrt_list(wrt: str | None) -> list[str] | None:
+    """--wrt's comma-separated names (None when it was not given)."""
     if wrt is None:
-        if loaded.default:
-            return ("b",), False
-        return problem.expression.operands, True
+        return None
     names = [name.strip() for name in wrt.split(",") if name.strip()]
     if not names:
         raise InputError("--wrt needs operand names or all", hint="e.g. --wrt all or --wrt W,b")
-    return checked_wrt(loaded, names), "all" in names or len(names) > 1
+    return names
 
 
 def checked_wrt(loaded: Loaded, names: list[str] | None) -> tuple[str, ...]:
@@ -519,7 +505,7 @@ def check(loaded: Loaded, wrt: str | None, out: OutputChoice) -> bool:
     """Finite differences against the analytic gradients; True unless an operand fails."""
     from wxb.core import gradcheck
 
-    names = checked_wrt(loaded, None if wrt is None else [n.strip() for n in wrt.split(",")])
+    names = checked_wrt(loaded, _wrt_list(wrt))
     report = gradcheck.check_problem(loaded.problem, loaded.G, names)
     fmt = descriptive_format(out, ("csv", "tsv", "json"))
     if fmt in ("table", "text"):
@@ -554,9 +540,7 @@ def explain(loaded: Loaded, wrt: str | None, out: OutputChoice) -> None:
     """The chain rule step by step with the operands' own numbers."""
     from wxb.cli import derivation, notation
 
-    names = checked_wrt(loaded, None if wrt is None else [n.strip() for n in wrt.split(",")])
-    if wrt is None and loaded.default:
-        names = ("b",)
+    names, _ = wrt_names(loaded, wrt)
     G, note = upstream(loaded, None)
     steps = derivation.derivation(loaded.problem, G, names, note, default=loaded.default)
     fmt = descriptive_format(out, ("json", "markdown", "latex"))

@@ -151,7 +151,7 @@ def backward_steps(problem: Problem, grads: Gradients, upstream_note: str) -> li
         label = labels.get(id(node))
         if node is problem.root or label is None or id(node) not in grads.adjoints:
             continue
-        uses = [(c, i) for c in problem.order for i, a in enumerate(c.args) if a is node]
+        uses = problem.uses(node)
         if len(uses) == 1 and label == labels.get(id(uses[0][0])):
             continue  # passed through unchanged
         formula = f"{label} = " + " + ".join(_edge_text(problem, c, i, labels) for c, i in uses)
@@ -216,10 +216,10 @@ def _summed(reduction: core.Reduction) -> str:
 
 def _adjoint_value(problem: Problem, grads: Gradients, name: str) -> Array | None:
     """The upstream gradient at the one place operand `name` is used (None when used in several places)."""
-    uses = [c for c in problem.order for a in c.args if a.op == "var" and a.name == name]
+    uses = problem.uses(problem.operand_node(name))
     if len(uses) != 1:
         return None
-    return grads.adjoints.get(id(uses[0]))
+    return grads.adjoints.get(id(uses[0][0]))
 
 
 def derivation(problem: Problem, G: Array, wrt: tuple[str, ...], upstream_note: str, *, default: bool) -> list[Step]:

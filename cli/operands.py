@@ -106,6 +106,14 @@ def read_operand(spec: str, label: str, *, delimiter: str | None = None, header:
     return _read_literal(spec, label)
 
 
+def is_literal(spec: str) -> bool:
+    """True when read_operand reads spec as an inline literal: not stdin, a path, nor a path's archive member."""
+    if spec == "-" or spec.startswith("-:") or os.path.lexists(spec):
+        return False
+    archive, colon, key = spec.rpartition(":")
+    return not (colon and archive and key and os.path.lexists(archive))
+
+
 def read_operands(
     specs: Mapping[str, str | None],
     *,

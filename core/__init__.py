@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from wxb.core.affine import Forward, affine, backward, expand_bias, forward
 from wxb.core.broadcast import BiasBroadcast, Reduction, unbroadcast
 from wxb.core.engine import Evaluation, Gradients, Problem
-from wxb.core.errors import BiasEnlargesError, DtypeError, ShapeError, TooLargeError, WxbError
+from wxb.core.errors import BiasEnlargesError, BindingError, DtypeError, ShapeError, TooLargeError, WxbError
 from wxb.core.expr import DEFAULT, DEFAULT_WITHOUT_W, Expression, ExpressionError, parse
 from wxb.core.losses import LOSSES, Loss, loss_value, upstream_gradient
 from wxb.core.operands import align_bias, as_operand
@@ -69,6 +69,7 @@ __all__ = [
     "LOSSES",
     "BiasBroadcast",
     "BiasEnlargesError",
+    "BindingError",
     "CheckReport",
     "CheckResult",
     "DtypeError",

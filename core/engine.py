@@ -28,7 +28,7 @@ from wxb.core.broadcast import (
     broadcast_conflict,
     unbroadcast,
 )
-from wxb.core.errors import BiasEnlargesError, ShapeError, WxbError
+from wxb.core.errors import BiasEnlargesError, BindingError, ShapeError, WxbError
 from wxb.core.expr import Expression, Node, parse
 from wxb.core.losses import upstream_gradient
 from wxb.core.notation import shape_text
@@ -141,8 +141,8 @@ class Problem:
         missing = [name for name in expr.operands if name not in operands]
         unused = [name for name in operands if name not in expr.operands]
         if missing or unused:
-            raise WxbError(_binding_message(expr, missing, unused),
-                           hint=f"the operands of {expr.text} are " + ", ".join(expr.operands))
+            raise BindingError(_binding_message(expr, missing, unused),
+                               hint=f"the operands of {expr.text} are " + ", ".join(expr.operands))
         given = {name: np.asarray(operands[name]) for name in expr.operands}
         dtype = computation_dtype(given, set(weak))
         arrays = {name: as_operand(given[name], name) for name in expr.operands}
@@ -184,9 +184,13 @@ class Problem:
         """f, the expression's value."""
         return Evaluation.run(self, {id(self.root)}).value(self.root)
 
-    def evaluate(self) -> Evaluation:
-        """Every node's value (for explain and the Jacobian)."""
-        return Evaluation.run(self, {id(node) for node in self.order})
+    def operand_node(self, name: str) -> Node:
+        """The one node of operand `name`."""
+        return next(node for node in self.order if node.op == "var" and node.name == name)
+
+    def uses(self, node: Node) -> list[tuple[Node, int]]:
+        """Where node's value is used: each consumer, with the index of the argument node is there."""
+        return [(user, index) for user in self.order for index, arg in enumerate(user.args) if arg is node]
 
     def backward(self, G: ArrayLike | None = None, wrt: Iterable[str] | str | None = None, *,
                  keep: bool = False, loss: str | None = None, target: ArrayLike | None = None) -> Gradients:
@@ -226,8 +230,7 @@ class Problem:
             return np.ones((), dtype=self.dtype)
         g = as_operand(G, "G")
         if g.shape == ():
-            return np.full(self.f_shape, g, dtype=np.result_type(self.dtype, g.dtype) if g.dtype != self.dtype
-                           else self.dtype)
+            return np.full(self.f_shape, g, dtype=np.result_type(self.dtype, g.dtype))
         if g.shape != self.f_shape:
             raise ShapeError(f"G has shape {shape_text(g.shape)} but f = {self.expression.text} has shape "
                              f"{shape_text(self.f_shape)}: the upstream gradient ∂L/∂f must have f's shape")
@@ -483,7 +486,7 @@ def reverse(problem: Problem, G: Array | None, wrt: tuple[str, ...], *, keep: bo
         parts[name] = tuple(reduction for reduction, _ in found)
         reductions[name] = parts[name][0] if parts[name] else Reduction.between(name, shape, shape, gradient="0")
         if keep:
-            kept[id(next(n for n in problem.order if n.op == "var" and n.name == name))] = grads[name]
+            kept[id(problem.operand_node(name))] = grads[name]
     return Gradients(grads, reductions, parts, labels, values if keep else {}, kept)
 
 
@@ -552,10 +555,11 @@ def _pass_label(problem: Problem, node: Node, index: int, arg: Node, labels: dic
     labels[id(arg)] = labels.get(id(node), "G") if passed else f"G_{problem.label(arg)}"
 
 
-def rounding_scale(problem: Problem, grads: Gradients, *, underflow: bool = True) -> float:
-    """A bound on the rounding error of one evaluation of L = Σ G ⊙ f: eps · Σ over nodes of Σ |adjoint ⊙ value|,
-    times each node's accumulation length (the inner size of a product or a sum), plus the spacing of the
-    subnormal numbers, which bounds what underflow loses, times Σ |adjoint| (unless underflow is False)."""
+def rounding_scale(problem: Problem, grads: Gradients) -> tuple[float, float]:
+    """Bounds on the rounding error of one evaluation of L = Σ G ⊙ f, in one pass over the nodes: (relative,
+    underflow). relative: eps · Σ over nodes of Σ |adjoint ⊙ value|, times each node's accumulation length (the
+    inner size of a product or a sum). underflow: the spacing of the subnormal numbers times Σ |adjoint|, which
+    bounds what underflow loses."""
     eps = float(np.finfo(problem.dtype).eps)
     tiny = float(np.finfo(problem.dtype).smallest_subnormal)
     total = 0.0
@@ -570,7 +574,7 @@ def rounding_scale(problem: Problem, grads: Gradients, *, underflow: bool = True
         weight = float(np.sum(magnitude * np.abs(np.asarray(value, np.float64))))
         total += weight * _accumulation(problem, node)
         spacing += float(np.sum(magnitude)) * _accumulation(problem, node)
-    return eps * total + (tiny * spacing if underflow else 0.0)
+    return eps * total, tiny * spacing
 
 
 def _accumulation(problem: Problem, node: Node) -> float:

@@ -23,5 +23,9 @@ class DtypeError(WxbError, TypeError):
     """An array whose dtype wxb does not compute with (complex, object, strings)."""
 
 
+class BindingError(WxbError):
+    """An expression's operands bound wrongly: a name it uses not given, or a name given that it does not use."""
+
+
 class TooLargeError(WxbError):
     """A dense result over the size guard, refused before anything is allocated."""

@@ -86,35 +86,31 @@ class Baseline:
         self.problem = replace(problem, operands=operands, dtype=np.dtype(np.float64))
         self.G = np.asarray(G, dtype=np.float64)
         grads = self.problem.backward(self.G, keep=True)
-        root = grads.values.get(id(problem.root))
-        summed = float(np.sum(np.abs(self.G * (root if root is not None else self.problem.forward()))))
+        summed = float(np.sum(np.abs(self.G * grads.values[id(problem.root)])))
         eps64 = float(np.finfo(np.float64).eps)
-        self.noise = rounding_scale(self.problem, grads) + eps64 * summed * max(math.log2(max(self.G.size, 1)), 1.0)
-        self.terms = (rounding_scale(self.problem, grads, underflow=False) + eps64 * summed) / eps64
+        relative, underflow = rounding_scale(self.problem, grads)
+        self.noise = relative + underflow + eps64 * summed * max(math.log2(max(self.G.size, 1)), 1.0)
+        self.terms = (relative + eps64 * summed) / eps64
         self.finite = math.isfinite(summed)
+        self.nan_given = any(np.isnan(np.sum(a)) for a in operands.values()) or bool(np.isnan(self.G).any())
+        self.unchecked = "" if self.nan_given else _not_finite(problem, self.finite, summed)
         self.sums = {name: self._sums(name, grads) for name in operands}
         self.upstream = {name: self._upstream(name, grads) for name in operands}
 
     def _upstream(self, name: str, grads: Any) -> float:
         """The largest upstream gradient arriving where θ is used: the scale of the analytic gradient's terms."""
-        users = [node for node in self.problem.order if any(a.op == "var" and a.name == name for a in node.args)]
-        sizes = [float(np.max(np.abs(grads.adjoints[id(node)]), initial=0.0)) for node in users
-                 if id(node) in grads.adjoints]
+        sizes = [float(np.max(np.abs(grads.adjoints[id(user)]), initial=0.0))
+                 for user, _ in self.problem.uses(self.problem.operand_node(name)) if id(user) in grads.adjoints]
         return max((size for size in sizes if math.isfinite(size)), default=0.0)
 
     def _sums(self, name: str, grads: Any) -> list[tuple[Array, tuple[int, ...]]]:
         """The values of the sums and differences θ is a term of, with θ's shape as it broadcasts there."""
         from wxb.core.engine import aligned
 
-        found = []
-        for node in self.problem.order:
-            if node.op in ("add", "sub") and id(node) in grads.values:
-                for index, arg in enumerate(node.args):
-                    if arg.op == "var" and arg.name == name:
-                        other = self.problem.shape(node.args[1 - index])
-                        found.append((np.asarray(grads.values[id(node)]),
-                                      aligned(self.problem.operands[name].shape, other)))
-        return found
+        own = self.problem.operands[name].shape
+        return [(np.asarray(grads.values[id(user)]), aligned(own, self.problem.shape(user.args[1 - index])))
+                for user, index in self.problem.uses(self.problem.operand_node(name))
+                if user.op in ("add", "sub") and id(user) in grads.values]
 
 
 @dataclass(frozen=True)
@@ -156,7 +152,7 @@ class Probe:
     def __init__(self, base: Baseline, name: str) -> None:
         from wxb.core.engine import Evaluation
 
-        self.problem, self.G, self.name = base.problem, base.G, name
+        self.shared, self.problem, self.G, self.name = base, base.problem, base.G, name
         self.theta = base.problem.operands[name]
         self.eps = float(np.finfo(base.source.dtype).eps)
         self.noise, self.terms, self.finite = base.noise, base.terms, base.finite
@@ -183,10 +179,7 @@ class Probe:
         from wxb.core.engine import Evaluation
 
         moved = replace(self.problem, operands={**self.problem.operands, self.name: theta})
-        root = moved.root
-        known = {key: value for key, value in self.known.items() if key != id(next(
-            node for node in moved.order if node.op == "var" and node.name == self.name))}
-        f = Evaluation.run(moved, {id(root)}, known).value(root)
+        f = Evaluation.run(moved, {id(moved.root)}, self.known).value(moved.root)
         return float(np.sum(self.G * f))
 
     def slope(self, v: Array, h: float) -> float:
@@ -278,15 +271,12 @@ def check_operand(problem: Problem, G: Array, name: str, analytic: Array, *, see
     probe = Probe(base if base is not None else Baseline(problem, G), name)
     directions, count, method = _directions(probe.theta.shape, probe.theta.size, max_entries, seed)
     tolerance = tolerance_for(analytic.dtype)
-    given = [a for a in problem.operands.values() if np.isnan(np.sum(a, dtype=np.float64))]
-    nan_given = bool(given) or bool(np.isnan(probe.G).any())
-    if nan_given:
+    if probe.shared.nan_given:
         return CheckResult(name, math.nan, math.nan, tolerance, False, count, method, math.nan, "fail",
                            "NaN in the operands or in G: no gradient can be confirmed")
-    unchecked = _not_finite(problem, probe, nan_given)
-    if unchecked:
+    if probe.shared.unchecked:
         return CheckResult(name, math.nan, math.nan, tolerance, True, count, method, math.nan,
-                           "cannot check", unchecked)
+                           "cannot check", probe.shared.unchecked)
     exact = analytic.astype(np.float64)
     if not np.isfinite(exact).all() and not np.isnan(exact).any():
         return CheckResult(name, math.nan, math.nan, tolerance, True, count, method, math.nan,
@@ -296,15 +286,13 @@ def check_operand(problem: Problem, G: Array, name: str, analytic: Array, *, see
     return _verdict(name, diffs, tolerance, method)
 
 
-def _not_finite(problem: Problem, probe: Probe, nan_given: bool) -> str:
+def _not_finite(problem: Problem, loss_finite: bool, loss: float = 0.0) -> str:
     """Why f (in the problem's own dtype) or L is not finite from finite operands, so that there is nothing to
-    compare ('' when they are finite, or when NaN was given: that is a failure)."""
-    if nan_given:
-        return ""
+    compare ('' when both are finite)."""
     f = np.asarray(problem.forward())
-    if probe.finite and np.isfinite(f).all():
+    if loss_finite and np.isfinite(f).all():
         return ""
-    if np.isnan(f).any() or (not probe.finite and math.isnan(probe.loss(probe.theta))):
+    if np.isnan(f).any() or math.isnan(loss):
         return (f"f has NaN entries here (an invalid operation such as 0/0 or ∞ − ∞ in {problem.dtype}), so L "
                 "has no finite differences to compare with")
     return (f"f is infinite here (an overflow or a pole in {problem.dtype}), so L has no finite differences to "

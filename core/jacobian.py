@@ -82,7 +82,7 @@ UNIT = {("add", 0), ("add", 1), ("sub", 0)}
 
 def _only_use(problem: Problem, node: Node) -> tuple[Node, int] | None:
     """The one consumer of node and its argument index there, when node is used exactly once."""
-    uses = [(c, i) for c in problem.order for i, a in enumerate(c.args) if a is node]
+    uses = problem.uses(node)
     return uses[0] if len(uses) == 1 else None
 
 
@@ -103,8 +103,7 @@ def _factor_text(problem: Problem, node: Node, index: int) -> str | None:
 def chain(problem: Problem, name: str) -> Chain | None:
     """θ's chain up to f, when it has one (θ used once, at an elementwise rule or a product, then shape-keeping
     elementwise rules only); None otherwise."""
-    theta = next(node for node in problem.order if node.op == "var" and node.name == name)
-    use = _only_use(problem, theta)
+    use = _only_use(problem, problem.operand_node(name))
     if use is None or PRIMITIVES[use[0].op].kind not in ("elementwise", "matmul"):
         return None
     first, index = use
@@ -247,7 +246,7 @@ def _matmul_structure(problem: Problem, link: Chain) -> JacobianStructure:
     rest = tuple(n for a, n in enumerate(f_shape) if a not in block_axes)
     beta = "β," if nb else ""
     w_beta, x_beta = ("β," if any(n > 1 for n in batch) else "" for batch in (ax.w_batch, ax.x_batch))
-    w_text, x_text = (_factor_label(problem, a) for a in link.first.args)
+    w_text, x_text = (problem.label(a) for a in link.first.args)
     w_at, x_at = (f"{text}[β]" if own else text for text, own in ((w_text, w_beta), (x_text, x_beta)))
     if link.index == 0:
         rule = f"entries ∂f[{beta}i,j]/∂{name}[{w_beta}p,q] = δ(i,p)·{x_text}[{x_beta}q,j]"
@@ -267,11 +266,6 @@ def _matmul_structure(problem: Problem, link: Chain) -> JacobianStructure:
         kron = f"∂vec f/∂vec {name} = {kron}"
     own = problem.operands[name].shape
     return _assemble(name, f_shape, own, block_axes, n_blocks, rest, math.prod(f_shape) * ax.k, kron, rule)
-
-
-def _factor_label(problem: Problem, node: Node) -> str:
-    """A product's factor as written in a rule: the operand's name, or z1 for an intermediate."""
-    return problem.label(node)
 
 
 def _assemble(name: str, f_shape: Shape, own: Shape, block_axes: tuple[int, ...], n_blocks: int, rest: Shape,
