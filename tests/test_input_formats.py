@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from arrays import npy_bytes, npz_bytes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -211,26 +212,16 @@ def test_cr_only_errors_name_the_right_line(here: Path) -> None:
 # ---------------------------------------------------------------- --delimiter touches text only
 
 
-def npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
-
-
-def npz(**arrays: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)  # type: ignore[arg-type]
-    return buffer.getvalue()
 
 
 @pytest.mark.parametrize(
     ("name", "content"),
     [
         ("a.json", b"[[1.5, 2, 3], [-4, 0.25, 0.006]]"),
-        ("a.csv", npy(VALUES)),  # .npy data under another suffix
-        ("a", npy(VALUES)),
-        ("a.dat", npz(X=VALUES)),
-        ("a.npz", npz(X=VALUES)),
+        ("a.csv", npy_bytes(VALUES)),  # .npy data under another suffix
+        ("a", npy_bytes(VALUES)),
+        ("a.dat", npz_bytes(X=VALUES)),
+        ("a.npz", npz_bytes(X=VALUES)),
         ("noext", b"[[1.5, 2, 3], [-4, 0.25, 0.006]]"),
     ],
 )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from arrays import npy_bytes, npz_bytes
 
 WXB = str(Path(sys.executable).with_name("wxb"))
 TIMEOUT = 60  # seconds; the old code could block for ever reopening a pipe whose writer had gone
@@ -38,16 +39,6 @@ def csv_values(out: bytes) -> np.ndarray:
     return np.loadtxt(io.BytesIO(out), delimiter=",", ndmin=2)
 
 
-def npy_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
-
-
-def npz_bytes(**arrays: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)  # type: ignore[arg-type]
-    return buffer.getvalue()
 
 
 @pytest.fixture
