@@ -23,7 +23,7 @@ from wxb import core
 from wxb.cli.errors import InputError
 from wxb.cli.operands import is_literal, read_operands
 from wxb.cli.output import choose_format, format_number, write_results, write_text
-from wxb.cli.textparse import shorten
+from wxb.cli.textparse import note, shorten
 from wxb.core.losses import loss_row
 
 Array = np.ndarray[Any, np.dtype[Any]]
@@ -129,8 +129,7 @@ def load(sources: Sources) -> Loaded:
     problem = _build(expression, bound, weak)
     for name, array in bound.items():
         if array.dtype.kind == "f" and array.dtype.itemsize > 8:
-            print(f"wxb: note: {name} is {array.dtype}; wxb computes in float64, so digits beyond it are dropped",
-                  file=sys.stderr)
+            note(f"{name} is {array.dtype}; wxb computes in float64, so digits beyond it are dropped")
     return Loaded(problem, G, target, default, target is not None and "T" in specs, sources.G is not None)
 
 
@@ -206,7 +205,7 @@ def emit(results: Mapping[str, Array], out: OutputChoice, draw: Any, *, record: 
     """Results as a table for a person (the view), or as data for a pipe or a file; a NaN or an infinity in a
     result is reported first, one warning line each."""
     for line in nonfinite_warnings(results, problem):
-        print(f"wxb: warning: {line}", file=sys.stderr)
+        note(line, "warning")
     fmt = output_format(out)
     if fmt == "table":
         draw(views().console())

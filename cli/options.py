@@ -157,8 +157,8 @@ WrtOption = Annotated[
     typer.Option(
         "--wrt",
         metavar="NAMES",
-        help="Operands to differentiate with respect to: all, or names separated by commas (default: b for "
-        "W @ X + b, all with -e).",
+        help="Operands to differentiate with respect to: all, or names separated by commas (default: every "
+        "operand; backward and explain on W @ X + b: b).",
         rich_help_panel=EXPRESSION_PANEL,
         show_default=False,
     ),

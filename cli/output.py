@@ -217,17 +217,18 @@ BINARY = ("npy", "npz")
 
 
 def _stream_format(output: Path) -> str:
-    """For an -o with no known suffix: the suffix of what its links end at (`/dev/stdout` > out.csv), or csv
-    for a pipe, FIFO, device or socket, as for stdout in a pipe ('' when neither tells)."""
-    target = os.path.realpath(output)
-    fmt = SUFFIX_FORMATS.get(os.path.splitext(target)[1].lower(), "")
-    if fmt:
-        return fmt
+    """For an -o with no known suffix: csv for an inherited descriptor (`/dev/stdout`, `/dev/fd/N`) or a pipe,
+    FIFO, device or socket, as for stdout in a pipe; else the suffix of what its links end at ('' when nothing
+    tells)."""
+    if _descriptor(str(output)) is not None:
+        return "csv"
     try:
         mode = os.stat(output).st_mode
     except OSError:
-        return ""
-    return "" if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else "csv"
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        return "csv"
+    return SUFFIX_FORMATS.get(os.path.splitext(os.path.realpath(output))[1].lower(), "")
 
 
 def choose_format(requested: str | None, output: Path | None, *, stdout_is_terminal: bool) -> str:

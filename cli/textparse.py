@@ -196,11 +196,12 @@ def unix_line_ends(text: str) -> str:
 
 
 def data_lines(text: str) -> Iterator[tuple[int, str]]:
-    """(line number from 1, stripped line) for every line that is neither blank nor a `#` comment."""
+    """(line number from 1, line without surrounding spaces) for every line that is neither blank nor a `#`
+    comment; tabs are kept, since a leading tab is an empty first cell (a row-label column's header)."""
     for number, raw in enumerate(text.split("\n"), start=1):
-        line = raw.strip()
-        if line and not line.startswith("#"):
-            yield number, line
+        bare = raw.strip()
+        if bare and not bare.startswith("#"):
+            yield number, raw.strip(" \r\f\v")
 
 
 def sniff_delimiter(lines: list[str]) -> str:
@@ -342,9 +343,11 @@ def _parse_cells(
     return values
 
 
-def note(message: str) -> None:
-    """A one-line note on stderr (never stdout, which carries results)."""
-    print(f"wxb: note: {message}", file=sys.stderr)
+def note(message: str, kind: str = "note") -> None:
+    """A one-line note (or warning) on stderr; never on stdout, which carries results, even when stderr is closed
+    (print would then write to stdout)."""
+    if sys.stderr is not None:
+        print(f"wxb: {kind}: {message}", file=sys.stderr)
 
 
 # ---------------------------------------------------------------- large text: polars, same rules

@@ -114,6 +114,7 @@ def spy(console: Console, picture: Spy | None) -> None:
         console.print(render.spy_text(picture.grid))
 
 
+CHECK_WIDE = 72  # columns: below this, check's table leaves out "checked" and the relative error
 VERDICTS = {"pass": ("✓ pass", "green"), "fail": ("✗ FAIL", "bold red"), "cannot check": ("? cannot check", "yellow")}
 
 
@@ -124,16 +125,18 @@ def check(console: Console, report: CheckReport, precision: int) -> None:
     title = ("gradient check: analytic VJP vs central finite differences\n"
              "(bound = tolerance·|gradient| + rounding of L/step + truncation)")
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("operand", overflow="fold")
-    table.add_column("checked", overflow="fold")
-    for heading in ("max abs err", "bound", "max rel err"):
-        table.add_column(heading, justify="right", overflow="fold")  # a narrow terminal folds, never cuts
-    table.add_column("result", overflow="fold")
+    wide = console.width >= CHECK_WIDE  # narrower: the columns a verdict needs, so no number is split
+    table.add_column("operand", no_wrap=True)
+    if wide:
+        table.add_column("checked")
+    for heading in ("max abs err", "bound", "max rel err") if wide else ("max abs err", "bound"):
+        table.add_column(heading, justify="right", no_wrap=True)
+    table.add_column("result", no_wrap=True)
     for r in report.results:
         text, style = VERDICTS[r.verdict]
-        table.add_row(f"d{r.operand}", _checked(r), render.number_text(r.max_abs_error, precision),
-                      render.number_text(r.bound, precision), render.number_text(r.max_rel_error, precision),
-                      Text(text, style=style))
+        errors = [render.number_text(r.max_abs_error, precision), render.number_text(r.bound, precision)]
+        cells = [_checked(r), *errors, render.number_text(r.max_rel_error, precision)] if wide else errors
+        table.add_row(f"d{r.operand}", *cells, Text(text, style=style))
     console.print(table)
     for r in report.results:
         if r.reason:

@@ -193,12 +193,14 @@ class Probe:
         reach = float(np.max(np.abs(self.theta[v != 0]), initial=0.0))
         if not math.isfinite(reach):
             reach = 1.0
+        if reach < np.finfo(np.float64).tiny:  # a subnormal entry: a step its size would underflow
+            reach = 0.0
         return max(reach, self.added_to(v)) or self.fallback
 
     @property
     def fallback(self) -> float:
         """The scale of a zero entry: 1, unless every other entry of θ lies below 1 or above it."""
-        sizes = np.abs(self.theta[np.isfinite(self.theta) & (self.theta != 0)])
+        sizes = np.abs(self.theta[np.isfinite(self.theta) & (np.abs(self.theta) >= np.finfo(np.float64).tiny)])
         if not sizes.size:
             return 1.0
         return float(min(max(1.0, sizes.min()), sizes.max()))
@@ -222,7 +224,8 @@ class Probe:
 
     def straight(self, v: Array, h: float, base: float, unit: float, predicted: float) -> Step:
         """L linear in θ: no truncation, so the step grows until rounding is negligible (and L stays finite)."""
-        h = max(h, 1e-3 * base / unit, self.noise / (1e-9 * abs(predicted)) if predicted else 0.0)
+        resolved = 1e-9 * abs(predicted)  # rounding negligible at this fraction of the slope
+        h = max(h, 1e-3 * base / unit, self.noise / resolved if resolved else 0.0)
         h = min(h, 1e300 / unit)
         slope = self.slope(v, h)
         while not math.isfinite(slope) and h > base and math.isfinite(predicted):
@@ -304,9 +307,12 @@ def _verdict(name: str, diffs: list[Difference], tolerance: float, method: str) 
     n = len(diffs)
     if not diffs:
         return CheckResult(name, 0.0, 0.0, tolerance, True, 0, method, 0.0)
-    if any(math.isnan(d.predicted) or math.isnan(d.numeric) for d in diffs):
+    if any(math.isnan(d.predicted) for d in diffs):
         return CheckResult(name, math.nan, math.nan, tolerance, False, n, method, math.nan, "fail",
                            "the gradient is NaN where f is finite")
+    if any(not math.isfinite(d.numeric) or not math.isfinite(d.bound) for d in diffs):
+        return CheckResult(name, math.nan, math.nan, tolerance, True, n, method, math.nan, "cannot check",
+                           "the finite differences of L are not finite here (a step underflows or overflows)")
     worst = max(diffs, key=lambda d: d.error / d.bound if d.bound else (math.inf if d.error else 0.0))
     max_abs = max(d.error for d in diffs)
     scale = max(max(abs(d.predicted), abs(d.numeric)) for d in diffs)

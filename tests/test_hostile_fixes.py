@@ -131,12 +131,32 @@ def test_o_into_a_stream_without_a_suffix_writes_csv(tmp_path: Path) -> None:
     assert gzip.decompress(target.read_bytes()) == b"2.0,3.0\n"
 
 
-def test_o_dev_stdout_takes_the_format_of_the_file_it_ends_at(tmp_path: Path) -> None:
-    out = tmp_path / "o.json"
+@pytest.mark.parametrize("name", ["o.json", "out"])
+def test_o_dev_stdout_writes_csv_as_stdout_in_a_pipe_does(tmp_path: Path, name: str) -> None:
+    out = tmp_path / name
     done = subprocess.run(["bash", "-c", f'"{sys.executable}" -m wxb.cli forward -X "1 2" -b 1 -o /dev/stdout '
                            f'> "{out}"'], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
-    assert json.loads(out.read_text()) == [[2.0, 3.0]]
+    assert out.read_text() == "2.0,3.0\n"
+
+
+def test_notes_never_reach_stdout_when_stderr_is_closed(tmp_path: Path) -> None:
+    path = tmp_path / "pd.csv"
+    path.write_text(",0,1\n0,1.5,2.0\n1,3.0,4.0\n")
+    done = subprocess.run(["bash", "-c", f'"{sys.executable}" -m wxb.cli forward -X "{path}" -b 0 2>&-'],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.stdout == "1.5,2.0\n3.0,4.0\n"
+
+
+@pytest.mark.parametrize(("expression", "operands"), [
+    ("tanh(W @ X + b)", ["W=1e-320 1", "X=1; 1", "b=0"]),
+    ("W @ X + b", ["W=1e-315 1", "X=1; 1", "b=0"]),
+    ("relu(W @ X + b)", ["W=5e-324 1", "X=1; 1", "b=0.5"]),
+])
+def test_check_passes_correct_gradients_beside_subnormal_entries(expression: str, operands: list[str]) -> None:
+    done = wxb("check", "-e", expression, *operands, "--format", "csv")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ",fail," not in done.stdout
 
 
 def test_a_matrix_of_integers_starting_0_1_is_data_with_a_note(tmp_path: Path) -> None:
@@ -162,3 +182,10 @@ def test_a_narrow_terminal_hides_columns_and_never_cuts_a_number() -> None:
     text = console.export_text()
     assert "2.06755e-05" in text and "…" in text
     assert all(len(line.rstrip()) <= 40 for line in text.splitlines())
+
+
+def test_a_tab_separated_file_with_row_labels_drops_them(tmp_path: Path) -> None:
+    path = tmp_path / "p.tsv"
+    path.write_text("\t0\t1\n0\t1.5\t2\n1\t3\t4\n")
+    done = wxb("forward", "-X", str(path), "-b", "0", "--format", "json")
+    assert json.loads(done.stdout) == [[1.5, 2.0], [3.0, 4.0]] and "row labels" in done.stderr
