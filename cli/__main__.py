@@ -1,5 +1,5 @@
 """`python -m wxb.cli` runs the same program as the `wxb` script."""
 
-from wxb.cli.app import main
+from .app import main
 
 main()

@@ -14,8 +14,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from wxb.cli.errors import ExitStatus
-from wxb.cli.options import (
+from .errors import ExitStatus
+from .options import (
     BiasOption,
     BindingsArgument,
     BundleOption,
@@ -69,7 +69,7 @@ def guarded(command: F) -> F:
         except BaseException as exc:
             if kwargs.get("debug") and not isinstance(exc, KeyboardInterrupt):
                 raise
-            from wxb.cli.errors import failure
+            from .errors import failure
 
             status, message = failure(exc)
             if message:
@@ -103,14 +103,14 @@ def _sources(expr: str | None, bindings: list[str] | None, W: str | None = None,
              b: str | None = None, T: str | None = None, G: str | None = None, bundle: str | None = None,
              delimiter: str | None = None, header: bool | None = None) -> Any:
     """What the user gave for the operands, for wxb.cli.commands.load."""
-    from wxb.cli import commands
+    from . import commands
 
     return commands.load(commands.Sources(expr, bindings, {"W": W, "X": X, "b": b, "T": T}, G, bundle, delimiter,
                                           header))
 
 
 def _out(fmt: str | None, output: Any, precision: int) -> Any:
-    from wxb.cli.commands import OutputChoice
+    from .commands import OutputChoice
 
     return OutputChoice(fmt, output, precision)
 
@@ -136,7 +136,7 @@ def forward(
 
     [bold]Example[/bold]: wxb forward -X "1 2; 3 4" -b "5; 6"   (f = [[6,7],[9,10]])
     """
-    from wxb.cli import commands
+    from . import commands
 
     loaded = _sources(expr, bindings, W, X, b, T, None, bundle, delimiter, header)
     commands.forward(loaded, _out(fmt, output, precision))
@@ -175,7 +175,7 @@ def backward(
 
     [bold]Example[/bold]: wxb backward -X "1 2; 3 4" -b "5; 6"   (dL/db = G·1 = [2;2])
     """
-    from wxb.cli import commands
+    from . import commands
 
     loaded = _sources(expr, bindings, W, X, b, T, G, bundle, delimiter, header)
     commands.backward(loaded, loss.value if loss else None, wrt, _out(fmt, output, precision))
@@ -215,7 +215,7 @@ def jacobian(
 
     [bold]Example[/bold]: wxb jacobian -X "1 2; 3 4" -b "5; 6"   (2 blocks, each I₂)
     """
-    from wxb.cli import commands
+    from . import commands
 
     loaded = _sources(expr, bindings, W, X, b, T, None, bundle, delimiter, header)
     commands.jacobian(loaded, commands.JacobianRequest(wrt, block, dense, limit), _out(fmt, output, precision))
@@ -244,7 +244,7 @@ def check(
 
     [bold]Example[/bold]: wxb check -W samples/dense/W.csv -X samples/dense/X.csv -b samples/dense/b.csv
     """
-    from wxb.cli import commands
+    from . import commands
 
     loaded = _sources(expr, bindings, W, X, b, T, G, bundle, delimiter, header)
     if not commands.check(loaded, wrt, _out(fmt, output, precision)):
@@ -279,7 +279,7 @@ def explain(
 
     [bold]Example[/bold]: wxb explain -X "1 2; 3 4" -b "5; 6"
     """
-    from wxb.cli import commands
+    from . import commands
 
     loaded = _sources(expr, bindings, W, X, b, T, G, bundle, delimiter, header)
     commands.explain(loaded, wrt, _out(fmt, output, precision))
@@ -297,7 +297,7 @@ def demo(
 
     [bold]Example[/bold]: wxb demo
     """
-    from wxb.cli import commands
+    from . import commands
 
     commands.demo(_out(fmt, output, precision))
 
@@ -363,7 +363,7 @@ def usage_error(exc: typer.TyperException) -> ExitStatus:
     """Print a usage error the wxb way (errors.failure), one line on stderr, and return its exit status."""
     from typer._click.exceptions import NoArgsIsHelpError
 
-    from wxb.cli.errors import failure
+    from .errors import failure
 
     if isinstance(exc, NoArgsIsHelpError):  # bare `wxb`: the help itself, as Typer shows it
         exc.show()

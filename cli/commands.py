@@ -19,12 +19,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from wxb import core
-from wxb.cli.errors import InputError
-from wxb.cli.operands import is_literal, read_operands
-from wxb.cli.output import choose_format, format_number, write_results, write_text
-from wxb.cli.textparse import note, shorten
-from wxb.core.losses import loss_row
+from .. import core
+from ..core.losses import loss_row
+from .errors import InputError
+from .operands import is_literal, read_operands
+from .output import choose_format, format_number, write_results, write_text
+from .textparse import note, shorten
 
 Array = np.ndarray[Any, np.dtype[Any]]
 SEED = {"W": np.eye(2), "X": np.array([[1.0, 2.0], [3.0, 4.0]]), "b": np.array([5.0, 6.0])}
@@ -153,7 +153,7 @@ def _build(expression: core.Expression, bound: dict[str, Array], weak: list[str]
 
 def views() -> ModuleType:
     """The Rich views, imported only when a person is looking (table or text output)."""
-    from wxb.cli import views
+    from . import views
 
     return views
 
@@ -351,7 +351,7 @@ def jacobian(loaded: Loaded, request: JacobianRequest, out: OutputChoice) -> Non
 
     Data formats get the tensor (f.shape + θ.shape; one block: its slice of it); csv and tsv, which hold only
     matrices, get the matrix ∂vec f/∂vec θ (one block: its rows of it)."""
-    from wxb.core import jacobian as jac
+    from ..core import jacobian as jac
 
     problem = loaded.problem
     if request.dense and request.block is not None:
@@ -401,8 +401,8 @@ class Blocks(NamedTuple):
 
 def preview_blocks(problem: core.Problem, structure: Any, count: int = PREVIEW_BLOCKS) -> Blocks:
     """The first `count` blocks as matrices ∂f[slice]/∂vec θ (under the size guard)."""
-    from wxb.core import jacobian as jac
-    from wxb.core import notation
+    from ..core import jacobian as jac
+    from ..core import notation
 
     shown = min(structure.n_blocks, count)
     limit = 10**7 if structure.kron else 10**5
@@ -428,8 +428,8 @@ class Spy(NamedTuple):
 def sparsity(problem: core.Problem, structure: Any, blocks: Blocks, width: int) -> Spy | None:
     """The sparsity pattern of ∂vec f/∂vec θ in at most SPY_HEIGHT × SPY_WIDTH cells (and width − 4), read from
     the entry rules of a closed form, or from the computed blocks; sampled at random when too big to read all."""
-    from wxb.cli.render import spy_grid
-    from wxb.core import jacobian as jac
+    from ..core import jacobian as jac
+    from .render import spy_grid
 
     rows, cols = math.prod(structure.f_shape), math.prod(structure.operand_shape)
     if rows == 0 or cols == 0:
@@ -502,7 +502,7 @@ CHECK_FIELDS = ("operand", "n_checked", "method", "max_abs_error", "max_rel_erro
 
 def check(loaded: Loaded, wrt: str | None, out: OutputChoice) -> bool:
     """Finite differences against the analytic gradients; True unless an operand fails."""
-    from wxb.core import gradcheck
+    from ..core import gradcheck
 
     names = checked_wrt(loaded, _wrt_list(wrt))
     report = gradcheck.check_problem(loaded.problem, loaded.G, names)
@@ -537,7 +537,7 @@ def _field_text(value: object, sep: str) -> str:
 
 def explain(loaded: Loaded, wrt: str | None, out: OutputChoice) -> None:
     """The chain rule step by step with the operands' own numbers."""
-    from wxb.cli import derivation, notation
+    from . import derivation, notation
 
     names, _ = wrt_names(loaded, wrt)
     G, note = upstream(loaded, None)
@@ -571,7 +571,7 @@ def _json_array(a: Array) -> object:
 
 def demo(out: OutputChoice) -> None:
     """The seed example: forward, Jacobian blocks, reduced bias gradient, computed here and drawn by the view."""
-    from wxb.core import jacobian as jac
+    from ..core import jacobian as jac
 
     problem = core.Problem.build(core.DEFAULT, SEED)
     loaded = Loaded(problem, None, None, True)

@@ -11,11 +11,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from wxb import core
-from wxb.core.broadcast import broadcast_axes
-from wxb.core.engine import Gradients, Problem, aligned
-from wxb.core.expr import Node
-from wxb.core.rules import PRIMITIVES
+from .. import core
+from ..core.broadcast import broadcast_axes
+from ..core.engine import Gradients, Problem, aligned
+from ..core.expr import Node
+from ..core.rules import PRIMITIVES
 
 Array = np.ndarray[Any, np.dtype[Any]]
 Part = str | Array
@@ -125,7 +125,7 @@ def _broadcast_nodes(problem: Problem) -> list[tuple[core.BiasBroadcast, Node]]:
 
 def jacobian_step(problem: Problem, name: str) -> Step | None:
     """The structure of ∂f/∂θ, written out in full when small (only where the rules give it a closed form)."""
-    from wxb.core import jacobian
+    from ..core import jacobian
 
     structure = jacobian.structure(problem, name)
     if not structure.kron:

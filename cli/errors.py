@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from wxb.core.errors import WxbError
+from ..core.errors import WxbError
 
 
 class ExitStatus(IntEnum):

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from wxb.cli.derivation import Step
+from .derivation import Step
 
 Array = np.ndarray[Any, np.dtype[Any]]
 MAX_DRAWN = 400  # entries: a larger matrix is named, not written out

@@ -41,9 +41,9 @@ from typing import IO, TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from wxb.cli.errors import InputError
-from wxb.cli.progress import reading
-from wxb.cli.textparse import (
+from .errors import InputError
+from .progress import reading
+from .textparse import (
     LARGE_TEXT,
     SUFFIX_DELIMITERS,
     UTF16_BOMS,

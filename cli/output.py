@@ -45,8 +45,8 @@ from typing import Any, BinaryIO
 import numpy as np
 from numpy.typing import NDArray
 
-from wxb.cli.errors import InputError, OutputError
-from wxb.cli.progress import working
+from .errors import InputError, OutputError
+from .progress import working
 
 LARGE_CELLS = 100_000  # numbers; above this, csv/tsv are written by polars
 Array = NDArray[np.generic]

@@ -16,14 +16,14 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from wxb import core
-from wxb.cli import render
-from wxb.cli.derivation import Step
+from .. import core
+from . import render
+from .derivation import Step
 
 if TYPE_CHECKING:
-    from wxb.cli.commands import Blocks, Loaded, Spy
-    from wxb.core.gradcheck import CheckReport, CheckResult
-    from wxb.core.jacobian import JacobianStructure
+    from ..core.gradcheck import CheckReport, CheckResult
+    from ..core.jacobian import JacobianStructure
+    from .commands import Blocks, Loaded, Spy
 
 Draw = Callable[[Console], None]
 

@@ -26,18 +26,18 @@ array([2., 2.])
 
 from typing import TYPE_CHECKING
 
-from wxb.core.affine import Forward, affine, backward, expand_bias, forward
-from wxb.core.broadcast import BiasBroadcast, Reduction, unbroadcast
-from wxb.core.engine import Evaluation, Gradients, Problem
-from wxb.core.errors import BiasEnlargesError, BindingError, DtypeError, ShapeError, TooLargeError, WxbError
-from wxb.core.expr import DEFAULT, DEFAULT_WITHOUT_W, Expression, ExpressionError, parse
-from wxb.core.losses import LOSSES, Loss, loss_value, upstream_gradient
-from wxb.core.operands import align_bias, as_operand
+from .affine import Forward, affine, backward, expand_bias, forward
+from .broadcast import BiasBroadcast, Reduction, unbroadcast
+from .engine import Evaluation, Gradients, Problem
+from .errors import BiasEnlargesError, BindingError, DtypeError, ShapeError, TooLargeError, WxbError
+from .expr import DEFAULT, DEFAULT_WITHOUT_W, Expression, ExpressionError, parse
+from .losses import LOSSES, Loss, loss_value, upstream_gradient
+from .operands import align_bias, as_operand
 
 if TYPE_CHECKING:
-    from wxb.core.affine import dense_jacobian, gradient_check, jacobian_block, jacobian_entries, jacobian_structure
-    from wxb.core.gradcheck import CheckReport, CheckResult, check_problem
-    from wxb.core.jacobian import JacobianStructure
+    from .affine import dense_jacobian, gradient_check, jacobian_block, jacobian_entries, jacobian_structure
+    from .gradcheck import CheckReport, CheckResult, check_problem
+    from .jacobian import JacobianStructure
 
 # The Jacobian and the gradient check load on first use (PEP 562), so `wxb forward` starts without them.
 _LAZY = {
@@ -54,7 +54,7 @@ def __getattr__(name: str) -> object:
         raise AttributeError(f"module 'wxb.core' has no attribute {name!r}")
     from importlib import import_module
 
-    value = getattr(import_module(f"wxb.core.{_LAZY[name]}"), name)
+    value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
     globals()[name] = value
     return value
 

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from wxb.core.broadcast import BiasBroadcast
-from wxb.core.engine import Gradients, Problem
-from wxb.core.expr import DEFAULT, DEFAULT_WITHOUT_W
-from wxb.core.operands import align_bias, as_operand
+from .broadcast import BiasBroadcast
+from .engine import Gradients, Problem
+from .expr import DEFAULT, DEFAULT_WITHOUT_W
+from .operands import align_bias, as_operand
 
 if TYPE_CHECKING:
-    from wxb.core.gradcheck import CheckReport
-    from wxb.core.jacobian import JacobianStructure
+    from .gradcheck import CheckReport
+    from .jacobian import JacobianStructure
 
 Array = np.ndarray[Any, np.dtype[Any]]
 
@@ -68,7 +68,7 @@ def expand_bias(b: ArrayLike, out_shape: tuple[int, ...]) -> Array:
 
 def jacobian_structure(X: ArrayLike, b: ArrayLike, W: ArrayLike | None = None, wrt: str = "b") -> JacobianStructure:
     """The block structure of ∂f/∂θ in O(1) memory, e.g. ∂vec f/∂b = 1ₙ ⊗ I_m."""
-    from wxb.core import jacobian
+    from . import jacobian
 
     return jacobian.structure(affine(X, b, W), wrt)
 
@@ -76,7 +76,7 @@ def jacobian_structure(X: ArrayLike, b: ArrayLike, W: ArrayLike | None = None, w
 def jacobian_block(X: ArrayLike, b: ArrayLike, W: ArrayLike | None = None, wrt: str = "b", k: int = 0, *,
                    limit: int = 10**7) -> Array:
     """Block k of ∂f/∂θ, e.g. ∂f[:,k]/∂b = I_m."""
-    from wxb.core import jacobian
+    from . import jacobian
 
     return jacobian.block(affine(X, b, W), wrt, k, limit=limit)
 
@@ -84,7 +84,7 @@ def jacobian_block(X: ArrayLike, b: ArrayLike, W: ArrayLike | None = None, wrt: 
 def jacobian_entries(X: ArrayLike, b: ArrayLike, W: ArrayLike | None = None, wrt: str = "b", *,
                      f_index: tuple[ArrayLike, ...], operand_index: tuple[ArrayLike, ...]) -> Array:
     """J[f_index + operand_index] for broadcastable integer index arrays."""
-    from wxb.core import jacobian
+    from . import jacobian
 
     return jacobian.entries(affine(X, b, W), wrt, f_index=f_index, operand_index=operand_index)
 
@@ -92,7 +92,7 @@ def jacobian_entries(X: ArrayLike, b: ArrayLike, W: ArrayLike | None = None, wrt
 def dense_jacobian(X: ArrayLike, b: ArrayLike, W: ArrayLike | None = None, wrt: str = "b",
                    limit: int = 10**7) -> Array:
     """∂f/∂θ as a dense array of shape f.shape + θ.shape, refused above `limit` entries."""
-    from wxb.core import jacobian
+    from . import jacobian
 
     return jacobian.dense(affine(X, b, W), wrt, limit=limit)
 
@@ -100,6 +100,6 @@ def dense_jacobian(X: ArrayLike, b: ArrayLike, W: ArrayLike | None = None, wrt: 
 def gradient_check(X: ArrayLike, b: ArrayLike, W: ArrayLike | None = None, G: ArrayLike | None = None,
                    wrt: Iterable[str] | None = None, *, seed: int = 0, max_entries: int = 200) -> CheckReport:
     """Analytic gradients against central finite differences of L = Σ G ⊙ f, for every operand by default."""
-    from wxb.core import gradcheck
+    from . import gradcheck
 
     return gradcheck.check_problem(affine(X, b, W), G, wrt, seed=seed, max_entries=max_entries)

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wxb.core import notation
-from wxb.core.errors import BiasEnlargesError, ShapeError
-from wxb.core.notation import count, shape_text
+from . import notation
+from .errors import BiasEnlargesError, ShapeError
+from .notation import count, shape_text
 
 Shape = tuple[int, ...]
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from wxb.core.broadcast import (
+from .broadcast import (
     BiasBroadcast,
     Reduction,
     Shape,
@@ -28,12 +28,12 @@ from wxb.core.broadcast import (
     broadcast_conflict,
     unbroadcast,
 )
-from wxb.core.errors import BiasEnlargesError, BindingError, ShapeError, WxbError
-from wxb.core.expr import Expression, Node, parse
-from wxb.core.losses import upstream_gradient
-from wxb.core.notation import shape_text
-from wxb.core.operands import as_operand
-from wxb.core.rules import PRIMITIVES, resolved_axis
+from .errors import BiasEnlargesError, BindingError, ShapeError, WxbError
+from .expr import Expression, Node, parse
+from .losses import upstream_gradient
+from .notation import shape_text
+from .operands import as_operand
+from .rules import PRIMITIVES, resolved_axis
 
 Array = np.ndarray[Any, np.dtype[Any]]
 

@@ -12,8 +12,8 @@ import ast
 import warnings
 from dataclasses import dataclass, field
 
-from wxb.core.errors import WxbError
-from wxb.core.rules import PRIMITIVES
+from .errors import WxbError
+from .rules import PRIMITIVES
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 200

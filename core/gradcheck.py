@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
-from wxb.core.engine import Problem, rounding_scale
+from .engine import Problem, rounding_scale
 
 Array = np.ndarray[Any, np.dtype[Any]]
 N_DIRECTIONS = 12
@@ -105,7 +105,7 @@ class Baseline:
 
     def _sums(self, name: str, grads: Any) -> list[tuple[Array, tuple[int, ...]]]:
         """The values of the sums and differences θ is a term of, with θ's shape as it broadcasts there."""
-        from wxb.core.engine import aligned
+        from .engine import aligned
 
         own = self.problem.operands[name].shape
         return [(np.asarray(grads.values[id(user)]), aligned(own, self.problem.shape(user.args[1 - index])))
@@ -150,7 +150,7 @@ class Probe:
     """L = Σ G ⊙ f as a function of one operand θ, in float64, with the rounding scale of one evaluation."""
 
     def __init__(self, base: Baseline, name: str) -> None:
-        from wxb.core.engine import Evaluation
+        from .engine import Evaluation
 
         self.shared, self.problem, self.G, self.name = base, base.problem, base.G, name
         self.theta = base.problem.operands[name]
@@ -176,7 +176,7 @@ class Probe:
 
     def loss(self, theta: Array) -> float:
         """L with θ replaced (only what θ moves is computed again)."""
-        from wxb.core.engine import Evaluation
+        from .engine import Evaluation
 
         moved = replace(self.problem, operands={**self.problem.operands, self.name: theta})
         f = Evaluation.run(moved, {id(moved.root)}, self.known).value(moved.root)

@@ -16,13 +16,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from wxb.core import notation
-from wxb.core.broadcast import Shape, broadcast_axes
-from wxb.core.engine import Evaluation, Problem, aligned
-from wxb.core.errors import TooLargeError, WxbError
-from wxb.core.expr import Node
-from wxb.core.notation import shape_text, subscript
-from wxb.core.rules import PRIMITIVES
+from . import notation
+from .broadcast import Shape, broadcast_axes
+from .engine import Evaluation, Problem, aligned
+from .errors import TooLargeError, WxbError
+from .expr import Node
+from .notation import shape_text, subscript
+from .rules import PRIMITIVES
 
 Array = np.ndarray[Any, np.dtype[Any]]
 DENSE_LIMIT = 10**7

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from wxb.core.broadcast import check_fits
-from wxb.core.errors import WxbError
-from wxb.core.operands import as_operand
+from .broadcast import check_fits
+from .errors import WxbError
+from .operands import as_operand
 
 Array = np.ndarray[Any, np.dtype[Any]]
 

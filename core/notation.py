@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from wxb.core.broadcast import BiasBroadcast, Reduction
-    from wxb.core.jacobian import JacobianStructure
+    from .broadcast import BiasBroadcast, Reduction
+    from .jacobian import JacobianStructure
 
 Shape = tuple[int, ...]
 _SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from wxb.core.errors import DtypeError, ShapeError
+from .errors import DtypeError, ShapeError
 
 _REFUSED_KINDS = {"c": "complex", "O": "object", "U": "string", "S": "bytes", "V": "structured", "M": "datetime",
                   "m": "timedelta"}

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from wxb.core.broadcast import summed_matmul
+from .broadcast import summed_matmul
 
 if TYPE_CHECKING:
-    from wxb.core.expr import Node
+    from .expr import Node
 
 Array = np.ndarray[Any, np.dtype[Any]]
 Forward = Callable[..., Array]
