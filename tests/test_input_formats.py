@@ -430,3 +430,17 @@ def outcome(parse: Callable[[], np.ndarray]) -> np.ndarray | InputError:
         return parse()
     except InputError as exc:
         return exc
+
+
+def test_a_huge_cell_is_judged_in_linear_time(tmp_path: Path) -> None:
+    """A number pattern that can split a run of digits two ways backtracks quadratically on a cell that is not a
+    number: 12,000 digits took 16 s. At 300,000 digits a quadratic pattern would run for hours."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "c.csv"
+    path.write_text("1;" + "7" * 300_000 + ",5\n")
+    done = subprocess.run([sys.executable, "-m", "wxb.cli", "forward", "-X", str(path), "-b", "0"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.startswith("wxb: error: non-numeric cell")
