@@ -455,7 +455,8 @@ CELLS = st.one_of(
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.lists(CELLS, min_size=1, max_size=4), min_size=1, max_size=4), st.sampled_from([",", ";", "\t", " "]))
+@given(st.lists(st.lists(CELLS, min_size=1, max_size=4), min_size=1, max_size=4),
+       st.sampled_from([",", ";", "\t", " "]))
 def test_numpys_reader_and_the_careful_parser_agree(rows: list[list[str]], delimiter: str) -> None:
     """parse_text reads with NumPy's C reader where it can; whatever it accepts, the careful parser reads the same,
     and whatever it refuses, the careful parser decides."""
