@@ -110,7 +110,7 @@ def _sources(expr: str | None, bindings: list[str] | None, W: str | None = None,
 
 
 def _out(fmt: str | None, output: Any, precision: int) -> Any:
-    from .commands import OutputChoice
+    from .model import OutputChoice
 
     return OutputChoice(fmt, output, precision)
 

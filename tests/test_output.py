@@ -15,8 +15,9 @@ from hypothesis.extra import numpy as hnp
 
 from wxb.cli import output
 from wxb.cli.errors import InputError
+from wxb.cli.formats import FORMATS, choose_format
 from wxb.cli.operands import read_operand
-from wxb.cli.output import FORMATS, choose_format, format_number, write_results, write_text
+from wxb.cli.output import format_number, write_results, write_text
 from wxb.cli.progress import BIG, wants_spinner
 
 

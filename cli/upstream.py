@@ -1,0 +1,77 @@
+"""What the backward pass starts from and goes to: G (-G, a loss, or 1 for a scalar f) and the operands named by
+--wrt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import core
+from ..core.losses import loss_row
+from .errors import InputError
+from .model import Loaded
+
+Array = np.ndarray[Any, np.dtype[Any]]
+
+
+def check_upstream(loaded: Loaded, loss: str | None) -> None:
+    """-G and --loss exclude each other (a G from a --from bundle gives way to --loss); -T (when not an operand)
+    goes with --loss mse."""
+    if loaded.G_given and loss is not None:
+        raise InputError("give -G or --loss, not both", hint="-G is ∂L/∂f itself; --loss derives it from f")
+    if loaded.G is None and loss != "mse" and loaded.target_given:
+        raise InputError("-T is only used with --loss mse", hint="add --loss mse, or use T in the expression")
+
+def upstream(loaded: Loaded, loss: str | None) -> tuple[Array, str]:
+    """G = ∂L/∂f from -G, or from the loss (sum by default; G = 1 for a scalar f), with a note of where from."""
+    problem = loaded.problem
+    check_upstream(loaded, loss)
+    if loaded.G is not None:
+        return problem.upstream(loaded.G), ""
+    name = loss or "sum"
+    row = loss_row(name)
+    if problem.f_shape == () and loss is None:
+        return problem.upstream(None), "G = ∂L/∂f = 1 for L = f, a scalar."
+    f = problem.forward()
+    G = core.upstream_gradient(f, name, loaded.target)
+    return G.astype(problem.dtype, copy=False), f"G = ∂L/∂f for {row.text} (give -G for your own)."
+
+def wrt_names(loaded: Loaded, wrt: str | None) -> tuple[tuple[str, ...], bool]:
+    """The operands to differentiate (default: b for W @ X + b, every operand with -e), and whether they form a
+    keyed record ('all' always does)."""
+    if wrt is None and loaded.default:
+        return ("b",), False
+    names = wrt_list(wrt)
+    return checked_wrt(loaded, names), names is None or "all" in names or len(names) > 1
+
+def wrt_list(wrt: str | None) -> list[str] | None:
+    """--wrt's comma-separated names (None when it was not given)."""
+    if wrt is None:
+        return None
+    names = [name.strip() for name in wrt.split(",") if name.strip()]
+    if not names:
+        raise InputError("--wrt needs operand names or all", hint="e.g. --wrt all or --wrt W,b")
+    return names
+
+def checked_wrt(loaded: Loaded, names: list[str] | None) -> tuple[str, ...]:
+    """The operands named (None or 'all': every one), refused with --wrt named when one is not an operand."""
+    try:
+        return loaded.problem.wrt_names(names)
+    except core.WxbError as exc:
+        hint = exc.hint or ""
+        if loaded.default and names and "W" in names:
+            hint += "; give -W for f = W·X ⊕ b"
+        raise InputError(str(exc), operand="--wrt" if names else None, hint=hint) from None
+
+def jacobian_wrt(loaded: Loaded, wrt: str | None) -> str:
+    """The one operand the Jacobian is taken with respect to (default: b if there is one, else the first)."""
+    operands = checked_wrt(loaded, None)
+    if wrt is None:
+        return "b" if "b" in operands else operands[0]
+    if wrt not in operands:
+        hint = "choose one of " + ", ".join(operands)
+        if loaded.default and wrt == "W":
+            hint += "; give -W for f = W·X ⊕ b"
+        raise InputError(f"{wrt} is not an operand of {loaded.problem.expression.text}", operand="--wrt", hint=hint)
+    return wrt
