@@ -158,3 +158,25 @@ def test_no_colour_when_asked_even_on_a_forced_terminal(env: dict[str, str]) -> 
     assert done.returncode == 0
     assert b"10" in done.stdout
     assert COLOUR not in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["forward", "-X", "1", "-X", "2", "-b", "0"], "-X/--input"),
+        (["forward", "-X1", "--input=2", "-b", "0"], "-X/--input"),
+        (["backward", "-X", "1", "-b", "0", "--header", "--no-header"], "--header/--no-header"),
+        (["backward", "-X", "1", "-b", "0", "-l", "sum", "--loss=mean"], "--loss/-l"),
+        (["check", "-e", "2 * A", "A=1", "-p", "3", "-p4"], "--precision/-p"),
+    ],
+)
+def test_an_option_given_twice_is_refused_by_its_names(args: list[str], named: str) -> None:
+    done = wxb(*args)
+    assert done.returncode == 2
+    assert done.stdout == b""
+    assert done.stderr.decode() == f"wxb: error: {named} is given more than once (hint: give each option once)\n"
+
+
+def test_an_option_after_the_end_of_options_is_a_value_not_a_repeat() -> None:
+    done = wxb("forward", "-X", "1", "-b", "0", "--", "-X")
+    assert done.stderr.decode().startswith("wxb: error: expected NAME=SOURCE, got '-X'")
