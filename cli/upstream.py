@@ -23,19 +23,17 @@ def check_upstream(loaded: Loaded, loss: str | None) -> None:
     if loaded.G is None and loss != "mse" and loaded.target_given:
         raise InputError("-T is only used with --loss mse", hint="add --loss mse, or use T in the expression")
 
-def upstream(loaded: Loaded, loss: str | None) -> tuple[Array, str]:
-    """G = ∂L/∂f from -G, or from the loss (sum by default; G = 1 for a scalar f), with a note of where from."""
+def upstream(loaded: Loaded, loss: str | None) -> tuple[Array | None, str]:
+    """G = ∂L/∂f from -G (or 1 for a scalar f), or None when the loss (sum by default) derives it from f in the
+    backward pass's own forward pass; with a note of where G comes from."""
     problem = loaded.problem
     check_upstream(loaded, loss)
     if loaded.G is not None:
         return problem.upstream(loaded.G), ""
-    name = loss or "sum"
-    row = loss_row(name)
     if problem.f_shape == () and loss is None:
         return problem.upstream(None), "G = ∂L/∂f = 1 for L = f, a scalar."
-    f = problem.forward()
-    G = core.upstream_gradient(f, name, loaded.target)
-    return G.astype(problem.dtype, copy=False), f"G = ∂L/∂f for {row.text} (give -G for your own)."
+    return None, f"G = ∂L/∂f for {loss_row(loss or 'sum').text} (give -G for your own)."
+
 
 def wrt_names(loaded: Loaded, wrt: str | None) -> tuple[tuple[str, ...], bool]:
     """The operands to differentiate (default: b for W @ X + b, every operand with -e), and whether they form a
