@@ -132,6 +132,15 @@ def test_backward_several_results_refuse_csv_with_hint() -> None:
     assert_one_line_error(result, "hint")
 
 
+def test_mse_reads_a_1d_target_as_a_column_like_the_same_loss_written_out() -> None:
+    by_loss = run("backward", "-X", "1 2; 3 4", "-b", "0", "--loss", "mse", "-T", "[1, 2]", "--wrt", "X",
+                  "--format", "json")
+    written = run("backward", "-e", "mean((X + b - T) ** 2)", "X=1 2; 3 4", "b=0", "T=[1, 2]", "--wrt", "X",
+                  "--format", "json")
+    assert by_loss.exit_code == 0 and written.exit_code == 0, by_loss.output + written.output
+    assert json.loads(by_loss.stdout) == json.loads(written.stdout) == [[0.0, 0.5], [0.5, 1.0]]
+
+
 def test_backward_mse_loss_against_target() -> None:
     result = run("backward", *SEED, "--loss", "mse", "-T", "6 7; 9 11")
     # f - T = [[0,0],[0,-1]], N = 4: G = 2(f - T)/N, row sums [0, -0.5]
