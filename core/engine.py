@@ -571,7 +571,8 @@ def rounding_scale(problem: Problem, grads: Gradients) -> tuple[float, float]:
         if node.op == "var":
             adj = grads.grads.get(node.name, adj)
         magnitude = np.abs(np.asarray(adj, dtype=np.float64))
-        weight = float(np.sum(magnitude * np.abs(np.asarray(value, np.float64))))
+        moved = np.where(magnitude == 0, 0.0, magnitude * np.abs(np.asarray(value, np.float64)))  # an ∞ L ignores
+        weight = float(np.sum(moved))
         total += weight * _accumulation(problem, node)
         spacing += float(np.sum(magnitude)) * _accumulation(problem, node)
     return eps * total, tiny * spacing

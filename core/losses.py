@@ -54,7 +54,7 @@ def loss_row(name: str) -> Loss:
 
 
 def _target(name: str, f: Array, target: ArrayLike | None) -> Array | None:
-    """T as an operand that fits f (a 1-D T beside a matrix f is a column), when the loss needs one; refused when it does not."""
+    """T as an operand that fits f (a 1-D T beside a matrix f is a column), when the loss needs one."""
     row = loss_row(name)
     if not row.needs_target:
         return None
