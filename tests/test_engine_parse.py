@@ -339,3 +339,15 @@ def test_binding_accepts_a_parsed_expression_and_lists() -> None:
     problem = Problem.build(expr, {"W": [[1, 0], [0, 1]], "X": [[1, 2], [3, 4]], "b": [5, 6]})
     assert problem.expression is expr
     np.testing.assert_array_equal(problem.forward(), [[6.0, 7.0], [9.0, 10.0]])
+
+
+@pytest.mark.parametrize(("text", "operands"), [
+    ("z1 * tanh(z2 @ X)", {"z1": 2.0, "z2": np.eye(2), "X": np.ones((2, 2))}),
+    ("tanh(z) * 2", {"z": np.ones(2)}),
+    ("exp(z2 * tanh(z1 + z3))", {"z1": 1.0, "z2": 1.0, "z3": 1.0}),
+])
+def test_intermediate_labels_never_shadow_an_operand(text: str, operands: dict[str, object]) -> None:
+    problem = Problem.build(text, operands)  # type: ignore[arg-type]
+    labels = [problem.label(node) for node in problem.intermediates()]
+    assert not set(labels) & set(operands), labels
+    assert len(set(labels)) == len(labels)

@@ -272,6 +272,13 @@ def test_explain_expression_text_and_json() -> None:
     assert all({"title", "formula", "arrays"} <= set(step) for step in record["steps"])
 
 
+def test_explain_never_names_an_intermediate_as_an_operand() -> None:
+    done = wxb("explain", "-e", "z1 * tanh(z2 @ X)", "z1=2", "z2=1 0; 0 1", "X=1 2; 3 4", "--wrt", "z2")
+    assert done.returncode == 0, done.stderr
+    assert "z1 = z2·X" not in done.stdout and "z2 = tanh(z1)" not in done.stdout
+    assert "z3 = z2·X" in done.stdout and "z4 = tanh(z3)" in done.stdout
+
+
 def test_jacobian_dense_of_tanh_layer_against_hand_jacobian() -> None:
     W1, X, b1 = csv("W1"), csv("X"), csv("b1")
     J = ok_json("jacobian", "-e", "tanh(W1 @ X + b1)", *net_bindings()[:2], f"X={MLP / 'X.csv'}",
