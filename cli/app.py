@@ -29,6 +29,8 @@ from .options import (
     HeaderOption,
     InputOption,
     JacobianFormatOption,
+    MseTargetOption,
+    OperandTOption,
     OutputOption,
     PrecisionOption,
     TargetOption,
@@ -51,6 +53,18 @@ class Loss(str, Enum):
     sum = "sum"
     mean = "mean"
     mse = "mse"
+
+
+LossOption = Annotated[
+    Loss | None,
+    typer.Option(
+        "--loss",
+        "-l",
+        help="Scalar loss that gives G when -G is absent: sum (G = 1), mean (G = 1/N) "
+        "or mse against the target (-T or --target; G = 2(f − T)/N). Default: sum.",
+        show_default=False,
+    ),
+]
 
 
 def guarded(command: F) -> F:
@@ -101,12 +115,12 @@ def root(
 
 def _sources(expr: str | None, bindings: list[str] | None, W: str | None = None, X: str | None = None,
              b: str | None = None, T: str | None = None, G: str | None = None, bundle: str | None = None,
-             delimiter: str | None = None, header: bool | None = None) -> Any:
+             delimiter: str | None = None, header: bool | None = None, target: str | None = None) -> Any:
     """What the user gave for the operands, for wxb.cli.commands.load."""
     from . import commands
 
     return commands.load(commands.Sources(expr, bindings, {"W": W, "X": X, "b": b, "T": T}, G, bundle, delimiter,
-                                          header))
+                                          header, target))
 
 
 def _out(fmt: str | None, output: Any, precision: int) -> Any:
@@ -123,7 +137,7 @@ def forward(
     W: WeightOption = None,
     X: InputOption = None,
     b: BiasOption = None,
-    T: TargetOption = None,
+    T: OperandTOption = None,
     bundle: BundleOption = None,
     delimiter: DelimiterOption = None,
     header: HeaderOption = None,
@@ -152,16 +166,8 @@ def backward(
     b: BiasOption = None,
     G: GradOption = None,
     T: TargetOption = None,
-    loss: Annotated[
-        Loss | None,
-        typer.Option(
-            "--loss",
-            "-l",
-            help="Scalar loss that gives G when -G is absent: sum (G = 1), mean (G = 1/N) "
-            "or mse against -T (G = 2(f − T)/N). Default: sum.",
-            show_default=False,
-        ),
-    ] = None,
+    target: MseTargetOption = None,
+    loss: LossOption = None,
     wrt: WrtOption = None,
     bundle: BundleOption = None,
     delimiter: DelimiterOption = None,
@@ -177,7 +183,7 @@ def backward(
     """
     from . import commands
 
-    loaded = _sources(expr, bindings, W, X, b, T, G, bundle, delimiter, header)
+    loaded = _sources(expr, bindings, W, X, b, T, G, bundle, delimiter, header, target)
     commands.backward(loaded, loss.value if loss else None, wrt, _out(fmt, output, precision))
 
 
@@ -189,7 +195,7 @@ def jacobian(
     W: WeightOption = None,
     X: InputOption = None,
     b: BiasOption = None,
-    T: TargetOption = None,
+    T: OperandTOption = None,
     wrt: Annotated[
         str | None,
         typer.Option("--wrt", metavar="NAME", help="The operand to differentiate f with respect to (default: b).",
@@ -230,7 +236,7 @@ def check(
     X: InputOption = None,
     b: BiasOption = None,
     G: GradOption = None,
-    T: TargetOption = None,
+    T: OperandTOption = None,
     wrt: WrtOption = None,
     bundle: BundleOption = None,
     delimiter: DelimiterOption = None,
@@ -261,6 +267,8 @@ def explain(
     b: BiasOption = None,
     G: GradOption = None,
     T: TargetOption = None,
+    target: MseTargetOption = None,
+    loss: LossOption = None,
     wrt: WrtOption = None,
     bundle: BundleOption = None,
     delimiter: DelimiterOption = None,
@@ -281,8 +289,8 @@ def explain(
     """
     from . import commands
 
-    loaded = _sources(expr, bindings, W, X, b, T, G, bundle, delimiter, header)
-    commands.explain(loaded, wrt, _out(fmt, output, precision))
+    loaded = _sources(expr, bindings, W, X, b, T, G, bundle, delimiter, header, target)
+    commands.explain(loaded, loss.value if loss else None, wrt, _out(fmt, output, precision))
 
 
 @app.command()

@@ -51,12 +51,13 @@ class Sources(NamedTuple):
     bundle: str | None
     delimiter: str | None
     header: bool | None
+    target: str | None = None
 
 
 @dataclass(frozen=True)
 class Loaded:
-    """The checked problem, and what goes with it: G (-G), the mse target T when T is not an operand of the
-    expression, and whether the expression is the default W @ X + b."""
+    """The checked problem, and what goes with it: G (-G), the mse target (--target, or -T when T is not an
+    operand of the expression; target_label says which), and whether the expression is the default W @ X + b."""
 
     problem: core.Problem
     G: Array | None
@@ -64,6 +65,7 @@ class Loaded:
     default: bool
     target_given: bool = False
     G_given: bool = False
+    target_label: str = "-T"
 
     @property
     def heading(self) -> str:
@@ -111,17 +113,22 @@ def load(sources: Sources) -> Loaded:
     expression = core.parse(sources.expr) if sources.expr is not None else None
     names = list(expression.operands) if expression else ["W", "X", "b"]
     wanted: dict[str, str | None] = {name: specs.get(name) for name in names}
+    key = _target_key(names) if "T" in names else "T"  # an operand T is bound by -T; the target is --target
+    if sources.target is not None:
+        if key in specs:
+            raise InputError(f"the target of --loss mse is given twice, by {labels[key]} and by --target",
+                             hint="give it once")
+        specs[key], labels[key] = sources.target, "--target"
     for name in specs:
         wanted.setdefault(name, specs[name])
-    wanted.setdefault("T", None)
+    wanted.setdefault(key, None)
     wanted["G"] = sources.G
     arrays = read_operands(wanted, bundle=sources.bundle, delimiter=sources.delimiter, header=sources.header,
                            labels=labels)
     if expression is None:
         expression = core.parse(core.DEFAULT if arrays.get("W") is not None else core.DEFAULT_WITHOUT_W)
         _require_default(arrays)
-    uses_t = "T" in expression.operands
-    G, target = arrays.pop("G", None), None if uses_t else arrays.pop("T", None)
+    G, target = arrays.pop("G", None), arrays.pop(key, None)
     bound = {name: value for name, value in arrays.items() if value is not None}
     if sources.bundle is not None:
         bound = {name: value for name, value in bound.items() if name in expression.operands or name in specs}
@@ -130,7 +137,16 @@ def load(sources: Sources) -> Loaded:
     for name, array in bound.items():
         if array.dtype.kind == "f" and array.dtype.itemsize > 8:
             note(f"{name} is {array.dtype}; wxb computes in float64, so digits beyond it are dropped")
-    return Loaded(problem, G, target, default, target is not None and "T" in specs, sources.G is not None)
+    return Loaded(problem, G, target, default, target is not None and key in specs, sources.G is not None,
+                  labels.get(key, "-T"))
+
+
+def _target_key(names: list[str]) -> str:
+    """The name the mse target is read under beside an operand T: one no operand has."""
+    key = "target"
+    while key in names:
+        key += "_"
+    return key
 
 
 def _require_default(arrays: Mapping[str, Array | None]) -> None:
@@ -258,26 +274,39 @@ def nonfinite_warnings(results: Mapping[str, Array], problem: core.Problem | Non
 
 def forward(loaded: Loaded, out: OutputChoice) -> None:
     """f, the expression's value."""
+    refuse_target(loaded, "forward")
     f = loaded.problem.forward()
     emit({"f": f}, out, lambda console: views().forward(console, loaded, f, out.precision), problem=loaded.problem)
 
 
 # ---- backward ----
 
+def refuse_target(loaded: Loaded, command: str) -> None:
+    """A command without a loss takes -T only as the operand T of the expression."""
+    if loaded.target_given:
+        raise InputError(f"{loaded.problem.expression.text} has no operand T for -T to bind, and {command} has no "
+                         "loss to take it as a target", operand="-T",
+                         hint="name T in the expression (-e), or give the target to backward --loss mse")
+
+
 def check_upstream(loaded: Loaded, loss: str | None) -> None:
-    """-G and --loss exclude each other (a G from a --from bundle gives way to --loss); -T (when not an operand)
-    goes with --loss mse."""
+    """-G and --loss exclude each other (a G from a --from bundle gives way to --loss); a target (--target, or -T
+    when T is not an operand) goes with --loss mse, which needs one."""
     if loaded.G_given and loss is not None:
         raise InputError("give -G or --loss, not both", hint="-G is ∂L/∂f itself; --loss derives it from f")
     if loaded.G is None and loss != "mse" and loaded.target_given:
-        raise InputError("-T is only used with --loss mse", hint="add --loss mse, or use T in the expression")
+        raise InputError(f"{loaded.target_label} is only used with --loss mse",
+                         hint="add --loss mse, or use T in the expression")
+    if loss == "mse" and loaded.target is None and "T" in loaded.problem.expression.operands:
+        raise InputError("the mse loss needs a target, and -T binds the operand T of the expression",
+                         hint="give the target with --target")
 
 
 def upstream(loaded: Loaded, loss: str | None) -> tuple[Array, str]:
     """G = ∂L/∂f from -G, or from the loss (sum by default; G = 1 for a scalar f), with a note of where from."""
     problem = loaded.problem
     check_upstream(loaded, loss)
-    if loaded.G is not None:
+    if loaded.G is not None and (loss is None or loaded.G_given):
         return problem.upstream(loaded.G), ""
     name = loss or "sum"
     row = loss_row(name)
@@ -367,6 +396,7 @@ def jacobian(loaded: Loaded, request: JacobianRequest, out: OutputChoice) -> Non
     problem = loaded.problem
     if request.dense and request.block is not None:
         raise InputError("give --block K or --dense, not both", hint="--block K is one block, --dense all of them")
+    refuse_target(loaded, "jacobian")
     wrt = jacobian_wrt(loaded, request.wrt)
     structure = jac.structure(problem, wrt)
     if not request.dense and request.block is None:
@@ -515,6 +545,7 @@ def check(loaded: Loaded, wrt: str | None, out: OutputChoice) -> bool:
     """Finite differences against the analytic gradients; True unless an operand fails."""
     from ..core import gradcheck
 
+    refuse_target(loaded, "check")
     names = checked_wrt(loaded, _wrt_list(wrt))
     report = gradcheck.check_problem(loaded.problem, loaded.G, names)
     fmt = descriptive_format(out, ("csv", "tsv", "json"))
@@ -546,12 +577,12 @@ def _field_text(value: object, sep: str) -> str:
 
 # ---- explain ----
 
-def explain(loaded: Loaded, wrt: str | None, out: OutputChoice) -> None:
-    """The chain rule step by step with the operands' own numbers."""
+def explain(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice) -> None:
+    """The chain rule step by step with the operands' own numbers, from G (-G, or the loss's G from f)."""
     from . import derivation, notation
 
     names, _ = wrt_names(loaded, wrt)
-    G, note = upstream(loaded, None)
+    G, note = upstream(loaded, loss)
     steps = derivation.derivation(loaded.problem, G, names, note, default=loaded.default)
     fmt = descriptive_format(out, ("json", "markdown", "latex"))
     if fmt in ("table", "text"):

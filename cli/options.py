@@ -55,13 +55,33 @@ GradOption = Annotated[
         show_default=False,
     ),
 ]
+OperandTOption = Annotated[
+    str | None,
+    typer.Option(
+        "-T",
+        metavar="T",
+        help="The operand T of the expression (-e), as T=SOURCE binds it; this command has no loss, so no target.",
+        rich_help_panel=OPERANDS_PANEL,
+        show_default=False,
+    ),
+]
 TargetOption = Annotated[
     str | None,
     typer.Option(
         "-T",
+        metavar="T",
+        help="Target of --loss mse, of f's shape (a 1-D target is a column); when -e names an operand T, -T binds "
+        "that operand and the target is given with --target.",
+        rich_help_panel=OPERANDS_PANEL,
+        show_default=False,
+    ),
+]
+MseTargetOption = Annotated[
+    str | None,
+    typer.Option(
         "--target",
         metavar="T",
-        help="Target for --loss mse, of f's shape.",
+        help="Target of --loss mse, also when -e names an operand T (f's shape; a 1-D target is a column).",
         rich_help_panel=OPERANDS_PANEL,
         show_default=False,
     ),
