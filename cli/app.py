@@ -40,7 +40,7 @@ from .options import (
 
 app = typer.Typer(
     name="wxb",
-    no_args_is_help=True,
+    no_args_is_help=False,  # a bare `wxb` gets main's short usage instead
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -315,6 +315,9 @@ def main() -> None:
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     command = typer.main.get_command(app)
+    if not sys.argv[1:]:
+        typer.echo(short_usage(command), err=True)
+        sys.exit(ExitStatus.ERROR)
     try:
         repeated = repeated_option(command, sys.argv[1:])
         if repeated:
@@ -367,15 +370,20 @@ def _option_token(token: str, options: dict[str, Any]) -> tuple[str, bool]:
     return "", False
 
 
+def short_usage(command: Any) -> str:
+    """A few lines for a bare `wxb`: how to call it, each command with its summary, and where the help is."""
+    commands = getattr(command, "commands", {})
+    width = max(map(len, commands), default=0)
+    lines = ["usage: wxb <command> [options] [NAME=SOURCE]...", "", "commands:"]
+    lines += [f"  {name:<{width}}  {sub.get_short_help_str(limit=70)}" for name, sub in commands.items()]
+    lines += ["", "See 'wxb --help' for the options, and 'wxb <command> --help' for one command."]
+    return "\n".join(lines)
+
+
 def usage_error(exc: typer.TyperException) -> ExitStatus:
     """Print a usage error the wxb way (errors.failure), one line on stderr, and return its exit status."""
-    from typer._click.exceptions import NoArgsIsHelpError
-
     from .errors import failure
 
-    if isinstance(exc, NoArgsIsHelpError):  # bare `wxb`: the help itself, as Typer shows it
-        exc.show()
-        return ExitStatus(exc.exit_code)
     status, message = failure(exc)
     if message:
         typer.echo(message, err=True)

@@ -115,12 +115,6 @@ def test_usage_error_is_one_line_and_status_two(args: list[str], fragment: str) 
     assert fragment in lines[0]
 
 
-def test_bare_wxb_shows_the_help() -> None:
-    done = wxb()
-    assert done.returncode == 2
-    assert b"forward" in done.stdout + done.stderr
-
-
 def test_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     np.save(tmp_path / "X.npy", np.arange(200_000.0).reshape(2000, 100))
     done = shell(f"wxb forward -X {tmp_path / 'X.npy'} -b 1 | head -1")
@@ -158,3 +152,12 @@ def test_no_colour_when_asked_even_on_a_forced_terminal(env: dict[str, str]) -> 
     assert done.returncode == 0
     assert b"10" in done.stdout
     assert COLOUR not in done.stdout
+
+
+def test_bare_wxb_prints_a_short_usage_on_stderr_and_exits_2() -> None:
+    done = wxb()
+    assert done.returncode == 2 and done.stdout == b""
+    usage = done.stderr.decode()
+    assert usage.startswith("usage: wxb ") and len(usage.splitlines()) <= 15
+    for command in ("forward", "backward", "jacobian", "check", "explain", "demo", "wxb --help"):
+        assert command in usage
