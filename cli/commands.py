@@ -190,10 +190,16 @@ def descriptive_format(out: OutputChoice, allowed: tuple[str, ...], hint: str = 
     or a file, the same text without colour."""
     to_file = out.output is not None and str(out.output) != "-"
     fmt = out.fmt.lower() if out.fmt else None
+    source = "--format"
     if fmt is None and to_file:
         assert out.output is not None
-        suffix = out.output.suffix.lower()
-        fmt = suffix[1:] if suffix in (".npy", ".npz") else TEXT_SUFFIXES.get(suffix, "text")
+        suffix, source = out.output.suffix.lower(), "-o"
+        fmt = suffix[1:] if suffix in (".npy", ".npz") else TEXT_SUFFIXES.get(suffix, "text" if not suffix else "")
+        known = " ".join(s for s, f in TEXT_SUFFIXES.items() if f in ("text", *allowed))
+        if not fmt:
+            raise InputError(f"cannot tell the format from the suffix {suffix!r} of {str(out.output)!r}",
+                             operand="-o", hint=f"name it with one of {known}, or give --format")
+        hint = hint or f"name it with one of {known}, or give --format"
     if fmt is None:
         fmt = "table" if stdout_is_terminal() else "text"
     if fmt == "table" and (to_file or not stdout_is_terminal()):
@@ -203,7 +209,7 @@ def descriptive_format(out: OutputChoice, allowed: tuple[str, ...], hint: str = 
     if fmt == "tex":
         fmt = "latex"
     if fmt not in ("table", "text", *allowed):
-        raise InputError(f"this command has no {fmt} form", operand="--format",
+        raise InputError(f"this command has no {fmt} form", operand=source,
                          hint=hint or "use " + ", ".join(("table", "text", *allowed)))
     return fmt
 

@@ -128,6 +128,13 @@ FormatOption = Annotated[
         show_default=False,
     ),
 ]
+def _named(path: Path | None) -> Path | None:
+    """-o's path, refused when its name is empty (Click takes '' as '.', which as a folder it refuses itself)."""
+    if path is not None and str(path) == ".":
+        raise typer.BadParameter("the file name is empty")
+    return path
+
+
 OutputOption = Annotated[
     Path | None,
     typer.Option(
@@ -139,8 +146,11 @@ OutputOption = Annotated[
         rich_help_panel=OUTPUT_PANEL,
         show_default=False,
         dir_okay=False,
+        callback=_named,
     ),
 ]
+
+
 PrecisionOption = Annotated[
     int,
     typer.Option(

@@ -255,7 +255,31 @@ def choose_format(requested: str | None, output: Path | None, *, stdout_is_termi
     if fmt in BINARY and not to_file and stdout_is_terminal:
         hint = f"write it to a file with -o result.{fmt}, or pipe it"
         raise InputError(f"{fmt} is binary and stdout is a terminal", operand="--format", hint=hint)
+    if fmt in BINARY and to_file and output is not None and is_terminal(output):
+        hint = f"write it to a file with -o result.{fmt}, or pipe it"
+        raise InputError(f"{fmt} is binary and {str(output)!r} is a terminal", operand="-o", hint=hint)
     return fmt
+
+
+def is_terminal(output: Path) -> bool:
+    """True when -o names a terminal: an inherited descriptor on one (/dev/stdout), or a terminal device (opened
+    only to ask; a FIFO is never opened here, since closing it would end its reader's input)."""
+    descriptor = _descriptor(str(output))
+    if descriptor is not None:
+        try:
+            return os.isatty(descriptor)
+        except OSError:
+            return False
+    try:
+        if not stat.S_ISCHR(os.stat(output).st_mode):
+            return False
+        fd = os.open(output, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        return os.isatty(fd)
+    finally:
+        os.close(fd)
 
 
 # ---------------------------------------------------------------- writing

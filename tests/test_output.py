@@ -280,3 +280,29 @@ def test_write_text_to_stdout_and_atomically_to_a_file(
     target.write_text("old")
     write_text("ü\n", target)
     assert target.read_bytes() == "ü\n".encode() and os.listdir(tmp_path) == ["report.json"]
+
+
+def test_an_empty_output_name_is_called_empty() -> None:
+    from typer.testing import CliRunner
+
+    from wxb.cli.app import app
+
+    result = CliRunner().invoke(app, ["forward", "-X", "1", "-b", "1", "-o", ""])
+    assert result.exit_code == 2
+    assert "the file name is empty" in result.stderr and "'.'" not in result.stderr, result.stderr
+
+
+def test_binary_onto_a_terminal_through_dev_stdout_is_refused() -> None:
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-m", "wxb.cli", "forward", "-X", "1", "-b", "1", "-o", "/dev/stdout",
+                               "--format", "npy"], stdout=slave, stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert done.returncode == 2
+    assert "binary" in done.stderr and "terminal" in done.stderr, done.stderr
