@@ -29,7 +29,7 @@ from .options import (
 
 app = typer.Typer(
     name="wxb",
-    no_args_is_help=True,
+    no_args_is_help=False,  # a bare `wxb` gets main's short usage instead
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -42,6 +42,18 @@ class Loss(str, Enum):
     sum = "sum"
     mean = "mean"
     mse = "mse"
+
+
+LossOption = Annotated[
+    Loss | None,
+    typer.Option(
+        "--loss",
+        "-l",
+        help="Scalar loss that gives G when -G is absent: sum (G = 1), mean (G = 1/N) "
+        "or mse against the target (-T or --target; G = 2(f − T)/N). Default: sum.",
+        show_default=False,
+    ),
+]
 
 
 def guarded(command: F) -> F:
@@ -117,19 +129,10 @@ def forward(
 
 @app.command()
 @guarded
-@operand_options()
+@operand_options(loss=True)
 def backward(
     sources: Any,
-    loss: Annotated[
-        Loss | None,
-        typer.Option(
-            "--loss",
-            "-l",
-            help="Scalar loss that gives G when -G is absent: sum (G = 1), mean (G = 1/N) "
-            "or mse against -T (G = 2(f − T)/N). Default: sum.",
-            show_default=False,
-        ),
-    ] = None,
+    loss: LossOption = None,
     wrt: WrtOption = None,
     fmt: FormatOption = None,
     output: OutputOption = None,
@@ -201,9 +204,10 @@ def check(
 
 @app.command()
 @guarded
-@operand_options()
+@operand_options(loss=True)
 def explain(
     sources: Any,
+    loss: LossOption = None,
     wrt: WrtOption = None,
     fmt: Annotated[
         str | None,
@@ -221,7 +225,7 @@ def explain(
     """
     from . import commands
 
-    commands.explain(commands.load(sources), wrt, _out(fmt, output, precision))
+    commands.explain(commands.load(sources), loss.value if loss else None, wrt, _out(fmt, output, precision))
 
 
 @app.command()
@@ -246,6 +250,9 @@ def main() -> None:
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     command = typer.main.get_command(app)
+    if not sys.argv[1:]:
+        typer.echo(short_usage(command), err=True)
+        sys.exit(ExitStatus.ERROR)
     try:
         repeated = repeated_option(command, sys.argv[1:])
         if repeated:
@@ -285,15 +292,20 @@ def repeated_option(command: Any, argv: Sequence[str]) -> str | None:
     return None
 
 
+def short_usage(command: Any) -> str:
+    """A few lines for a bare `wxb`: how to call it, each command with its summary, and where the help is."""
+    commands = getattr(command, "commands", {})
+    width = max(map(len, commands), default=0)
+    lines = ["usage: wxb <command> [options] [NAME=SOURCE]...", "", "commands:"]
+    lines += [f"  {name:<{width}}  {sub.get_short_help_str(limit=70)}" for name, sub in commands.items()]
+    lines += ["", "See 'wxb --help' for the options, and 'wxb <command> --help' for one command."]
+    return "\n".join(lines)
+
+
 def usage_error(exc: typer.TyperException) -> ExitStatus:
     """Print a usage error the wxb way (errors.failure), one line on stderr, and return its exit status."""
-    from typer._click.exceptions import NoArgsIsHelpError
-
     from .errors import failure
 
-    if isinstance(exc, NoArgsIsHelpError):  # bare `wxb`: the help itself, as Typer shows it
-        exc.show()
-        return ExitStatus(exc.exit_code)
     status, message = failure(exc)
     if message:
         typer.echo(message, err=True)

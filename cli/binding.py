@@ -55,17 +55,22 @@ def load(sources: Sources) -> Loaded:
     expression = core.parse(sources.expr) if sources.expr is not None else None
     names = list(expression.operands) if expression else ["W", "X", "b"]
     wanted: dict[str, str | None] = {name: specs.get(name) for name in names}
+    key = _target_key(names) if "T" in names else "T"  # an operand T is bound by -T; the target is --target
+    if sources.target is not None:
+        if key in specs:
+            raise InputError(f"the target of --loss mse is given twice, by {labels[key]} and by --target",
+                             hint="give it once")
+        specs[key], labels[key] = sources.target, "--target"
     for name in specs:
         wanted.setdefault(name, specs[name])
-    wanted.setdefault("T", None)
+    wanted.setdefault(key, None)
     wanted["G"] = sources.G
     arrays = read_operands(wanted, bundle=sources.bundle, delimiter=sources.delimiter, header=sources.header,
                            labels=labels)
     if expression is None:
         expression = core.parse(core.DEFAULT if arrays.get("W") is not None else core.DEFAULT_WITHOUT_W)
         _require_default(arrays)
-    uses_t = "T" in expression.operands
-    G, target = arrays.pop("G", None), None if uses_t else arrays.pop("T", None)
+    G, target = arrays.pop("G", None), arrays.pop(key, None)
     bound = {name: value for name, value in arrays.items() if value is not None}
     if sources.bundle is not None:
         bound = {name: value for name, value in bound.items() if name in expression.operands or name in specs}
@@ -74,7 +79,16 @@ def load(sources: Sources) -> Loaded:
     for name, array in bound.items():
         if array.dtype.kind == "f" and array.dtype.itemsize > 8:
             note(f"{name} is {array.dtype}; wxb computes in float64, so digits beyond it are dropped")
-    return Loaded(problem, G, target, default, target is not None and "T" in specs, sources.G is not None)
+    return Loaded(problem, G, target, default, target is not None and key in specs, sources.G is not None,
+                  labels.get(key, "-T"))
+
+
+def _target_key(names: list[str]) -> str:
+    """The name the mse target is read under beside an operand T: one no operand has."""
+    key = "target"
+    while key in names:
+        key += "_"
+    return key
 
 def _require_default(arrays: Mapping[str, Array | None]) -> None:
     """The default expression needs X and b."""

@@ -22,7 +22,7 @@ from .model import Blocks, JacobianRequest, Loaded, OutputChoice, Sources
 from .output import write_text
 from .present import descriptive_format, emit, output_format, show, views
 from .previews import preview_blocks, sparsity
-from .upstream import check_upstream, checked_wrt, jacobian_wrt, upstream, wrt_list, wrt_names
+from .upstream import check_upstream, checked_wrt, jacobian_wrt, refuse_target, upstream, wrt_list, wrt_names
 
 __all__ = ["JacobianRequest", "OutputChoice", "Sources", "backward", "check", "demo", "explain", "forward",
            "jacobian", "load"]
@@ -34,6 +34,7 @@ SEED = {"W": np.eye(2), "X": np.array([[1.0, 2.0], [3.0, 4.0]]), "b": np.array([
 
 def forward(loaded: Loaded, out: OutputChoice) -> None:
     """f, the expression's value."""
+    refuse_target(loaded, "forward")
     f = loaded.problem.forward()
     emit({"f": f}, out, lambda console: views().forward(console, loaded, f, out.precision), problem=loaded.problem)
 
@@ -52,8 +53,9 @@ def backward(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoic
     else:
         grads = problem.backward(None, names, loss=loss or "sum", target=loaded.target)
     results = grads.keyed()
+    given = {"G": loaded.G} if loaded.G is not None and (loss is None or loaded.G_given) else {"T": loaded.target}
     emit(results, out, lambda console: views().backward(console, grads, out.precision), record=record,
-         problem=loaded.problem)
+         problem=loaded.problem, upstream=given)
 
 
 # ---- jacobian ----
@@ -68,6 +70,7 @@ def jacobian(loaded: Loaded, request: JacobianRequest, out: OutputChoice) -> Non
     problem = loaded.problem
     if request.dense and request.block is not None:
         raise InputError("give --block K or --dense, not both", hint="--block K is one block, --dense all of them")
+    refuse_target(loaded, "jacobian")
     wrt = jacobian_wrt(loaded, request.wrt)
     structure = jac.structure(problem, wrt)
     if not request.dense and request.block is None:
@@ -107,6 +110,7 @@ def check(loaded: Loaded, wrt: str | None, out: OutputChoice) -> bool:
     """Finite differences against the analytic gradients; True unless an operand fails."""
     from ..core import gradcheck
 
+    refuse_target(loaded, "check")
     names = checked_wrt(loaded, wrt_list(wrt))
     report = gradcheck.check_problem(loaded.problem, loaded.G, names)
     fmt = descriptive_format(out, tuple(CHECK_WRITERS))
@@ -126,13 +130,14 @@ CHECK_WRITERS: dict[str, Callable[[Any], str]] = {
 
 # ---- explain ----
 
-def explain(loaded: Loaded, wrt: str | None, out: OutputChoice) -> None:
-    """The chain rule step by step with the operands' own numbers."""
+def explain(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice) -> None:
+    """The chain rule step by step with the operands' own numbers, from G (-G, or the loss's G from f)."""
     from . import derivation, notation
 
     names, _ = wrt_names(loaded, wrt)
-    G, note = upstream(loaded, None)
-    steps = derivation.derivation(loaded.problem, G, names, note, default=loaded.default)
+    G, note = upstream(loaded, loss)
+    steps = derivation.derivation(loaded.problem, G, names, note, default=loaded.default, loss=loss or "sum",
+                                  target=loaded.target)
     heading = f"wxb explain: {loaded.heading}"
     writers: dict[str, Callable[[], str]] = {
         "json": partial(records.explain_json, loaded.problem.expression.text, steps),

@@ -215,11 +215,11 @@ def _adjoint_value(problem: Problem, grads: Gradients, name: str) -> Array | Non
 
 
 def derivation(problem: Problem, G: Array | None, wrt: tuple[str, ...], upstream_note: str, *, default: bool,
-               loss: str = "sum") -> list[Step]:
+               loss: str = "sum", target: Array | None = None) -> list[Step]:
     """Every step: broadcasts, the forward pass, the Jacobians with a closed form, the backward pass. Without G,
-    the loss's G comes from f in the same forward pass (G = 1 for a scalar f)."""
-    if G is None and problem.f_shape != ():
-        grads = problem.backward(None, wrt, keep=True, loss=loss)
+    the loss's G (against target, for mse) comes from f in the same forward pass."""
+    if G is None:
+        grads = problem.backward(None, wrt, keep=True, loss=loss, target=target)
     else:
         grads = problem.backward(G, wrt, keep=True)
     values = dict(grads.values)

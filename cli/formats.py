@@ -105,6 +105,12 @@ def choose_format(requested: str | None, output: Path | None, *, stdout_is_termi
     if fmt in BINARY and not to_file(output) and stdout_is_terminal:
         hint = f"write it to a file with -o result.{fmt}, or pipe it"
         raise InputError(f"{fmt} is binary and stdout is a terminal", operand="--format", hint=hint)
+    if fmt in BINARY and to_file(output) and output is not None:
+        from .output import is_terminal
+
+        if is_terminal(output):
+            hint = f"write it to a file with -o result.{fmt}, or pipe it"
+            raise InputError(f"{fmt} is binary and {str(output)!r} is a terminal", operand="-o", hint=hint)
     return fmt
 
 

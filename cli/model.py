@@ -34,11 +34,12 @@ class Sources(NamedTuple):
     bundle: str | None
     delimiter: str | None
     header: bool | None
+    target: str | None = None
 
 @dataclass(frozen=True)
 class Loaded:
-    """The checked problem, and what goes with it: G (-G), the mse target T when T is not an operand of the
-    expression, and whether the expression is the default W @ X + b."""
+    """The checked problem, and what goes with it: G (-G), the mse target (--target, or -T when T is not an
+    operand of the expression; target_label says which), and whether the expression is the default W @ X + b."""
 
     problem: core.Problem
     G: Array | None
@@ -46,6 +47,7 @@ class Loaded:
     default: bool
     target_given: bool = False
     G_given: bool = False
+    target_label: str = "-T"
 
     @property
     def heading(self) -> str:

@@ -79,6 +79,11 @@ def latex_text(text: str) -> str:
     return re.sub(r"  +", " ", out).strip()
 
 
+# Greek capitals LaTeX has no command for, because they look like these Latin letters (\Alpha is undefined).
+LATIN_CAPITALS = {"alpha": "A", "beta": "B", "epsilon": "E", "zeta": "Z", "eta": "H", "iota": "I", "kappa": "K",
+                  "mu": "M", "nu": "N", "omicron": "O", "rho": "P", "tau": "T", "chi": "X"}
+
+
 def _greek(char: str) -> str:
     """A Greek letter (in an operand's name, say) as its LaTeX command; anything else as it is."""
     if char.isascii():
@@ -89,6 +94,10 @@ def _greek(char: str) -> str:
         return char
     word = match.group(2).lower()
     word = {"lamda": "lambda"}.get(word, word)
+    if match.group(1) == "CAPITAL" and word in LATIN_CAPITALS:
+        return r"\mathrm{" + LATIN_CAPITALS[word] + "}"
+    if word == "omicron":
+        return "o"
     return "\\" + (word if match.group(1) == "SMALL" else word.capitalize()) + " "
 
 
@@ -126,16 +135,16 @@ def equation_latex(step: Step, precision: int) -> str:
 
 def markdown(steps: list[Step], heading: str, precision: int) -> str:
     """The derivation as markdown with $$ … $$ display maths."""
-    lines = [f"## {heading}", ""]
+    lines = [f"## {_escape_markdown(heading)}", ""]
     for number, step in enumerate(steps, start=1):
-        lines += [f"**{number}. {step.title}**", "", f"$$ {equation_latex(step, precision)} $$", ""]
+        lines += [f"**{number}. {_escape_markdown(step.title)}**", "", f"$$ {equation_latex(step, precision)} $$", ""]
         if step.note:
             lines += [_escape_markdown(step.note), ""]
     return "\n".join(lines)
 
 
 def _escape_markdown(text: str) -> str:
-    return re.sub(r"([*_`\\])", r"\\\1", text)
+    return re.sub(r"([*_`\\\[\]<>])", r"\\\1", text)
 
 
 def latex(steps: list[Step], heading: str, precision: int) -> str:

@@ -97,21 +97,30 @@ def read_operand(spec: str, label: str, *, delimiter: str | None = None, header:
         return _member(content, spec[2:], where)
     if os.path.lexists(spec):
         return _read_path(Path(spec), label, None, delimiter, header)
+    member = archive_member(spec)
+    if member is not None:
+        return _read_path(Path(member[0]), label, member[1], delimiter, header)
     archive, colon, key = spec.rpartition(":")
-    if colon and archive and key:
-        if os.path.lexists(archive):
-            return _read_path(Path(archive), label, key, delimiter, header)
-        if archive.lower().endswith(ARCHIVE_SUFFIXES):
-            raise InputError(f"no such file {shorten(archive)!r}", operand=label)
+    if colon and archive and key and archive.lower().endswith(ARCHIVE_SUFFIXES):
+        raise InputError(f"no such file {shorten(archive)!r}", operand=label)
     return _read_literal(spec, label)
+
+
+def archive_member(spec: str) -> tuple[str, str] | None:
+    """FILE:KEY split at the last colon that leaves an existing file, so a key may hold colons (a.npz:x:y is the
+    key x:y of a.npz, unless a file a.npz:x exists); None when no colon does."""
+    at = len(spec)
+    while (at := spec.rfind(":", 0, at)) > 0:
+        if at + 1 < len(spec) and os.path.lexists(spec[:at]):
+            return spec[:at], spec[at + 1:]
+    return None
 
 
 def is_literal(spec: str) -> bool:
     """True when read_operand reads spec as an inline literal: not stdin, a path, nor a path's archive member."""
     if spec == "-" or spec.startswith("-:") or os.path.lexists(spec):
         return False
-    archive, colon, key = spec.rpartition(":")
-    return not (colon and archive and key and os.path.lexists(archive))
+    return archive_member(spec) is None
 
 
 def read_operands(
@@ -313,6 +322,8 @@ def _pick(content: Archive | Array, label: str, where: Where) -> Array:
     """A bare archive's only array, else the one named after the operand (`X` for `-X`, `W1` for `W1=`)."""
     if not isinstance(content, Mapping):
         return content
+    if not content:
+        raise where.error("holds no arrays (an empty archive)")
     if len(content) == 1:
         return next(iter(content.values()))()
     name = label.lstrip("-").removesuffix("=")
@@ -323,6 +334,8 @@ def _pick(content: Archive | Array, label: str, where: Where) -> Array:
 
 
 def _member(archive: Archive, key: str, where: Where) -> Array:
+    if not archive:
+        raise where.error(f"holds no arrays (an empty archive), so none named {shorten(key)!r}")
     if key not in archive:
         raise where.error(f"has no array named {shorten(key)!r} (it has: {_names(archive)})")
     return archive[key]()
@@ -427,7 +440,9 @@ def _npz_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: Where) -
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    """An exception's first line, without the Python objects a crafted header makes NumPy show (<ast.Call …>)."""
+    line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return re.sub(r"<(?:ast\.)?(\w+) object at 0x[0-9a-fA-F]+>", r"a \1 expression, not a literal", line)
 
 
 # ---------------------------------------------------------------- JSON

@@ -62,13 +62,33 @@ GradOption = Annotated[
         show_default=False,
     ),
 ]
+OperandTOption = Annotated[
+    str | None,
+    typer.Option(
+        "-T",
+        metavar="T",
+        help="The operand T of the expression (-e), as T=SOURCE binds it; this command has no loss, so no target.",
+        rich_help_panel=OPERANDS_PANEL,
+        show_default=False,
+    ),
+]
 TargetOption = Annotated[
     str | None,
     typer.Option(
         "-T",
+        metavar="T",
+        help="Target of --loss mse, of f's shape (a 1-D target is a column); when -e names an operand T, -T binds "
+        "that operand and the target is given with --target.",
+        rich_help_panel=OPERANDS_PANEL,
+        show_default=False,
+    ),
+]
+MseTargetOption = Annotated[
+    str | None,
+    typer.Option(
         "--target",
         metavar="T",
-        help="Target for --loss mse, of f's shape.",
+        help="Target of --loss mse, also when -e names an operand T (f's shape; a 1-D target is a column).",
         rich_help_panel=OPERANDS_PANEL,
         show_default=False,
     ),
@@ -115,6 +135,13 @@ FormatOption = Annotated[
         show_default=False,
     ),
 ]
+def _named(path: Path | None) -> Path | None:
+    """-o's path, refused when its name is empty (Click takes '' as '.', which as a folder it refuses itself)."""
+    if path is not None and str(path) == ".":
+        raise typer.BadParameter("the file name is empty")
+    return path
+
+
 OutputOption = Annotated[
     Path | None,
     typer.Option(
@@ -126,8 +153,11 @@ OutputOption = Annotated[
         rich_help_panel=OUTPUT_PANEL,
         show_default=False,
         dir_okay=False,
+        callback=_named,
     ),
 ]
+
+
 PrecisionOption = Annotated[
     int,
     typer.Option(
@@ -197,27 +227,30 @@ OPERAND_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("b", BiasOption),
     ("G", GradOption),
     ("T", TargetOption),
+    ("target", MseTargetOption),
     ("bundle", BundleOption),
     ("delimiter", DelimiterOption),
     ("header", HeaderOption),
 )
 
 
-def operand_options(*, grad: bool = True) -> Callable[[F], F]:
+def operand_options(*, grad: bool = True, loss: bool = False) -> Callable[[F], F]:
     """Give a command the operand options, defined once above, and hand it what they say as one argument,
-    `sources` (a Sources): NAME=SOURCE bindings, -e, -W -X -b, -G (with `grad`), -T, --from, --delimiter and
-    --header. Typer reads the command's signature; the shared options come first, then the command's own."""
+    `sources` (a Sources): NAME=SOURCE bindings, -e, -W -X -b, -G (with `grad`), -T, --target (with `loss`:
+    then -T is also the mse target when the expression has no operand T), --from, --delimiter and --header.
+    Typer reads the command's signature; the shared options come first, then the command's own."""
 
     def decorate(command: F) -> F:
         own = [p for p in inspect.signature(command).parameters.values() if p.name != "sources"]
+        hints = dict(OPERAND_OPTIONS) | ({} if loss else {"T": OperandTOption})
         shared = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=hint)
-                  for name, hint in OPERAND_OPTIONS if grad or name != "G"]
+                  for name, hint in hints.items() if (grad or name != "G") and (loss or name != "target")]
 
         @functools.wraps(command)
         def run(*args: Any, **kwargs: Any) -> Any:
             given = {name: kwargs.pop(name, None) for name, _ in OPERAND_OPTIONS}
             sources = Sources(given["expr"], given["bindings"], {name: given[name] for name in ("W", "X", "b", "T")},
-                              given["G"], given["bundle"], given["delimiter"], given["header"])
+                              given["G"], given["bundle"], given["delimiter"], given["header"], given["target"])
             return command(*args, sources=sources, **kwargs)
 
         run.__signature__ = inspect.Signature(shared + own)  # type: ignore[attr-defined]

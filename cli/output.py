@@ -200,6 +200,27 @@ WRITERS: dict[str, Callable[[Mapping[str, Array]], Emit]] = {
     "npy": _npy,
     "npz": _npz,
 }
+def is_terminal(output: Path) -> bool:
+    """True when -o names a terminal: an inherited descriptor on one (/dev/stdout), or a terminal device (opened
+    only to ask; a FIFO is never opened here, since closing it would end its reader's input)."""
+    held = descriptor(str(output))
+    if held is not None:
+        try:
+            return os.isatty(held)
+        except OSError:
+            return False
+    try:
+        if not stat.S_ISCHR(os.stat(output).st_mode):
+            return False
+        fd = os.open(output, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        return os.isatty(fd)
+    finally:
+        os.close(fd)
+
+
 # ---------------------------------------------------------------- writing
 
 

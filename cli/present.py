@@ -52,10 +52,10 @@ def show(fmt: str, out: OutputChoice, draw: Any) -> None:
         write_text(views().plain_text(draw), out.output)
 
 def emit(results: Mapping[str, Array], out: OutputChoice, draw: Any, *, record: bool = False,
-         problem: core.Problem | None = None) -> None:
+         problem: core.Problem | None = None, upstream: Mapping[str, Array | None] | None = None) -> None:
     """Results as a table for a person (the view), or as data for a pipe or a file; a NaN or an infinity in a
-    result is reported first, one warning line each."""
-    for line in nonfinite_warnings(results, problem):
+    result is reported first, one warning line each (upstream: G or T, when they were given)."""
+    for line in nonfinite_warnings(results, problem, upstream):
         note(line, "warning")
     fmt = output_format(out)
     if fmt == "table":

@@ -15,20 +15,33 @@ from .model import Loaded
 Array = np.ndarray[Any, np.dtype[Any]]
 
 
+def refuse_target(loaded: Loaded, command: str) -> None:
+    """A command without a loss takes -T only as the operand T of the expression."""
+    if loaded.target_given:
+        raise InputError(f"{loaded.problem.expression.text} has no operand T for -T to bind, and {command} has no "
+                         "loss to take it as a target", operand="-T",
+                         hint="name T in the expression (-e), or give the target to backward --loss mse")
+
+
 def check_upstream(loaded: Loaded, loss: str | None) -> None:
-    """-G and --loss exclude each other (a G from a --from bundle gives way to --loss); -T (when not an operand)
-    goes with --loss mse."""
+    """-G and --loss exclude each other (a G from a --from bundle gives way to --loss); a target (--target, or -T
+    when T is not an operand) goes with --loss mse, which needs one."""
     if loaded.G_given and loss is not None:
         raise InputError("give -G or --loss, not both", hint="-G is ∂L/∂f itself; --loss derives it from f")
     if loaded.G is None and loss != "mse" and loaded.target_given:
-        raise InputError("-T is only used with --loss mse", hint="add --loss mse, or use T in the expression")
+        raise InputError(f"{loaded.target_label} is only used with --loss mse",
+                         hint="add --loss mse, or use T in the expression")
+    if loss == "mse" and loaded.target is None and "T" in loaded.problem.expression.operands:
+        raise InputError("the mse loss needs a target, and -T binds the operand T of the expression",
+                         hint="give the target with --target")
+
 
 def upstream(loaded: Loaded, loss: str | None) -> tuple[Array | None, str]:
     """G = ∂L/∂f from -G (or 1 for a scalar f), or None when the loss (sum by default) derives it from f in the
     backward pass's own forward pass; with a note of where G comes from."""
     problem = loaded.problem
     check_upstream(loaded, loss)
-    if loaded.G is not None:
+    if loaded.G is not None and (loss is None or loaded.G_given):
         return problem.upstream(loaded.G), ""
     if problem.f_shape == () and loss is None:
         return problem.upstream(None), "G = ∂L/∂f = 1 for L = f, a scalar."

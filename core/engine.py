@@ -12,6 +12,7 @@ float32 stays float32: the computation runs in float32 when every float operand 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -297,9 +298,13 @@ def _binding_message(expr: Expression, missing: list[str], unused: list[str]) ->
 
 
 def _labels(order: tuple[Node, ...]) -> dict[int, str]:
-    """Labels: operands by name, numbers as written, the root f, other primitives z (one) or z1, z2, …"""
+    """Labels: operands by name, numbers as written, the root f, other primitives z (one) or z1, z2, …, skipping
+    the names operands already have."""
+    taken = {node.name for node in order if node.op == "var"}
     inner = [node for node in order[:-1] if node.op not in ("var", "const")]
-    names = {id(node): ("z" if len(inner) == 1 else f"z{i}") for i, node in enumerate(inner, start=1)}
+    free = (name for name in (f"z{i}" for i in itertools.count(1)) if name not in taken)
+    single = len(inner) == 1 and "z" not in taken
+    names = {id(node): "z" if single else next(free) for node in inner}
     for node in order:
         if node.op == "var":
             names[id(node)] = node.name
@@ -576,7 +581,8 @@ def rounding_scale(problem: Problem, grads: Gradients) -> tuple[float, float]:
         if node.op == "var":
             adj = grads.grads.get(node.name, adj)
         magnitude = np.abs(np.asarray(adj, dtype=np.float64))
-        weight = float(np.sum(magnitude * np.abs(np.asarray(value, np.float64))))
+        moved = np.where(magnitude == 0, 0.0, magnitude * np.abs(np.asarray(value, np.float64)))  # an ∞ L ignores
+        weight = float(np.sum(moved))
         total += weight * _accumulation(problem, node)
         spacing += float(np.sum(magnitude)) * _accumulation(problem, node)
     return eps * total, tiny * spacing

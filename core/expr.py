@@ -1,7 +1,8 @@
 """Expressions: text such as `tanh(W @ X + b)` parsed into a small graph over named operands, never evaluated.
 
 Python's `ast` reads the text; only a whitelist of node kinds becomes graph nodes (operands, numbers, the
-operators + − * / @ **, unary minus, `.T`, and calls of the functions in the table of primitives). Anything else
+operators + − * / @ **, unary minus, `.T`, and calls of the functions in the table of primitives); the exponent
+of ** is a constant, folded when written as arithmetic on numbers (`x ** (1/2)`, `x ** 2 ** 2`). Anything else
 is refused with its position marked. The seed's own notation is accepted: `·` for `@`, `⊕` for `+`, `⊙` for `*`,
 `ᵀ` for `.T`, `−` for `-`.
 """
@@ -9,14 +10,21 @@ is refused with its position marked. The seed's own notation is accepted: `·` f
 from __future__ import annotations
 
 import ast
+import math
+import operator
+import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import WxbError
 from .rules import PRIMITIVES
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 200
+SHORT_CHAIN = 100  # links of a chain longer than this are labelled by their text as written, not ast.unparse
 NOTATION = {"·": "@", "⊕": "+", "⊙": "*", "ᵀ": ".T", "−": "-", "×": "*"}
 DEFAULT = "W @ X + b"
 DEFAULT_WITHOUT_W = "X + b"
@@ -103,16 +111,17 @@ class _Builder:
 
     def __init__(self, original: str, parsed: str, columns: list[int]) -> None:
         self.original = original
+        self.parsed = parsed
         self.lines = parsed.split("\n")
         self.columns = columns
         self.operands: dict[str, Node] = {}
 
-    def offset(self, node: ast.AST) -> int:
-        """Where node starts in the parsed text, in characters (ast counts UTF-8 bytes within a line)."""
-        line = max(getattr(node, "lineno", 1), 1) - 1
+    def offset(self, node: ast.AST, end: bool = False) -> int:
+        """Where node starts (or ends) in the parsed text, in characters (ast counts UTF-8 bytes within a line)."""
+        line = max(getattr(node, "end_lineno" if end else "lineno", 1) or 1, 1) - 1
         start = sum(len(text) + 1 for text in self.lines[:line])
         here = self.lines[line] if line < len(self.lines) else ""
-        in_bytes = getattr(node, "col_offset", 0)
+        in_bytes = getattr(node, "end_col_offset" if end else "col_offset", 0) or 0
         return start + len(here.encode("utf-8")[:in_bytes].decode("utf-8", errors="ignore"))
 
     def refuse(self, what: str, node: ast.AST, hint: str | None = None) -> ExpressionError:
@@ -172,18 +181,42 @@ class _Builder:
         return Node("const", value=value, text=ast.unparse(node))
 
     def binary(self, node: ast.BinOp, depth: int) -> Node:
-        """x + y, x − y, x * y, x / y, x @ y, and x ** c for a constant c."""
+        """x + y, x − y, x * y, x / y, x @ y, and x ** c for a constant c. A chain a + b + c + … nests only to
+        the left: it is walked down its left spine iteratively, and its links are no nesting."""
+        spine = [node]
+        while isinstance(spine[-1].left, ast.BinOp) and not isinstance(spine[-1].left.op, ast.Pow):
+            spine.append(spine[-1].left)
+        left = self.build(spine[-1].left, depth + 1)
+        for length, link in enumerate(reversed(spine), start=1):
+            left = self.link(link, left, depth, length)
+        return left
+
+    def link(self, node: ast.BinOp, left: Node, depth: int, length: int) -> Node:
+        """One link of a chain, its left side built: left ∘ right, or left ** c."""
         op = BINARY.get(type(node.op))
         if op is None:
             raise self.refuse(f"the operator {_kind(node.op)} is not allowed", node,
                               hint="use + - * / @ or ** with a constant exponent")
-        left = self.build(node.left, depth + 1)
         if op == "pow":
             exponent = self.build(node.right, depth + 1)
-            if exponent.op != "const":
-                raise self.refuse("the exponent of ** must be a number", node.right, hint="write x ** 2, not x ** y")
-            return Node("pow", (left,), power=exponent.value, text=ast.unparse(node))
-        return Node(op, (left, self.build(node.right, depth + 1)), text=ast.unparse(node))
+            power = _folded(exponent)
+            if power is None and any(n.op == "var" for n in Expression("", exponent, ()).nodes()):
+                raise self.refuse("the exponent of ** must be a number", node.right,
+                                  hint="write x ** 2 or x ** (1/2), not x ** y")
+            if power is None:
+                raise self.refuse("the exponent of ** has no finite real value", node.right)
+            return Node("pow", (left,), power=power, text=self.text(node, length))
+        right = self.build(node.right, depth + 1)
+        return Node(op, (left, right), text=self.text(node, length))
+
+    def text(self, node: ast.BinOp, length: int) -> str:
+        """A link's text (its parts built, so within the nesting limit): as ast.unparse writes it, or as written
+        for the links of a long chain, which ast.unparse would recurse through."""
+        return ast.unparse(node) if length <= SHORT_CHAIN else self.segment(node)
+
+    def segment(self, node: ast.AST) -> str:
+        """The text of node as written (for the links of a long chain, which ast.unparse would recurse through)."""
+        return self.parsed[self.offset(node):self.offset(node, end=True)]
 
     def call(self, node: ast.Call, depth: int) -> Node:
         """f(x) for a function of the table; `axis=` for the functions that take one."""
@@ -215,6 +248,25 @@ class _Builder:
         raise self.refuse(f"the axis of {name}() must be an integer", node)
 
 
+FOLDED = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv}
+
+
+def _folded(node: Node) -> float | None:
+    """The value of a subexpression of numbers only (+ − * / **, unary minus), as an exponent needs it; None when
+    it names an operand or has no finite real value (1/0, an overflow, (−8) ** (1/3))."""
+    if node.op == "const":
+        return node.value
+    values = [_folded(arg) for arg in node.args]
+    if node.op not in (*FOLDED, "neg", "pow") or any(v is None for v in values):
+        return None
+    x = [v for v in values if v is not None]
+    try:
+        value: Any = -x[0] if node.op == "neg" else x[0] ** node.power if node.op == "pow" else FOLDED[node.op](*x)
+    except (ZeroDivisionError, OverflowError):
+        return None
+    return float(value) if isinstance(value, float | int) and math.isfinite(value) else None
+
+
 def _kind(node: ast.AST) -> str:
     """A readable name for an AST node kind: 'a subscript', 'a lambda'."""
     names = {"Subscript": "a subscript", "Lambda": "a lambda", "ListComp": "a comprehension",
@@ -240,6 +292,18 @@ def _complete_with_more(text: str) -> bool:
     return False
 
 
+@contextmanager
+def _recursion_room(frames: int) -> Iterator[None]:
+    """Python's parser builds a flat chain of n terms n levels deep, within a multiple of the recursion limit: room
+    for the longest chain MAX_LENGTH allows, for as long as ast.parse runs (its own limits refuse real nesting)."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, frames))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
+
+
 def parse(text: str) -> Expression:
     """The expression graph of `text`; ExpressionError (with the position marked) if it is not one."""
     if not text.strip():
@@ -248,7 +312,7 @@ def parse(text: str) -> Expression:
         raise ExpressionError(f"the expression is {len(text):,} characters long, over the limit of {MAX_LENGTH:,}")
     normal, columns = _normalise(text)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _recursion_room(MAX_LENGTH):
             warnings.simplefilter("ignore")  # SyntaxWarnings would reach stderr before the one error line
             tree = ast.parse(normal.strip(), mode="eval")
     except SyntaxError as exc:

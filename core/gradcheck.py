@@ -92,7 +92,7 @@ class Baseline:
         self.noise = relative + underflow + eps64 * summed * max(math.log2(max(self.G.size, 1)), 1.0)
         self.terms = (relative + eps64 * summed) / eps64
         self.finite = math.isfinite(summed)
-        self.nan_given = any(np.isnan(np.sum(a)) for a in operands.values()) or bool(np.isnan(self.G).any())
+        self.nan_given = any(bool(np.isnan(a).any()) for a in operands.values()) or bool(np.isnan(self.G).any())
         self.unchecked = "" if self.nan_given else _not_finite(problem, self.finite, summed)
         self.sums = {name: self._sums(name, grads) for name in operands}
         self.upstream = {name: self._upstream(name, grads) for name in operands}
@@ -332,6 +332,8 @@ def _verdict(name: str, diffs: list[Difference], tolerance: float, method: str) 
     if failing:
         return CheckResult(name, max_abs, max_rel, tolerance, False, n, method, bound, "fail",
                            "the analytic gradient disagrees with the finite differences")
+    if max_abs == 0 and scale == 0:  # L did not move along any direction, and the gradient says so exactly
+        return CheckResult(name, 0.0, 0.0, tolerance, True, n, method, bound)
     fuzz = max(d.fuzz for d in diffs)
     natural = max(d.natural for d in diffs)
     if fuzz > RESOLUTION * max(scale, natural) or not math.isfinite(fuzz):

@@ -12,6 +12,7 @@ from numpy.typing import ArrayLike
 
 from .broadcast import check_fits
 from .errors import WxbError
+from .notation import shape_text
 from .operands import as_operand
 
 Array = np.ndarray[Any, np.dtype[Any]]
@@ -53,15 +54,19 @@ def loss_row(name: str) -> Loss:
 
 
 def _target(name: str, f: Array, target: ArrayLike | None) -> Array | None:
-    """T as an operand that fits f, when the loss needs one; refused when it does not."""
+    """T as an operand that fits f (a 1-D T beside a matrix f is a column), when the loss needs one."""
     row = loss_row(name)
     if not row.needs_target:
         return None
     if target is None:
         raise WxbError(f"the {name} loss needs a target T", hint="give the target with -T, or use the sum or mean loss")
+    from .engine import aligned  # the one rule for 1-D operands: beside a matrix, a column
+
     t = as_operand(target, "T")
-    check_fits("T", t.shape, "f", f.shape)
-    return t
+    shape = aligned(t.shape, f.shape)
+    label = f"T {shape_text(t.shape)}" + (f" as a column {shape_text(shape)}" if shape != t.shape else "")
+    check_fits("T", shape, "f", f.shape, label=label)
+    return t.reshape(shape)
 
 
 def upstream_gradient(f: ArrayLike, loss: str = "sum", target: ArrayLike | None = None) -> Array:

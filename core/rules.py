@@ -205,6 +205,12 @@ def summed(node: Node, a: Array, x: Array) -> Array:
     return total
 
 
+def signed(g: Array, x: Array) -> Array:
+    """g ⊙ sign(x) applied as a mask: 0 where x = 0 even for an infinite g (not 0·∞ = NaN)."""
+    out: Array = np.where(x > 0, g, np.where(x < 0, -g, 0))
+    return out
+
+
 # ---- The table ----
 
 PRIMITIVES: dict[str, Primitive] = {
@@ -226,7 +232,7 @@ PRIMITIVES: dict[str, Primitive] = {
                  "−{G}", uses="", linear=True, called=False),
     "pow": unary("^", lambda n, x: x ** n.power,              lambda n, g, f, x: power_vjp(n, g, x),
                  "{G} ⊙ p·{x}^(p−1)", uses="x", called=False),
-    "relu": unary("relu", lambda n, x: np.maximum(x, 0),      lambda n, g, f, x: g * (x > 0),
+    "relu": unary("relu", lambda n, x: np.maximum(x, 0),      lambda n, g, f, x: np.where(x > 0, g, 0),
                   "{G} ⊙ [{x} > 0]", uses="x"),
     "tanh": unary("tanh", lambda n, x: np.tanh(x),            lambda n, g, f, x: g * (1 - f * f),
                   "{G} ⊙ (1 − {f}²)", uses="f"),
@@ -238,7 +244,7 @@ PRIMITIVES: dict[str, Primitive] = {
                  "{G} ⊘ {x}", uses="x"),
     "sqrt": unary("sqrt", lambda n, x: np.sqrt(x),            lambda n, g, f, x: g / (2 * f),
                   "{G} ⊘ (2{f})", uses="f"),
-    "abs": unary("abs", lambda n, x: np.abs(x),               lambda n, g, f, x: g * np.sign(x),
+    "abs": unary("abs", lambda n, x: np.abs(x),               lambda n, g, f, x: signed(g, x),
                  "{G} ⊙ sign({x})", uses="x"),
     # ---- linear algebra ----
     "matmul": Primitive("·", "matmul", lambda n, x, y: np.matmul(x, y),

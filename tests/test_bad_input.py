@@ -332,3 +332,28 @@ def test_any_file_content(here: Path, data: bytes) -> None:
     for suffix in (".csv", ".txt", ".json"):
         Path(f"t{suffix}").write_bytes(data)
         array_or_input_error(lambda: read_operand(f"t{suffix}", "-X"))  # noqa: B023
+
+
+def test_an_empty_npz_says_it_holds_no_arrays(here: Path) -> None:
+    np.savez(here / "empty.npz")
+    for spec in ("empty.npz", "empty.npz:X"):
+        with pytest.raises(InputError) as caught:
+            read_operand(spec, "-X")
+        message = error_message(caught.value)
+        assert "holds no arrays" in message and "it has" not in message, message
+
+
+def test_an_npz_key_holding_a_colon_is_selected_by_the_last_colon_after_an_existing_file(here: Path) -> None:
+    np.savez(here / "k.npz", **{"a:b": np.ones(2), "a": np.zeros(2)})
+    np.testing.assert_array_equal(read_operand("k.npz:a:b", "-X"), np.ones(2))
+    np.testing.assert_array_equal(read_operand("k.npz:a", "-X"), np.zeros(2))
+
+
+def test_a_crafted_npy_header_does_not_leak_python_objects(here: Path) -> None:
+    header = b"{'descr': '<f8', 'fortran_order': False, 'shape': (f(1),), }"
+    header += b" " * (63 - (len(header) + 10) % 64) + b"\n"
+    (here / "bad.npy").write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + bytes(8))
+    with pytest.raises(InputError) as caught:
+        read_operand("bad.npy", "-X")
+    message = error_message(caught.value)
+    assert "not a valid .npy file" in message and "<ast" not in message and "0x" not in message, message

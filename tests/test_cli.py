@@ -132,6 +132,15 @@ def test_backward_several_results_refuse_csv_with_hint() -> None:
     assert_one_line_error(result, "hint")
 
 
+def test_mse_reads_a_1d_target_as_a_column_like_the_same_loss_written_out() -> None:
+    by_loss = run("backward", "-X", "1 2; 3 4", "-b", "0", "--loss", "mse", "-T", "[1, 2]", "--wrt", "X",
+                  "--format", "json")
+    written = run("backward", "-e", "mean((X + b - T) ** 2)", "X=1 2; 3 4", "b=0", "T=[1, 2]", "--wrt", "X",
+                  "--format", "json")
+    assert by_loss.exit_code == 0 and written.exit_code == 0, by_loss.output + written.output
+    assert json.loads(by_loss.stdout) == json.loads(written.stdout) == [[0.0, 0.5], [0.5, 1.0]]
+
+
 def test_backward_mse_loss_against_target() -> None:
     result = run("backward", *SEED, "--loss", "mse", "-T", "6 7; 9 11")
     # f - T = [[0,0],[0,-1]], N = 4: G = 2(f - T)/N, row sums [0, -0.5]
@@ -337,3 +346,46 @@ def test_jacobian_block_of_a_two_dimensional_bias_is_a_matrix_in_csv_and_a_tenso
     assert csv_of(run("jacobian", *SEED, "--block", "0")).tolist() == [[1, 0], [0, 1]]
     result = run("jacobian", *SEED, "--block", "0", "--format", "json")
     assert json.loads(result.stdout) == [[[1], [0]], [[0], [1]]]
+
+
+# ---- the target: -T and --target ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["forward", "jacobian", "check"])
+def test_a_target_where_no_loss_takes_one_is_refused(command: str) -> None:
+    assert_one_line_error(run(command, *SEED, "-T", "1 2; 3 4"), "-T", "no operand T")
+
+
+@pytest.mark.parametrize("command", ["forward", "jacobian"])
+def test_minus_T_help_is_true_where_there_is_no_loss(command: str) -> None:
+    help_text = run(command, "--help").stdout
+    assert "--loss" not in help_text and "operand T" in help_text
+
+
+def test_backward_help_says_how_to_give_a_target_beside_an_operand_T() -> None:
+    help_text = " ".join(run("backward", "--help").stdout.split())
+    assert "--target" in help_text and "operand T" in help_text
+
+
+def test_target_gives_the_mse_target_when_the_expression_names_T() -> None:
+    result = run("backward", "-e", "X * T", "X=1 2", "T=3 4", "--loss", "mse", "--target", "1 1", "--wrt", "X",
+                 "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == [[6.0, 28.0]]  # G = 2(f − target)/N = [2, 7], dX = G ⊙ T
+
+
+def test_mse_without_target_when_the_expression_names_T_points_to_target() -> None:
+    result = run("backward", "-e", "X * T", "X=1 2", "T=3 4", "--loss", "mse")
+    assert_one_line_error(result, "--target")
+
+
+def test_minus_T_and_target_together_for_one_target_are_refused() -> None:
+    assert_one_line_error(run("backward", *SEED, "--loss", "mse", "-T", "1 2; 3 4", "--target", "1 2; 3 4"),
+                          "-T", "--target")
+
+
+def test_explain_follows_its_own_hint_to_add_loss_mse() -> None:
+    refused = run("explain", *SEED, "-T", "6 7; 9 11")
+    assert_one_line_error(refused, "add --loss mse")
+    done = run("explain", *SEED, "-T", "6 7; 9 11", "--loss", "mse", "--format", "json")
+    assert done.exit_code == 0, done.stderr
+    assert "mse" in done.stdout or "(f − T)" in done.stdout

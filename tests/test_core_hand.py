@@ -243,6 +243,15 @@ def test_mse_target_broadcasts_without_enlarging_f() -> None:
         loss_value(f, "max")  # type: ignore[arg-type]
 
 
+def test_a_1d_mse_target_is_a_column_as_every_1d_operand() -> None:
+    f = np.array([[1.0, 2.0], [3.0, 4.0]])
+    column = np.array([[1.0], [2.0]])
+    np.testing.assert_array_equal(upstream_gradient(f, "mse", [1.0, 2.0]), 2 * (f - column) / 4)
+    assert loss_value(f, "mse", [1.0, 2.0]) == (0 + 1 + 1 + 4) / 4
+    with pytest.raises(ShapeError, match=r"T \(3,\) as a column \(3,1\)"):
+        upstream_gradient(f, "mse", [1.0, 2.0, 3.0])
+
+
 # ---- Jacobian guards ----
 
 def test_dense_jacobian_over_the_limit_is_refused_before_allocating() -> None:

@@ -349,3 +349,18 @@ def test_explain_display_maths_holds_no_bare_english(fmt: str) -> None:
     bare = [block.strip() for block in blocks
             if re.search(r"\b(for|each|batch|index|shared|along)\b", re.sub(r"\\text\{[^}]*\}", "", block))]
     assert bare == []
+
+
+@pytest.mark.parametrize("name", ["steps.latex", "x.html"])
+def test_explain_refuses_an_unknown_suffix_listing_the_known_ones(tmp_path: Path, name: str) -> None:
+    done = wxb("explain", *SEED, "-o", str(tmp_path / name))
+    assert done.returncode == 2 and not (tmp_path / name).exists()
+    [line] = done.stderr.splitlines()
+    assert line.startswith("wxb: error: ") and ".tex" in line and ".md" in line and "-o" in line, line
+
+
+def test_check_blames_the_suffix_not_format_when_no_format_was_given(tmp_path: Path) -> None:
+    done = wxb("check", *SEED, "-o", str(tmp_path / "r.npy"))
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert "--format" not in line.split("(hint")[0] and "-o" in line, line

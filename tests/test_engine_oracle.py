@@ -588,3 +588,21 @@ def test_explicit_axis_minus_2_of_a_vector_is_out_of_range(function: str) -> Non
     not exist (np.sum(np.ones(3), axis=-2) raises)."""
     with pytest.raises(ShapeError, match="out of range"):
         Problem.build(f"{function}(x, axis=-2)", {"x": np.ones(3)})
+
+
+@pytest.mark.parametrize("expression", ["sqrt(relu(A))", "sqrt(abs(A))"])
+def test_a_mask_gradient_is_zero_where_the_function_is_flat_even_under_an_infinite_slope(expression: str) -> None:
+    # PyTorch's semantics: relu'(x) and sign(x) are masks, so an infinite upstream slope (sqrt' at 0) meets a 0
+    # of the mask as 0, not as 0·∞ = NaN.
+    problem = Problem.build(expression, {"A": np.array([-1.0, 0.0, 4.0]) if "abs" in expression else
+                                         np.array([-1.0, 4.0])})
+    expected = [-0.5, 0.0, 0.25] if "abs" in expression else [0.0, 0.25]
+    np.testing.assert_array_equal(problem.backward(np.ones(problem.f_shape))["A"], expected)
+
+
+def test_a_flat_relu_under_a_product_keeps_every_other_entry_finite() -> None:
+    problem = Problem.build("sum(sqrt(relu(W @ X)))", {"W": np.array([[1.0, 0.0], [0.0, 1.0]]),
+                                                       "X": np.array([[-1.0, 4.0], [1.0, 1.0]])})
+    grads = problem.backward(None)
+    assert np.isfinite(grads["W"]).all() and np.isfinite(grads["X"]).all()
+    np.testing.assert_array_equal(grads["X"], [[0.0, 0.25], [0.5, 0.5]])

@@ -86,6 +86,18 @@ def test_power_constant_exponent() -> None:
     assert parse("X ** 1.5e0").root.power == 1.5
 
 
+@pytest.mark.parametrize(("text", "power"), [("X ** 2 ** 2", 4.0), ("X ** (1/2)", 0.5), ("X ** (2*3 - 1)", 5.0),
+                                           ("X ** -(1/4)", -0.25), ("X ** (2 ** -1)", 0.5)])
+def test_a_constant_exponent_is_folded(text: str, power: float) -> None:
+    root = parse(text).root
+    assert root.op == "pow" and root.power == power and root.args[0].name == "X"
+
+
+@pytest.mark.parametrize("text", ["X ** (1/0)", "X ** (1e308 * 10)", "X ** ((-8) ** (1/3))"])
+def test_an_exponent_that_folds_to_no_real_number_is_refused(text: str) -> None:
+    assert "exponent" in refusal(text)
+
+
 def test_unary_minus_plus_and_constants() -> None:
     root = parse("-X").root
     assert root.op == "neg" and root.args[0].name == "X"
@@ -249,6 +261,22 @@ def test_nesting_limit() -> None:
     assert parse("(" * 150 + "X" + ")" * 150).root.op == "var"  # parentheses alone are no nesting
 
 
+@pytest.mark.parametrize("terms", [300, 3_000, 5_000])
+def test_a_long_flat_chain_is_no_nesting(terms: int) -> None:
+    expression = parse(" + ".join(["X"] * terms) if terms < 3_000 else "+".join(["X"] * terms))
+    assert expression.operands == ("X",)
+    assert sum(1 for node in expression.nodes() if node.op == "add") == terms - 1
+    problem = Problem.build(expression, {"X": np.ones(2)})
+    np.testing.assert_array_equal(problem.forward(), [terms, terms])
+    np.testing.assert_array_equal(problem.backward(np.ones(2))["X"], [terms, terms])
+
+
+def test_a_long_mixed_chain_keeps_precedence() -> None:
+    text = "+".join(["X*2"] * 2_000) + "-X"
+    problem = Problem.build(text, {"X": np.ones(1)})
+    np.testing.assert_array_equal(problem.forward(), [3_999.0])
+
+
 # ---- Bugs in placing the marker and in refusing some texts (each one precise) ----
 
 def test_marker_after_a_non_ascii_operand_name() -> None:
@@ -339,3 +367,15 @@ def test_binding_accepts_a_parsed_expression_and_lists() -> None:
     problem = Problem.build(expr, {"W": [[1, 0], [0, 1]], "X": [[1, 2], [3, 4]], "b": [5, 6]})
     assert problem.expression is expr
     np.testing.assert_array_equal(problem.forward(), [[6.0, 7.0], [9.0, 10.0]])
+
+
+@pytest.mark.parametrize(("text", "operands"), [
+    ("z1 * tanh(z2 @ X)", {"z1": 2.0, "z2": np.eye(2), "X": np.ones((2, 2))}),
+    ("tanh(z) * 2", {"z": np.ones(2)}),
+    ("exp(z2 * tanh(z1 + z3))", {"z1": 1.0, "z2": 1.0, "z3": 1.0}),
+])
+def test_intermediate_labels_never_shadow_an_operand(text: str, operands: dict[str, object]) -> None:
+    problem = Problem.build(text, operands)  # type: ignore[arg-type]
+    labels = [problem.label(node) for node in problem.intermediates()]
+    assert not set(labels) & set(operands), labels
+    assert len(set(labels)) == len(labels)

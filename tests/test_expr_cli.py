@@ -272,6 +272,13 @@ def test_explain_expression_text_and_json() -> None:
     assert all({"title", "formula", "arrays"} <= set(step) for step in record["steps"])
 
 
+def test_explain_never_names_an_intermediate_as_an_operand() -> None:
+    done = wxb("explain", "-e", "z1 * tanh(z2 @ X)", "z1=2", "z2=1 0; 0 1", "X=1 2; 3 4", "--wrt", "z2")
+    assert done.returncode == 0, done.stderr
+    assert "z1 = z2·X" not in done.stdout and "z2 = tanh(z1)" not in done.stdout
+    assert "z3 = z2·X" in done.stdout and "z4 = tanh(z3)" in done.stdout
+
+
 def test_jacobian_dense_of_tanh_layer_against_hand_jacobian() -> None:
     W1, X, b1 = csv("W1"), csv("X"), csv("b1")
     J = ok_json("jacobian", "-e", "tanh(W1 @ X + b1)", *net_bindings()[:2], f"X={MLP / 'X.csv'}",
@@ -499,6 +506,33 @@ def test_no_warning_for_finite_results() -> None:
     overflow = wxb("forward", "-e", "exp(X)", "X=710", "--format", "json")
     assert overflow.returncode == 0
     assert warning_lines(overflow.stderr)[0].startswith("wxb: warning: f has 1 infinite")
+
+
+def test_a_finite_result_whose_sum_overflows_has_no_warning() -> None:
+    done = wxb("forward", "-X", "1e308 1e308", "-b", "0", "--format", "json")
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert json.loads(done.stdout) == [[1e308, 1e308]]
+
+
+def test_nan_from_infinite_operands_names_them_not_nan_in_the_operands() -> None:
+    done = wxb("forward", "-e", "X * Y", "X=inf -inf 1", "Y=0 1 1", "--format", "json")
+    [line] = warning_lines(done.stderr)
+    assert "f has 1 NaN entry" in line and "NaN in the operands" not in line
+    assert "infinite entries of X" in line
+    assert "1 infinite entry (from the infinite entries of X" in line
+
+
+@pytest.mark.parametrize(("given", "cause"), [("nan 1", "from NaN in G"), ("inf 1", "from the infinite entries of G")])
+def test_a_nonfinite_G_is_named_as_the_cause(given: str, cause: str) -> None:
+    done = wxb("backward", "-e", "X * Y", "X=1 1", "Y=2 1", "-G", given, "--wrt", "X", "--format", "json")
+    [line] = warning_lines(done.stderr)
+    assert line.startswith("wxb: warning: dX has 1 ") and cause in line, line
+
+
+def test_a_nonfinite_mse_target_is_named_as_the_cause() -> None:
+    done = wxb("backward", "-X", "1 2", "-b", "0", "--loss", "mse", "-T", "nan 1", "--wrt", "X", "--format", "json")
+    [line] = warning_lines(done.stderr)
+    assert "from NaN in T" in line, line
 
 
 # ---- the seed's own notation ----

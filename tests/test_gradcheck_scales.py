@@ -151,3 +151,20 @@ def test_a_passing_check_reports_an_error_within_its_bound() -> None:
         "W1": [[0.5, -1], [2, 0.3]], "X": [[1, 2], [3, 4]], "b1": [0.1, -0.2], "W2": [[1, 2], [-1, 0.5]], "b2": [0, 1]})
     for result in check_problem(problem).results:
         assert result.verdict == "pass" and result.max_abs_error <= result.bound, result
+
+
+def test_plus_and_minus_infinity_without_nan_are_not_nan_in_the_operands() -> None:
+    problem = Problem.build("tanh(X) * Y", {"X": np.array([np.inf, -np.inf, 1.0]), "Y": np.array([1.0, 2.0, 3.0])})
+    [result] = check_problem(problem, wrt=["Y"]).results
+    assert result.verdict == "pass", result
+
+
+def test_an_infinite_operand_leaves_a_finite_linear_loss_checkable() -> None:
+    problem = Problem.build("tanh(X) * Y", {"X": np.array([np.inf, 1.0, 1.0]), "Y": np.array([1.0, 2.0, 3.0])})
+    report = check_problem(problem, wrt=["Y"])
+    assert [r.verdict for r in report.results] == ["pass"], report
+
+
+def test_a_gradient_that_is_exactly_zero_passes() -> None:
+    report = check_problem(Problem.build("X * 0", {"X": np.array([1.0, 2.0])}))
+    assert [r.verdict for r in report.results] == ["pass"], report

@@ -69,3 +69,22 @@ def test_latex_compiles(args: list[str], tmp_path: Path) -> None:
     done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-2000:]
+
+
+@pytest.mark.parametrize(("name", "latex"), [
+    ("Α", r"\mathrm{A}"), ("Β", r"\mathrm{B}"), ("Ε", r"\mathrm{E}"), ("Ζ", r"\mathrm{Z}"), ("Η", r"\mathrm{H}"),
+    ("Ι", r"\mathrm{I}"), ("Κ", r"\mathrm{K}"), ("Μ", r"\mathrm{M}"), ("Ν", r"\mathrm{N}"), ("Ο", r"\mathrm{O}"),
+    ("Ρ", r"\mathrm{P}"), ("Τ", r"\mathrm{T}"), ("Χ", r"\mathrm{X}"), ("ο", "o"),
+    ("Γ", r"\Gamma"), ("Ω", r"\Omega"), ("μ", r"\mu"),
+])
+def test_greek_letters_latex_lacks_are_written_as_the_latin_letter(name: str, latex: str) -> None:
+    assert latex_text(f"f = {name}") == f"f = {latex}"
+
+
+def test_markdown_headings_and_step_titles_are_escaped() -> None:
+    from wxb.cli.derivation import Step
+    from wxb.cli.notation import markdown
+
+    text = markdown([Step(title="Back through f = a*b + c*d", formula="f", arrays={})], "f = a*b + c*d", 6)
+    assert r"## f = a\*b + c\*d" in text
+    assert r"**1. Back through f = a\*b + c\*d**" in text

@@ -325,3 +325,29 @@ def test_descriptive_format_refusals_name_what_asked(requested: str | None, outp
         descriptive_format(requested, path, ("csv", "tsv", "json"), stdout_is_terminal=False)
     assert str(caught.value).startswith(message)
     assert caught.value.operand == operand
+
+
+def test_an_empty_output_name_is_called_empty() -> None:
+    from typer.testing import CliRunner
+
+    from wxb.cli.app import app
+
+    result = CliRunner().invoke(app, ["forward", "-X", "1", "-b", "1", "-o", ""])
+    assert result.exit_code == 2
+    assert "the file name is empty" in result.stderr and "'.'" not in result.stderr, result.stderr
+
+
+def test_binary_onto_a_terminal_through_dev_stdout_is_refused() -> None:
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-m", "wxb.cli", "forward", "-X", "1", "-b", "1", "-o", "/dev/stdout",
+                               "--format", "npy"], stdout=slave, stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert done.returncode == 2
+    assert "binary" in done.stderr and "terminal" in done.stderr, done.stderr
