@@ -23,6 +23,7 @@ from .options import (
     DebugOption,
     DelimiterOption,
     DemoFormatOption,
+    DeriveFormatOption,
     ExprOption,
     FormatOption,
     GradOption,
@@ -51,6 +52,11 @@ class Loss(str, Enum):
     sum = "sum"
     mean = "mean"
     mse = "mse"
+
+
+class FormulaLoss(str, Enum):
+    sum = "sum"
+    mean = "mean"
 
 
 def guarded(command: F) -> F:
@@ -101,12 +107,12 @@ def root(
 
 def _sources(expr: str | None, bindings: list[str] | None, W: str | None = None, X: str | None = None,
              b: str | None = None, T: str | None = None, G: str | None = None, bundle: str | None = None,
-             delimiter: str | None = None, header: bool | None = None) -> Any:
-    """What the user gave for the operands, for wxb.cli.commands.load."""
+             delimiter: str | None = None, header: bool | None = None, formula: bool = False) -> Any:
+    """What the user gave for the operands, for wxb.cli.commands.load (formula: G may be an operand)."""
     from . import commands
 
     return commands.load(commands.Sources(expr, bindings, {"W": W, "X": X, "b": b, "T": T}, G, bundle, delimiter,
-                                          header))
+                                          header, formula))
 
 
 def _out(fmt: str | None, output: Any, precision: int) -> Any:
@@ -138,7 +144,7 @@ def forward(
     """
     from . import commands
 
-    loaded = _sources(expr, bindings, W, X, b, T, None, bundle, delimiter, header)
+    loaded = _sources(expr, bindings, W, X, b, T, None, bundle, delimiter, header, formula=True)
     commands.forward(loaded, _out(fmt, output, precision))
 
 
@@ -283,6 +289,52 @@ def explain(
 
     loaded = _sources(expr, bindings, W, X, b, T, G, bundle, delimiter, header)
     commands.explain(loaded, wrt, _out(fmt, output, precision))
+
+
+@app.command()
+@guarded
+def derive(
+    bindings: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="[NAME=SHAPE|NAME=SOURCE]...", help="Each operand's shape (W=3x4, b=3, s=() for a "
+                       "scalar), or its data (any operand source); none: names only.", show_default=False),
+    ] = None,
+    expr: ExprOption = None,
+    W: WeightOption = None,
+    X: InputOption = None,
+    b: BiasOption = None,
+    G: GradOption = None,
+    T: TargetOption = None,
+    loss: Annotated[
+        FormulaLoss | None,
+        typer.Option("--loss", "-l", help="L = sum(f) (G = 1) or mean(f) (G = 1/N); default: G itself, or 1 when "
+                     "f is a scalar.", show_default=False),
+    ] = None,
+    wrt: WrtOption = None,
+    inline: Annotated[
+        bool, typer.Option("--inline", help="Write every subexpression out: no z = … lines (what forward -e takes).")
+    ] = False,
+    evaluate: Annotated[
+        bool, typer.Option("--eval", help="Also evaluate each formula with the operands' data (and -G).")
+    ] = False,
+    bundle: BundleOption = None,
+    delimiter: DelimiterOption = None,
+    header: HeaderOption = None,
+    fmt: DeriveFormatOption = None,
+    output: OutputOption = None,
+    precision: PrecisionOption = 6,
+    debug: DebugOption = False,
+) -> None:
+    """Write each gradient dL/dθ as a formula in wxb's expression language, from shapes, names or data.
+
+    [bold]Example[/bold]: wxb derive -e "sum((W @ X + b - Y) ** 2)" --wrt W   (dL/dW = 2 * (W @ X + b - Y) @ X.T)
+    """
+    from . import commands
+    from . import derive as deriving
+
+    sources = commands.Sources(expr, bindings, {"W": W, "X": X, "b": b, "T": T}, G, bundle, delimiter, header)
+    request = deriving.Request(wrt, loss.value if loss else None, inline, evaluate)
+    deriving.derive(sources, request, _out(fmt, output, precision))
 
 
 @app.command()

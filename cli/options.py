@@ -180,3 +180,9 @@ JacobianFormatOption = Annotated[
                  "--dense: table, csv, tsv, json, npy or npz (default: table on a terminal, else text or csv, or "
                  "from -o's suffix).", rich_help_panel=OUTPUT_PANEL, show_default=False),
 ]
+DeriveFormatOption = Annotated[
+    str | None,
+    typer.Option("--format", "-f", metavar="FMT", help="text, json, markdown or latex (default: text, styled on a "
+                 "terminal, or from -o's suffix: .txt .json .md .tex).", rich_help_panel=OUTPUT_PANEL,
+                 show_default=False),
+]

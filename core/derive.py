@@ -25,6 +25,7 @@ import functools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from .broadcast import Shape
 from .errors import WxbError
@@ -864,3 +865,18 @@ def _labels(n: int, taken: set[str]) -> list[str]:
         i += 1
     return labels
 
+
+
+def shaped_like(value: Any, shape: Shape) -> Any:
+    """A formula's value in its operand's shape: a formula constant along an axis is written in a shape that
+    broadcasts to the operand's (a 1-D value beside a matrix is a column), and a (m, 1) column reads as (m,)."""
+    import numpy as np
+
+    v = np.asarray(value)
+    if v.shape == tuple(shape):
+        return v
+    if v.ndim == 1 and len(shape) >= 2:
+        v = v.reshape(v.shape[0], 1)
+    if v.size == math.prod(shape) and [n for n in v.shape if n != 1] == [n for n in shape if n != 1]:
+        return v.reshape(shape)
+    return np.broadcast_to(v, shape).copy()
