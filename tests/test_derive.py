@@ -9,6 +9,7 @@ broadcasts to the operand's (`sum(X, axis=1).T` for d sum(W @ X)/dW); it is comp
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -222,3 +223,100 @@ def wxb(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "100"}
     return subprocess.run([sys.executable, "-m", "wxb.cli", *args], capture_output=True, text=True, cwd=ROOT,
                           env=env, input=stdin, timeout=60)
+
+
+LEAST_SQUARES = "sum((W @ X + b - Y) ** 2)"
+MLP = "-sum(T * log_softmax(W2 @ tanh(W1 @ X + b1) + b2))"
+
+
+def test_cli_writes_the_least_squares_gradient_as_in_the_issue() -> None:
+    done = wxb("derive", "-e", LEAST_SQUARES, "--wrt", "W")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "dL/dW = 2 * (W @ X + b - Y) @ X.T\n", "")
+
+
+def test_cli_shapes_only_name_the_repeated_subexpression() -> None:
+    done = wxb("derive", "-e", LEAST_SQUARES, "W=3x4", "X=4x5", "b=3", "Y=3x5")
+    assert done.returncode == 0 and done.stderr == ""
+    assert done.stdout.splitlines() == ["z = W @ X + b - Y", "dL/dW = 2 * z @ X.T", "dL/dX = 2 * W.T @ z",
+                                        "dL/db = 2 * sum(z, axis=1)", "dL/dY = -2 * z"]
+    inline = wxb("derive", "-e", LEAST_SQUARES, "W=3x4", "X=4x5", "b=3", "Y=3x5", "--inline", "--wrt", "b")
+    assert inline.stdout == "dL/db = 2 * sum(W @ X + b - Y, axis=1)\n"
+
+
+def test_cli_names_only_say_what_they_assume() -> None:
+    done = wxb("derive", "-e", "W @ X + b")
+    assert done.returncode == 0 and done.stdout.splitlines()[-1] == "dL/db = G"
+    assert done.stderr.startswith("wxb: note: no shapes given") and "b" in done.stderr
+    shaped = wxb("derive", "W=2x3", "X=3x4", "b=2")  # the default expression, W @ X + b
+    assert shaped.stdout.splitlines() == ["dL/dW = G @ X.T", "dL/dX = W.T @ G", "dL/db = sum(G, axis=1)"]
+
+
+def test_cli_json_formulas_evaluate_with_forward_to_backwards_gradients() -> None:
+    operands = ["W=samples/dense/W.csv", "X=samples/dense/X.csv", "b=samples/dense/b.csv"]
+    record = json.loads(wxb("derive", "-e", "tanh(W @ X + b)", *operands, "--format", "json").stdout)
+    assert set(record) == {"dW", "dX", "db", "where", "using_where"}
+    expected = json.loads(wxb("backward", "-e", "tanh(W @ X + b)", *operands, "-G", "samples/dense/G.csv",
+                              "--wrt", "all", "--format", "json").stdout)
+    for key in ("dW", "dX", "db"):
+        done = wxb("forward", "-e", record[key], *operands, "G=samples/dense/G.csv", "--format", "json")
+        assert done.returncode == 0, done.stderr
+        got = np.asarray(json.loads(done.stdout))
+        np.testing.assert_allclose(got.reshape(np.shape(expected[key])), expected[key], rtol=1e-12)
+
+
+def test_cli_eval_prints_the_values_backward_gives() -> None:
+    args = ["-e", MLP, "--from", "samples/mlp/mlp.npz", "--wrt", "W1,b2"]
+    record = json.loads(wxb("derive", *args, "--eval", "--format", "json").stdout)
+    expected = json.loads(wxb("backward", *args, "--format", "json").stdout)
+    for key in ("dW1", "db2"):
+        np.testing.assert_allclose(record["values"][key], expected[key], rtol=1e-12)
+    text = wxb("derive", *args, "--eval")
+    assert text.returncode == 0 and "dL/db2 (2,1) float64" in text.stdout and "dL/dW1 = " in text.stdout
+
+
+def test_cli_markdown_and_latex_write_the_formulas_in_tex() -> None:
+    args = ["derive", "-e", LEAST_SQUARES, "W=3x4", "X=4x5", "b=3", "Y=3x5", "--wrt", "W"]
+    markdown = wxb(*args, "--format", "markdown").stdout
+    assert markdown.startswith("## wxb derive: f = sum((W @ X + b - Y) ** 2)\n")
+    assert r"$$ \frac{\partial L}{\partial W} = 2 \left(W X + b - Y\right) X^{\top} $$" in markdown
+    latex = wxb(*args, "--format", "latex").stdout
+    assert r"\begin{align*}" in latex
+    assert r"\frac{\partial L}{\partial W} &= 2 \left(W X + b - Y\right) X^{\top}" in latex
+
+
+def test_cli_writes_to_a_file_in_the_format_of_its_suffix(tmp_path: Path) -> None:
+    target = tmp_path / "grads.json"
+    done = wxb("derive", "-e", LEAST_SQUARES, "--wrt", "W", "-o", str(target))
+    assert done.returncode == 0 and done.stdout == ""
+    assert json.loads(target.read_text())["dW"] == "2 * (W @ X + b - Y) @ X.T"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["-e", "W @ X + b", "W=3x4", "X=5x5", "b=3"], "do not multiply"),
+    (["-e", "W @ X + b", "W=3x4", "X=4x5"], "no shape for b"),
+    (["-e", "W @ X + b", "W=3x4", "X=4x5", "b=samples/dense/b.csv"], "as a shape and other operands as data"),
+    (["-e", "W @ X + b", "W=3x4", "X=4x5", "b=3", "--eval"], "--eval needs the operands' values"),
+    (["-e", "W @ X + b", "--wrt", "Q"], "Q is not an operand"),
+    (["-e", "W @ X + b", "--format", "csv"], "no csv form"),
+    (["-e", "tanh(W @ X + b)", "--from", "samples/dense/layer.npz", "--eval", "--wrt", "b"], None),
+    (["-e", "W @ (X", "W=2x2"], "ends too early"),
+])
+def test_cli_bad_input_is_one_line_and_exit_2(args: list[str], message: str | None) -> None:
+    done = wxb("derive", *args)
+    if message is None:  # the bundle holds G: --eval works
+        assert done.returncode == 0, done.stderr
+        return
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("wxb: error: ") and message in done.stderr
+
+
+def test_cli_eval_without_G_says_how_to_give_it() -> None:
+    done = wxb("derive", "-e", "tanh(W @ X + b)", "-W", "samples/dense/W.csv", "-X", "samples/dense/X.csv", "-b",
+               "samples/dense/b.csv", "--eval")
+    assert done.returncode == 2 and "G = ∂L/∂f" in done.stderr and "--loss sum" in done.stderr
+    summed = wxb("derive", "-e", "tanh(W @ X + b)", "-W", "samples/dense/W.csv", "-X", "samples/dense/X.csv", "-b",
+                 "samples/dense/b.csv", "--eval", "--loss", "sum", "--wrt", "b", "--format", "json")
+    expected = json.loads(wxb("backward", "-e", "tanh(W @ X + b)", "-W", "samples/dense/W.csv", "-X",
+                              "samples/dense/X.csv", "-b", "samples/dense/b.csv", "--wrt", "b", "--format",
+                              "json").stdout)
+    np.testing.assert_allclose(json.loads(summed.stdout)["values"]["db"], expected, rtol=1e-12)
