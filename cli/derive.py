@@ -224,7 +224,7 @@ def term_latex(t: Term, names: Mapping[Term, str]) -> str:
     if t.op == "matmul":
         return f"{wrapped(0)} {wrapped(1, strict=True)}"
     if t.op == "neg":
-        return f"-{wrapped(0)}"
+        return f"-{a[0]}" if _latex_level(t.args[0], names) >= 2 else rf"-\left({a[0]}\right)"
     if t.op == "pow":
         return f"{_atom(t.args[0], a[0], names)}^{{{symbolic.number_text(t.power)}}}"
     if t.op == "T":

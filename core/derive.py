@@ -172,13 +172,24 @@ LEVEL = {"add": 1, "sub": 1, "mul": 2, "div": 2, "matmul": 2, "neg": 3, "pow": 4
 
 
 def number_text(x: float) -> str:
-    """A constant as a person writes it: 2, 0.5, -1, 1e-08."""
-    return str(int(x)) if float(x).is_integer() and abs(x) < 1e16 else repr(float(x))
+    """A constant as a person writes it: 2, 0.5, -1, 1e-08, and a fraction with a long expansion as one: 2 / 15."""
+    if float(x).is_integer() and abs(x) < 1e16:
+        return str(int(x))
+    text = repr(float(x))
+    if len(text) > 8:
+        for d in range(2, 1001):
+            n = round(x * d)
+            if n / d == x and abs(n) < 10**6:
+                return f"{n} / {d}"
+    return text
 
 
 def level(t: Term) -> int:
-    """How tightly t binds: 1 for + −, 2 for * / @, 3 for unary minus, 4 for **, 5 for an atom."""
+    """How tightly t binds: 1 for + −, 2 for * / @ (and a fraction 2 / 15), 3 for unary minus, 4 for **, 5 for
+    an atom."""
     if t.op == "const":
+        if " / " in number_text(t.value):
+            return 2
         return 3 if t.value < 0 or math.copysign(1.0, t.value) < 0 else 5
     return LEVEL.get(t.op, 5)
 
@@ -197,8 +208,8 @@ def text(t: Term, names: Mapping[Term, str] | None = None) -> str:
         left = args[0] if _level(t.args[0], names) >= own else f"({args[0]})"
         right = args[1] if _level(t.args[1], names) > own else f"({args[1]})"
         return f"{left} {BINARY[t.op]} {right}"
-    if t.op == "neg":
-        return "-" + (args[0] if _level(t.args[0], names) >= own else f"({args[0]})")
+    if t.op == "neg":  # -(x * y) is -x * y: unary minus binds tighter, and a sign is exact
+        return "-" + (args[0] if _level(t.args[0], names) >= 2 else f"({args[0]})")
     if t.op == "pow":
         base = args[0] if _level(t.args[0], names) > own else f"({args[0]})"
         return f"{base} ** {number_text(t.power)}"
@@ -297,10 +308,12 @@ class Writer:
         (ca, ra), (cb, rb) = _scaled(a), _scaled(b)
         if ra == rb:
             return self.mul(const(ca + cb), ra)
-        if a.op == "matmul" and b.op == "matmul" and a.args[1] == b.args[1]:
-            return self.matmul(self.add(a.args[0], b.args[0]), a.args[1])
-        if a.op == "matmul" and b.op == "matmul" and a.args[0] == b.args[0]:
-            return self.matmul(a.args[0], self.add(a.args[1], b.args[1]))
+        if a.op == "matmul" and b.op == "matmul":
+            fa, fb = _factors(a), _factors(b)
+            if fa[-1] == fb[-1] and len(fa) > 1 and len(fb) > 1:  # P @ x + Q @ x = (P + Q) @ x
+                return self.matmul(self.add(_chain(fa[:-1]), _chain(fb[:-1])), fa[-1])
+            if fa[0] == fb[0] and len(fa) > 1 and len(fb) > 1:  # X @ P + X @ Q = X @ (P + Q)
+                return self.matmul(fa[0], self.add(_chain(fa[1:]), _chain(fb[1:])))
         if a.op == "T" and a.args[0] == b:  # A.T + A → A + A.T, as written in books
             return Term("add", (b, a))
         return Term("add", (a, b))
@@ -359,6 +372,12 @@ class Writer:
             return Term("matmul", (self.mul(a, b.args[0]), b.args[1]))
         if is_const(a) and b.op == "div" and is_const(b.args[0]):
             return self.div(const(a.value * b.args[0].value), b.args[1])
+        if is_const(a) and b.op == "div" and is_const(b.args[1]) and b.args[1].value != 0:
+            return self.mul(const(a.value / b.args[1].value), b.args[0])
+        if a.op == "div" and is_const(a.args[0], 1):  # 1 / y * x is x / y
+            return self.div(b, a.args[1])
+        if b.op == "div" and is_const(b.args[0], 1):
+            return self.div(a, b.args[1])
         return Term("mul", (a, b))
 
     def div(self, a: Term, b: Term) -> Term:
@@ -370,6 +389,10 @@ class Writer:
             return const(a.value / b.value)
         if a.op == "neg":
             return self.neg(self.div(a.args[0], b))
+        if a.op == "mul" and is_const(a.args[0]) and is_const(b) and b.value != 0:
+            return self.mul(const(a.args[0].value / b.value), a.args[1])
+        if is_const(a) and b.op == "mul" and is_const(b.args[0]) and b.args[0].value != 0:
+            return self.div(const(a.value / b.args[0].value), b.args[1])
         return Term("div", (a, b))
 
     def pow(self, a: Term, p: float) -> Term:
@@ -406,7 +429,7 @@ class Writer:
             return self.neg(self.transpose(a.args[0]))
         if a.op == "mul" and is_const(a.args[0]):
             return self.mul(a.args[0], self.transpose(a.args[1]))
-        if a.op == "matmul" and all(_leaf(arg) and self.ndim(arg) >= 2 for arg in a.args):
+        if a.op == "matmul" and any(map(_leaf, a.args)) and all(self.ndim(arg) >= 2 for arg in a.args):
             return self.matmul(self.transpose(a.args[1]), self.transpose(a.args[0]))
         if a.op in ("add", "sub", "mul", "div") and all(_leaf(arg) and self.ndim(arg) != 1 for arg in a.args):
             return self._binary(a.op, self.transpose(a.args[0]), self.transpose(a.args[1]))
@@ -546,6 +569,19 @@ class Writer:
         raise DeriveError(f"putting the gradient of {node.text} back along axis {axis} of {nd} needs reductions "
                           "that keep their axis, which this version of wxb does not have",
                           hint="give the operands 2 axes or fewer")
+
+
+def _factors(t: Term) -> list[Term]:
+    """The factors of a chain of matrix products, A @ B @ C → [A, B, C]."""
+    return _factors(t.args[0]) + _factors(t.args[1]) if t.op == "matmul" else [t]
+
+
+def _chain(factors: list[Term]) -> Term:
+    """The product of factors, left to right, as written (no simplification)."""
+    product = factors[0]
+    for factor in factors[1:]:
+        product = Term("matmul", (product, factor))
+    return product
 
 
 def _leaf(t: Term) -> bool:
