@@ -64,8 +64,9 @@ def derive(sources: Sources, request: Request, out: OutputChoice) -> None:
     names = wrt_names(expression, request.wrt)
     derivation = symbolic.derive(expression, shapes, names, seed=seed(expression, shapes, request.loss))
     if derivation.assumed:
-        note(f"no shapes given, so no operand is taken to be broadcast ({', '.join(derivation.assumed)} as f's "
-             "shape); give shapes such as b=3 or W=3x4 for the sums over broadcast axes")
+        note(f"no shapes given: {', '.join(derivation.assumed)} taken to have the shape of what "
+             f"{'it is' if len(derivation.assumed) == 1 else 'they are'} combined with, so nothing is summed over a "
+             "broadcast axis; give shapes (b=3, W=3x4) for those sums")
     values = evaluated(derivation, loaded, request.loss) if loaded is not None and request.evaluate else {}
     for line in nonfinite_warnings(values, loaded.problem if loaded else None):
         note(line, "warning")
