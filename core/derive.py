@@ -103,10 +103,12 @@ class Term:
     power: float = 0.0
     keepdims: bool | None = None
     key: int = field(default=0, repr=False)
+    written: int = field(default=0, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key", hash((self.op, self.args, self.name, self.value, self.axis,
                                               self.default_axis, self.power, self.keepdims)))
+        object.__setattr__(self, "written", 1 + sum(arg.written for arg in self.args))
 
     def __hash__(self) -> int:
         return self.key
@@ -122,7 +124,7 @@ class Term:
 
     def size(self) -> int:
         """How many nodes the written formula has."""
-        return 1 + sum(arg.size() for arg in self.args)
+        return self.written
 
 
 def var(name: str) -> Term:
@@ -832,7 +834,8 @@ def _depends_on(order: Iterable[Node], names: set[str]) -> set[int]:
 
 
 def _uses(t: Term, name: str) -> bool:
-    return (t.op == "var" and t.name == name) or any(_uses(arg, name) for arg in t.args)
+    """True when the operand `name` appears in t."""
+    return var(name) in _parents_first([t], {})
 
 
 # ---- Repeated subexpressions, named once ----
@@ -844,19 +847,38 @@ def _trivial(t: Term) -> bool:
 
 
 def _occurrences(terms: Iterable[Term], names: Mapping[Term, str]) -> dict[Term, int]:
-    """How often each subterm is written, not looking inside subterms already named."""
+    """How often each subterm is written, not looking inside subterms already named (each named subterm's own
+    arguments counted once): counted over the shared graph of terms, parents before children."""
+    roots = list(terms) + [arg for t in names for arg in t.args]
+    order = _parents_first(roots, names)
     counts: dict[Term, int] = {}
-
-    def walk(t: Term) -> None:
-        if t in names:
-            return
+    for t in roots:
         counts[t] = counts.get(t, 0) + 1
+    for t in order:
+        if t in names:
+            continue
         for arg in t.args:
-            walk(arg)
+            counts[arg] = counts.get(arg, 0) + counts.get(t, 0)
+    return {t: n for t, n in counts.items() if t not in names}
 
-    for t in terms:
-        walk(t)
-    return counts
+
+def _parents_first(roots: list[Term], names: Mapping[Term, str]) -> list[Term]:
+    """Every subterm once, each before its arguments (not looking inside named subterms)."""
+    seen: set[Term] = set()
+    post: list[Term] = []
+    stack: list[tuple[Term, bool]] = [(t, False) for t in roots]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            post.append(t)
+            continue
+        if t in seen:
+            continue
+        seen.add(t)
+        stack.append((t, True))
+        if t not in names:
+            stack.extend((arg, False) for arg in t.args if arg not in seen)
+    return post[::-1]
 
 
 def shared(formulas: Mapping[str, Term], taken: set[str]) -> tuple[dict[str, Term], tuple[tuple[str, Term], ...]]:
@@ -864,8 +886,7 @@ def shared(formulas: Mapping[str, Term], taken: set[str]) -> tuple[dict[str, Ter
     use (z when there is one), never an operand's name."""
     named: dict[Term, str] = {}
     while True:
-        bodies = list(formulas.values()) + [arg for t in named for arg in t.args]
-        counts = _occurrences(bodies, named)
+        counts = _occurrences(formulas.values(), named)
         repeated = [t for t, n in counts.items() if n >= 2 and not _trivial(t)]
         if not repeated:
             break
@@ -875,18 +896,8 @@ def shared(formulas: Mapping[str, Term], taken: set[str]) -> tuple[dict[str, Ter
 
 
 def _in_order_of_use(formulas: list[Term], named: Mapping[Term, str]) -> list[Term]:
-    """The named subterms, each after those it contains (so each binding uses only earlier ones)."""
-    order: list[Term] = []
-
-    def visit(t: Term) -> None:
-        for arg in t.args:
-            visit(arg)
-        if t in named and t not in order:
-            order.append(t)
-
-    for formula in formulas:
-        visit(formula)
-    return order
+    """The named subterms in the order they are first written, each after those it contains."""
+    return [t for t in reversed(_parents_first(formulas, {})) if t in named]
 
 
 def _labels(n: int, taken: set[str]) -> list[str]:
