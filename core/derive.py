@@ -30,6 +30,7 @@ from typing import Any
 from .broadcast import Shape
 from .errors import WxbError
 from .expr import Expression, Node
+from .rules import resolved_axis
 
 # ---- The templates: ∂L/∂(argument) for the upstream gradient G, one line per primitive ----
 
@@ -79,7 +80,7 @@ UNWRITABLE = {
     "max": "the gradient of max goes to the first maximiser of each slice, which no formula of wxb's language selects",
     "min": "the gradient of min goes to the first minimiser of each slice, which no formula of wxb's language selects",
 }
-LINEAR = ("add", "sub", "neg", "T", "matmul", "sum", "mean", "trace", "diag")  # for scalar-ness without shapes
+FULL_G = ("solve", "diag")  # templates that need G in f's own shape (a function of it, not broadcasting)
 REDUCTIONS = ("sum", "mean", "logsumexp", "norm", "trace", "det", "logdet")
 
 
@@ -557,7 +558,7 @@ class Writer:
     def expanded(self, g: Term, node: Node, x: Term) -> Term:
         """A reduced gradient put back along the node's summed axis, so that it broadcasts against x."""
         shape = self.shape(x)
-        axis = _resolved(node, len(shape) if shape is not None else 2)
+        axis = resolved_axis(node, len(shape) if shape is not None else 2)
         if axis is None:
             return g
         nd = len(shape) if shape is not None else 2
@@ -611,15 +612,6 @@ def node_keepdims(node: Node) -> bool:
     return getattr(node, "keepdims", True) is not False
 
 
-def _resolved(node: Node, ndim: int) -> int | None:
-    """The node's axis for an argument of ndim axes: softmax's default −2 is axis 0 of a vector."""
-    if node.axis is None:
-        return None
-    if node.axis == -2 and ndim == 1 and node.default_axis:
-        return 0
-    return node.axis
-
-
 # ---- Templates instantiated ----
 
 @functools.cache
@@ -656,7 +648,7 @@ def instantiate(source: str, env: Mapping[str, Term], node: Node, writer: Writer
                 return writer.expanded(args[0], node, env["x"])
             if tree.func.id == "keep_sum":
                 x_shape = writer.shape(env["x"])
-                return writer.summed(args[0], _resolved(node, len(x_shape) if x_shape is not None else 2), x_shape)
+                return writer.summed(args[0], resolved_axis(node, len(x_shape) if x_shape is not None else 2), x_shape)
             if tree.func.id not in DEFAULT_AXIS:
                 return writer.call(tree.func.id, args)
             same = node.default_axis and DEFAULT_AXIS[tree.func.id] == DEFAULT_AXIS.get(node.op, "none")
@@ -755,6 +747,8 @@ def _edge(writer: Writer, node: Node, index: int, g: Term, terms: Mapping[int, T
         env["n"] = _count(writer, node, x)
     if node.op == "matmul":
         env["G"] = _matmul_upstream(writer, node, index, g, env["x"], env["y"])
+    elif node.op in FULL_G and writer.shape(g) not in (None, writer.shape(env["f"])):
+        env["G"] = writer.mul(g, writer.pow(env["f"], 0.0))  # G broadcast to f's shape: G * f ** 0
     grad = instantiate(TEMPLATES[node.op][index], env, node, writer)
     arg = terms[id(node.args[index])]
     if len(node.args) == 2 and node.op != "matmul" and _elementwise(node.op):
@@ -810,7 +804,7 @@ def _count(writer: Writer, node: Node, x: Term) -> Term:
     shape = writer.shape(x)
     if shape is None:
         return Term("sum", (writer.pow(x, 0.0),), axis=node.axis, default_axis=node.default_axis)
-    axis = _resolved(node, len(shape))
+    axis = resolved_axis(node, len(shape))
     return const(max(math.prod(shape) if axis is None else shape[axis], 1))
 
 

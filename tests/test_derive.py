@@ -201,13 +201,15 @@ def test_exp_of_log_softmax_is_softmax_in_the_cross_entropy() -> None:
 @pytest.mark.parametrize(("expr", "shapes", "expected"), [
     ("logdet(X)", {"X": (3, 3)}, {"X": "inv(X).T"}),
     ("trace(A @ X @ B)", {"A": (2, 3), "X": (3, 4), "B": (4, 2)}, {"X": "A.T @ B.T"}),
-    ("x.T @ A @ x", {"x": (3,), "A": (3, 3)}, {"x": "(A + A.T) @ x"}),
+    ("sum(x.T @ A @ x)", {"x": (3,), "A": (3, 3)}, {"x": "(A + A.T) @ x"}),
+    ("det(X)", {"X": (3, 3)}, {"X": "det(X) * inv(X).T"}),
+    ("inv(X)", {"X": (3, 3)}, {"X": "-inv(X).T @ G @ inv(X).T"}),
 ])
 def test_textbook_forms_of_the_new_primitives(expr: str, shapes: dict[str, Shape], expected: dict[str, str]) -> None:
-    missing = [op for op in ("logdet", "trace") if op + "(" in expr and op not in PRIMITIVES]
+    missing = [op for op in NEW_PRIMITIVES if op + "(" in expr and op not in PRIMITIVES]
     if missing:
         pytest.skip(f"{', '.join(missing)} not a primitive of this engine yet")
-    if expr == "x.T @ A @ x" and not left_vector_is_column():
+    if expr == "sum(x.T @ A @ x)" and not left_vector_is_column():
         pytest.skip("a 1-D left operand of @ is a row on this engine")
     assert {name: text for name, text in formulas(expr, shapes).items() if name in expected} == expected
 
