@@ -221,7 +221,8 @@ def term_latex(t: Term, names: Mapping[Term, str]) -> str:
     if t.op == "div":
         if symbolic.is_const(t.args[1]):
             return rf"\frac{{{a[0]}}}{{{a[1]}}}"
-        return rf"{wrapped(0)} \oslash {wrapped(1, strict=True)}"
+        right = a[1] if _latex_level(t.args[1], names) == 5 else rf"\left({a[1]}\right)"
+        return rf"{wrapped(0)} \oslash {right}"
     if t.op == "matmul":
         return f"{wrapped(0)} {wrapped(1, strict=True)}"
     if t.op == "neg":

@@ -392,6 +392,8 @@ class Writer:
             return const(a.value / b.value)
         if a.op == "neg":
             return self.neg(self.div(a.args[0], b))
+        if a.op == "div" and is_const(a.args[1]) and is_const(b):  # x / 3 / 3 is x / 9
+            return self.div(a.args[0], const(a.args[1].value * b.value))
         if a.op == "mul" and is_const(a.args[0]) and is_const(b) and b.value != 0:
             return self.mul(const(a.args[0].value / b.value), a.args[1])
         if is_const(a) and b.op == "mul" and is_const(b.args[0]) and b.args[0].value != 0:
@@ -432,6 +434,8 @@ class Writer:
             return self.neg(self.transpose(a.args[0]))
         if a.op == "mul" and is_const(a.args[0]):
             return self.mul(a.args[0], self.transpose(a.args[1]))
+        if a.op == "div" and is_const(a.args[1]):
+            return self.div(self.transpose(a.args[0]), a.args[1])
         if a.op == "matmul" and any(map(_leaf, a.args)) and all(self.ndim(arg) >= 2 for arg in a.args):
             return self.matmul(self.transpose(a.args[1]), self.transpose(a.args[0]))
         if a.op in ("add", "sub", "mul", "div") and all(_leaf(arg) and self.ndim(arg) != 1 for arg in a.args):
