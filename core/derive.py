@@ -69,7 +69,7 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
     "log_softmax": ("G - exp(f) * keep_sum(G)",),
     # ---- reductions (an axis, or every axis, summed away) ----
     "sum":         ("expand(G)",),
-    "mean":        ("expand(G) / n",),
+    "mean":        ("expand(G / n)",),
     "logsumexp":   ("expand(G) * softmax(x)",),
     "norm":        ("expand(G) * x / f",),
 }
@@ -560,7 +560,14 @@ class Writer:
         return self.call("sum", (t,), axis=axis, default_axis=False, keepdims=False if self.keeps else None)
 
     def expanded(self, g: Term, node: Node, x: Term) -> Term:
-        """A reduced gradient put back along the node's summed axis, so that it broadcasts against x."""
+        """A reduced gradient put back along the node's summed axis, so that it broadcasts against x. With names
+        only, where no shape says whether a later @ needs it whole, it is made whole: g * x ** 0 (but a number
+        stays a number)."""
+        if self.shapes is None and not (is_const(g) and node.axis is None):
+            return self.mul(self._expanded(g, node, x), self.pow(x, 0.0))
+        return self._expanded(g, node, x)
+
+    def _expanded(self, g: Term, node: Node, x: Term) -> Term:
         shape = self.shape(x)
         axis = resolved_axis(node, len(shape) if shape is not None else 2)
         if axis is None:

@@ -141,6 +141,24 @@ def test_hand_picked_formulas_equal_backward(expr: str) -> None:
     round_trip(expr, operands, RNG.uniform(-1, 1, f_shape))
 
 
+@pytest.mark.parametrize("expr", [
+    "tanh(W @ X)", "softmax(W @ X)", "sum((W @ X - Y) ** 2)", "-sum(Y * log_softmax(W @ X))", "mean(W @ X, axis=0)",
+    "mean(W @ X, axis=1) * 2", "logsumexp(W @ X, axis=1)", "sum(sigmoid(W @ X) * Y)", "log_softmax(W @ X, axis=1)",
+    "sum(W @ X)", "sum(relu(W @ X - Y) / (1 + abs(Y)))",
+])
+def test_names_only_formulas_hold_for_2d_operands_that_do_not_broadcast(expr: str) -> None:
+    operands = {"W": RNG.uniform(-1, 1, (3, 2)), "X": RNG.uniform(-1, 1, (2, 4)), "Y": RNG.uniform(-1, 1, (3, 4))}
+    operands = {name: a for name, a in operands.items() if name in parse(expr).operands}
+    problem = Problem.build(expr, operands)
+    G = RNG.uniform(-1, 1, problem.f_shape)
+    derivation = derive(problem.expression, None)
+    upstream = G if derivation.upstream else None
+    grads = problem.backward(upstream if upstream is not None else None)
+    for name, expected in grads.grads.items():
+        got = as_shaped(evaluate(derivation.text(name), operands, upstream), expected.shape)
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12, err_msg=f"{name}: {derivation.text(name)}")
+
+
 # ---- random expression trees (test_engine_oracle's generator) ----
 
 @given(cases(dtypes=(np.float64,)))
