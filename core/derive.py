@@ -14,8 +14,14 @@ The terms are built by smart constructors that simplify as a person writes: no `
 constants folded and moved to the front, (Aᵀ)ᵀ = A, transposes moved onto the operands ((A @ B).T = B.T @ A.T),
 x + x = 2 * x, P @ x + Q @ x = (P + Q) @ x, exp(log_softmax(z)) = softmax(z). Where the operands' shapes are
 known, a gradient is summed back to a broadcast operand's shape once (`sum(G, axis=1)` for a column bias), as
-`unbroadcast` does with numbers; with names only, no operand is taken to be broadcast (Derivation.assumed says so).
-Repeated subexpressions are named once (z1, z2, …: Derivation.where). Pure: no I/O.
+`unbroadcast` does with numbers, and a gradient constant along an axis (G = 1 from a sum) stays small: a number,
+a row or a column that broadcasts, summed out of a matrix product where it meets one (1 @ X.T is written
+sum(X, axis=1).T). With names only, operands are taken as matrices and none as broadcast (Derivation.assumed
+says which were taken so). Repeated subexpressions are named once (z1, z2, …: Derivation.where). Pure: no I/O.
+
+Formulas are written for the engine they run on: reductions_keep_axis() and left_vector_is_column() probe it, so
+the same templates write `sum(G, axis=0)` where a reduction keeps its axis and `sum(G, axis=0).T` where it does
+not, and `G @ x.T` where a 1-D left operand of @ is a column.
 """
 
 from __future__ import annotations
@@ -825,7 +831,7 @@ def _scalar(node: Node) -> bool:
         return True
     if node.op == "var":
         return False
-    if node.op in REDUCTIONS and node.axis is None and node.op not in ("trace", "det", "logdet"):
+    if node.op in REDUCTIONS and node.axis is None:  # trace, det, logdet: of a matrix, names only assume
         return True
     return node.op not in ("matmul", *REDUCTIONS) and all(_scalar(arg) for arg in node.args)
 
