@@ -547,12 +547,29 @@ def markdown_report(facts: list[str], rows: list[Row], points: list[ScalePoint],
     )
 
 
+MLP = "-sum(T * log_softmax(W2 @ tanh(W1 @ X + b1) + b2))"
+
+
+def derive_case(sizes: Sizes) -> list[Row]:
+    """derive on the two-layer network of samples/mlp (every gradient as a formula), as a whole process: under
+    0.3 s, and against the start-up of a forward pass on a literal (the same imports, no derivation)."""
+    mlp = BENCH.parent / "samples" / "mlp" / "mlp.npz"
+    derived = wxb("derive", "-e", MLP, "--from", str(mlp), "--format", "text")
+    forward = wxb("forward", "-X", "1 2; 3 4", "-b", "5; 6", "--format", "csv")
+    mine, theirs = measure([derived, forward], sizes.startup_runs)
+    seconds = value(mine, "time")
+    verdict = "ERROR" if seconds is None else ("PASS" if seconds < 0.3 else "MISS")
+    return [Row("derive: two-layer network", "time", mine, "wxb forward literal", theirs, "< 0.3 s", verdict),
+            ratio_row("derive: two-layer network", "time", mine, "wxb forward literal", theirs, None)]
+
+
 CASES: dict[str, Callable[[Sizes], list[Row]]] = {
     "start-up": startup_case,
     "csv": csv_case,
     "npy": npy_case,
     "memory": memory_case,
     "tanh": tanh_case,
+    "derive": derive_case,
 }
 
 

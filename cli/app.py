@@ -19,6 +19,8 @@ from .options import (
     CheckFormatOption,
     DebugOption,
     DemoFormatOption,
+    DeriveBindingsArgument,
+    DeriveFormatOption,
     FormatOption,
     JacobianFormatOption,
     OutputOption,
@@ -36,6 +38,11 @@ app = typer.Typer(
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class FormulaLoss(str, Enum):
+    sum = "sum"
+    mean = "mean"
 
 
 class Loss(str, Enum):
@@ -110,7 +117,7 @@ def _out(fmt: str | None, output: Any, precision: int) -> Any:
 
 @app.command()
 @guarded
-@operand_options(grad=False)
+@operand_options(grad=False, formula=True)
 def forward(
     sources: Any,
     fmt: FormatOption = None,
@@ -226,6 +233,38 @@ def explain(
     from . import commands
 
     commands.explain(commands.load(sources), loss.value if loss else None, wrt, _out(fmt, output, precision))
+
+
+@app.command()
+@guarded
+@operand_options(bindings=DeriveBindingsArgument)
+def derive(
+    sources: Any,
+    loss: Annotated[
+        FormulaLoss | None,
+        typer.Option("--loss", "-l", help="L = sum(f) (G = 1) or mean(f) (G = 1/N); default: G itself, or 1 when "
+                     "f is a scalar.", show_default=False),
+    ] = None,
+    wrt: WrtOption = None,
+    inline: Annotated[
+        bool, typer.Option("--inline", help="Write every subexpression out: no z = … lines (what forward -e takes).")
+    ] = False,
+    evaluate: Annotated[
+        bool, typer.Option("--eval", help="Also evaluate each formula with the operands' data (and -G).")
+    ] = False,
+    fmt: DeriveFormatOption = None,
+    output: OutputOption = None,
+    precision: PrecisionOption = 6,
+    debug: DebugOption = False,
+) -> None:
+    """Write each gradient dL/dθ as a formula in wxb's expression language, from shapes, names or data.
+
+    [bold]Example[/bold]: wxb derive -e "sum((W @ X + b - Y) ** 2)" --wrt W   (dL/dW = 2 * (W @ X + b - Y) @ X.T)
+    """
+    from . import derive as deriving
+
+    request = deriving.Request(wrt, loss.value if loss else None, inline, evaluate)
+    deriving.derive(sources, request, _out(fmt, output, precision))
 
 
 @app.command()

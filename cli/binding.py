@@ -19,8 +19,9 @@ from .textparse import note, shorten
 Array = np.ndarray[Any, np.dtype[Any]]
 
 
-def parse_bindings(bindings: list[str] | None) -> dict[str, str]:
-    """NAME=SOURCE arguments as {name: source}; each name once, a Python-style identifier, never G."""
+def parse_bindings(bindings: list[str] | None, *, upstream: bool = False) -> dict[str, str]:
+    """NAME=SOURCE arguments as {name: source}; each name once, a Python-style identifier, never G (unless
+    upstream: G is then an operand, in a formula wxb derive wrote)."""
     bound: dict[str, str] = {}
     for binding in bindings or []:
         name, equals, source = binding.partition("=")
@@ -28,7 +29,7 @@ def parse_bindings(bindings: list[str] | None) -> dict[str, str]:
         if not equals or not name.isidentifier() or keyword.iskeyword(name):
             raise InputError(f"expected NAME=SOURCE, got {shorten(binding, 60)!r}",
                              hint='bind an operand as W1=w.csv or b1="0.5; -1"')
-        if name == "G":
+        if name == "G" and not upstream:
             raise InputError("G is the upstream gradient, not an operand", hint="give it with -G")
         if name in bound:
             raise InputError(f"{name} is bound twice", hint=f"give {name}=SOURCE once")
@@ -38,7 +39,7 @@ def parse_bindings(bindings: list[str] | None) -> dict[str, str]:
 def _specs(sources: Sources) -> tuple[dict[str, str], dict[str, str]]:
     """Every operand source by name, from the shorthands and the bindings (a name given both ways is refused),
     and how the user named each: -W for a shorthand, W= for a binding."""
-    specs = parse_bindings(sources.bindings)
+    specs = parse_bindings(sources.bindings, upstream=sources.formula)
     labels = {name: f"{name}=" for name in specs}
     for name, spec in sources.shorthands.items():
         if spec is None:
@@ -52,7 +53,7 @@ def load(sources: Sources) -> Loaded:
     """Read every operand once and check them once, into the problem the command works on."""
     specs, labels = _specs(sources)
     default = sources.expr is None
-    expression = core.parse(sources.expr) if sources.expr is not None else None
+    expression = core.parse(sources.expr, upstream=sources.formula) if sources.expr is not None else None
     names = list(expression.operands) if expression else ["W", "X", "b"]
     wanted: dict[str, str | None] = {name: specs.get(name) for name in names}
     key = _target_key(names) if "T" in names else "T"  # an operand T is bound by -T; the target is --target
@@ -64,13 +65,16 @@ def load(sources: Sources) -> Loaded:
     for name in specs:
         wanted.setdefault(name, specs[name])
     wanted.setdefault(key, None)
-    wanted["G"] = sources.G
+    upstream_operand = expression is not None and "G" in expression.operands  # bound by G=, as any operand
+    if not upstream_operand:
+        wanted["G"] = sources.G
     arrays = read_operands(wanted, bundle=sources.bundle, delimiter=sources.delimiter, header=sources.header,
                            labels=labels)
     if expression is None:
         expression = core.parse(core.DEFAULT if arrays.get("W") is not None else core.DEFAULT_WITHOUT_W)
         _require_default(arrays)
-    G, target = arrays.pop("G", None), arrays.pop(key, None)
+    G = None if upstream_operand else arrays.pop("G", None)
+    target = arrays.pop(key, None)
     bound = {name: value for name, value in arrays.items() if value is not None}
     if sources.bundle is not None:
         bound = {name: value for name, value in bound.items() if name in expression.operands or name in specs}

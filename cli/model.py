@@ -35,6 +35,7 @@ class Sources(NamedTuple):
     delimiter: str | None
     header: bool | None
     target: str | None = None
+    formula: bool = False  # G may be an operand of the expression (a formula wxb derive wrote), bound by G=
 
 @dataclass(frozen=True)
 class Loaded:

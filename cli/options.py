@@ -234,23 +234,28 @@ OPERAND_OPTIONS: tuple[tuple[str, Any], ...] = (
 )
 
 
-def operand_options(*, grad: bool = True, loss: bool = False) -> Callable[[F], F]:
+def operand_options(*, grad: bool = True, loss: bool = False, formula: bool = False,
+                    bindings: Any = None) -> Callable[[F], F]:
     """Give a command the operand options, defined once above, and hand it what they say as one argument,
     `sources` (a Sources): NAME=SOURCE bindings, -e, -W -X -b, -G (with `grad`), -T, --target (with `loss`:
     then -T is also the mse target when the expression has no operand T), --from, --delimiter and --header.
-    Typer reads the command's signature; the shared options come first, then the command's own."""
+    formula: G may be an operand, bound by G= (to evaluate a formula wxb derive wrote); bindings: the argument's
+    own definition, where a command reads more than sources in it. Typer reads the command's signature; the
+    shared options come first, then the command's own."""
 
     def decorate(command: F) -> F:
         own = [p for p in inspect.signature(command).parameters.values() if p.name != "sources"]
         hints = dict(OPERAND_OPTIONS) | ({} if loss else {"T": OperandTOption})
+        hints |= {"bindings": bindings} if bindings is not None else {}
         shared = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=hint)
                   for name, hint in hints.items() if (grad or name != "G") and (loss or name != "target")]
 
         @functools.wraps(command)
         def run(*args: Any, **kwargs: Any) -> Any:
             given = {name: kwargs.pop(name, None) for name, _ in OPERAND_OPTIONS}
-            sources = Sources(given["expr"], given["bindings"], {name: given[name] for name in ("W", "X", "b", "T")},
-                              given["G"], given["bundle"], given["delimiter"], given["header"], given["target"])
+            shorthands = {name: given[name] for name in ("W", "X", "b", "T")}
+            sources = Sources(given["expr"], given["bindings"], shorthands, given["G"], given["bundle"],
+                              given["delimiter"], given["header"], given["target"], formula)
             return command(*args, sources=sources, **kwargs)
 
         run.__signature__ = inspect.Signature(shared + own)  # type: ignore[attr-defined]
@@ -258,3 +263,14 @@ def operand_options(*, grad: bool = True, loss: bool = False) -> Callable[[F], F
         return run  # type: ignore[return-value]
 
     return decorate
+DeriveBindingsArgument = Annotated[
+    list[str] | None,
+    typer.Argument(metavar="[NAME=SHAPE|NAME=SOURCE]...", help="Each operand's shape (W=3x4, b=3, s=() for a "
+                   "scalar), or its data (any operand source); none: names only.", show_default=False),
+]
+DeriveFormatOption = Annotated[
+    str | None,
+    typer.Option("--format", "-f", metavar="FMT", help="text, json, markdown or latex (default: text, styled on a "
+                 "terminal, or from -o's suffix: .txt .json .md .tex).", rich_help_panel=OUTPUT_PANEL,
+                 show_default=False),
+]

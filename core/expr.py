@@ -109,9 +109,10 @@ def _marked(text: str, column: int, context: int = 30) -> str:
 class _Builder:
     """Turns a whitelisted Python AST into graph nodes, one shared node per operand name."""
 
-    def __init__(self, original: str, parsed: str, columns: list[int]) -> None:
+    def __init__(self, original: str, parsed: str, columns: list[int], upstream: bool = False) -> None:
         self.original = original
         self.parsed = parsed
+        self.upstream = upstream
         self.lines = parsed.split("\n")
         self.columns = columns
         self.operands: dict[str, Node] = {}
@@ -163,7 +164,7 @@ class _Builder:
         """The one node of this operand name."""
         if node.id in FUNCTIONS:
             raise self.refuse(f"{node.id!r} is a function: call it, as in {node.id}(X)", node)
-        if node.id == "G":
+        if node.id == "G" and not self.upstream:
             raise self.refuse("'G' is the upstream gradient ∂L/∂f, not an operand of the expression", node,
                               hint="name the operand otherwise")
         if node.id not in self.operands:
@@ -304,8 +305,9 @@ def _recursion_room(frames: int) -> Iterator[None]:
         sys.setrecursionlimit(old)
 
 
-def parse(text: str) -> Expression:
-    """The expression graph of `text`; ExpressionError (with the position marked) if it is not one."""
+def parse(text: str, *, upstream: bool = False) -> Expression:
+    """The expression graph of `text`; ExpressionError (with the position marked) if it is not one. upstream: G
+    is an operand too (the upstream gradient ∂L/∂f in a formula `wxb derive` wrote)."""
     if not text.strip():
         raise ExpressionError("the expression is empty", hint='e.g. -e "tanh(W @ X + b)"')
     if len(text) > MAX_LENGTH:
@@ -330,6 +332,6 @@ def parse(text: str) -> Expression:
     except (UnicodeError, ValueError) as exc:
         raise ExpressionError(f"the expression is not valid text ({type(exc).__name__})") from None
     lead = len(normal) - len(normal.lstrip())
-    builder = _Builder(text, normal.strip(), columns[lead:])
+    builder = _Builder(text, normal.strip(), columns[lead:], upstream)
     root = builder.build(tree.body)
     return Expression(text, root, tuple(builder.operands))

@@ -246,6 +246,8 @@ PRIMITIVES: dict[str, Primitive] = {
                   "{G} ⊘ (2{f})", uses="f"),
     "abs": unary("abs", lambda n, x: np.abs(x),               lambda n, g, f, x: signed(g, x),
                  "{G} ⊙ sign({x})", uses="x"),
+    "sign": unary("sign", lambda n, x: np.sign(x),            lambda n, g, f, x: np.zeros_like(g),
+                  "0 (flat on each side of 0)", uses=""),
     # ---- linear algebra ----
     "matmul": Primitive("·", "matmul", lambda n, x, y: np.matmul(x, y),
                         (matmul_vjp_left, matmul_vjp_right), ("{G}·{y}ᵀ", "{x}ᵀ·{G}"), (True, True), "xy"),

@@ -1,0 +1,309 @@
+"""`wxb derive`: each gradient as a formula in wxb's own expression language, from shapes, names or data.
+
+Operands are given as shapes (`W=3x4`, `b=3`, `s=()` for a scalar), as data (any operand source, `-W`, `--from`),
+or not at all (names only: the formulas take no operand to be broadcast, and say so on stderr). `--eval` needs
+data and prints each gradient's values after its formula.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import core
+from ..core import derive as symbolic
+from ..core.derive import Derivation, Term
+from ..core.notation import shape_text
+from .binding import load, parse_bindings
+from .diagnosis import nonfinite_warnings
+from .errors import InputError
+from .model import Loaded, OutputChoice, Sources
+from .notation import bmatrix, identifier_latex
+from .output import write_text
+from .present import descriptive_format, show
+from .textparse import note
+
+Array = np.ndarray[Any, np.dtype[Any]]
+SHAPE = re.compile(r"\s*(?:\(\s*\)|\d+(?:\s*[x×]\s*\d+)*)\s*")
+FORMATS = ("json", "markdown", "latex")
+
+
+def shape_of(spec: str) -> tuple[int, ...] | None:
+    """A shape spec as a shape: '3x4' → (3, 4), '3' → (3,), '()' → (); None when spec is not a shape."""
+    if not SHAPE.fullmatch(spec):
+        return None
+    return tuple(int(n) for n in re.split(r"[x×]", spec.strip())) if "(" not in spec else ()
+
+
+@dataclass(frozen=True)
+class Request:
+    """What derive was asked: the gradients (--wrt), the loss that gives G, and how to show them."""
+
+    wrt: str | None
+    loss: str | None
+    inline: bool
+    evaluate: bool
+
+
+def derive(sources: Sources, request: Request, out: OutputChoice) -> None:
+    """dL/dθ for each operand asked for, as formulas (and with --eval, their values)."""
+    fmt = descriptive_format(out, FORMATS)
+    expression = core.parse(sources.expr if sources.expr is not None else core.DEFAULT)
+    shapes, loaded = operand_shapes(expression, sources, request.evaluate)
+    names = wrt_names(expression, request.wrt)
+    derivation = symbolic.derive(expression, shapes, names, seed=seed(expression, shapes, request.loss))
+    if derivation.assumed:
+        note(f"no shapes given: {', '.join(derivation.assumed)} taken to have the shape of what "
+             f"{'it is' if len(derivation.assumed) == 1 else 'they are'} combined with, so nothing is summed over a "
+             "broadcast axis; give shapes (b=3, W=3x4) for those sums")
+    values = evaluated(derivation, loaded, request.loss) if loaded is not None and request.evaluate else {}
+    for line in nonfinite_warnings(values, loaded.problem if loaded else None):
+        note(line, "warning")
+    lines = formula_lines(derivation, request.inline)
+    if fmt == "json":
+        write_text(json_record(derivation, values), out.output)
+    elif fmt in ("markdown", "latex"):
+        write_text(WRITERS[fmt](derivation, request.inline, values, out.precision), out.output)
+    elif fmt == "table" or values:
+        show(fmt, out, lambda console: draw(console, derivation, lines, values, out.precision))
+    else:
+        write_text("".join(f"{label} = {formula}\n" for label, formula in lines), out.output)
+
+
+# ---- Operands: shapes, names or data ----
+
+def operand_shapes(expression: core.Expression, sources: Sources,
+                   evaluate: bool) -> tuple[dict[str, tuple[int, ...]] | None, Loaded | None]:
+    """Every operand's shape (None for names only), and the loaded data when the operands are data."""
+    specs = parse_bindings(sources.bindings)
+    given = {**specs, **{name: spec for name, spec in sources.shorthands.items() if spec is not None}}
+    shapes = {name: shape_of(spec) for name, spec in given.items()}
+    as_shapes = {name: shape for name, shape in shapes.items() if shape is not None}
+    if len(as_shapes) < len(given) or sources.bundle is not None:
+        if as_shapes:
+            raise InputError(f"{', '.join(as_shapes)} given as a shape and other operands as data",
+                             hint="give every operand as a shape (W=3x4, b=3) or every one as data")
+        loaded = load(sources)
+        return {name: a.shape for name, a in loaded.problem.operands.items()}, loaded
+    if evaluate:
+        raise InputError("--eval needs the operands' values", operand="--eval",
+                         hint="give them as data (W=w.csv, -X x.npy, --from bundle.npz), not as shapes")
+    if not as_shapes:
+        return None, None
+    missing = [name for name in expression.operands if name not in as_shapes]
+    if missing:
+        raise InputError(f"no shape for {', '.join(missing)}", hint="give every operand's shape (W=3x4, b=3, "
+                         "s=() for a scalar), or none for names only")
+    zeros = {name: np.broadcast_to(np.zeros(()), shape) for name, shape in as_shapes.items()}
+    problem = core.Problem.build(expression, zeros)  # the shapes checked as every command checks them
+    return {name: a.shape for name, a in problem.operands.items()}, None
+
+
+def wrt_names(expression: core.Expression, wrt: str | None) -> tuple[str, ...]:
+    """The operands to differentiate with respect to (--wrt: all, or names; default every operand)."""
+    names = [name.strip() for name in (wrt or "all").split(",") if name.strip()]
+    if not names:
+        raise InputError("--wrt needs operand names or all", hint="e.g. --wrt all or --wrt W,b")
+    if not expression.operands:
+        raise InputError(f"f = {expression.text} has no operands to differentiate with respect to")
+    if "all" in names:
+        return expression.operands
+    for name in names:
+        if name not in expression.operands:
+            raise InputError(f"{name} is not an operand of {expression.text}", operand="--wrt",
+                             hint="choose from " + ", ".join(expression.operands))
+    return tuple(name for name in expression.operands if name in names)
+
+
+def seed(expression: core.Expression, shapes: Mapping[str, tuple[int, ...]] | None, loss: str | None) -> Term | None:
+    """∂L/∂f as a term: None (G, or 1 for a scalar f), 1 for L = sum(f), 1/N for L = mean(f)."""
+    if loss == "sum":
+        return symbolic.ONE
+    if loss == "mean":
+        if shapes is None:
+            raise InputError("--loss mean needs f's size", operand="--loss", hint="give the operands' shapes")
+        f_shape = symbolic.Writer(shapes).shape(symbolic.term_of(expression.root)) or ()
+        return symbolic.const(1 / max(int(np.prod(f_shape)), 1))
+    return None
+
+
+def evaluated(derivation: Derivation, loaded: Loaded, loss: str | None) -> dict[str, Array]:
+    """Each formula's value, computed by the engine from the operands (and G), in its operand's shape."""
+    operands = dict(loaded.problem.operands)
+    if derivation.upstream:
+        if loaded.G is None:
+            raise InputError("--eval needs G = ∂L/∂f, which the formulas use",
+                             hint="give -G, or --loss sum for L = Σ f")
+        operands["G"] = loaded.problem.upstream(loaded.G)
+    values = {}
+    for name in derivation.formulas:
+        formula = core.parse(derivation.text(name), upstream=True)
+        value = core.Problem.build(formula, {n: operands[n] for n in formula.operands}).forward()
+        values[name] = symbolic.shaped_like(value, operands[name].shape).astype(loaded.problem.dtype)
+    return values
+
+
+# ---- Views ----
+
+def formula_lines(derivation: Derivation, inline: bool) -> list[tuple[str, str]]:
+    """(label, formula) lines: the where bindings first (unless inline), then dL/dθ for each operand."""
+    if inline:
+        return [(f"dL/d{name}", derivation.text(name)) for name in derivation.formulas]
+    return [*derivation.where_text(), *((f"dL/d{name}", derivation.named_text(name)) for name in derivation.formulas)]
+
+
+def draw(console: Any, derivation: Derivation, lines: list[tuple[str, str]], values: Mapping[str, Array],
+         precision: int) -> None:
+    """The formulas for a person: bound names dim, each gradient bold; then the values, if evaluated."""
+    from rich.text import Text
+
+    from . import render
+
+    for label, formula in lines:
+        style = "bold" if label.startswith("dL/d") else "dim"
+        console.print(Text.assemble((label, style), " = ", formula), soft_wrap=True)
+    if derivation.upstream and not values:
+        shape = "" if derivation.f_shape is None else f", of f's shape {shape_text(derivation.f_shape)}"
+        console.print(Text(f"G = ∂L/∂f{shape}", style="dim"))
+    for name, value in values.items():
+        console.print(render.array_view(value, f"dL/d{name}", precision=precision, width=console.width))
+
+
+def json_record(derivation: Derivation, values: Mapping[str, Array]) -> str:
+    """{"dW": formula written out, …, "where": {"z": …}, "using_where": {"dW": …}} (and "values" with --eval)."""
+    record: dict[str, Any] = {f"d{name}": derivation.text(name) for name in derivation.formulas}
+    record["where"] = dict(derivation.where_text())
+    record["using_where"] = {f"d{name}": derivation.named_text(name) for name in derivation.formulas}
+    if values:
+        record["values"] = {f"d{name}": np.asarray(v, dtype=float).tolist() for name, v in values.items()}
+    return json.dumps(record, ensure_ascii=False, indent=2) + "\n"
+
+
+# ---- LaTeX ----
+
+LATEX_FUNCTIONS = {"trace": r"\operatorname{tr}", "det": r"\det", "log": r"\log", "exp": r"\exp", "tanh": r"\tanh",
+                   "sin": r"\sin", "cos": r"\cos"}
+LATEX_LEVEL = {"add": 1, "sub": 1, "mul": 2, "div": 2, "matmul": 2.5, "neg": 3, "pow": 4}
+
+
+def term_latex(t: Term, names: Mapping[Term, str]) -> str:
+    """A term in LaTeX: @ as juxtaposition (binding tighter than ⊙), * as ⊙ (a number times as a product),
+    / as ⊘ (over a number, a fraction), .T as ^⊤, inv(X) as X^{-1}."""
+    if t in names:
+        return identifier_latex(names[t])
+    if t.op == "var":
+        return identifier_latex(t.name)
+    if t.op == "const":
+        return symbolic.number_text(t.value)
+    a = [term_latex(arg, names) for arg in t.args]
+    own = LATEX_LEVEL.get(t.op, 5)
+
+    def wrapped(i: int, strict: bool = False) -> str:
+        inner = _latex_level(t.args[i], names)
+        return a[i] if inner > own or (inner == own and not strict) else rf"\left({a[i]}\right)"
+
+    if t.op in ("add", "sub"):
+        return f"{wrapped(0)} {'+' if t.op == 'add' else '-'} {wrapped(1, strict=True)}"
+    if t.op == "mul":
+        scalar = symbolic.is_const(t.args[0])
+        return f"{wrapped(0)} {wrapped(1, strict=True)}" if scalar else rf"{wrapped(0)} \odot {wrapped(1, True)}"
+    if t.op == "div":
+        if symbolic.is_const(t.args[1]):
+            return rf"\frac{{{a[0]}}}{{{a[1]}}}"
+        right = a[1] if _latex_level(t.args[1], names) == 5 else rf"\left({a[1]}\right)"
+        return rf"{wrapped(0)} \oslash {right}"
+    if t.op == "matmul":
+        return f"{wrapped(0)} {wrapped(1, strict=True)}"
+    if t.op == "neg":
+        return f"-{a[0]}" if _latex_level(t.args[0], names) >= 2 else rf"-\left({a[0]}\right)"
+    if t.op == "pow":
+        return f"{_atom(t.args[0], a[0], names)}^{{{symbolic.number_text(t.power)}}}"
+    if t.op == "T":
+        if t.args[0].op == "inv" and t.args[0] not in names:
+            return f"{_atom(t.args[0].args[0], a[0][: -len('^{-1}')], names)}^{{-\\top}}"
+        return f"{_atom(t.args[0], a[0], names)}^{{\\top}}"
+    if t.op == "inv":
+        return f"{_atom(t.args[0], a[0], names)}^{{-1}}"
+    name = LATEX_FUNCTIONS.get(t.op) or identifier_latex(t.op)
+    axis = "" if t.default_axis else rf", \text{{axis}}={t.axis}"
+    return rf"{name}\left({', '.join(a)}{axis}\right)"
+
+
+def _latex_level(t: Term, names: Mapping[Term, str]) -> float:
+    """How tightly t binds in LaTeX; a number times a matrix (2 z) binds as a product of matrices."""
+    if t in names:
+        return 5
+    if t.op == "mul" and symbolic.is_const(t.args[0]):
+        return LATEX_LEVEL["matmul"]
+    return LATEX_LEVEL.get(t.op, 3 if _negative(t) else 5)
+
+
+def _negative(t: Term) -> bool:
+    return t.op == "const" and t.value < 0
+
+
+def _atom(t: Term, latex: str, names: Mapping[Term, str]) -> str:
+    """latex bare when t is a name, an operand or a call; else in parentheses."""
+    bare = t in names or t.op == "var" or (t.op not in LATEX_LEVEL and t.op not in ("T", "const", "inv"))
+    return latex if bare or (t.op == "const" and not _negative(t)) else rf"\left({latex}\right)"
+
+
+def latex_lines(derivation: Derivation, inline: bool = False) -> list[tuple[str, str]]:
+    """(label, formula) in LaTeX: the where bindings, then ∂L/∂θ."""
+    names: dict[Term, str] = {}
+    lines = []
+    if not inline:
+        for label, term in derivation.where:
+            lines.append((identifier_latex(label), term_latex(term, names)))
+            names[term] = label
+    for name in derivation.formulas:
+        term = derivation.formulas[name] if inline else derivation.named[name]
+        lines.append((rf"\frac{{\partial L}}{{\partial {identifier_latex(name)}}}", term_latex(term, names)))
+    return lines
+
+
+def _value_latex(values: Mapping[str, Array], name: str, precision: int) -> str:
+    return f" = {bmatrix(values[name], precision)}" if name in values else ""
+
+
+def _heading(derivation: Derivation) -> str:
+    return f"wxb derive: f = {derivation.expression.text}"
+
+
+def markdown(derivation: Derivation, inline: bool, values: Mapping[str, Array], precision: int) -> str:
+    """The formulas as markdown, each in $$ … $$ display maths (ready for Math StackExchange or GitHub)."""
+    out = [f"## {_heading(derivation)}", ""]
+    names = list(derivation.formulas)
+    latex = latex_lines(derivation, inline)
+    first = len(latex) - len(names)
+    for i, (label, formula) in enumerate(latex):
+        value = _value_latex(values, names[i - first], precision) if i >= first else ""
+        out += [f"$$ {label} = {formula}{value} $$", ""]
+    if derivation.upstream:
+        out += [r"where $G = \partial L / \partial f$, the upstream gradient.", ""]
+    return "\n".join(out)
+
+
+def latex(derivation: Derivation, inline: bool, values: Mapping[str, Array], precision: int) -> str:
+    """The formulas as a LaTeX fragment (amsmath): one align* environment."""
+    names = list(derivation.formulas)
+    latex = latex_lines(derivation, inline)
+    first = len(latex) - len(names)
+    rows = [f"  {label} &= {formula}"
+            f"{_value_latex(values, names[i - first], precision) if i >= first else ''}"
+            for i, (label, formula) in enumerate(latex)]
+    heading = _heading(derivation).replace("_", r"\_")
+    out = ["% wxb derive: needs \\usepackage{amsmath}", f"% {heading}", r"\begin{align*}", " \\\\\n".join(rows),
+           r"\end{align*}"]
+    if derivation.upstream:
+        out.append(r"where $G = \partial L / \partial f$, the upstream gradient.")
+    return "\n".join(out) + "\n"
+
+
+WRITERS: dict[str, Callable[[Derivation, bool, Mapping[str, Array], int], str]] = {
+    "markdown": markdown, "latex": latex}
