@@ -15,13 +15,11 @@ from .. import core
 from ..core.broadcast import broadcast_axes
 from ..core.engine import Gradients, Problem, aligned
 from ..core.expr import Node
-from ..core.rules import PRIMITIVES
+from ..core.rules import PRIMITIVES, keywords_text
 
 Array = np.ndarray[Any, np.dtype[Any]]
 Part = str | Array
 INLINE_JACOBIAN = 64  # entries: a Jacobian this small is written out in full
-
-SYMBOLS = {"add": "+", "sub": "−", "mul": "⊙", "div": "⊘", "matmul": "·"}
 
 
 class Step(NamedTuple):
@@ -68,37 +66,30 @@ def broadcast_step(item: core.BiasBroadcast, value: Array) -> Step:
 
 
 def _node_formula(problem: Problem, node: Node, names: dict[int, str]) -> str:
-    """A node written with its arguments' labels: 'z1 = W·X', 'f = tanh(z2)', 'f = z1 + B'."""
+    """A node written with its arguments' labels, as its row writes it: 'z1 = W·X', 'f = tanh(z2)', 'f = z1 + B'."""
     args = [names.get(id(a), problem.label(a)) for a in node.args]
-    if node.op in SYMBOLS:
-        text = f"{args[0]} {SYMBOLS[node.op]} {args[1]}" if node.op != "matmul" else f"{args[0]}·{args[1]}"
-    elif node.op == "neg":
-        text = f"−{args[0]}"
-    elif node.op == "pow":
-        text = f"{args[0]}^{core.engine.constant_text(node.power)}"
-    elif node.op == "T":
-        text = f"{args[0]}ᵀ"
-    else:
-        text = f"{node.op}({args[0]}{_axis_text(node)})"
-    return f"{problem.label(node)} = {text}"
-
-
-def _axis_text(node: Node) -> str:
-    """', axis=1' when the expression gave an axis, '' for the function's default."""
-    return "" if node.default_axis else f", axis={node.axis}"
+    return f"{problem.label(node)} = {PRIMITIVES[node.op].written(node, args)}"
 
 
 def _node_equation(problem: Problem, node: Node, values: dict[int, Array], names: dict[int, str],
                    shown: dict[int, Array]) -> tuple[Part, ...]:
-    """The node's formula written out with its arguments' values, then its own value."""
+    """The node's formula written out with its arguments' values, then its own value: an operator's formula
+    then its arrays (z = A ⊙ B = [..] ⊙ [..] = [..]), a function's name around its arrays (f = tanh([..]) = [..]),
+    or the value alone (a transpose, a negation, a power)."""
+    rule = PRIMITIVES[node.op]
     formula = _node_formula(problem, node, names)
     args = [shown.get(id(a), values[id(a)]) for a in node.args]
     value = values[id(node)]
-    if node.op in SYMBOLS:
-        return (formula + " = ", args[0], f" {SYMBOLS[node.op]} ", args[1], " = ", value)
-    if node.op in ("neg", "T", "pow"):
-        return (formula + " = ", value)
-    return (formula.split(" = ")[0] + f" = {node.op}(", args[0], f"{_axis_text(node)}) = ", value)
+    if rule.drawn == "infix":
+        between = rule.template.format(x="\x00", y="\x00").split("\x00")
+        return (formula + " = ", args[0], f" {between[1].strip()} ", args[1], " = ", value)
+    if rule.drawn == "call":
+        head = formula.split(" = ")[0] + f" = {node.op}("
+        parts: list[Part] = [head]
+        for i, arg in enumerate(args):
+            parts += [", "] * (i > 0) + [arg]
+        return (*parts, f"{keywords_text(node)}) = ", value)
+    return (formula + " = ", value)
 
 
 def forward_steps(problem: Problem, values: dict[int, Array], default: bool) -> list[Step]:
@@ -165,7 +156,7 @@ def backward_steps(problem: Problem, grads: Gradients, upstream_note: str) -> li
 def _edge_text(problem: Problem, consumer: Node, index: int, labels: dict[int, str]) -> str:
     """One edge's rule, with the sum over the axes its argument was broadcast along."""
     rule = core.engine.rule_text(problem, consumer, index, labels)
-    if PRIMITIVES[consumer.op].kind != "elementwise" or len(consumer.args) != 2:
+    if not PRIMITIVES[consumer.op].elementwise or len(consumer.args) != 2:
         return rule
     own, other = problem.shape(consumer.args[index]), problem.shape(consumer.args[1 - index])
     dropped, kept = broadcast_axes(aligned(own, other), problem.shape(consumer))
