@@ -279,8 +279,9 @@ def det_shape(node: Node, shapes: Sequence[Shape]) -> Shape:
 
 
 def inv_shape(node: Node, shapes: Sequence[Shape]) -> Shape:
-    """X⁻¹: X's shape as square matrices."""
-    return square_arg(node, shapes[0])
+    """X⁻¹: X's shape (square matrices; a 1-D operand of one entry is a 1×1 column)."""
+    square_arg(node, shapes[0])
+    return shapes[0]
 
 
 def solve_shape(node: Node, shapes: Sequence[Shape]) -> Shape:
@@ -491,7 +492,8 @@ def trace_vjp(node: Node, g: Array, ans: Array, x: Array) -> Array:
     """G_X = G·I (the identity of X's last two axes, for each batch entry)."""
     m = as_matrix(x)
     grad: Array = (g[..., np.newaxis, np.newaxis] * np.eye(m.shape[-2], m.shape[-1], dtype=x.dtype))
-    return grad.reshape(x.shape)
+    out: Array = grad.reshape(x.shape)
+    return out
 
 
 def logdet(node: Node, x: Array) -> Array:
@@ -518,20 +520,23 @@ def cofactors(x: Array) -> Array:
 def det_vjp(node: Node, g: Array, ans: Array, x: Array) -> Array:
     """G_X = G·adj(X)ᵀ = G·det X·X⁻ᵀ (the cofactors: exact at a singular X too)."""
     grad: Array = g[..., np.newaxis, np.newaxis] * cofactors(as_matrix(x))
-    return grad.reshape(x.shape)
+    out: Array = grad.reshape(x.shape)
+    return out
 
 
 def logdet_vjp(node: Node, g: Array, ans: Array, x: Array) -> Array:
     """G_X = G·X⁻ᵀ."""
     grad: Array = g[..., np.newaxis, np.newaxis] * swap(np.linalg.inv(as_matrix(x)))
-    return grad.reshape(x.shape)
+    out: Array = grad.reshape(x.shape)
+    return out
 
 
 def inv_vjp(node: Node, g: Array, ans: Array, x: Array) -> Array:
     """G_X = −X⁻ᵀ·G·X⁻ᵀ (ans = X⁻¹)."""
     f = as_matrix(ans)
     grad: Array = -np.matmul(np.matmul(swap(f), as_matrix(g)), swap(f))
-    return grad.reshape(x.shape)
+    out: Array = grad.reshape(ans.shape)
+    return out
 
 
 def solve(node: Node, a: Array, b: Array) -> Array:
@@ -547,9 +552,9 @@ def solve_gradients(node: Node, g: Array, ans: Array | None, args: Sequence[Arra
     a, b = args
     assert a is not None and b is not None and ans is not None
     a2, b2 = as_matrix(a), as_matrix(b)
-    column = (lambda v: v[..., np.newaxis]) if b.ndim == 1 else (lambda v: v)
-    gb: Array = np.linalg.solve(swap(a2), column(g))
-    grad_a = -summed_matmul(gb, swap(column(ans)), a2.shape[:-2]).reshape(a.shape) if wanted[0] else None
+    g2, f2 = (g[..., np.newaxis], ans[..., np.newaxis]) if b.ndim == 1 else (g, ans)
+    gb: Array = np.linalg.solve(swap(a2), g2)
+    grad_a = -summed_matmul(gb, swap(f2), a2.shape[:-2]).reshape(a.shape) if wanted[0] else None
     grad_b = unbroadcast(gb, b2.shape).reshape(b.shape) if wanted[1] else None
     return [grad_a, grad_b]
 
@@ -631,10 +636,12 @@ def first_extreme(node: Node, x: Array) -> Array:
     axis = resolved_axis(node, x.ndim)
     if axis is None:
         positions = np.arange(x.size).reshape(x.shape)
-        return positions == choose(x)
+        first: Array = positions == choose(x)
+        return first
     axis %= x.ndim
     positions = np.arange(x.shape[axis]).reshape([-1 if a == axis else 1 for a in range(x.ndim)])
-    return positions == np.expand_dims(choose(x, axis=axis), axis)
+    along: Array = positions == np.expand_dims(choose(x, axis=axis), axis)
+    return along
 
 
 def norm(node: Node, x: Array) -> Array:
@@ -779,7 +786,7 @@ PRIMITIVES: dict[str, Primitive] = {row.name: row for row in (
                     check=check_inverse),
     Primitive("solve", "\\", solve_shape, solve, (solve_vjp_a, solve_vjp_b),
               ("−solve({x}ᵀ, {G})·{f}ᵀ  (d(A⁻¹B) = −A⁻¹·dA·A⁻¹B)", "solve({x}ᵀ, {G})  (A⁻¹ is linear in B)"),
-              (False, True), "xf", latex=r"\operatorname{solve}", accumulation=solve_accumulation,
+              (False, True), "xyf", latex=r"\operatorname{solve}", accumulation=solve_accumulation,
               unsummed=solve_unsummed, check=check_inverse, joint=solve_gradients),
     Primitive("diag", "diag", diag_shape, diag, (diag_vjp,), ("diag({G})",), (True,), "x",
               latex=r"\operatorname{diag}"),
