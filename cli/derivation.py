@@ -148,9 +148,22 @@ def backward_steps(problem: Problem, grads: Gradients, upstream_note: str) -> li
         formula = f"{label} = " + " + ".join(_edge_text(problem, c, i, labels) for c, i in uses)
         value = grads.adjoints[id(node)]
         where = " and ".join(_node_formula(problem, c, {}) for c, _ in uses)
-        steps.append(Step(f"Back through {where}", formula, {label: value}, upstream_note if not steps else "",
-                          (formula + " = ", value)))
+        note = " ".join(part for part in (upstream_note if not steps else "", rule_notes(problem, uses, labels,
+                                                                                          label)) if part)
+        steps.append(Step(f"Back through {where}", formula, {label: value}, note, (formula + " = ", value)))
     return steps
+
+
+def rule_notes(problem: Problem, uses: list[tuple[Node, int]], labels: dict[int, str], gradient: str) -> str:
+    """Where each rule comes from, for the rows that say: 'd log|det A| = tr(A⁻¹·dA), so dL/dA = G·A⁻ᵀ.'"""
+    notes = []
+    for consumer, index in uses:
+        row = PRIMITIVES[consumer.op]
+        if row.differential:
+            names = core.engine.rule_names(problem, consumer, labels.get(id(consumer), "G"))
+            rule = core.engine.rule_text(problem, consumer, index, labels)
+            notes.append(f"{row.differential.format(**names)}, so {gradient} = {rule}.")
+    return " ".join(notes)
 
 
 def _edge_text(problem: Problem, consumer: Node, index: int, labels: dict[int, str]) -> str:
@@ -195,7 +208,9 @@ def gradient_step(problem: Problem, grads: Gradients, name: str, note: str) -> S
     elif kind not in ("scalar", "same"):
         equation = (f"{formula} = ", value)
     arrays = {g: adjoint, d: value} if adjoint is not None and plain else {d: value}
-    return Step(title, formula, arrays, (note + " " if note else "") + grads.describe(name), equation)
+    why = rule_notes(problem, problem.uses(problem.operand_node(name)), dict(grads.adjoint_labels), d)
+    text = " ".join(part for part in (note, why, grads.describe(name)) if part)
+    return Step(title, formula, arrays, text, equation)
 
 
 def _summed(reduction: core.Reduction) -> str:

@@ -240,7 +240,8 @@ def _matmul_structure(problem: Problem, link: Chain) -> JacobianStructure:
     w_text, x_text = (problem.label(a) for a in link.first.args)
     w_at, x_at = (f"{text}[β]" if own else text for text, own in ((w_text, w_beta), (x_text, x_beta)))
     if link.index == 0:
-        rule = f"entries ∂f[{beta}i,j]/∂{name}[{w_beta}p,q] = δ(i,p)·{x_text}[{x_beta}q,j]"
+        rule = (f"entries ∂f[{beta}i,j]/∂{name}[p] = δ(i,p)·{x_text}[{x_beta}0,j] ({name} a column)" if ax.w_vector
+                else f"entries ∂f[{beta}i,j]/∂{name}[{w_beta}p,q] = δ(i,p)·{x_text}[{x_beta}q,j]")
         kron = f"{x_at}ᵀ ⊗ I{subscript(ax.m)}" if ax.m != 1 else f"{x_at}ᵀ"
         shared, own_at = broadcast_axes(ax.w_batch, ax.batch), w_at
     else:
@@ -254,7 +255,7 @@ def _matmul_structure(problem: Problem, link: Chain) -> JacobianStructure:
             kron += f"; {name} is shared along batch {'axis' if len(summed) == 1 else 'axes'} " + \
                 ", ".join(str(a) for a in summed)
     else:
-        kron = f"∂vec f/∂vec {name} = {kron}"
+        kron = f"∂vec f/∂{notation.vec(name, len(problem.operands[name].shape))} = {kron}"
     own = problem.operands[name].shape
     return _assemble(name, f_shape, own, block_axes, n_blocks, rest, math.prod(f_shape) * ax.k, kron, rule)
 

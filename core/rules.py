@@ -66,7 +66,8 @@ class Primitive:
     may write into a fresh left argument; fresh: the value is a new array the next row may write into.
     accumulation: how many roundings the value collects; unsummed: the shape of a gradient before the row
     summed its batch axes (for the explanation); check: raises for a value that must not pass (a singular
-    matrix); joint: all VJPs at once, when they share work."""
+    matrix); joint: all VJPs at once, when they share work; differential: the rule's reason, the differential
+    its VJPs come from (d log|det X| = tr(X⁻¹ dX)), for explain."""
 
     name: str
     symbol: str
@@ -92,6 +93,7 @@ class Primitive:
     unsummed: Callable[[int, Sequence[Shape], Shape], Shape] | None = None
     check: Callable[[Node, Sequence[Array], Array], None] | None = None
     joint: Joint | None = None
+    differential: str = ""
 
     @property
     def arity(self) -> int:
@@ -708,19 +710,19 @@ def binary(name: str, symbol: str, forward: Forward, vjp_x: VJP, vjp_y: VJP, rul
 
 
 def reduction(name: str, symbol: str, forward: Forward, vjp: VJP, rule: str, *, uses: str, linear: bool = False,
-              latex: str = "", shape: ShapeRule = reduced_shape, keywords: tuple[tuple[str, Keyword], ...] = AXIS
-              ) -> Primitive:
+              latex: str = "", shape: ShapeRule = reduced_shape, keywords: tuple[tuple[str, Keyword], ...] = AXIS,
+              differential: str = "") -> Primitive:
     """A reduction over an axis (kept with size 1 by default) or over every axis (a scalar)."""
     return Primitive(name, symbol, shape, forward, (vjp,), (rule,), (linear,), uses, keywords=keywords,
-                     latex=latex, accumulation=sum_accumulation)
+                     latex=latex, accumulation=sum_accumulation, differential=differential)
 
 
 def matrix_function(name: str, symbol: str, shape: ShapeRule, forward: Forward, vjp: VJP, rule: str, *,
-                    uses: str, latex: str = "", linear: bool = False,
+                    uses: str, latex: str = "", linear: bool = False, differential: str = "",
                     check: Callable[[Node, Sequence[Array], Array], None] | None = None) -> Primitive:
     """A function of the last two axes (batched over the leading ones, as @ is)."""
     return Primitive(name, symbol, shape, forward, (vjp,), (rule,), (linear,), uses, latex=latex,
-                     accumulation=solve_accumulation, check=check)
+                     accumulation=solve_accumulation, check=check, differential=differential)
 
 
 # ---- The table ----
@@ -775,19 +777,22 @@ PRIMITIVES: dict[str, Primitive] = {row.name: row for row in (
     Primitive("T", "ᵀ", transpose_shape, lambda n, x: transpose(x), (lambda n, g, f, x: swap(g).reshape(x.shape),),
               ("{G}ᵀ",), (True,), "x", called=False, template="{x}ᵀ", drawn=""),
     matrix_function("trace", "tr", trace_shape, trace, trace_vjp,
-                    "{G}·I  (d tr X = tr dX)", uses="x", latex=r"\operatorname{tr}", linear=True),
+                    "{G}·I", uses="x", latex=r"\operatorname{tr}", linear=True,
+                    differential="d tr {x} = tr d{x}"),
     matrix_function("det", "det", det_shape, lambda n, x: np.linalg.det(as_matrix(x)), det_vjp,
-                    "{G}·adj({x})ᵀ = {G}·det {x}·{x}⁻ᵀ  (d det X = det X·tr(X⁻¹ dX))", uses="x", latex=r"\det"),
+                    "{G}·adj({x})ᵀ", uses="x", latex=r"\det",
+                    differential="d det {x} = tr(adj({x})·d{x}) = det {x}·tr({x}⁻¹·d{x})"),
     matrix_function("logdet", "log det", det_shape, logdet, logdet_vjp,
-                    "{G}·{x}⁻ᵀ  (d log|det X| = tr(X⁻¹ dX))", uses="x", latex=r"\log\det",
-                    check=check_logdet),
+                    "{G}·{x}⁻ᵀ", uses="x", latex=r"\log\det", check=check_logdet,
+                    differential="d log|det {x}| = tr({x}⁻¹·d{x})"),
     matrix_function("inv", "⁻¹", inv_shape, lambda n, x: np.linalg.inv(as_matrix(x)).reshape(x.shape), inv_vjp,
-                    "−{f}ᵀ·{G}·{f}ᵀ  (d X⁻¹ = −X⁻¹·dX·X⁻¹)", uses="f", latex=r"\operatorname{inv}",
-                    check=check_inverse),
+                    "−{f}ᵀ·{G}·{f}ᵀ", uses="f", latex=r"\operatorname{inv}", check=check_inverse,
+                    differential="d({x}⁻¹) = −{x}⁻¹·d{x}·{x}⁻¹"),
     Primitive("solve", "\\", solve_shape, solve, (solve_vjp_a, solve_vjp_b),
-              ("−solve({x}ᵀ, {G})·{f}ᵀ  (d(A⁻¹B) = −A⁻¹·dA·A⁻¹B)", "solve({x}ᵀ, {G})  (A⁻¹ is linear in B)"),
+              ("−solve({x}ᵀ, {G})·{f}ᵀ", "solve({x}ᵀ, {G})"),
               (False, True), "xyf", latex=r"\operatorname{solve}", accumulation=solve_accumulation,
-              unsummed=solve_unsummed, check=check_inverse, joint=solve_gradients),
+              unsummed=solve_unsummed, check=check_inverse, joint=solve_gradients,
+              differential="d({x}⁻¹{y}) = {x}⁻¹·(d{y} − d{x}·{f})"),
     Primitive("diag", "diag", diag_shape, diag, (diag_vjp,), ("diag({G})",), (True,), "x",
               latex=r"\operatorname{diag}"),
     # ---- along an axis (shape kept) ----
@@ -806,9 +811,11 @@ PRIMITIVES: dict[str, Primitive] = {row.name: row for row in (
               lambda n, g, f, x: kept(n, g, x) * stable_softmax(x, resolved_axis(n, x.ndim)),
               "{G} ⊙ softmax({x})", uses="x"),
     reduction("max", "max", extreme, lambda n, g, f, x: kept(n, g, x) * first_extreme(n, x),
-              "{G} at the first maximiser of {x}, 0 elsewhere", uses="x", shape=nonempty_reduced_shape),
+              "{G} at the first maximiser of {x}, 0 elsewhere", uses="x", shape=nonempty_reduced_shape,
+              differential="d max {x} = d{x} at its maximiser (on a tie, the first in C order)"),
     reduction("min", "min", extreme, lambda n, g, f, x: kept(n, g, x) * first_extreme(n, x),
-              "{G} at the first minimiser of {x}, 0 elsewhere", uses="x", shape=nonempty_reduced_shape),
-    reduction("norm", "‖·‖", norm, norm_vjp, "{G} ⊙ {x} ⊘ {f}  (0 where {f} = 0)", uses="xf",
-              latex=r"\operatorname{norm}"),
+              "{G} at the first minimiser of {x}, 0 elsewhere", uses="x", shape=nonempty_reduced_shape,
+              differential="d min {x} = d{x} at its minimiser (on a tie, the first in C order)"),
+    reduction("norm", "‖·‖", norm, norm_vjp, "{G} ⊙ {x} ⊘ {f}", uses="xf", latex=r"\operatorname{norm}",
+              differential="d‖{x}‖ = ⟨{x}, d{x}⟩ / ‖{x}‖, and at {x} = 0 the subgradient 0"),
 )}
