@@ -53,6 +53,18 @@ class Loss(str, Enum):
     mse = "mse"
 
 
+LossOption = Annotated[
+    Loss | None,
+    typer.Option(
+        "--loss",
+        "-l",
+        help="Scalar loss that gives G when -G is absent: sum (G = 1), mean (G = 1/N) "
+        "or mse against -T (G = 2(f − T)/N). Default: sum.",
+        show_default=False,
+    ),
+]
+
+
 def guarded(command: F) -> F:
     """Run a command so that every failure the user can cause ends in one line on stderr and its exit status;
     NumPy's floating-point warnings are silenced here and reported per result by the commands."""
@@ -152,16 +164,7 @@ def backward(
     b: BiasOption = None,
     G: GradOption = None,
     T: TargetOption = None,
-    loss: Annotated[
-        Loss | None,
-        typer.Option(
-            "--loss",
-            "-l",
-            help="Scalar loss that gives G when -G is absent: sum (G = 1), mean (G = 1/N) "
-            "or mse against -T (G = 2(f − T)/N). Default: sum.",
-            show_default=False,
-        ),
-    ] = None,
+    loss: LossOption = None,
     wrt: WrtOption = None,
     bundle: BundleOption = None,
     delimiter: DelimiterOption = None,
@@ -231,6 +234,7 @@ def check(
     b: BiasOption = None,
     G: GradOption = None,
     T: TargetOption = None,
+    loss: LossOption = None,
     wrt: WrtOption = None,
     bundle: BundleOption = None,
     delimiter: DelimiterOption = None,
@@ -240,14 +244,15 @@ def check(
     precision: PrecisionOption = 3,
     debug: DebugOption = False,
 ) -> None:
-    """Compare the analytic gradients with central finite differences; exit 1 if any disagree.
+    """Compare the analytic gradients of L with central finite differences; exit 1 if any disagree. L is Σ G ⊙ f
+    for -G, else the --loss (default sum: L = Σ f), against -T for mse; the check says which.
 
     [bold]Example[/bold]: wxb check -W samples/dense/W.csv -X samples/dense/X.csv -b samples/dense/b.csv
     """
     from . import commands
 
     loaded = _sources(expr, bindings, W, X, b, T, G, bundle, delimiter, header)
-    if not commands.check(loaded, wrt, _out(fmt, output, precision)):
+    if not commands.check(loaded, loss.value if loss else None, wrt, _out(fmt, output, precision)):
         raise typer.Exit(ExitStatus.CHECK_FAILED)
 
 

@@ -500,18 +500,31 @@ CHECK_FIELDS = ("operand", "n_checked", "method", "max_abs_error", "max_rel_erro
                 "reason")
 
 
-def check(loaded: Loaded, wrt: str | None, out: OutputChoice) -> bool:
-    """Finite differences against the analytic gradients; True unless an operand fails."""
+def checked_loss(loaded: Loaded, loss: str | None) -> tuple[Array, str]:
+    """G for the check and which L it checks: Σ G ⊙ f for -G, else the loss (default sum), mse against -T."""
+    G, _ = upstream(loaded, loss)
+    if loaded.G is not None:
+        return G, "L = Σ G ⊙ f, for the G given"
+    if loaded.problem.f_shape == () and loss is None:
+        return G, "L = f, a scalar, so G = 1"
+    row = loss_row(loss or "sum")
+    fixed = "; checked as Σ G ⊙ f with G held at its value here, which has the same gradient" if loss == "mse" else ""
+    return G, row.text + fixed
+
+
+def check(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice) -> bool:
+    """Finite differences against the analytic gradients of L; True unless an operand fails."""
     from ..core import gradcheck
 
     names = checked_wrt(loaded, _wrt_list(wrt))
-    report = gradcheck.check_problem(loaded.problem, loaded.G, names)
+    G, which = checked_loss(loaded, loss)
+    report = gradcheck.check_problem(loaded.problem, G, names)
     fmt = descriptive_format(out, ("csv", "tsv", "json"))
     if fmt in ("table", "text"):
-        show(fmt, out, lambda console: views().check(console, report, out.precision))
+        show(fmt, out, lambda console: views().check(console, report, out.precision, which))
     elif fmt == "json":
         rows = [{field: _plain(getattr(r, field)) for field in CHECK_FIELDS} for r in report.results]
-        write_text(_json({"passed": report.passed, "results": rows}), out.output)
+        write_text(_json({"passed": report.passed, "L": which, "results": rows}), out.output)
     else:
         sep = "," if fmt == "csv" else "\t"
         lines = [sep.join(CHECK_FIELDS)]
