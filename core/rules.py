@@ -624,17 +624,15 @@ def logsumexp(node: Node, x: Array) -> Array:
     return unkept(node, logsumexp_keep(x, resolved_axis(node, x.ndim)), x)
 
 
-def extreme(node: Node, x: Array) -> Array:
-    """max or min over the axis (all axes by default)."""
-    pick = np.max if node.op == "max" else np.min
+def extreme(pick: Callable[..., Array], node: Node, x: Array) -> Array:
+    """max or min (pick) over the axis (all axes by default)."""
     out: Array = pick(x, axis=resolved_axis(node, x.ndim), keepdims=keeps(node))
     return out
 
 
-def first_extreme(node: Node, x: Array) -> Array:
-    """[x is the FIRST maximiser (minimiser) along the axis]: ties give the whole gradient to the first, in C
-    order (as PyTorch's max with dim does), not a share to each."""
-    choose = np.argmax if node.op == "max" else np.argmin
+def first_extreme(choose: Callable[..., Array], node: Node, x: Array) -> Array:
+    """[x is the FIRST maximiser (minimiser: choose is argmax or argmin) along the axis]: ties give the whole
+    gradient to the first, in C order (as PyTorch's max with dim does), not a share to each."""
     axis = resolved_axis(node, x.ndim)
     if axis is None:
         positions = np.arange(x.size).reshape(x.shape)
@@ -810,10 +808,12 @@ PRIMITIVES: dict[str, Primitive] = {row.name: row for row in (
     reduction("logsumexp", "logsumexp", logsumexp,
               lambda n, g, f, x: kept(n, g, x) * stable_softmax(x, resolved_axis(n, x.ndim)),
               "{G} ⊙ softmax({x})", uses="x"),
-    reduction("max", "max", extreme, lambda n, g, f, x: kept(n, g, x) * first_extreme(n, x),
+    reduction("max", "max", lambda n, x: extreme(np.max, n, x),
+              lambda n, g, f, x: kept(n, g, x) * first_extreme(np.argmax, n, x),
               "{G} at the first maximiser of {x}, 0 elsewhere", uses="x", shape=nonempty_reduced_shape,
               differential="d max {x} = d{x} at its maximiser (on a tie, the first in C order)"),
-    reduction("min", "min", extreme, lambda n, g, f, x: kept(n, g, x) * first_extreme(n, x),
+    reduction("min", "min", lambda n, x: extreme(np.min, n, x),
+              lambda n, g, f, x: kept(n, g, x) * first_extreme(np.argmin, n, x),
               "{G} at the first minimiser of {x}, 0 elsewhere", uses="x", shape=nonempty_reduced_shape,
               differential="d min {x} = d{x} at its minimiser (on a tie, the first in C order)"),
     reduction("norm", "‖·‖", norm, norm_vjp, "{G} ⊙ {x} ⊘ {f}", uses="xf", latex=r"\operatorname{norm}",
