@@ -21,7 +21,7 @@ Array = np.ndarray[Any, np.dtype[Any]]
 MAX_DRAWN = 400  # entries: a larger matrix is named, not written out
 
 LATEX = {
-    "⁻ᵀ": r"^{-\top}", "⁻¹": r"^{-1}", "‖": r"\|",
+    "⁻ᵀ": r"^{-\top}", "⁻¹": r"^{-1}", "‖": r"\|", "⟨": r"\langle ", "⟩": r"\rangle ",
     "·": r" \cdot ", "⊙": r" \odot ", "⊘": r" \oslash ", "⊗": r" \otimes ", "⊕": r" \oplus ", "ᵀ": r"^{\top}",
     "−": "-", "∂": r"\partial ", "Σ": r"\sum ", "δ": r"\delta", "β": r"\beta", "θ": r"\theta", "…": r"\dots ",
     "′": "'", "²": "^{2}", "ᴮ": r"^{B}", "≤": r"\le ", "×": r"\times ", "→": r"\to ",
@@ -159,7 +159,7 @@ def _escape_latex(text: str) -> str:
     return re.sub(r"([#$%&_{}])", r"\\\1", text)
 
 
-MATHS = re.compile(r"\S*[∂Σ⊕·⊙⊘ᵀ⊗\u0370-\u03ff₀-₉→×≤′²ᴮ−…^~]\S*")
+MATHS = re.compile(r"\S*[∂Σ⊕·⊙⊘ᵀ⊗‖⟨⟩⁻¹\u0370-\u03ff₀-₉→×≤′²ᴮ−…^~]\S*")
 
 
 def _prose_latex(text: str) -> str:
