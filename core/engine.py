@@ -4,9 +4,9 @@
     f = problem.forward()
     grads = problem.backward(G)          # grads["b"], grads.reductions["b"]
 
-Conventions: a 1-D operand combined elementwise with an array of 2 or more axes is a column (one value per row);
-`@` is np.matmul; an elementwise operation that would enlarge both of its arguments (an outer sum) is refused.
-float32 stays float32: the computation runs in float32 when every float operand with an axis is float32
+The engine holds no primitive's name: each node's shape, value, check, gradients and rounding come from its row
+in core/rules.py (the conventions are stated there: a 1-D operand is a column everywhere, reductions along an
+axis keep it). float32 stays float32: the computation runs in float32 when every float operand with an axis is float32
 (scalars, integers, booleans and operands named as `weak` do not count), else in float64.
 """
 
