@@ -332,16 +332,16 @@ class Generator:
 
     def matrix(self, shape: Shape, depth: int) -> Tree:
         """trace, det, logdet, inv, solve and diag, batched over leading axes, with 1-D operands as columns."""
-        choices = ["trace", "diag"]
-        if len(shape) <= 1:
-            choices += ["det", "logdet"]
+        choices = ["trace", "trace", "diag"]
+        if len(shape) <= 2:
+            choices += ["det", "logdet", "det", "logdet"]
         if (len(shape) >= 2 and shape[-1] == shape[-2]) or shape == (1,):
             choices.append("inv")
         if shape:
             choices.append("solve")
         op = self.draw(st.sampled_from(choices))
         if op == "trace":
-            if len(shape) > 1:
+            if len(shape) > 2:
                 return self.unary(shape, depth)
             arg = (self.size(),) if not shape and self.draw(st.integers(0, 4)) == 0 else (*shape, self.size(),
                                                                                        self.size())
