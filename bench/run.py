@@ -1,6 +1,6 @@
 """Benchmark wxb against the plain scripts a user would otherwise write: whole processes, timed and weighed.
 
-Usage: python bench/run.py [--quick] [--runs N] [--only start-up,csv,npy,memory,tanh,scale]
+Usage: python bench/run.py [--quick] [--runs N] [--only start-up,csv,npy,memory,tanh,linalg,scale]
 
 Each case runs every command once as a warm-up, then N times ALTERNATING wxb and its alternatives, timing the
 whole process and weighing its own peak RSS. Both come from bench/launch.py, a small process that starts the
@@ -39,7 +39,7 @@ PYTHON = sys.executable
 WXB = str(Path(PYTHON).parent / "wxb")
 LAUNCH = (PYTHON, "-I", "-S", str(BENCH / "launch.py"))  # isolated, no site: a small process
 SEED = 20240601
-OPERAND_NAMES = ("W", "X", "b", "G")
+OPERAND_NAMES = ("W", "X", "b", "G", "A", "B")
 MB = 1024 * 1024
 
 
@@ -58,19 +58,21 @@ class Sizes:
     jacobian_n: int
     tanh_n: int
     scale_ns: tuple[int, ...]
+    linalg_n: int = 2000
 
 
 FULL = Sizes(
     15, 9, csv_n=2000, npy_n=3000, memory_n=4000, jacobian_n=2000, tanh_n=2000, scale_ns=(250, 500, 1000, 2000, 4000)
 )
-QUICK = Sizes(5, 3, csv_n=500, npy_n=1000, memory_n=1000, jacobian_n=500, tanh_n=500, scale_ns=(250, 500, 1000))
+QUICK = Sizes(5, 3, csv_n=500, npy_n=1000, memory_n=1000, jacobian_n=500, tanh_n=500, scale_ns=(250, 500, 1000),
+              linalg_n=500)
 
 
 # ---------------------------------------------------------------- operands
 
 
 def operand(n: int, name: str) -> np.ndarray:
-    """Operand `name` for size n, the same on every machine: W, X and G are n×n standard normal, b is n×1."""
+    """Operand `name` for size n, the same on every machine: W, X, G, A and B are n×n standard normal, b is n×1."""
     rng = np.random.default_rng([SEED, n, OPERAND_NAMES.index(name)])
     return rng.normal(size=(n, 1) if name == "b" else (n, n))
 
@@ -414,6 +416,28 @@ def tanh_case(sizes: Sizes) -> list[Row]:
     return [replace(row, tolerance=(1e-12, 1e-12)) for row in rows]  # the same maths: the same numbers, nearly
 
 
+def linalg_case(sizes: Sizes) -> list[Row]:
+    """backward -e "logdet(X)" --wrt X and backward -e "sum(solve(A, B))" --wrt all on n×n .npy operands (standard
+    normal: invertible, condition numbers near n), against NumPy scripts computing X⁻ᵀ and the two solves."""
+    n = sizes.linalg_n
+    (X,) = npy_operands(n, "X").values()
+    logdet = [
+        wxb("backward", "-e", "logdet(X)", "--wrt", "X", f"X={X}", output=out(f"logdet-{n}-wxb.npy")),
+        script("NumPy script", "alt_linalg.py", "logdet", X, output=out(f"logdet-{n}-alt.npy")),
+    ]
+    mine, theirs = measure(logdet, sizes.runs)
+    rows = [ratio_row(f'backward -e "logdet(X)" --wrt X {n}×{n}', "time", mine, logdet[1].label, theirs, 1.2)]
+    A, B = npy_operands(n, "AB").values()
+    solve = wxb("backward", "-e", "sum(solve(A, B))", "--wrt", "all", f"A={A}", f"B={B}",
+                output=out(f"solve-{n}-wxb.npz"))
+    keys = written_keys(solve, default="dA,dB")
+    alternative = script("NumPy script", "alt_linalg.py", "solve", A, B, keys, output=out(f"solve-{n}-alt.npz"))
+    mine, theirs = measure([solve, alternative], sizes.runs)
+    rows.append(ratio_row(f'backward -e "sum(solve(A, B))" --wrt all {n}×{n} ({keys})', "time", mine,
+                          alternative.label, theirs, 1.2))
+    return [replace(row, tolerance=(1e-8, 1e-8)) for row in rows]  # LU with the same pivots: nearly the same numbers
+
+
 @dataclass(frozen=True)
 class ScalePoint:
     """wxb's and the NumPy script's forward pass at one size n."""
@@ -570,6 +594,7 @@ CASES: dict[str, Callable[[Sizes], list[Row]]] = {
     "memory": memory_case,
     "tanh": tanh_case,
     "derive": derive_case,
+    "linalg": linalg_case,
 }
 
 

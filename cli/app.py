@@ -190,22 +190,24 @@ def jacobian(
 
 @app.command()
 @guarded
-@operand_options()
+@operand_options(loss=True)
 def check(
     sources: Any,
+    loss: LossOption = None,
     wrt: WrtOption = None,
     fmt: CheckFormatOption = None,
     output: OutputOption = None,
     precision: PrecisionOption = 3,
     debug: DebugOption = False,
 ) -> None:
-    """Compare the analytic gradients with central finite differences; exit 1 if any disagree.
+    """Compare the analytic gradients of L with central finite differences; exit 1 if any disagree. L is Σ G ⊙ f
+    for -G, else the --loss (default sum: L = Σ f), against -T for mse; the check says which.
 
     [bold]Example[/bold]: wxb check -W samples/dense/W.csv -X samples/dense/X.csv -b samples/dense/b.csv
     """
     from . import commands
 
-    if not commands.check(commands.load(sources), wrt, _out(fmt, output, precision)):
+    if not commands.check(commands.load(sources), loss.value if loss else None, wrt, _out(fmt, output, precision)):
         raise typer.Exit(ExitStatus.CHECK_FAILED)
 
 

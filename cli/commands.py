@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .. import core
+from ..core.losses import loss_row
 from . import records
 from .binding import load
 from .errors import InputError
@@ -23,6 +24,8 @@ from .output import write_text
 from .present import descriptive_format, emit, output_format, show, views
 from .previews import preview_blocks, sparsity
 from .upstream import check_upstream, checked_wrt, jacobian_wrt, refuse_target, upstream, wrt_list, wrt_names
+
+Array = np.ndarray[Any, np.dtype[Any]]
 
 __all__ = ["JacobianRequest", "OutputChoice", "Sources", "backward", "check", "demo", "explain", "forward",
            "jacobian", "load"]
@@ -106,22 +109,36 @@ def jacobian(loaded: Loaded, request: JacobianRequest, out: OutputChoice) -> Non
 
 # ---- check ----
 
-def check(loaded: Loaded, wrt: str | None, out: OutputChoice) -> bool:
-    """Finite differences against the analytic gradients; True unless an operand fails."""
+def checked_loss(loaded: Loaded, loss: str | None) -> tuple[Array, str]:
+    """G for the check and which L it checks: Σ G ⊙ f for -G, else the loss (default sum), mse against -T."""
+    G, _ = upstream(loaded, loss)
+    if loaded.G is not None and (loss is None or loaded.G_given):
+        assert G is not None
+        return G, "L = Σ G ⊙ f, for the G given"
+    if G is not None:
+        return G, "L = f, a scalar, so G = 1"
+    problem = loaded.problem
+    G = core.upstream_gradient(problem.forward(), loss or "sum", loaded.target).astype(problem.dtype, copy=False)
+    fixed = "; checked as Σ G ⊙ f with G held at its value here, which has the same gradient" if loss == "mse" else ""
+    return G, loss_row(loss or "sum").text + fixed
+
+
+def check(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice) -> bool:
+    """Finite differences against the analytic gradients of L; True unless an operand fails."""
     from ..core import gradcheck
 
-    refuse_target(loaded, "check")
     names = checked_wrt(loaded, wrt_list(wrt))
-    report = gradcheck.check_problem(loaded.problem, loaded.G, names)
+    G, which = checked_loss(loaded, loss)
+    report = gradcheck.check_problem(loaded.problem, G, names)
     fmt = descriptive_format(out, tuple(CHECK_WRITERS))
     if fmt in ("table", "text"):
-        show(fmt, out, lambda console: views().check(console, report, out.precision))
+        show(fmt, out, lambda console: views().check(console, report, out.precision, which))
     else:
-        write_text(CHECK_WRITERS[fmt](report), out.output)
+        write_text(CHECK_WRITERS[fmt](report, which), out.output)
     return report.passed
 
 
-CHECK_WRITERS: dict[str, Callable[[Any], str]] = {
+CHECK_WRITERS: dict[str, Callable[[Any, str], str]] = {
     "csv": partial(records.check_delimited, sep=","),
     "tsv": partial(records.check_delimited, sep="\t"),
     "json": records.check_json,

@@ -7,6 +7,7 @@ writes it as markdown or LaTeX; json writes it as data. Nothing here prints or c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -14,12 +15,11 @@ import numpy as np
 from .. import core
 from ..core.engine import Gradients, Problem
 from ..core.expr import Node
+from ..core.rules import PRIMITIVES, keywords_text
 
 Array = np.ndarray[Any, np.dtype[Any]]
 Part = str | Array
 INLINE_JACOBIAN = 64  # entries: a Jacobian this small is written out in full
-
-SYMBOLS = {"add": "+", "sub": "−", "mul": "⊙", "div": "⊘", "matmul": "·"}
 
 
 class Step(NamedTuple):
@@ -66,37 +66,30 @@ def broadcast_step(item: core.BiasBroadcast, value: Array) -> Step:
 
 
 def _node_formula(problem: Problem, node: Node, names: dict[int, str]) -> str:
-    """A node written with its arguments' labels: 'z1 = W·X', 'f = tanh(z2)', 'f = z1 + B'."""
+    """A node written with its arguments' labels, as its row writes it: 'z1 = W·X', 'f = tanh(z2)', 'f = z1 + B'."""
     args = [names.get(id(a), problem.label(a)) for a in node.args]
-    if node.op in SYMBOLS:
-        text = f"{args[0]} {SYMBOLS[node.op]} {args[1]}" if node.op != "matmul" else f"{args[0]}·{args[1]}"
-    elif node.op == "neg":
-        text = f"−{args[0]}"
-    elif node.op == "pow":
-        text = f"{args[0]}^{core.engine.constant_text(node.power)}"
-    elif node.op == "T":
-        text = f"{args[0]}ᵀ"
-    else:
-        text = f"{node.op}({args[0]}{_axis_text(node)})"
-    return f"{problem.label(node)} = {text}"
-
-
-def _axis_text(node: Node) -> str:
-    """', axis=1' when the expression gave an axis, '' for the function's default."""
-    return "" if node.default_axis else f", axis={node.axis}"
+    return f"{problem.label(node)} = {PRIMITIVES[node.op].written(node, args)}"
 
 
 def _node_equation(problem: Problem, node: Node, values: dict[int, Array], names: dict[int, str],
                    shown: dict[int, Array]) -> tuple[Part, ...]:
-    """The node's formula written out with its arguments' values, then its own value."""
+    """The node's formula written out with its arguments' values, then its own value: an operator's formula
+    then its arrays (z = A ⊙ B = [..] ⊙ [..] = [..]), a function's name around its arrays (f = tanh([..]) = [..]),
+    or the value alone (a transpose, a negation, a power)."""
+    rule = PRIMITIVES[node.op]
     formula = _node_formula(problem, node, names)
     args = [shown.get(id(a), values[id(a)]) for a in node.args]
     value = values[id(node)]
-    if node.op in SYMBOLS:
-        return (formula + " = ", args[0], f" {SYMBOLS[node.op]} ", args[1], " = ", value)
-    if node.op in ("neg", "T", "pow"):
-        return (formula + " = ", value)
-    return (formula.split(" = ")[0] + f" = {node.op}(", args[0], f"{_axis_text(node)}) = ", value)
+    if rule.drawn == "infix":
+        between = rule.template.format(x="\x00", y="\x00").split("\x00")
+        return (formula + " = ", args[0], f" {between[1].strip()} ", args[1], " = ", value)
+    if rule.drawn == "call":
+        head = formula.split(" = ")[0] + f" = {node.op}("
+        parts: list[Part] = [head]
+        for i, arg in enumerate(args):
+            parts += [", "] * (i > 0) + [arg]
+        return (*parts, f"{keywords_text(node)}) = ", value)
+    return (formula + " = ", value)
 
 
 def forward_steps(problem: Problem, values: dict[int, Array], default: bool) -> list[Step]:
@@ -155,9 +148,22 @@ def backward_steps(problem: Problem, grads: Gradients, upstream_note: str) -> li
         formula = f"{label} = " + " + ".join(_edge_text(grads, c, i) for c, i in uses)
         value = grads.adjoints[id(node)]
         where = " and ".join(_node_formula(problem, c, {}) for c, _ in uses)
-        steps.append(Step(f"Back through {where}", formula, {label: value}, upstream_note if not steps else "",
-                          (formula + " = ", value)))
+        note = " ".join(part for part in (upstream_note if not steps else "", rule_notes(problem, uses, labels,
+                                                                                          label)) if part)
+        steps.append(Step(f"Back through {where}", formula, {label: value}, note, (formula + " = ", value)))
     return steps
+
+
+def rule_notes(problem: Problem, uses: list[tuple[Node, int]], labels: Mapping[int, str], gradient: str) -> str:
+    """Where each rule comes from, for the rows that say: 'd log|det A| = tr(A⁻¹·dA), so dL/dA = G·A⁻ᵀ.'"""
+    notes = []
+    for consumer, index in uses:
+        row = PRIMITIVES[consumer.op]
+        if row.differential:
+            names = core.engine.rule_names(problem, consumer, labels.get(id(consumer), "G"))
+            rule = core.engine.rule_text(problem, consumer, index, labels)
+            notes.append(f"{row.differential.format(**names)}, so {gradient} = {rule}.")
+    return " ".join(notes)
 
 
 def _edge_text(grads: Gradients, consumer: Node, index: int) -> str:
@@ -196,7 +202,9 @@ def gradient_step(problem: Problem, grads: Gradients, name: str, note: str) -> S
     elif kind not in ("scalar", "same"):
         equation = (f"{formula} = ", value)
     arrays = {g: adjoint, d: value} if adjoint is not None and plain else {d: value}
-    return Step(title, formula, arrays, (note + " " if note else "") + grads.describe(name), equation)
+    why = rule_notes(problem, problem.uses(problem.operand_node(name)), dict(grads.adjoint_labels), d)
+    text = " ".join(part for part in (note, why, grads.describe(name)) if part)
+    return Step(title, formula, arrays, text, equation)
 
 
 def _summed(reduction: core.Reduction) -> str:

@@ -14,19 +14,24 @@ from typing import Any
 
 import numpy as np
 
+from ..core.rules import PRIMITIVES
 from .derivation import Step
 
 Array = np.ndarray[Any, np.dtype[Any]]
 MAX_DRAWN = 400  # entries: a larger matrix is named, not written out
 
 LATEX = {
+    "⁻ᵀ": r"^{-\top}", "⁻¹": r"^{-1}", "‖": r"\|", "⟨": r"\langle ", "⟩": r"\rangle ",
     "·": r" \cdot ", "⊙": r" \odot ", "⊘": r" \oslash ", "⊗": r" \otimes ", "⊕": r" \oplus ", "ᵀ": r"^{\top}",
     "−": "-", "∂": r"\partial ", "Σ": r"\sum ", "δ": r"\delta", "β": r"\beta", "θ": r"\theta", "…": r"\dots ",
     "′": "'", "²": "^{2}", "ᴮ": r"^{B}", "≤": r"\le ", "×": r"\times ", "→": r"\to ",
 }
 SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
-FUNCTIONS = ("tanh", "exp", "log", "sqrt", "relu", "sigmoid", "softmax", "log_softmax", "logsumexp", "diag", "vec",
-             "sign", "abs", "mean", "sum")
+WORDS = ("vec", "sign", "adj", "tr")  # functions the rule texts use that are not rows of the table
+# Each function's name in LaTeX: its row's own (\det), else upright (\operatorname{tanh}).
+FUNCTIONS = {name: row.latex or r"\operatorname{" + name.replace("_", r"\_") + "}"
+             for name, row in PRIMITIVES.items() if row.called}
+FUNCTIONS.update({word: r"\operatorname{" + word + "}" for word in WORDS})
 
 
 def _identifier(match: re.Match[str]) -> str:
@@ -38,7 +43,7 @@ def identifier_latex(name: str) -> str:
     if name == "axis":
         return r"\text{axis}"
     if name in FUNCTIONS:
-        return r"\operatorname{" + name.replace("_", r"\_") + "}"
+        return FUNCTIONS[name]
     head, underscore, tail = name.partition("_")
     if len(head) == 1 and underscore and tail and "_" not in tail:
         return f"{head}_{{{tail}}}"
@@ -163,7 +168,7 @@ def _escape_latex(text: str) -> str:
     return re.sub(r"([#$%&_{}])", r"\\\1", text)
 
 
-MATHS = re.compile(r"\S*[∂Σ⊕·⊙⊘ᵀ⊗\u0370-\u03ff₀-₉→×≤′²ᴮ−…^~]\S*")
+MATHS = re.compile(r"\S*[∂Σ⊕·⊙⊘ᵀ⊗‖⟨⟩⁻¹\u0370-\u03ff₀-₉→×≤′²ᴮ−…^~]\S*")
 
 
 def _prose_latex(text: str) -> str:

@@ -44,13 +44,13 @@ CHECK_FIELDS = ("operand", "n_checked", "method", "max_abs_error", "max_rel_erro
                 "reason")
 
 
-def check_json(report: Any) -> str:
-    """A gradient check as a JSON record: whether it passed, and one row per operand."""
+def check_json(report: Any, which: str) -> str:
+    """A gradient check as a JSON record: whether it passed, which L it checked, and one row per operand."""
     rows = [{field: _plain(getattr(r, field)) for field in CHECK_FIELDS} for r in report.results]
-    return json_text({"passed": report.passed, "results": rows})
+    return json_text({"passed": report.passed, "L": which, "results": rows})
 
 
-def check_delimited(report: Any, sep: str) -> str:
+def check_delimited(report: Any, which: str, sep: str) -> str:
     """A gradient check as csv or tsv: a header row, then one row per operand."""
     lines = [sep.join(CHECK_FIELDS)]
     lines += [sep.join(_field_text(getattr(r, field), sep) for field in CHECK_FIELDS) for r in report.results]

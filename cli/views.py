@@ -118,11 +118,12 @@ CHECK_WIDE = 72  # columns: below this, check's table leaves out "checked" and t
 VERDICTS = {"pass": ("✓ pass", "green"), "fail": ("✗ FAIL", "bold red"), "cannot check": ("? cannot check", "yellow")}
 
 
-def check(console: Console, report: CheckReport, precision: int) -> None:
-    """The gradient check as a table with a verdict per operand, and the reason of any verdict but pass."""
+def check(console: Console, report: CheckReport, precision: int, loss: str = "") -> None:
+    """The gradient check of L (`loss` says which) as a table with a verdict per operand, and the reason of any
+    verdict but pass."""
     from rich import box
 
-    title = ("gradient check: analytic VJP vs central finite differences\n"
+    title = ("gradient check: analytic VJP vs central finite differences\n" + (f"{loss}\n" if loss else "") +
              "(bound = tolerance·|gradient| + rounding of L/step + truncation)")
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     wide = console.width >= CHECK_WIDE  # narrower: the columns a verdict needs, so no number is split

@@ -29,7 +29,15 @@ from typing import TYPE_CHECKING
 from .affine import Forward, affine, backward, expand_bias, forward
 from .broadcast import BiasBroadcast, Reduction, unbroadcast
 from .engine import Evaluation, Gradients, Problem
-from .errors import BiasEnlargesError, BindingError, DtypeError, ShapeError, TooLargeError, WxbError
+from .errors import (
+    BiasEnlargesError,
+    BindingError,
+    DtypeError,
+    ShapeError,
+    SingularMatrixError,
+    TooLargeError,
+    WxbError,
+)
 from .expr import DEFAULT, DEFAULT_WITHOUT_W, Expression, ExpressionError, parse
 from .losses import LOSSES, Loss, loss_value, upstream_gradient
 from .operands import align_bias, as_operand
@@ -83,6 +91,7 @@ __all__ = [
     "Problem",
     "Reduction",
     "ShapeError",
+    "SingularMatrixError",
     "TooLargeError",
     "WxbError",
     "affine",

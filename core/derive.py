@@ -36,7 +36,7 @@ from typing import Any
 from .broadcast import Shape
 from .errors import WxbError
 from .expr import Expression, Node
-from .rules import resolved_axis
+from .rules import PRIMITIVES, resolved_axis
 
 # ---- The templates: ∂L/∂(argument) for the upstream gradient G, one line per primitive ----
 
@@ -290,8 +290,11 @@ class Writer:
             return tuple(self.shapes[t.name])
         if t not in self.known:
             args = [self.shape(arg) for arg in t.args]
+            written = {"axis": t.axis} if not t.default_axis else {}
+            written |= {"keepdims": t.keepdims} if t.keepdims is not None else {}
+            keywords = tuple((name, written.get(name, default)) for name, default in PRIMITIVES[t.op].keywords)
             stand_in = Node(t.op, tuple(Node("var", name=f"a{i}", text=text(arg)) for i, arg in enumerate(t.args)),
-                            axis=t.axis, default_axis=t.default_axis, power=t.power, text=text(t))
+                            power=t.power, keywords=keywords, given=frozenset(written), text=text(t))
             self.known[t] = shape_rule(t.op, stand_in, [s for s in args if s is not None])
         return self.known[t]
 
@@ -810,10 +813,8 @@ def _matmul_edge(writer: Writer, node: Node, index: int, grad: Term, arg: Term) 
 
 def _elementwise(op: str) -> bool:
     """True for a primitive whose arguments broadcast against each other."""
-    from .rules import PRIMITIVES
-
     row = PRIMITIVES.get(op)
-    return row is not None and getattr(row, "kind", "elementwise") == "elementwise"
+    return row is not None and row.elementwise
 
 
 def _count(writer: Writer, node: Node, x: Term) -> Term:

@@ -4,16 +4,15 @@
     f = problem.forward()
     grads = problem.backward(G)          # grads["b"], grads.reductions["b"]
 
-Conventions: a 1-D operand combined elementwise with an array of 2 or more axes is a column (one value per row);
-`@` is np.matmul; an elementwise operation that would enlarge both of its arguments (an outer sum) is refused.
-float32 stays float32: the computation runs in float32 when every float operand with an axis is float32
+The engine holds no primitive's name: each node's shape, value, check, gradients and rounding come from its row
+in core/rules.py (the conventions are stated there: a 1-D operand is a column everywhere, reductions along an
+axis keep it). float32 stays float32: the computation runs in float32 when every float operand with an axis is float32
 (scalars, integers, booleans and operands named as `weak` do not count), else in float64.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,102 +20,25 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .broadcast import (
-    BiasBroadcast,
-    Reduction,
-    Shape,
-    bias_broadcast,
-    broadcast_conflict,
-    unbroadcast,
-)
-from .errors import BiasEnlargesError, BindingError, ShapeError, WxbError
+from .broadcast import BiasBroadcast, Reduction, Shape, bias_broadcast, unbroadcast
+from .errors import BindingError, ShapeError, WxbError
 from .expr import Expression, Node, parse
 from .losses import upstream_gradient
 from .notation import shape_text
 from .operands import as_operand
-from .rules import PRIMITIVES, resolved_axis
+from .rules import PRIMITIVES, aligned, constant_text, matmul_shape, singular_error
+
+__all__ = ["Evaluation", "Gradients", "Problem", "aligned", "constant_text", "matmul_shape", "node_shape", "reverse",
+           "rounding_scale", "rule_text"]
 
 Array = np.ndarray[Any, np.dtype[Any]]
 
 
 # ---- Shapes: every node's shape, checked before anything is computed ----
 
-def aligned(shape: Shape, other: Shape) -> Shape:
-    """An elementwise argument's shape as it broadcasts: a 1-D one beside 2 or more axes is a column (m, 1)."""
-    return (shape[0], 1) if len(shape) == 1 and len(other) >= 2 else shape
-
-
-def _elementwise_shape(node: Node, x: Shape, y: Shape, texts: tuple[str, str]) -> Shape:
-    """The shape of x ∘ y, refusing shapes that do not broadcast and outer sums (both arguments enlarged)."""
-    ax, ay = aligned(x, y), aligned(y, x)
-    labels = [f"{t} {shape_text(s)}" + (f" as a column {shape_text(a)}" if a != s else "")
-              for t, s, a in zip(texts, (x, y), (ax, ay), strict=True)]
-    column = next((t for t, s, a in zip(texts, (x, y), (ax, ay), strict=True) if a != s), None)
-    other = texts[1] if column == texts[0] else texts[0]
-    big = y if column == texts[0] else x
-    hint = (f"a 1-D {column} is a column, one value per row of {other} ({big[-2]} rows); "
-            f"for a row give {column} the shape {shape_text((1, big[-1]))}") if column else None
-    conflict = broadcast_conflict(ax, ay)
-    if conflict is not None:
-        axis, s, n = conflict
-        raise ShapeError(f"{labels[0]} and {labels[1]} do not broadcast in {node.text}: "
-                         f"on axis {axis}, {texts[0]} has size {s} but {texts[1]} has size {n}", hint=hint)
-    out = tuple(np.broadcast_shapes(ax, ay))
-    if out not in (ax, ay):
-        raise BiasEnlargesError(f"{labels[0]} and {labels[1]} would make an outer sum {shape_text(out)} in "
-                                f"{node.text}: each would be enlarged; one of them must have the result's shape",
-                                hint=hint)
-    return out
-
-
-def matmul_shape(w: Shape, x: Shape, texts: tuple[str, str] = ("W", "X")) -> Shape:
-    """Shape of np.matmul: (..., m, k) @ (..., k, n) → (..., m, n), batch axes broadcast, 1-D axes dropped."""
-    for text, shape in zip(texts, (w, x), strict=True):
-        if not shape:
-            raise ShapeError(f"{text} is a scalar (shape ()), but {texts[0]} @ {texts[1]} is a matrix product: "
-                             f"both need an axis", hint="use * for a scalar factor")
-    w2, x2 = ((1, *w) if len(w) == 1 else w), ((*x, 1) if len(x) == 1 else x)
-    if w2[-1] != x2[-2]:
-        what = ("entry" if w2[-1] == 1 else "entries") if len(w) == 1 else ("column" if w2[-1] == 1 else "columns")
-        rows = "row" if x2[-2] == 1 else "rows"
-        raise ShapeError(f"{texts[0]} {shape_text(w)} and {texts[1]} {shape_text(x)} do not multiply: "
-                         f"{texts[0]} has {w2[-1]} {what} but {texts[1]} has {x2[-2]} {rows}")
-    conflict = broadcast_conflict(w2[:-2], x2[:-2])
-    if conflict is not None:
-        axis, s, n = conflict
-        raise ShapeError(f"the batch axes of {texts[0]} {shape_text(w)} and {texts[1]} {shape_text(x)} do not "
-                         f"broadcast: on batch axis {axis}, {texts[0]} has size {s} but {texts[1]} has size {n}")
-    batch = tuple(np.broadcast_shapes(w2[:-2], x2[:-2]))
-    return batch + (w2[-2:-1] if len(w) > 1 else ()) + (x2[-1:] if len(x) > 1 else ())
-
-
-def _axis_checked(node: Node, shape: Shape) -> int | None:
-    """The node's axis, refused when the argument has no such axis."""
-    axis = resolved_axis(node, len(shape))
-    if axis is not None and not -len(shape) <= axis < len(shape):
-        raise ShapeError(f"{node.text}: axis {node.axis} is out of range for {node.args[0].text} "
-                         f"{shape_text(shape)}, which has {len(shape)} axes")
-    return axis
-
-
 def node_shape(node: Node, args: list[Shape]) -> Shape:
-    """The shape of a primitive's value from its arguments' shapes."""
-    kind = PRIMITIVES[node.op].kind
-    texts = tuple(arg.text for arg in node.args)
-    if kind == "elementwise":
-        return args[0] if len(args) == 1 else _elementwise_shape(node, args[0], args[1], (texts[0], texts[1]))
-    if kind == "matmul":
-        return matmul_shape(args[0], args[1], (texts[0], texts[1]))
-    if kind == "transpose":
-        if len(args[0]) < 2:  # a 1-D operand is a column: its transpose is a row
-            return (1, args[0][0]) if args[0] else ()
-        return (*args[0][:-2], args[0][-1], args[0][-2])
-    axis = _axis_checked(node, args[0])
-    if kind == "axis":
-        return args[0]
-    if axis is None:
-        return ()
-    return tuple(n for a, n in enumerate(args[0]) if a != axis % len(args[0]))
+    """The shape of a primitive's value from its arguments' shapes: the row's shape rule."""
+    return PRIMITIVES[node.op].shape(node, args)
 
 
 # ---- The checked problem ----
@@ -222,13 +144,14 @@ class Problem:
         return tuple(name for name in self.expression.operands if name in names)
 
     def upstream(self, G: ArrayLike | None) -> Array:
-        """G = ∂L/∂f: given (f's shape, or a scalar broadcast to it), or 1 when f is a scalar."""
+        """G = ∂L/∂f: given (f's shape, or a scalar broadcast to it), or 1 when f is a scalar or has one entry
+        (the 1×1 quadratic form x.T @ A @ x: L = f)."""
         if G is None:
-            if self.f_shape != ():
+            if any(n != 1 for n in self.f_shape):
                 raise WxbError(f"f = {self.expression.text} has shape {shape_text(self.f_shape)}, not a scalar: "
                                "the backward pass needs the upstream gradient G = ∂L/∂f",
                                hint="give -G, or a loss (--loss sum, mean or mse)")
-            return np.ones((), dtype=self.dtype)
+            return np.ones(self.f_shape, dtype=self.dtype)
         g = as_operand(G, "G")
         if g.shape == ():
             return np.full(self.f_shape, g, dtype=np.result_type(self.dtype, g.dtype))
@@ -242,12 +165,13 @@ class Problem:
         forward order; an operand of the result's own shape only when it is the right side of a sum (a bias)."""
         found = []
         for node in self.intermediates():
-            if PRIMITIVES[node.op].kind != "elementwise" or len(node.args) != 2:
+            rule = PRIMITIVES[node.op]
+            if not rule.elementwise or len(node.args) != 2:
                 continue
             for index, arg in enumerate(node.args):
                 own, other = self.shape(arg), self.shape(node.args[1 - index])
                 stretched = aligned(own, other) != self.shape(node) or aligned(own, other) != own
-                bias = index == 1 and node.op in ("add", "sub")
+                bias = index == 1 and rule.additive
                 if arg.op == "var" and (stretched or bias):
                     found.append(bias_broadcast(own, self.shape(node), name=arg.name, other=other))
         return found
@@ -260,11 +184,9 @@ class Problem:
                 continue
             flags = [id(arg) in depends for arg in node.args]
             rule = PRIMITIVES[node.op]
-            if sum(flags) > 1 and node.op not in ("add", "sub"):
+            if sum(flags) > 1 and not rule.additive:
                 return False
             if any(f and not lin for f, lin in zip(flags, rule.linear, strict=True)):
-                return False
-            if node.op == "pow" and node.power != 1:
                 return False
         return True
 
@@ -378,20 +300,27 @@ def _consumers(order: tuple[Node, ...]) -> dict[int, list[Node]]:
 
 def _apply(problem: Problem, node: Node, args: list[Array], consumers: dict[int, list[Node]],
            wanted: set[int]) -> Array:
-    """One primitive's value, in the problem's dtype. A bias added to a fresh matrix product is added in place."""
+    """One primitive's value, in its row's dtype, checked by the row when it has a check (for arrays in memory).
+    A row with an in-place ufunc (a sum) writes into a fresh left argument (a product) nothing else reads."""
     rule = PRIMITIVES[node.op]
-    if rule.kind == "elementwise" and len(args) == 2:
+    if rule.elementwise and len(args) == 2:
         shape_x, shape_y = problem.shape(node.args[0]), problem.shape(node.args[1])
         args = [args[0].reshape(aligned(shape_x, shape_y)), args[1].reshape(aligned(shape_y, shape_x))]
         first = node.args[0]
-        if (node.op in ("add", "sub") and first.op == "matmul" and id(first) not in wanted
-                and len(consumers.get(id(first), [])) == 1 and args[0].shape == problem.shape(node)
-                and isinstance(args[0], np.ndarray) and args[0].dtype == problem.dtype and args[0].ndim):
-            ufunc = np.add if node.op == "add" else np.subtract
-            ufunc(args[0], args[1], out=args[0])
+        if (rule.inplace is not None and first.op in PRIMITIVES and PRIMITIVES[first.op].fresh
+                and id(first) not in wanted and len(consumers.get(id(first), [])) == 1
+                and args[0].shape == problem.shape(node) and isinstance(args[0], np.ndarray)
+                and args[0].dtype == problem.dtype and args[0].ndim):
+            rule.inplace(args[0], args[1], out=args[0])
             return args[0]
-    value = np.asarray(rule.forward(node, *args))
-    return value if value.dtype == problem.dtype else value.astype(problem.dtype)
+    try:
+        value = np.asarray(rule.forward(node, *args))
+    except np.linalg.LinAlgError:
+        raise singular_error(node, args[0]) from None
+    if rule.check is not None and all(isinstance(a, np.ndarray) for a in args):
+        rule.check(node, args, value)
+    dtype = rule.dtype(*(a.dtype for a in args))
+    return value if value.dtype == dtype else value.astype(dtype)
 
 
 # ---- Backward: reverse mode over the graph ----
@@ -463,7 +392,7 @@ def reverse(problem: Problem, G: Array | None, wrt: tuple[str, ...], *, keep: bo
     adjoints: dict[int, Array] = {id(problem.root): G}
     labels: dict[int, str] = {id(problem.root): "G"}
     kept: dict[int, Array] = {}
-    edges: dict[tuple[int, int], Reduction] = {}
+    kept_edges: dict[tuple[int, int], Reduction] = {}
     contributions: dict[str, list[tuple[Reduction, Array]]] = {name: [] for name in wrt}
     if problem.root.op == "var" and problem.root.name in contributions:  # f is an operand itself: dL/dθ = G
         shape = problem.shape(problem.root)
@@ -474,12 +403,13 @@ def reverse(problem: Problem, G: Array | None, wrt: tuple[str, ...], *, keep: bo
         g = adjoints.pop(id(node))
         if keep:
             kept[id(node)] = g
-        for index, arg in enumerate(node.args):
-            if id(arg) not in active:
+        edges = _edges(problem, node, [id(arg) in active for arg in node.args], g, values, labels)
+        for index, (arg, edge) in enumerate(zip(node.args, edges, strict=True)):
+            if edge is None:
                 continue
-            grad, reduction = _edge(problem, node, index, g, values, labels)
+            grad, reduction = edge
             if keep:
-                edges[(id(node), index)] = reduction
+                kept_edges[(id(node), index)] = reduction
             if arg.op == "var":
                 contributions[arg.name].append((reduction, grad))
             else:
@@ -497,62 +427,55 @@ def reverse(problem: Problem, G: Array | None, wrt: tuple[str, ...], *, keep: bo
         reductions[name] = parts[name][0] if parts[name] else Reduction.between(name, shape, shape, gradient="0")
         if keep:
             kept[id(problem.operand_node(name))] = grads[name]
-    return Gradients(grads, reductions, parts, labels, values if keep else {}, kept, edges)
+    return Gradients(grads, reductions, parts, labels, values if keep else {}, kept, kept_edges)
 
 
-def _edge(problem: Problem, node: Node, index: int, g: Array, values: dict[int, Array],
-          labels: dict[int, str]) -> tuple[Array, Reduction]:
-    """The gradient along one edge (node → its argument `index`), in the argument's shape, and its reduction."""
+def _edges(problem: Problem, node: Node, wanted: list[bool], g: Array, values: dict[int, Array],
+           labels: dict[int, str]) -> list[tuple[Array, Reduction] | None]:
+    """The gradient along each wanted edge (node → its argument), in the argument's shape, with its reduction."""
     rule = PRIMITIVES[node.op]
-    arg = node.args[index]
     shapes = [problem.shape(a) for a in node.args]
     args = [values.get(id(a)) for a in node.args]
-    if rule.kind == "elementwise" and len(args) == 2:
+    if rule.elementwise and len(args) == 2:
         args = [None if a is None else a.reshape(aligned(s, shapes[1 - i])) for i, (a, s) in enumerate(zip(
             args, shapes, strict=True))]
-    grad = np.asarray(rule.vjps[index](node, g, values.get(id(node)), *args))
-    own = shapes[index]
-    text = rule_text(problem, node, index, labels)
-    if rule.kind == "elementwise":
-        target = aligned(own, shapes[1 - index]) if len(shapes) == 2 else own
-        full = grad.shape
-        grad = unbroadcast(grad, target).reshape(own)
-        reduction = Reduction.between(problem.label(arg), own, full, aligned_shape=target, gradient=text)
-    elif rule.kind == "matmul":
-        reduction = Reduction.between(problem.label(arg), own, _unsummed_shape(shapes, g, index), gradient=text)
-    else:
-        reduction = Reduction.between(problem.label(arg), own, own, gradient=text)
-    if grad.dtype != problem.dtype:
-        grad = grad.astype(problem.dtype)
-    return grad, reduction
+    try:
+        grads = rule.gradients(node, g, values.get(id(node)), args, wanted)
+    except np.linalg.LinAlgError:
+        raise singular_error(node, values[id(node.args[0])]) from None
+    edges: list[tuple[Array, Reduction] | None] = []
+    for index, grad in enumerate(grads):
+        if grad is None:
+            edges.append(None)
+            continue
+        grad = np.asarray(grad)
+        own = shapes[index]
+        label, text = problem.label(node.args[index]), rule_text(problem, node, index, labels)
+        if rule.elementwise:
+            target = aligned(own, shapes[1 - index]) if len(shapes) == 2 else own
+            full = grad.shape
+            grad = unbroadcast(grad, target).reshape(own)
+            reduction = Reduction.between(label, own, full, aligned_shape=target, gradient=text)
+        elif rule.unsummed is not None:
+            reduction = Reduction.between(label, own, rule.unsummed(index, shapes, g.shape), gradient=text)
+        else:
+            reduction = Reduction.between(label, own, own, gradient=text)
+        edges.append((grad if grad.dtype == problem.dtype else grad.astype(problem.dtype), reduction))
+    return edges
 
 
-def _unsummed_shape(shapes: list[Shape], g: Array, index: int) -> Shape:
-    """The shape of G·Xᵀ (or Wᵀ·G) per batch entry, before the batch axes are summed to the argument's shape."""
-    w, x = shapes
-    w2, x2 = ((1, *w) if len(w) == 1 else w), ((*x, 1) if len(x) == 1 else x)
-    g2 = g.shape + ((1,) if len(x) == 1 else ())
-    g2 = (*g2[:-1], 1, *g2[-1:]) if len(w) == 1 else g2
-    own = shapes[index]
-    tail = own[-2:] if len(own) >= 2 else own
-    other = x2 if index == 0 else w2
-    return tuple(np.broadcast_shapes(g2[:-2], other[:-2])) + tail
-
-
-def rule_text(problem: Problem, node: Node, index: int, labels: dict[int, str]) -> str:
+def rule_text(problem: Problem, node: Node, index: int, labels: Mapping[int, str]) -> str:
     """The rule of one edge with the labels filled in: 'G·Xᵀ', 'G_z2 ⊙ (1 − f²)'."""
     rule = PRIMITIVES[node.op].rules[index]
-    names = {"G": labels.get(id(node), "G"), "f": problem.label(node)}
+    return rule.format(**rule_names(problem, node, labels.get(id(node), "G")))
+
+
+def rule_names(problem: Problem, node: Node, G: str = "G") -> dict[str, str]:
+    """What a row's texts name: G, f, the arguments x and y by their labels, a power's p and q = p − 1."""
+    names = {"G": G, "f": problem.label(node), "p": constant_text(node.power), "q": constant_text(node.power - 1)}
     for letter, arg in zip("xy", node.args, strict=False):
         names[letter] = problem.label(arg)
-    text = rule.format(**names)
-    power, lower = constant_text(node.power), constant_text(node.power - 1)
-    return text.replace("p·", f"{power}·").replace("^(p−1)", f"^{lower}")
-
-
-def constant_text(x: float) -> str:
-    """A constant as written: 2, not 2.0."""
-    return str(int(x)) if float(x).is_integer() else repr(x)
+    return names
 
 
 def _pass_label(problem: Problem, node: Node, index: int, arg: Node, labels: dict[int, str],
@@ -589,12 +512,8 @@ def rounding_scale(problem: Problem, grads: Gradients) -> tuple[float, float]:
 
 
 def _accumulation(problem: Problem, node: Node) -> float:
-    """How many roundings a node's value collects: k for a product over k, log2 n for a sum of n, else 1."""
-    if node.op == "matmul":
-        inner = problem.shape(node.args[1])
-        k = inner[-2] if len(inner) >= 2 else (inner[0] if inner else 1)
-        return float(k + 1)
-    if PRIMITIVES.get(node.op) is not None and PRIMITIVES[node.op].kind in ("reduce", "axis"):
-        n = math.prod(problem.shape(node.args[0]))
-        return float(max(math.log2(max(n, 1)), 1.0) + 1)
-    return 2.0
+    """How many roundings a node's value collects (its row's count: k for a product over k, log2 n for a sum of
+    n, 2 for an elementwise operation); an operand's value collects none beyond its own."""
+    if node.op not in PRIMITIVES:
+        return 2.0
+    return PRIMITIVES[node.op].accumulation([problem.shape(arg) for arg in node.args])

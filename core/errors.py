@@ -29,3 +29,7 @@ class BindingError(WxbError):
 
 class TooLargeError(WxbError):
     """A dense result over the size guard, refused before anything is allocated."""
+
+
+class SingularMatrixError(WxbError, ValueError):
+    """A matrix that inv, solve or logdet needs invertible is singular, or numerically so."""

@@ -16,11 +16,14 @@ import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import WxbError
+from .nodes import Keyword, Node
 from .rules import PRIMITIVES
+
+__all__ = ["DEFAULT", "DEFAULT_WITHOUT_W", "FUNCTIONS", "Expression", "ExpressionError", "Node", "parse"]
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 200
@@ -30,35 +33,13 @@ DEFAULT = "W @ X + b"
 DEFAULT_WITHOUT_W = "X + b"
 
 BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.MatMult: "matmul", ast.Pow: "pow"}
-# The functions and which of them take axis=, from the table of primitives.
+# The functions and the keywords each takes, from the table of primitives.
 FUNCTIONS = tuple(name for name, row in PRIMITIVES.items() if row.called)
-AXIS_FUNCTIONS = {name: row.default_axis for name, row in PRIMITIVES.items()
-                  if row.called and row.kind != "elementwise"}
+KEYWORDS = {name: dict(row.keywords) for name, row in PRIMITIVES.items() if row.called}
 
 
 class ExpressionError(WxbError, ValueError):
     """An expression wxb cannot read: a syntax error, or a construct outside the whitelist, with its place."""
-
-
-@dataclass(frozen=True, eq=False)
-class Node:
-    """One node of the graph: an operand (op 'var'), a number ('const'), or a primitive applied to args.
-
-    Nodes compare by identity, so the one node of an operand used twice collects both of its gradients."""
-
-    op: str
-    args: tuple[Node, ...] = ()
-    name: str = ""
-    value: float = 0.0
-    axis: int | None = None
-    default_axis: bool = False
-    power: float = 0.0
-    text: str = field(default="", compare=False)
-
-    @property
-    def is_operand(self) -> bool:
-        """True for a named operand (a leaf the user binds)."""
-        return self.op == "var"
 
 
 @dataclass(frozen=True)
@@ -220,25 +201,38 @@ class _Builder:
         return self.parsed[self.offset(node):self.offset(node, end=True)]
 
     def call(self, node: ast.Call, depth: int) -> Node:
-        """f(x) for a function of the table; `axis=` for the functions that take one."""
+        """f(x) or f(x, y) for a function of the table, with the keywords its row accepts, each at most once."""
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
             name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
             raise self.refuse(f"unknown function {name!r}", node, hint="the functions are " + ", ".join(FUNCTIONS))
         name = node.func.id
-        if len(node.args) != 1:
-            raise self.refuse(f"{name}() takes one argument, not {len(node.args)}", node)
-        axis, default = AXIS_FUNCTIONS.get(name), True
+        arity = PRIMITIVES[name].arity
+        if len(node.args) != arity:
+            wanted = "one argument" if arity == 1 else f"{arity} arguments"
+            raise self.refuse(f"{name}() takes {wanted}, not {len(node.args)}", node)
+        accepted = KEYWORDS[name]
+        values = dict(accepted)
+        given: list[str] = []
         for keyword in node.keywords:
-            if keyword.arg != "axis" or name not in AXIS_FUNCTIONS:
+            if keyword.arg is None or keyword.arg not in accepted:
                 what = "**" if keyword.arg is None else f"{keyword.arg}="
-                raise self.refuse(f"{name}() takes no keyword {what}", keyword,
-                                  hint="only " + ", ".join(AXIS_FUNCTIONS) + " take axis=")
-            axis, default = self.axis(keyword.value, name), False
-        arg = self.build(node.args[0], depth + 1)
-        return Node(name, (arg,), axis=axis, default_axis=default, text=ast.unparse(node))
+                takers = [f for f, words in KEYWORDS.items() if keyword.arg in words]
+                hint = ("only " + ", ".join(takers) + f" take {keyword.arg}=") if takers else None
+                raise self.refuse(f"{name}() takes no keyword {what}", keyword, hint=hint)
+            if keyword.arg in given:
+                raise self.refuse(f"{name}() is given {keyword.arg}= twice", keyword,
+                                  hint=f"give {keyword.arg}= once")
+            given.append(keyword.arg)
+            values[keyword.arg] = self.keyword_value(keyword.arg, keyword.value, name)
+        args = tuple(self.build(arg, depth + 1) for arg in node.args)
+        return Node(name, args, keywords=tuple(values.items()), given=frozenset(given), text=ast.unparse(node))
 
-    def axis(self, node: ast.expr, name: str) -> int | None:
-        """axis=K for an integer K (negative counts from the end), or axis=None."""
+    def keyword_value(self, keyword: str, node: ast.expr, name: str) -> Keyword:
+        """keepdims=True or False; axis=K for an integer K (negative counts from the end), or axis=None."""
+        if keyword == "keepdims":
+            if isinstance(node, ast.Constant) and isinstance(node.value, bool):
+                return node.value
+            raise self.refuse(f"the keepdims of {name}() must be True or False", node)
         if isinstance(node, ast.Constant) and node.value is None:
             return None
         sign = 1

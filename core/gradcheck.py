@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .engine import Problem, rounding_scale
+from .rules import PRIMITIVES
 
 Array = np.ndarray[Any, np.dtype[Any]]
 N_DIRECTIONS = 12
@@ -110,7 +111,7 @@ class Baseline:
         own = self.problem.operands[name].shape
         return [(np.asarray(grads.values[id(user)]), aligned(own, self.problem.shape(user.args[1 - index])))
                 for user, index in self.problem.uses(self.problem.operand_node(name))
-                if user.op in ("add", "sub") and id(user) in grads.values]
+                if PRIMITIVES[user.op].additive and id(user) in grads.values]
 
 
 @dataclass(frozen=True)

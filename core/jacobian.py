@@ -73,11 +73,8 @@ class Chain:
 
     @property
     def kind(self) -> str:
-        """'matmul' or 'broadcast' (an elementwise rule at θ, which may broadcast it)."""
-        return "matmul" if self.first.op == "matmul" else "broadcast"
-
-
-UNIT = {("add", 0), ("add", 1), ("sub", 0)}
+        """'matmul' (a product's rule at θ) or 'broadcast' (an elementwise rule at θ, which may broadcast it)."""
+        return "matmul" if PRIMITIVES[self.first.op].product else "broadcast"
 
 
 def _only_use(problem: Problem, node: Node) -> tuple[Node, int] | None:
@@ -87,29 +84,23 @@ def _only_use(problem: Problem, node: Node) -> tuple[Node, int] | None:
 
 
 def _factor_text(problem: Problem, node: Node, index: int) -> str | None:
-    """The diagonal factor ∂node/∂arg as text (None when it is 1)."""
-    if (node.op, index) in UNIT:
-        return None
-    if node.op == "neg" or (node.op, index) == ("sub", 1):
-        return "−I"
-    label = problem.label
-    if node.op == "mul":
-        return f"diag(vec {label(node.args[1 - index])})"
-    if node.op == "div":
-        return f"diag(vec 1/{label(node.args[1])})" if index == 0 else f"diag(vec −{label(node)}/{label(node.args[1])})"
-    return f"diag(vec {PRIMITIVES[node.op].symbol}′({label(node.args[0])}))"
+    """The diagonal factor ∂node/∂arg as text, from the row (None when it is I)."""
+    from .engine import rule_names
+
+    factor = PRIMITIVES[node.op].factors[index]
+    return factor.format(**rule_names(problem, node)) if factor else None
 
 
 def chain(problem: Problem, name: str) -> Chain | None:
     """θ's chain up to f, when it has one (θ used once, at an elementwise rule or a product, then shape-keeping
     elementwise rules only); None otherwise."""
     use = _only_use(problem, problem.operand_node(name))
-    if use is None or PRIMITIVES[use[0].op].kind not in ("elementwise", "matmul"):
+    if use is None or not (PRIMITIVES[use[0].op].elementwise or PRIMITIVES[use[0].op].product):
         return None
     first, index = use
     factors: list[str] = []
     scaled: list[tuple[Node, int]] = []
-    if first.op != "matmul":
+    if not PRIMITIVES[first.op].product:
         text = _factor_text(problem, first, index)
         if text is not None:
             factors.append(text)
@@ -117,7 +108,7 @@ def chain(problem: Problem, name: str) -> Chain | None:
     node = first
     while node is not problem.root:
         up = _only_use(problem, node)
-        if up is None or PRIMITIVES[up[0].op].kind != "elementwise" or problem.shape(up[0]) != problem.shape(node):
+        if up is None or not PRIMITIVES[up[0].op].elementwise or problem.shape(up[0]) != problem.shape(node):
             return None
         text = _factor_text(problem, *up)
         if text is not None:
@@ -210,7 +201,7 @@ def _nonzeros(problem: Problem, link: Chain, scale: Array | None) -> int:
         per_column = np.broadcast_to(np.count_nonzero(x2, axis=-2), (*ax.batch, ax.n))
         live_rows = ax.m if rows is None else np.count_nonzero(rows, axis=-2)
         return int(np.sum(per_column * live_rows))
-    w2 = value[np.newaxis, :] if ax.w_vector else value  # ∂f[β,i,j]/∂X[·,p,j] = W[β,i,p]: a row of W per row of f
+    w2 = value[:, np.newaxis] if ax.w_vector else value  # ∂f[β,i,j]/∂X[·,p,j] = W[β,i,p]: a row of W per row of f
     per_row = np.broadcast_to(np.count_nonzero(w2, axis=-1), (*ax.batch, ax.m))
     live_columns = ax.n if rows is None else np.count_nonzero(rows, axis=-1)
     return int(np.sum(per_row * live_columns))
@@ -249,7 +240,8 @@ def _matmul_structure(problem: Problem, link: Chain) -> JacobianStructure:
     w_text, x_text = (problem.label(a) for a in link.first.args)
     w_at, x_at = (f"{text}[β]" if own else text for text, own in ((w_text, w_beta), (x_text, x_beta)))
     if link.index == 0:
-        rule = f"entries ∂f[{beta}i,j]/∂{name}[{w_beta}p,q] = δ(i,p)·{x_text}[{x_beta}q,j]"
+        rule = (f"entries ∂f[{beta}i,j]/∂{name}[p] = δ(i,p)·{x_text}[{x_beta}0,j] ({name} a column)" if ax.w_vector
+                else f"entries ∂f[{beta}i,j]/∂{name}[{w_beta}p,q] = δ(i,p)·{x_text}[{x_beta}q,j]")
         kron = f"{x_at}ᵀ ⊗ I{subscript(ax.m)}" if ax.m != 1 else f"{x_at}ᵀ"
         shared, own_at = broadcast_axes(ax.w_batch, ax.batch), w_at
     else:
@@ -263,7 +255,7 @@ def _matmul_structure(problem: Problem, link: Chain) -> JacobianStructure:
             kron += f"; {name} is shared along batch {'axis' if len(summed) == 1 else 'axes'} " + \
                 ", ".join(str(a) for a in summed)
     else:
-        kron = f"∂vec f/∂vec {name} = {kron}"
+        kron = f"∂vec f/∂{notation.vec(name, len(problem.operands[name].shape))} = {kron}"
     own = problem.operands[name].shape
     return _assemble(name, f_shape, own, block_axes, n_blocks, rest, math.prod(f_shape) * ax.k, kron, rule)
 
@@ -289,7 +281,8 @@ def _computed_structure(problem: Problem, name: str) -> JacobianStructure:
 
 @dataclass(frozen=True)
 class MatmulAxes:
-    """W·X seen as a batch of (m, k) @ (k, n) products; W (k,) is (1, k) and X (k,) is (k, 1)."""
+    """W·X seen as a batch of (m, k) @ (k, n) products; a 1-D operand is a column: W (m,) is (m, 1), X (k,) is
+    (k, 1) (and f drops that axis of 1, as np.matmul does)."""
 
     batch: Shape
     w_batch: Shape
@@ -303,7 +296,7 @@ class MatmulAxes:
     @classmethod
     def of(cls, w: Shape, x: Shape) -> MatmulAxes:
         """The batch, W-batch, X-batch shapes and m, k, n of a product of arguments shaped w and x."""
-        w2 = (1, *w) if len(w) == 1 else w
+        w2 = (*w, 1) if len(w) == 1 else w
         x2 = (*x, 1) if len(x) == 1 else x
         batch = tuple(np.broadcast_shapes(w2[:-2], x2[:-2]))
         return cls(batch, w2[:-2], x2[:-2], w2[-2], w2[-1], x2[-1], len(w) == 1, len(x) == 1)
@@ -364,17 +357,15 @@ def _matmul_entries(problem: Problem, link: Chain, fi: list[Array], oi: list[Arr
     value = node_value(problem, other)
     zero = np.asarray(0)
     f2 = fi + ([zero] if ax.x_vector else [])
-    if ax.w_vector:
-        f2.insert(len(f2) - 1, zero)
     beta, i, j = f2[:-2], f2[-2], f2[-1]
     if link.index == 0:
         x2 = value[:, np.newaxis] if ax.x_vector else value
-        o2 = ([zero] if ax.w_vector else []) + oi
+        o2 = oi + ([zero] if ax.w_vector else [])
         gamma, p, q = o2[:-2], o2[-2], o2[-1]
         weights: Array = (_batch_match(gamma, beta, ax.w_batch) & (i == p)) * x2[tuple([*_batch_source(
             beta, ax.x_batch), q, j])]
         return weights
-    w2 = value[np.newaxis, :] if ax.w_vector else value
+    w2 = value[:, np.newaxis] if ax.w_vector else value
     o2 = oi + ([zero] if ax.x_vector else [])
     gamma, p, q = o2[:-2], o2[-2], o2[-1]
     inputs: Array = (_batch_match(gamma, beta, ax.x_batch) & (j == q)) * w2[tuple([*_batch_source(

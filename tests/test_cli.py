@@ -350,9 +350,17 @@ def test_jacobian_block_of_a_two_dimensional_bias_is_a_matrix_in_csv_and_a_tenso
 
 # ---- the target: -T and --target ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("command", ["forward", "jacobian", "check"])
+@pytest.mark.parametrize("command", ["forward", "jacobian"])
 def test_a_target_where_no_loss_takes_one_is_refused(command: str) -> None:
     assert_one_line_error(run(command, *SEED, "-T", "1 2; 3 4"), "-T", "no operand T")
+
+
+def test_check_takes_the_target_of_its_mse_loss_and_says_which_l_it_checks() -> None:
+    result = run("check", *SEED, "-T", "1 2; 3 4", "--loss", "mse", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["passed"] and record["L"].startswith("L = Σ (f − T)² / N")
+    assert_one_line_error(run("check", *SEED, "-T", "1 2; 3 4"), "-T", "only used with --loss mse")
 
 
 @pytest.mark.parametrize("command", ["forward", "jacobian"])

@@ -67,19 +67,25 @@ def bias_shapes(draw: st.DrawFn, f_shape: tuple[int, ...]) -> tuple[int, ...]:
     return (1, *shape) if len(shape) == 1 and len(f_shape) >= 2 else shape  # a 1-D suffix is a row: (1, n)
 
 
+def as_matrix(a: np.ndarray) -> np.ndarray:
+    """The convention: a 1-D operand is a column, also as the left operand of @."""
+    return a.reshape(-1, 1) if a.ndim == 1 else a
+
+
 @st.composite
 def problems(draw: st.DrawFn) -> Problem:
     dtype = draw(DTYPES)
     if draw(st.booleans()):
         batch = tuple(draw(st.lists(BATCH_SIZES, max_size=2)))
         m, k, n = draw(SIZES), draw(SIZES), draw(SIZES)
-        w_shape = (*draw(reduced_shape(batch)), m, k)
+        w_batch = draw(reduced_shape(batch))
+        w_column = not w_batch and draw(st.booleans())  # a 1-D W is a column (m,): X then has one row
+        k = 1 if w_column else k
+        w_shape = (m,) if w_column else (*w_batch, m, k)
         x_shape = (*draw(reduced_shape(batch)), k, n)
-        if len(w_shape) == 2 and draw(st.booleans()):
-            w_shape = (k,)
         if len(x_shape) == 2 and draw(st.booleans()):
             x_shape = (k,)
-        f_shape = np.matmul(np.zeros(w_shape), np.zeros(x_shape)).shape
+        f_shape = np.matmul(as_matrix(np.zeros(w_shape)), np.zeros(x_shape)).shape
     else:
         w_shape = None
         f_shape = x_shape = tuple(draw(st.lists(SIZES, max_size=4)))
@@ -107,7 +113,7 @@ def unit(shape: tuple[int, ...], flat_index: int, dtype: np.dtype) -> np.ndarray
 @given(problems())
 def test_forward_is_numpy_matmul_plus_the_column_aligned_bias(p: Problem) -> None:
     fw = forward(p.X, p.b, p.W)
-    wx = p.X if p.W is None else np.matmul(p.W, p.X)
+    wx = p.X if p.W is None else np.matmul(as_matrix(p.W), p.X)
     bias = p.b.reshape(-1, 1) if p.b.ndim == 1 and wx.ndim >= 2 else p.b
     assert fw.f.shape == wx.shape
     assert fw.f.dtype == p.X.dtype
@@ -162,9 +168,9 @@ def test_dense_jacobian_columns_are_f_at_unit_operands(p: Problem) -> None:
             if name == "b":
                 column = expand_bias(E, p.G.shape)
             elif name == "W":
-                column = np.matmul(E, p.X)
+                column = np.matmul(as_matrix(E), p.X)
             else:
-                column = E if p.W is None else np.matmul(p.W, E)
+                column = E if p.W is None else np.matmul(as_matrix(p.W), E)
             np.testing.assert_array_equal(columns[..., e], column)
 
 
@@ -285,16 +291,15 @@ def test_summed_matmul_is_unbroadcast_of_the_batched_product(case: Product) -> N
 
 @given(problems())
 def test_reductions_describe_the_per_batch_gradient_shape(p: Problem) -> None:
-    """full_shape is the shape of G·Xᵀ or Wᵀ·G computed per batch entry (1-D operands as np.matmul treats them)."""
+    """full_shape is the shape of G·Xᵀ or Wᵀ·G computed per batch entry (a 1-D operand is a column)."""
     if p.W is None:
         return
-    w = p.W[np.newaxis, :] if p.W.ndim == 1 else p.W
-    x = p.X[:, np.newaxis] if p.X.ndim == 1 else p.X
+    w = as_matrix(p.W)
+    x = as_matrix(p.X)
     g = p.G[..., np.newaxis] if p.X.ndim == 1 else p.G
-    g = g[..., np.newaxis, :] if p.W.ndim == 1 else g
     per_w = np.matmul(g, np.swapaxes(x, -1, -2))
     per_x = np.matmul(np.swapaxes(w, -1, -2), g)
-    per_w = per_w[..., 0, :] if p.W.ndim == 1 else per_w
+    per_w = per_w[..., 0] if p.W.ndim == 1 else per_w
     per_x = per_x[..., 0] if p.X.ndim == 1 else per_x
     grads = backward(p.X, p.b, p.G, p.W, wrt=("W", "X"))
     assert grads.reductions["W"].full_shape == per_w.shape

@@ -119,14 +119,29 @@ def test_transpose() -> None:
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_every_function(function: str) -> None:
-    root = parse(f"{function}(W @ X)").root
-    assert root.op == function and len(root.args) == 1 and root.args[0].op == "matmul"
+    from wxb.core.rules import PRIMITIVES
+
+    arity = PRIMITIVES[function].arity
+    root = parse(f"{function}({', '.join(['W @ X'] * arity)})").root
+    assert root.op == function and len(root.args) == arity and root.args[0].op == "matmul"
+
+
+def test_keywords_from_the_table() -> None:
+    """keepdims= is taken by the reductions, not by softmax; a keyword given twice is refused in one error."""
+    root = parse("sum(X, axis=0, keepdims=False)").root
+    assert root.axis == 0 and root.keyword("keepdims") is False and root.given == {"axis", "keepdims"}
+    with pytest.raises(ExpressionError, match=r"sum\(\) is given axis= twice"):
+        parse("sum(X, axis=0, axis=1)")
+    with pytest.raises(ExpressionError, match="softmax\\(\\) takes no keyword keepdims="):
+        parse("softmax(X, keepdims=True)")
+    with pytest.raises(ExpressionError, match="must be True or False"):
+        parse("max(X, axis=0, keepdims=1)")
 
 
 def test_axis_defaults_and_keywords() -> None:
     assert parse("softmax(X)").root.axis == -2
     assert parse("log_softmax(X)").root.axis == -2
-    for name in ("logsumexp", "sum", "mean"):
+    for name in ("logsumexp", "sum", "mean", "max", "min", "norm"):
         assert parse(f"{name}(X)").root.axis is None
         assert parse(f"{name}(X, axis=1)").root.axis == 1
         assert parse(f"{name}(X, axis=-1)").root.axis == -1
@@ -190,7 +205,7 @@ def test_marker_columns_refer_to_the_original_text() -> None:
     ("sum([x for x in X])", 4, "comprehension"),
     ("X + (W < b)", 5, "comparison"),
     ("W == X", 0, "comparison"),
-    ("sum(X, keepdims=True)", 7, "keepdims="),
+    ("softmax(X, keepdims=True)", 11, "keepdims="),
     ("relu(X, axis=0)", 8, "relu() takes no keyword axis="),
     ("sum(X, **k)", 7, "**"),
     ("sum(X, axis=1.5)", 12, "must be an integer"),
