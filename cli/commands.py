@@ -404,21 +404,22 @@ def jacobian(loaded: Loaded, request: JacobianRequest, out: OutputChoice) -> Non
         raise InputError("give --block K or --dense, not both", hint="--block K is one block, --dense all of them")
     refuse_target(loaded, "jacobian")
     wrt = jacobian_wrt(loaded, request.wrt)
-    structure = jac.structure(problem, wrt)
+    memo: jac.Memo = {}  # values the structure, blocks and spy plot share
+    structure = jac.structure(problem, wrt, memo=memo)
     if not request.dense and request.block is None:
         fmt = descriptive_format(out, ("json",), "the structure is text or json; use --block K for one block or "
                                  "--dense for all of it as data")
         if fmt == "json":  # the record needs blocks only to say what they show, where there is no closed form
-            blocks = Blocks([], "", "", 0) if structure.kron else preview_blocks(problem, structure)
+            blocks = Blocks([], "", "", 0) if structure.kron else preview_blocks(problem, structure, memo=memo)
             write_text(_json(structure_record(structure, blocks)), out.output)
             return
-        blocks = preview_blocks(problem, structure)
+        blocks = preview_blocks(problem, structure, memo=memo)
         show(fmt, out, lambda console: views().jacobian_blocks(
-            console, structure, blocks, sparsity(problem, structure, blocks, console.width), out.precision))
+            console, structure, blocks, sparsity(problem, structure, blocks, console.width, memo), out.precision))
         return
     fmt = output_format(out)
     if request.dense:
-        tensor = jac.dense(problem, wrt, limit=request.limit)
+        tensor = jac.dense(problem, wrt, limit=request.limit, memo=memo)
         matrix = jac.matrix_view(tensor, structure.f_shape, structure.operand_shape)
 
         def draw(console: Any) -> None:
@@ -426,7 +427,7 @@ def jacobian(loaded: Loaded, request: JacobianRequest, out: OutputChoice) -> Non
     else:
         k = request.block
         assert k is not None
-        tensor = jac.block(problem, wrt, k)
+        tensor = jac.block(problem, wrt, k, memo=memo)
         matrix = jac.matrix_view(tensor, tensor.shape[: tensor.ndim - len(structure.operand_shape)],
                                  structure.operand_shape)
 
@@ -446,7 +447,8 @@ class Blocks(NamedTuple):
     asked: int
 
 
-def preview_blocks(problem: core.Problem, structure: Any, count: int = PREVIEW_BLOCKS) -> Blocks:
+def preview_blocks(problem: core.Problem, structure: Any, count: int = PREVIEW_BLOCKS, *,
+                   memo: Any = None) -> Blocks:
     """The first `count` blocks as matrices ∂f[slice]/∂vec θ (under the size guard)."""
     from ..core import jacobian as jac
     from ..core import notation
@@ -454,7 +456,7 @@ def preview_blocks(problem: core.Problem, structure: Any, count: int = PREVIEW_B
     shown = min(structure.n_blocks, count)
     limit = 10**7 if structure.kron else 10**5
     try:
-        tensors = [jac.block(problem, structure.wrt, k, limit=limit) for k in range(shown)]
+        tensors = [jac.block(problem, structure.wrt, k, limit=limit, memo=memo) for k in range(shown)]
     except core.TooLargeError as exc:
         return Blocks([], "", str(exc), shown)
     matrices = [jac.matrix_view(t, t.shape[: t.ndim - len(structure.operand_shape)], structure.operand_shape)
@@ -472,7 +474,7 @@ class Spy(NamedTuple):
     grid: Array | None
 
 
-def sparsity(problem: core.Problem, structure: Any, blocks: Blocks, width: int) -> Spy | None:
+def sparsity(problem: core.Problem, structure: Any, blocks: Blocks, width: int, memo: Any = None) -> Spy | None:
     """The sparsity pattern of ∂vec f/∂vec θ in at most SPY_HEIGHT × SPY_WIDTH cells (and width − 4), read from
     the entry rules of a closed form, or from the computed blocks; sampled at random when too big to read all."""
     from ..core import jacobian as jac
@@ -489,7 +491,8 @@ def sparsity(problem: core.Problem, structure: Any, blocks: Blocks, width: int) 
             both = np.broadcast_shapes(r.shape, c.shape)
             f_index = _unravel(np.broadcast_to(r, both), structure.f_shape)
             op_index = _unravel(np.broadcast_to(c, both), structure.operand_shape)
-            return np.broadcast_to(jac.entries(problem, structure.wrt, f_index=f_index, operand_index=op_index), both)
+            return np.broadcast_to(jac.entries(problem, structure.wrt, f_index=f_index, operand_index=op_index,
+                                               memo=memo), both)
     elif blocks.matrices and len(structure.f_shape) <= 2:
         stacked = np.concatenate(blocks.matrices)
         window = min(window, stacked.shape[0])
@@ -624,10 +627,11 @@ def demo(out: OutputChoice) -> None:
     problem = core.Problem.build(core.DEFAULT, SEED)
     loaded = Loaded(problem, None, None, True)
     f = problem.forward()
-    structure = jac.structure(problem, "b")
-    blocks = preview_blocks(problem, structure)
+    memo: jac.Memo = {}
+    structure = jac.structure(problem, "b", memo=memo)
+    blocks = preview_blocks(problem, structure, memo=memo)
     grads = problem.backward(core.upstream_gradient(f, "sum"), ["b"])
     fmt = descriptive_format(out, ())
     show(fmt, out, lambda console: views().demo(console, loaded, f, structure, blocks,
-                                                sparsity(problem, structure, blocks, console.width), grads,
+                                                sparsity(problem, structure, blocks, console.width, memo), grads,
                                                 out.precision))
