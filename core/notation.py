@@ -39,11 +39,6 @@ def subscript(n: int) -> str:
     return str(n).translate(_SUBSCRIPTS)
 
 
-def _vec(name: str, ndim: int) -> str:
-    """'vec W' for an operand with 2 or more axes, 'b' for a vector or scalar."""
-    return f"vec {name}" if ndim >= 2 else name
-
-
 def vec(name: str, ndim: int) -> str:
     """'vec W' for an operand with 2 or more axes, 'b' for a vector or scalar."""
     return f"vec {name}" if ndim >= 2 else name
