@@ -7,26 +7,17 @@ Every case runs `python -m wxb.cli` in a subprocess, as a shell user or a script
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from conftest import ROOT, wxb
 
-WXB = [sys.executable, "-m", "wxb.cli"]
-ROOT = Path(__file__).resolve().parent.parent
 MLP = ROOT / "samples" / "mlp"
 
 Completed = subprocess.CompletedProcess
-
-
-def wxb(*args: str, env: dict[str, str] | None = None) -> Completed[str]:
-    """Run wxb with these arguments; text in and out."""
-    return subprocess.run([*WXB, *args], capture_output=True, text=True, timeout=60, cwd=ROOT,
-                          env={**os.environ, "COLUMNS": "100", **(env or {})})
 
 
 def ok_json(*args: str) -> Any:

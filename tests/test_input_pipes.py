@@ -8,26 +8,20 @@ import io
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from arrays import npy_bytes, npz_bytes
+from conftest import ROOT, shell
 
-WXB = str(Path(sys.executable).with_name("wxb"))
 TIMEOUT = 60  # seconds; the old code could block for ever reopening a pipe whose writer had gone
 
 
 def bash(script: str, *, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
-    """Run a bash script in which `wxb` is this environment's wxb."""
-    return subprocess.run(["bash", "-o", "pipefail", "-c", script], input=stdin, capture_output=True,
-                          timeout=TIMEOUT, cwd=cwd, env={**os.environ, "WXB": WXB, "PATH": _path()})
-
-
-def _path() -> str:
-    return f"{Path(WXB).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    """Run a bash script in which `wxb` (and $WXB) is this environment's wxb; its streams as bytes."""
+    return shell(script, stdin=stdin, cwd=cwd or ROOT, text=False, timeout=TIMEOUT)
 
 
 def column(first: int, last: int) -> np.ndarray:
