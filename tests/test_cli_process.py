@@ -153,3 +153,10 @@ def test_bare_wxb_prints_a_short_usage_on_stderr_and_exits_2() -> None:
     assert usage.startswith("usage: wxb ") and len(usage.splitlines()) <= 15
     for command in ("forward", "backward", "jacobian", "check", "explain", "demo", "wxb --help"):
         assert command in usage
+
+
+def test_notes_never_reach_stdout_when_stderr_is_closed(tmp_path: Path) -> None:
+    path = tmp_path / "pd.csv"
+    path.write_text(",0,1\n0,1.5,2.0\n1,3.0,4.0\n")
+    done = shell(f'wxb forward -X "{path}" -b 0 2>&-')
+    assert done.stdout == "1.5,2.0\n3.0,4.0\n"

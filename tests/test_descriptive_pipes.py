@@ -350,3 +350,8 @@ def test_check_blames_the_suffix_not_format_when_no_format_was_given(tmp_path: P
     assert done.returncode == 2
     [line] = done.stderr.splitlines()
     assert "--format" not in line.split("(hint")[0] and "-o" in line, line
+
+
+def test_the_jacobians_entry_rule_keeps_its_indices_in_text() -> None:
+    done = wxb("jacobian", "-X", "1 2; 3 4", "-W", "1 2; 3 4", "-b", "[1, 1]", "--wrt", "W", "--format", "text")
+    assert "∂f[i,j]/∂W[p,q] = δ(i,p)·X[q,j]" in done.stdout.replace("\n", " ")

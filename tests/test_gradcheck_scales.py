@@ -165,3 +165,14 @@ def test_an_infinite_operand_leaves_a_finite_linear_loss_checkable() -> None:
 def test_a_gradient_that_is_exactly_zero_passes() -> None:
     report = check_problem(Problem.build("X * 0", {"X": np.array([1.0, 2.0])}))
     assert [r.verdict for r in report.results] == ["pass"], report
+
+
+@pytest.mark.parametrize(("expression", "operands"), [
+    ("tanh(W @ X + b)", ["W=1e-320 1", "X=1; 1", "b=0"]),
+    ("W @ X + b", ["W=1e-315 1", "X=1; 1", "b=0"]),
+    ("relu(W @ X + b)", ["W=5e-324 1", "X=1; 1", "b=0.5"]),
+])
+def test_check_passes_correct_gradients_beside_subnormal_entries(expression: str, operands: list[str]) -> None:
+    done = wxb("check", "-e", expression, *operands, "--format", "csv")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ",fail," not in done.stdout

@@ -24,6 +24,7 @@ from typing import BinaryIO
 
 import numpy as np
 import pytest
+from conftest import shell
 
 from wxb.cli import output
 from wxb.cli.errors import InputError, OutputError
@@ -376,3 +377,22 @@ def test_an_ignored_hangup_stays_ignored(tmp_path: Path) -> None:
         assert seen == [signal.SIG_IGN] and signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+def test_o_into_a_process_substitution_without_a_suffix_writes_csv(tmp_path: Path) -> None:
+    target = tmp_path / "x.gz"
+    done = shell(f'wxb forward -X "1 2" -b 1 -o >(gzip > "{target}"); wait')
+    assert done.returncode == 0, done.stderr
+    for _ in range(50):  # the process substitution finishes on its own time
+        if target.exists() and target.stat().st_size:
+            break
+        time.sleep(0.1)
+    assert gzip.decompress(target.read_bytes()) == b"2.0,3.0\n"
+
+
+@pytest.mark.parametrize("name", ["o.json", "out"])
+def test_o_dev_stdout_writes_csv_as_stdout_in_a_pipe_does(tmp_path: Path, name: str) -> None:
+    out = tmp_path / name
+    done = shell(f'wxb forward -X "1 2" -b 1 -o /dev/stdout > "{out}"')
+    assert done.returncode == 0, done.stderr
+    assert out.read_text() == "2.0,3.0\n"
