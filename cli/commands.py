@@ -590,6 +590,11 @@ def explain(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice
     """The chain rule step by step with the operands' own numbers, from G (-G, or the loss's G from f)."""
     from . import derivation, notation
 
+    taken = [name for name in ("f", "L") if name in loaded.problem.expression.operands]
+    if taken:
+        what = "the expression's value" if taken[0] == "f" else "the loss"
+        raise InputError(f"explain writes {what} as {taken[0]}, so it cannot also name the operand {taken[0]}",
+                         hint=f"rename the operand, e.g. {taken[0]}1")
     names, _ = wrt_names(loaded, wrt)
     G, note = upstream(loaded, loss)
     steps = derivation.derivation(loaded.problem, G, names, note, default=loaded.default)

@@ -409,3 +409,9 @@ def test_a_bundled_g_gives_way_to_an_explicit_loss(tmp_path: Path) -> None:
 def test_explain_json_carries_a_small_jacobian() -> None:
     steps = json.loads(run("explain", "-X", "3", "-b", "1", "--format", "json").stdout)["steps"]
     assert any(step["arrays"].get("J") == [[1.0]] for step in steps)
+
+
+@pytest.mark.parametrize("name", ["f", "L"])
+def test_explain_refuses_an_operand_named_as_its_value_or_loss(name: str) -> None:
+    assert_one_line_error(run("explain", "-e", f"tanh({name}) * 2", f"{name}=1"), f"operand {name}", "rename")
+    assert run("forward", "-e", f"tanh({name}) * 2", f"{name}=1").exit_code == 0
