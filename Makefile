@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto  # every core (pytest-xdist); plain `pytest` runs in one process
 
 bench: $(STAMP)
 	$(BIN)/python -m compileall -q core cli  # time the code as installed, not the compiler (PYTHONDONTWRITEBYTECODE)

@@ -16,26 +16,15 @@ import typer
 
 from .errors import ExitStatus
 from .options import (
-    BiasOption,
-    BindingsArgument,
-    BundleOption,
     CheckFormatOption,
     DebugOption,
-    DelimiterOption,
     DemoFormatOption,
-    ExprOption,
     FormatOption,
-    GradOption,
-    HeaderOption,
-    InputOption,
     JacobianFormatOption,
-    MseTargetOption,
-    OperandTOption,
     OutputOption,
     PrecisionOption,
-    TargetOption,
-    WeightOption,
     WrtOption,
+    operand_options,
 )
 
 app = typer.Typer(
@@ -113,34 +102,17 @@ def root(
     """
 
 
-def _sources(expr: str | None, bindings: list[str] | None, W: str | None = None, X: str | None = None,
-             b: str | None = None, T: str | None = None, G: str | None = None, bundle: str | None = None,
-             delimiter: str | None = None, header: bool | None = None, target: str | None = None) -> Any:
-    """What the user gave for the operands, for wxb.cli.commands.load."""
-    from . import commands
-
-    return commands.load(commands.Sources(expr, bindings, {"W": W, "X": X, "b": b, "T": T}, G, bundle, delimiter,
-                                          header, target))
-
-
 def _out(fmt: str | None, output: Any, precision: int) -> Any:
-    from .commands import OutputChoice
+    from .model import OutputChoice
 
     return OutputChoice(fmt, output, precision)
 
 
 @app.command()
 @guarded
+@operand_options(grad=False)
 def forward(
-    bindings: BindingsArgument = None,
-    expr: ExprOption = None,
-    W: WeightOption = None,
-    X: InputOption = None,
-    b: BiasOption = None,
-    T: OperandTOption = None,
-    bundle: BundleOption = None,
-    delimiter: DelimiterOption = None,
-    header: HeaderOption = None,
+    sources: Any,
     fmt: FormatOption = None,
     output: OutputOption = None,
     precision: PrecisionOption = 6,
@@ -152,26 +124,16 @@ def forward(
     """
     from . import commands
 
-    loaded = _sources(expr, bindings, W, X, b, T, None, bundle, delimiter, header)
-    commands.forward(loaded, _out(fmt, output, precision))
+    commands.forward(commands.load(sources), _out(fmt, output, precision))
 
 
 @app.command()
 @guarded
+@operand_options(loss=True)
 def backward(
-    bindings: BindingsArgument = None,
-    expr: ExprOption = None,
-    W: WeightOption = None,
-    X: InputOption = None,
-    b: BiasOption = None,
-    G: GradOption = None,
-    T: TargetOption = None,
-    target: MseTargetOption = None,
+    sources: Any,
     loss: LossOption = None,
     wrt: WrtOption = None,
-    bundle: BundleOption = None,
-    delimiter: DelimiterOption = None,
-    header: HeaderOption = None,
     fmt: FormatOption = None,
     output: OutputOption = None,
     precision: PrecisionOption = 6,
@@ -183,19 +145,14 @@ def backward(
     """
     from . import commands
 
-    loaded = _sources(expr, bindings, W, X, b, T, G, bundle, delimiter, header, target)
-    commands.backward(loaded, loss.value if loss else None, wrt, _out(fmt, output, precision))
+    commands.backward(commands.load(sources), loss.value if loss else None, wrt, _out(fmt, output, precision))
 
 
 @app.command()
 @guarded
+@operand_options(grad=False)
 def jacobian(
-    bindings: BindingsArgument = None,
-    expr: ExprOption = None,
-    W: WeightOption = None,
-    X: InputOption = None,
-    b: BiasOption = None,
-    T: OperandTOption = None,
+    sources: Any,
     wrt: Annotated[
         str | None,
         typer.Option("--wrt", metavar="NAME", help="The operand to differentiate f with respect to (default: b).",
@@ -209,9 +166,6 @@ def jacobian(
     ] = None,
     dense: Annotated[bool, typer.Option("--dense", help="Output the whole dense Jacobian (size-guarded).")] = False,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Most entries --dense may allocate.")] = 10_000_000,
-    bundle: BundleOption = None,
-    delimiter: DelimiterOption = None,
-    header: HeaderOption = None,
     fmt: JacobianFormatOption = None,
     output: OutputOption = None,
     precision: PrecisionOption = 6,
@@ -223,24 +177,16 @@ def jacobian(
     """
     from . import commands
 
-    loaded = _sources(expr, bindings, W, X, b, T, None, bundle, delimiter, header)
-    commands.jacobian(loaded, commands.JacobianRequest(wrt, block, dense, limit), _out(fmt, output, precision))
+    request = commands.JacobianRequest(wrt, block, dense, limit)
+    commands.jacobian(commands.load(sources), request, _out(fmt, output, precision))
 
 
 @app.command()
 @guarded
+@operand_options()
 def check(
-    bindings: BindingsArgument = None,
-    expr: ExprOption = None,
-    W: WeightOption = None,
-    X: InputOption = None,
-    b: BiasOption = None,
-    G: GradOption = None,
-    T: OperandTOption = None,
+    sources: Any,
     wrt: WrtOption = None,
-    bundle: BundleOption = None,
-    delimiter: DelimiterOption = None,
-    header: HeaderOption = None,
     fmt: CheckFormatOption = None,
     output: OutputOption = None,
     precision: PrecisionOption = 3,
@@ -252,27 +198,17 @@ def check(
     """
     from . import commands
 
-    loaded = _sources(expr, bindings, W, X, b, T, G, bundle, delimiter, header)
-    if not commands.check(loaded, wrt, _out(fmt, output, precision)):
+    if not commands.check(commands.load(sources), wrt, _out(fmt, output, precision)):
         raise typer.Exit(ExitStatus.CHECK_FAILED)
 
 
 @app.command()
 @guarded
+@operand_options(loss=True)
 def explain(
-    bindings: BindingsArgument = None,
-    expr: ExprOption = None,
-    W: WeightOption = None,
-    X: InputOption = None,
-    b: BiasOption = None,
-    G: GradOption = None,
-    T: TargetOption = None,
-    target: MseTargetOption = None,
+    sources: Any,
     loss: LossOption = None,
     wrt: WrtOption = None,
-    bundle: BundleOption = None,
-    delimiter: DelimiterOption = None,
-    header: HeaderOption = None,
     fmt: Annotated[
         str | None,
         typer.Option("--format", "-f", metavar="FMT", help="table, text, json, markdown or latex (default: table on "
@@ -289,8 +225,7 @@ def explain(
     """
     from . import commands
 
-    loaded = _sources(expr, bindings, W, X, b, T, G, bundle, delimiter, header, target)
-    commands.explain(loaded, loss.value if loss else None, wrt, _out(fmt, output, precision))
+    commands.explain(commands.load(sources), loss.value if loss else None, wrt, _out(fmt, output, precision))
 
 
 @app.command()
@@ -332,42 +267,29 @@ def main() -> None:
 
 
 def repeated_option(command: Any, argv: Sequence[str]) -> str | None:
-    """The first single-valued option given twice in argv for a subcommand (`-X a.csv -X b.csv`), else None."""
+    """The first single-valued option given twice in argv for a subcommand (`-X a.csv -X b.csv`, or `-X` and
+    `--input`), as Click's own parser reads argv, else None (Click, which keeps the last, would not say)."""
+    from typer._click import Context
+    from typer._click.exceptions import ClickException
+
     if not argv or argv[0].startswith("-"):
         return None
     sub = getattr(command, "commands", {}).get(argv[0])
     if sub is None:
         return None
-    options = {}
-    for param in sub.params:
-        if getattr(param, "param_type_name", "") == "option" and not getattr(param, "multiple", False):
-            for name in (*param.opts, *param.secondary_opts):
-                options[name] = param
-    seen: dict[str, str] = {}
-    tokens = iter(argv[1:])
-    for token in tokens:
-        if token == "--":
-            break
-        name, attached = _option_token(token, options)
-        param = options.get(name)
-        if param is None:
+    context = Context(sub, info_name=argv[0], resilient_parsing=True)
+    try:
+        _, _, order = sub.make_parser(context).parse_args(list(argv[1:]))
+    except ClickException:
+        return None  # a usage error, which the real parse reports
+    seen: set[str | None] = set()
+    for param in order:
+        if getattr(param, "param_type_name", "") != "option" or getattr(param, "multiple", False):
             continue
         if param.name in seen:
-            return f"{seen[param.name]}/{name}" if seen[param.name] != name else name
-        seen[param.name] = name
-        if not param.is_flag and not param.count and not attached:
-            next(tokens, None)
+            return "/".join((*param.opts, *param.secondary_opts))
+        seen.add(param.name)
     return None
-
-
-def _option_token(token: str, options: dict[str, Any]) -> tuple[str, bool]:
-    """(option name, value attached?) for `--input=x`, `-Xx`, `-X`, `--input`; ('', False) for a value."""
-    if token.startswith("--"):
-        name, equals, _ = token.partition("=")
-        return name, bool(equals)
-    if token.startswith("-") and len(token) > 1 and token[:2] in options:
-        return token[:2], len(token) > 2
-    return "", False
 
 
 def short_usage(command: Any) -> str:

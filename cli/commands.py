@@ -1,279 +1,33 @@
 """The work behind each wxb command: bind the operands into one checked problem, call wxb.core, then write data or
 hand a view what to draw.
 
-Data flows one way: command → operands (read once, checked once into a core.Problem) → core → results → a view
-(wxb.cli.views, imported only for terminals and text) or a writer (wxb.cli.output). Views never call back here.
+Data flows one way: command → operands (read once, checked once into a core.Problem: wxb.cli.binding) → core →
+results → a view (wxb.cli.views, imported only for terminals and text) or a writer (wxb.cli.output), chosen in
+wxb.cli.present. Views never call back here.
 """
 
 from __future__ import annotations
 
-import keyword
-import math
-import sys
-import unicodedata
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import numpy as np
 
 from .. import core
-from ..core.losses import loss_row
+from . import records
+from .binding import load
 from .errors import InputError
-from .operands import is_literal, read_operands
-from .output import choose_format, format_number, write_results, write_text
-from .textparse import note, shorten
+from .model import Blocks, JacobianRequest, Loaded, OutputChoice, Sources
+from .output import write_text
+from .present import descriptive_format, emit, output_format, show, views
+from .previews import preview_blocks, sparsity
+from .upstream import check_upstream, checked_wrt, jacobian_wrt, refuse_target, upstream, wrt_list, wrt_names
 
-Array = np.ndarray[Any, np.dtype[Any]]
+__all__ = ["JacobianRequest", "OutputChoice", "Sources", "backward", "check", "demo", "explain", "forward",
+           "jacobian", "load"]
+
 SEED = {"W": np.eye(2), "X": np.array([[1.0, 2.0], [3.0, 4.0]]), "b": np.array([5.0, 6.0])}
-PREVIEW_BLOCKS = 3
-TEXT_SUFFIXES = {".txt": "text", ".json": "json", ".md": "markdown", ".markdown": "markdown", ".tex": "latex",
-                 ".csv": "csv", ".tsv": "tsv"}
-
-
-class OutputChoice(NamedTuple):
-    """Where results go: --format, -o and the display precision of tables."""
-
-    fmt: str | None
-    output: Path | None
-    precision: int
-
-
-class Sources(NamedTuple):
-    """What the user gave for the operands: the expression, NAME=SOURCE bindings and the shorthand options."""
-
-    expr: str | None
-    bindings: list[str] | None
-    shorthands: dict[str, str | None]
-    G: str | None
-    bundle: str | None
-    delimiter: str | None
-    header: bool | None
-    target: str | None = None
-
-
-@dataclass(frozen=True)
-class Loaded:
-    """The checked problem, and what goes with it: G (-G), the mse target (--target, or -T when T is not an
-    operand of the expression; target_label says which), and whether the expression is the default W @ X + b."""
-
-    problem: core.Problem
-    G: Array | None
-    target: Array | None
-    default: bool
-    target_given: bool = False
-    G_given: bool = False
-    target_label: str = "-T"
-
-    @property
-    def heading(self) -> str:
-        """f = W·X ⊕ b for the default expression (W absent is the identity), else f = the expression as given."""
-        return "f = W·X ⊕ b" if self.default else f"f = {self.problem.expression.text}"
-
-
-# ---- Binding operands ----
-
-def parse_bindings(bindings: list[str] | None) -> dict[str, str]:
-    """NAME=SOURCE arguments as {name: source}; each name once, a Python-style identifier, never G."""
-    bound: dict[str, str] = {}
-    for binding in bindings or []:
-        name, equals, source = binding.partition("=")
-        name = unicodedata.normalize("NFKC", name.strip())  # as Python reads the expression's names
-        if not equals or not name.isidentifier() or keyword.iskeyword(name):
-            raise InputError(f"expected NAME=SOURCE, got {shorten(binding, 60)!r}",
-                             hint='bind an operand as W1=w.csv or b1="0.5; -1"')
-        if name == "G":
-            raise InputError("G is the upstream gradient, not an operand", hint="give it with -G")
-        if name in bound:
-            raise InputError(f"{name} is bound twice", hint=f"give {name}=SOURCE once")
-        bound[name] = source
-    return bound
-
-
-def _specs(sources: Sources) -> tuple[dict[str, str], dict[str, str]]:
-    """Every operand source by name, from the shorthands and the bindings (a name given both ways is refused),
-    and how the user named each: -W for a shorthand, W= for a binding."""
-    specs = parse_bindings(sources.bindings)
-    labels = {name: f"{name}=" for name in specs}
-    for name, spec in sources.shorthands.items():
-        if spec is None:
-            continue
-        if name in specs:
-            raise InputError(f"{name} is given twice, by -{name} and by {name}=", hint="give each operand once")
-        specs[name], labels[name] = spec, f"-{name}"
-    return specs, labels
-
-
-def load(sources: Sources) -> Loaded:
-    """Read every operand once and check them once, into the problem the command works on."""
-    specs, labels = _specs(sources)
-    default = sources.expr is None
-    expression = core.parse(sources.expr) if sources.expr is not None else None
-    names = list(expression.operands) if expression else ["W", "X", "b"]
-    wanted: dict[str, str | None] = {name: specs.get(name) for name in names}
-    key = _target_key(names) if "T" in names else "T"  # an operand T is bound by -T; the target is --target
-    if sources.target is not None:
-        if key in specs:
-            raise InputError(f"the target of --loss mse is given twice, by {labels[key]} and by --target",
-                             hint="give it once")
-        specs[key], labels[key] = sources.target, "--target"
-    for name in specs:
-        wanted.setdefault(name, specs[name])
-    wanted.setdefault(key, None)
-    wanted["G"] = sources.G
-    arrays = read_operands(wanted, bundle=sources.bundle, delimiter=sources.delimiter, header=sources.header,
-                           labels=labels)
-    if expression is None:
-        expression = core.parse(core.DEFAULT if arrays.get("W") is not None else core.DEFAULT_WITHOUT_W)
-        _require_default(arrays)
-    G, target = arrays.pop("G", None), arrays.pop(key, None)
-    bound = {name: value for name, value in arrays.items() if value is not None}
-    if sources.bundle is not None:
-        bound = {name: value for name, value in bound.items() if name in expression.operands or name in specs}
-    weak = [name for name, spec in specs.items() if is_literal(spec)]  # an inline literal's dtype does not count
-    problem = _build(expression, bound, weak)
-    for name, array in bound.items():
-        if array.dtype.kind == "f" and array.dtype.itemsize > 8:
-            note(f"{name} is {array.dtype}; wxb computes in float64, so digits beyond it are dropped")
-    return Loaded(problem, G, target, default, target is not None and key in specs, sources.G is not None,
-                  labels.get(key, "-T"))
-
-
-def _target_key(names: list[str]) -> str:
-    """The name the mse target is read under beside an operand T: one no operand has."""
-    key = "target"
-    while key in names:
-        key += "_"
-    return key
-
-
-def _require_default(arrays: Mapping[str, Array | None]) -> None:
-    """The default expression needs X and b."""
-    for name, example in (("X", '-X "1 2; 3 4"'), ("b", '-b "5; 6"')):
-        if arrays.get(name) is None:
-            raise InputError(f"missing operand -{name}", hint=f"give it as a path or a literal, e.g. {example}")
-
-
-def _build(expression: core.Expression, bound: dict[str, Array], weak: list[str]) -> core.Problem:
-    """The checked problem; a binding error says how to bind."""
-    try:
-        return core.Problem.build(expression, bound, weak=weak)
-    except core.BindingError as exc:
-        raise InputError(str(exc), hint=f"bind the operands of {expression.text} with NAME=SOURCE (-W, -X, -b "
-                         f"and -T bind W, X, b and T): {', '.join(expression.operands)}") from None
-
-
-# ---- Formats ----
-
-def views() -> ModuleType:
-    """The Rich views, imported only when a person is looking (table or text output)."""
-    from . import views
-
-    return views
-
-
-def stdout_is_terminal() -> bool:
-    """True when stdout is an open terminal."""
-    stdout = sys.stdout
-    return stdout is not None and not getattr(stdout, "closed", False) and stdout.isatty()
-
-
-def output_format(out: OutputChoice) -> str:
-    """The format data results go out in: --format, else -o's suffix, else table on a terminal and csv in a pipe."""
-    return choose_format(out.fmt, out.output, stdout_is_terminal=stdout_is_terminal())
-
-
-def descriptive_format(out: OutputChoice, allowed: tuple[str, ...], hint: str = "") -> str:
-    """The format of a descriptive command: --format, else -o's suffix, else table on a terminal and, in a pipe
-    or a file, the same text without colour."""
-    to_file = out.output is not None and str(out.output) != "-"
-    fmt = out.fmt.lower() if out.fmt else None
-    source = "--format"
-    if fmt is None and to_file:
-        assert out.output is not None
-        suffix, source = out.output.suffix.lower(), "-o"
-        fmt = suffix[1:] if suffix in (".npy", ".npz") else TEXT_SUFFIXES.get(suffix, "text" if not suffix else "")
-        known = " ".join(s for s, f in TEXT_SUFFIXES.items() if f in ("text", *allowed))
-        if not fmt:
-            raise InputError(f"cannot tell the format from the suffix {suffix!r} of {str(out.output)!r}",
-                             operand="-o", hint=f"name it with one of {known}, or give --format")
-        hint = hint or f"name it with one of {known}, or give --format"
-    if fmt is None:
-        fmt = "table" if stdout_is_terminal() else "text"
-    if fmt == "table" and (to_file or not stdout_is_terminal()):
-        fmt = "text"
-    if fmt == "md":
-        fmt = "markdown"
-    if fmt == "tex":
-        fmt = "latex"
-    if fmt not in ("table", "text", *allowed):
-        raise InputError(f"this command has no {fmt} form", operand=source,
-                         hint=hint or "use " + ", ".join(("table", "text", *allowed)))
-    return fmt
-
-
-def show(fmt: str, out: OutputChoice, draw: Any) -> None:
-    """A view drawn on the terminal (table), or as plain text without colour to a pipe or file (text)."""
-    if fmt == "table":
-        draw(views().console())
-    else:
-        write_text(views().plain_text(draw), out.output)
-
-
-def emit(results: Mapping[str, Array], out: OutputChoice, draw: Any, *, record: bool = False,
-         problem: core.Problem | None = None, upstream: Mapping[str, Array | None] | None = None) -> None:
-    """Results as a table for a person (the view), or as data for a pipe or a file; a NaN or an infinity in a
-    result is reported first, one warning line each (upstream: G or T, when they were given)."""
-    for line in nonfinite_warnings(results, problem, upstream):
-        note(line, "warning")
-    fmt = output_format(out)
-    if fmt == "table":
-        draw(views().console())
-    else:
-        write_results(results, fmt, out.output, record=record)
-
-
-def _entries(n: int, kind: str) -> str:
-    """'1 NaN entry', '3 infinite entries'."""
-    return f"{n:,} {kind} {'entry' if n == 1 else 'entries'}"
-
-
-def _holding(inputs: Mapping[str, Array], test: Any) -> str:
-    """The names of the float inputs with an entry passing test (np.isnan, np.isinf), as 'X, Y'; '' if none."""
-    return ", ".join(name for name, a in inputs.items() if a.dtype.kind in "fc" and bool(test(a).any()))
-
-
-def nonfinite_warnings(results: Mapping[str, Array], problem: core.Problem | None,
-                       upstream: Mapping[str, Array | None] | None = None) -> list[str]:
-    """For each result holding NaN or ±inf: how many entries, and why: NaN or infinities given (named: an operand,
-    G or T), an invalid operation on given infinities, or the maths itself (an overflow, a pole, 0/0)."""
-    inputs = {name: np.asarray(a) for name, a in {**(problem.operands if problem is not None else {}),
-                                                  **(upstream or {})}.items() if a is not None}
-    nan_in, inf_in = _holding(inputs, np.isnan), _holding(inputs, np.isinf)
-    lines = []
-    for name, value in results.items():
-        array = np.asarray(value)
-        if array.dtype.kind != "f" or np.isfinite(array).all():
-            continue
-        nans, infs = int(np.count_nonzero(np.isnan(array))), int(np.count_nonzero(np.isinf(array)))
-        limit = f"±{float(np.finfo(array.dtype).max):.2g} for {array.dtype}"
-        parts = []
-        if nans:
-            if nan_in:
-                why = f"from NaN in {nan_in}"
-            elif inf_in:
-                why = f"from an invalid operation such as ∞ − ∞ or 0·∞ on the infinite entries of {inf_in}, or 0/0"
-            else:
-                why = "from an invalid operation: 0/0, ∞ − ∞, 0·∞, or log or sqrt of a negative number"
-            parts.append(f"{_entries(nans, 'NaN')} ({why})")
-        if infs:
-            why = (f"from the infinite entries of {inf_in}, or an overflow beyond {limit}" if inf_in else
-                   f"from an overflow beyond {limit}, or a pole such as 1/0 or log 0")
-            parts.append(f"{_entries(infs, 'infinite')} ({why})")
-        lines.append(f"{name} has " + " and ".join(parts))
-    return lines
 
 
 # ---- forward ----
@@ -286,72 +40,6 @@ def forward(loaded: Loaded, out: OutputChoice) -> None:
 
 
 # ---- backward ----
-
-def refuse_target(loaded: Loaded, command: str) -> None:
-    """A command without a loss takes -T only as the operand T of the expression."""
-    if loaded.target_given:
-        raise InputError(f"{loaded.problem.expression.text} has no operand T for -T to bind, and {command} has no "
-                         "loss to take it as a target", operand="-T",
-                         hint="name T in the expression (-e), or give the target to backward --loss mse")
-
-
-def check_upstream(loaded: Loaded, loss: str | None) -> None:
-    """-G and --loss exclude each other (a G from a --from bundle gives way to --loss); a target (--target, or -T
-    when T is not an operand) goes with --loss mse, which needs one."""
-    if loaded.G_given and loss is not None:
-        raise InputError("give -G or --loss, not both", hint="-G is ∂L/∂f itself; --loss derives it from f")
-    if loaded.G is None and loss != "mse" and loaded.target_given:
-        raise InputError(f"{loaded.target_label} is only used with --loss mse",
-                         hint="add --loss mse, or use T in the expression")
-    if loss == "mse" and loaded.target is None and "T" in loaded.problem.expression.operands:
-        raise InputError("the mse loss needs a target, and -T binds the operand T of the expression",
-                         hint="give the target with --target")
-
-
-def upstream(loaded: Loaded, loss: str | None) -> tuple[Array, str]:
-    """G = ∂L/∂f from -G, or from the loss (sum by default; G = 1 for a scalar f), with a note of where from."""
-    problem = loaded.problem
-    check_upstream(loaded, loss)
-    if loaded.G is not None and (loss is None or loaded.G_given):
-        return problem.upstream(loaded.G), ""
-    name = loss or "sum"
-    row = loss_row(name)
-    if problem.f_shape == () and loss is None:
-        return problem.upstream(None), "G = ∂L/∂f = 1 for L = f, a scalar."
-    f = problem.forward()
-    G = core.upstream_gradient(f, name, loaded.target)
-    return G.astype(problem.dtype, copy=False), f"G = ∂L/∂f for {row.text} (give -G for your own)."
-
-
-def wrt_names(loaded: Loaded, wrt: str | None) -> tuple[tuple[str, ...], bool]:
-    """The operands to differentiate (default: b for W @ X + b, every operand with -e), and whether they form a
-    keyed record ('all' always does)."""
-    if wrt is None and loaded.default:
-        return ("b",), False
-    names = _wrt_list(wrt)
-    return checked_wrt(loaded, names), names is None or "all" in names or len(names) > 1
-
-
-def _wrt_list(wrt: str | None) -> list[str] | None:
-    """--wrt's comma-separated names (None when it was not given)."""
-    if wrt is None:
-        return None
-    names = [name.strip() for name in wrt.split(",") if name.strip()]
-    if not names:
-        raise InputError("--wrt needs operand names or all", hint="e.g. --wrt all or --wrt W,b")
-    return names
-
-
-def checked_wrt(loaded: Loaded, names: list[str] | None) -> tuple[str, ...]:
-    """The operands named (None or 'all': every one), refused with --wrt named when one is not an operand."""
-    try:
-        return loaded.problem.wrt_names(names)
-    except core.WxbError as exc:
-        hint = exc.hint or ""
-        if loaded.default and names and "W" in names:
-            hint += "; give -W for f = W·X ⊕ b"
-        raise InputError(str(exc), operand="--wrt" if names else None, hint=hint) from None
-
 
 def backward(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice) -> None:
     """dL/dθ for each operand asked for, from G = ∂L/∂f (-G, or the loss's G from f in the same forward pass)."""
@@ -372,26 +60,6 @@ def backward(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoic
 
 # ---- jacobian ----
 
-class JacobianRequest(NamedTuple):
-    wrt: str | None
-    block: int | None
-    dense: bool
-    limit: int
-
-
-def jacobian_wrt(loaded: Loaded, wrt: str | None) -> str:
-    """The one operand the Jacobian is taken with respect to (default: b if there is one, else the first)."""
-    operands = checked_wrt(loaded, None)
-    if wrt is None:
-        return "b" if "b" in operands else operands[0]
-    if wrt not in operands:
-        hint = "choose one of " + ", ".join(operands)
-        if loaded.default and wrt == "W":
-            hint += "; give -W for f = W·X ⊕ b"
-        raise InputError(f"{wrt} is not an operand of {loaded.problem.expression.text}", operand="--wrt", hint=hint)
-    return wrt
-
-
 def jacobian(loaded: Loaded, request: JacobianRequest, out: OutputChoice) -> None:
     """The Jacobian of f with respect to one operand: its structure, one block, or all of it (dense).
 
@@ -411,7 +79,7 @@ def jacobian(loaded: Loaded, request: JacobianRequest, out: OutputChoice) -> Non
                                  "--dense for all of it as data")
         if fmt == "json":  # the record needs blocks only to say what they show, where there is no closed form
             blocks = Blocks([], "", "", 0) if structure.kron else preview_blocks(problem, structure, memo=memo)
-            write_text(_json(structure_record(structure, blocks)), out.output)
+            write_text(records.json_text(records.structure_record(structure, blocks)), out.output)
             return
         blocks = preview_blocks(problem, structure, memo=memo)
         show(fmt, out, lambda console: views().jacobian_blocks(
@@ -437,151 +105,28 @@ def jacobian(loaded: Loaded, request: JacobianRequest, out: OutputChoice) -> Non
     emit({"J": matrix if fmt in ("csv", "tsv") else tensor}, out, draw)
 
 
-class Blocks(NamedTuple):
-    """The first blocks of a Jacobian as matrices (`asked` of them wanted), what they show, or why they were
-    not computed."""
-
-    matrices: list[Array]
-    traits: str
-    skipped: str
-    asked: int
-
-
-def preview_blocks(problem: core.Problem, structure: Any, count: int = PREVIEW_BLOCKS, *,
-                   memo: Any = None) -> Blocks:
-    """The first `count` blocks as matrices ∂f[slice]/∂vec θ (under the size guard)."""
-    from ..core import jacobian as jac
-    from ..core import notation
-
-    shown = min(structure.n_blocks, count)
-    limit = 10**7 if structure.kron else 10**5
-    try:
-        tensors = [jac.block(problem, structure.wrt, k, limit=limit, memo=memo) for k in range(shown)]
-    except core.TooLargeError as exc:
-        return Blocks([], "", str(exc), shown)
-    matrices = [jac.matrix_view(t, t.shape[: t.ndim - len(structure.operand_shape)], structure.operand_shape)
-                for t in tensors]
-    return Blocks(matrices, "" if structure.kron else notation.describe_blocks(matrices), "", shown)
-
-
-SPY_HEIGHT, SPY_WIDTH = 16, 48
-
-
-class Spy(NamedTuple):
-    """A sparsity picture: its title, and its grid of filled cells (None when there is nothing to draw)."""
-
-    title: str
-    grid: Array | None
-
-
-def sparsity(problem: core.Problem, structure: Any, blocks: Blocks, width: int, memo: Any = None) -> Spy | None:
-    """The sparsity pattern of ∂vec f/∂vec θ in at most SPY_HEIGHT × SPY_WIDTH cells (and width − 4), read from
-    the entry rules of a closed form, or from the computed blocks; sampled at random when too big to read all."""
-    from ..core import jacobian as jac
-    from .render import spy_grid
-
-    rows, cols = math.prod(structure.f_shape), math.prod(structure.operand_shape)
-    if rows == 0 or cols == 0:
-        return Spy("(the Jacobian is empty: nothing to draw)", None)
-    window = rows
-    if structure.n_blocks > blocks.asked:
-        window = min(rows, blocks.asked * max(rows // structure.n_blocks, 1))
-    if structure.kron:
-        def entries(r: Array, c: Array) -> Array:
-            both = np.broadcast_shapes(r.shape, c.shape)
-            f_index = _unravel(np.broadcast_to(r, both), structure.f_shape)
-            op_index = _unravel(np.broadcast_to(c, both), structure.operand_shape)
-            return np.broadcast_to(jac.entries(problem, structure.wrt, f_index=f_index, operand_index=op_index,
-                                               memo=memo), both)
-    elif blocks.matrices and len(structure.f_shape) <= 2:
-        stacked = np.concatenate(blocks.matrices)
-        window = min(window, stacked.shape[0])
-
-        def entries(r: Array, c: Array) -> Array:
-            found: Array = stacked[r, c]
-            return found
-    else:
-        return None
-    height = min(SPY_HEIGHT, window)
-    across = min(SPY_WIDTH, cols, max(width - 4, 8))
-    grid, sampled = spy_grid(window, cols, entries, height=height, width=across)
-    cell_rows, cell_cols = -(-window // height), -(-cols // across)
-    scale = "one entry per cell" if cell_rows == 1 and cell_cols == 1 else f"each cell {cell_rows}×{cell_cols} entries"
-    part = f"rows 0…{window - 1} of " if window < rows else ""
-    how = ", sampled at random" if sampled else ""
-    vec = "vec " if len(structure.operand_shape) >= 2 else ""
-    return Spy(f"sparsity of {part}∂vec f/∂{vec}{structure.wrt} ({rows}×{cols}): {scale}{how}", grid)
-
-
-def _unravel(flat: Array, shape: tuple[int, ...]) -> tuple[Array, ...]:
-    """Column-major (vec) positions as index arrays into shape; a scalar has no axes to index."""
-    return tuple(np.unravel_index(flat, shape, order="F")) if shape else ()
-
-
-def structure_record(structure: Any, blocks: Blocks) -> dict[str, Any]:
-    """The structured Jacobian as plain data (for --format json)."""
-    record = {
-        "wrt": structure.wrt,
-        "f_shape": list(structure.f_shape),
-        "operand_shape": list(structure.operand_shape),
-        "shape": list(structure.shape),
-        "size": structure.size,
-        "nonzeros": structure.nonzeros,
-        "block_axes": list(structure.block_axes),
-        "n_blocks": structure.n_blocks,
-        "block_shape": list(structure.block_shape),
-        "kron": structure.kron,
-        "description": structure.describe(),
-    }
-    if not structure.kron:
-        record["blocks_show"] = blocks.traits
-    return record
-
-
-def _json(record: object) -> str:
-    import json
-
-    return json.dumps(record, ensure_ascii=False, indent=2, allow_nan=True) + "\n"
-
-
 # ---- check ----
-
-CHECK_FIELDS = ("operand", "n_checked", "method", "max_abs_error", "max_rel_error", "tolerance", "bound", "verdict",
-                "reason")
-
 
 def check(loaded: Loaded, wrt: str | None, out: OutputChoice) -> bool:
     """Finite differences against the analytic gradients; True unless an operand fails."""
     from ..core import gradcheck
 
     refuse_target(loaded, "check")
-    names = checked_wrt(loaded, _wrt_list(wrt))
+    names = checked_wrt(loaded, wrt_list(wrt))
     report = gradcheck.check_problem(loaded.problem, loaded.G, names)
-    fmt = descriptive_format(out, ("csv", "tsv", "json"))
+    fmt = descriptive_format(out, tuple(CHECK_WRITERS))
     if fmt in ("table", "text"):
         show(fmt, out, lambda console: views().check(console, report, out.precision))
-    elif fmt == "json":
-        rows = [{field: _plain(getattr(r, field)) for field in CHECK_FIELDS} for r in report.results]
-        write_text(_json({"passed": report.passed, "results": rows}), out.output)
     else:
-        sep = "," if fmt == "csv" else "\t"
-        lines = [sep.join(CHECK_FIELDS)]
-        lines += [sep.join(_field_text(getattr(r, field), sep) for field in CHECK_FIELDS) for r in report.results]
-        write_text("\n".join(lines) + "\n", out.output)
+        write_text(CHECK_WRITERS[fmt](report), out.output)
     return report.passed
 
 
-def _plain(value: object) -> object:
-    return float(value) if isinstance(value, np.floating) else value
-
-
-def _field_text(value: object, sep: str) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float | np.floating):
-        return format_number(float(value))
-    text = str(value)
-    return f'"{text}"' if sep in text else text
+CHECK_WRITERS: dict[str, Callable[[Any], str]] = {
+    "csv": partial(records.check_delimited, sep=","),
+    "tsv": partial(records.check_delimited, sep="\t"),
+    "json": records.check_json,
+}
 
 
 # ---- explain ----
@@ -597,30 +142,18 @@ def explain(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice
                          hint=f"rename the operand, e.g. {taken[0]}1")
     names, _ = wrt_names(loaded, wrt)
     G, note = upstream(loaded, loss)
-    steps = derivation.derivation(loaded.problem, G, names, note, default=loaded.default)
-    fmt = descriptive_format(out, ("json", "markdown", "latex"))
+    steps = derivation.derivation(loaded.problem, G, names, note, default=loaded.default, loss=loss or "sum",
+                                  target=loaded.target)
+    heading = f"wxb explain: {loaded.heading}"
+    writers: dict[str, Callable[[], str]] = {
+        "json": partial(records.explain_json, loaded.problem.expression.text, steps),
+        **{fmt: partial(write, steps, heading, out.precision) for fmt, write in notation.WRITERS.items()},
+    }
+    fmt = descriptive_format(out, tuple(writers))
     if fmt in ("table", "text"):
         show(fmt, out, lambda console: views().explain(console, steps, out.precision))
-    elif fmt == "json":
-        record = [{"title": s.title, "formula": s.formula, "note": s.note,
-                   "arrays": {name: _json_array(a) for name, a in s.arrays.items()}} for s in steps]
-        write_text(_json({"expression": loaded.problem.expression.text, "steps": record}), out.output)
     else:
-        heading = f"wxb explain: {loaded.heading}"
-        write_text(notation.WRITERS[fmt](steps, heading, out.precision), out.output)
-
-
-EXPLAIN_JSON_ENTRIES = 10_000  # an array larger than this is described in explain's json, not written out
-
-
-def _json_array(a: Array) -> object:
-    """An array as nested lists of Python floats (a 0-d array as a float); a large one as its shape only: explain
-    is a derivation, and forward or backward give the values themselves."""
-    array = np.asarray(a)
-    if array.size > EXPLAIN_JSON_ENTRIES:
-        return {"shape": list(array.shape), "dtype": str(array.dtype),
-                "omitted": f"over {EXPLAIN_JSON_ENTRIES:,} entries; forward or backward write the values"}
-    return array.astype(float).tolist()
+        write_text(writers[fmt](), out.output)
 
 
 # ---- demo ----

@@ -12,10 +12,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import core
-from ..core.broadcast import broadcast_axes
-from ..core.engine import Gradients, Problem, aligned
+from ..core.engine import Gradients, Problem
 from ..core.expr import Node
-from ..core.rules import PRIMITIVES
 
 Array = np.ndarray[Any, np.dtype[Any]]
 Part = str | Array
@@ -147,7 +145,7 @@ def backward_steps(problem: Problem, grads: Gradients, upstream_note: str) -> li
     """The upstream gradient at each primitive whose gradient is new (G_z), in reverse order: the rule of each
     edge that brings it, summed over the axes a broadcast stretched, and added up over several uses."""
     steps: list[Step] = []
-    labels = dict(grads.adjoint_labels)
+    labels = grads.adjoint_labels
     for node in reversed(problem.intermediates()):
         label = labels.get(id(node))
         if node is problem.root or label is None or id(node) not in grads.adjoints:
@@ -155,7 +153,7 @@ def backward_steps(problem: Problem, grads: Gradients, upstream_note: str) -> li
         uses = problem.uses(node)
         if len(uses) == 1 and label == labels.get(id(uses[0][0])):
             continue  # passed through unchanged
-        formula = f"{label} = " + " + ".join(_edge_text(problem, c, i, labels) for c, i in uses)
+        formula = f"{label} = " + " + ".join(_edge_text(grads, c, i) for c, i in uses)
         value = grads.adjoints[id(node)]
         where = " and ".join(_node_formula(problem, c, {}) for c, _ in uses)
         steps.append(Step(f"Back through {where}", formula, {label: value}, upstream_note if not steps else "",
@@ -163,15 +161,9 @@ def backward_steps(problem: Problem, grads: Gradients, upstream_note: str) -> li
     return steps
 
 
-def _edge_text(problem: Problem, consumer: Node, index: int, labels: dict[int, str]) -> str:
-    """One edge's rule, with the sum over the axes its argument was broadcast along."""
-    rule = core.engine.rule_text(problem, consumer, index, labels)
-    if PRIMITIVES[consumer.op].kind != "elementwise" or len(consumer.args) != 2:
-        return rule
-    own, other = problem.shape(consumer.args[index]), problem.shape(consumer.args[1 - index])
-    dropped, kept = broadcast_axes(aligned(own, other), problem.shape(consumer))
-    axes = tuple(sorted(dropped + kept))
-    return f"{rule} summed over {core.notation.axes_text(axes)}" if axes else rule
+def _edge_text(grads: Gradients, consumer: Node, index: int) -> str:
+    """One edge's rule, with the sum over the axes its argument was broadcast along, as the engine reduced it."""
+    return _summed(grads.edges[(id(consumer), index)])
 
 
 REDUCE = {
@@ -223,9 +215,14 @@ def _adjoint_value(problem: Problem, grads: Gradients, name: str) -> Array | Non
     return grads.adjoints.get(id(uses[0][0]))
 
 
-def derivation(problem: Problem, G: Array, wrt: tuple[str, ...], upstream_note: str, *, default: bool) -> list[Step]:
-    """Every step: broadcasts, the forward pass, the Jacobians with a closed form, the backward pass."""
-    grads = problem.backward(G, wrt, keep=True)
+def derivation(problem: Problem, G: Array | None, wrt: tuple[str, ...], upstream_note: str, *, default: bool,
+               loss: str = "sum", target: Array | None = None) -> list[Step]:
+    """Every step: broadcasts, the forward pass, the Jacobians with a closed form, the backward pass. Without G,
+    the loss's G (against target, for mse) comes from f in the same forward pass."""
+    if G is None:
+        grads = problem.backward(None, wrt, keep=True, loss=loss, target=target)
+    else:
+        grads = problem.backward(G, wrt, keep=True)
     values = dict(grads.values)
     steps = [broadcast_step(item, problem.operands[item.name]) for item in problem.broadcasts()]
     steps += forward_steps(problem, values, default)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
+
+from .model import Sources
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 OPERANDS_PANEL = "Operands: a path, FILE.npz:KEY, - (stdin) or \"1 2; 3 4\""
 EXPRESSION_PANEL = "Expression"
@@ -210,3 +217,44 @@ JacobianFormatOption = Annotated[
                  "--dense: table, csv, tsv, json, npy or npz (default: table on a terminal, else text or csv, or "
                  "from -o's suffix).", rich_help_panel=OUTPUT_PANEL, show_default=False),
 ]
+
+
+OPERAND_OPTIONS: tuple[tuple[str, Any], ...] = (
+    ("bindings", BindingsArgument),
+    ("expr", ExprOption),
+    ("W", WeightOption),
+    ("X", InputOption),
+    ("b", BiasOption),
+    ("G", GradOption),
+    ("T", TargetOption),
+    ("target", MseTargetOption),
+    ("bundle", BundleOption),
+    ("delimiter", DelimiterOption),
+    ("header", HeaderOption),
+)
+
+
+def operand_options(*, grad: bool = True, loss: bool = False) -> Callable[[F], F]:
+    """Give a command the operand options, defined once above, and hand it what they say as one argument,
+    `sources` (a Sources): NAME=SOURCE bindings, -e, -W -X -b, -G (with `grad`), -T, --target (with `loss`:
+    then -T is also the mse target when the expression has no operand T), --from, --delimiter and --header.
+    Typer reads the command's signature; the shared options come first, then the command's own."""
+
+    def decorate(command: F) -> F:
+        own = [p for p in inspect.signature(command).parameters.values() if p.name != "sources"]
+        hints = dict(OPERAND_OPTIONS) | ({} if loss else {"T": OperandTOption})
+        shared = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=hint)
+                  for name, hint in hints.items() if (grad or name != "G") and (loss or name != "target")]
+
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            given = {name: kwargs.pop(name, None) for name, _ in OPERAND_OPTIONS}
+            sources = Sources(given["expr"], given["bindings"], {name: given[name] for name in ("W", "X", "b", "T")},
+                              given["G"], given["bundle"], given["delimiter"], given["header"], given["target"])
+            return command(*args, sources=sources, **kwargs)
+
+        run.__signature__ = inspect.Signature(shared + own)  # type: ignore[attr-defined]
+        run.__annotations__ = {p.name: p.annotation for p in shared + own}
+        return run  # type: ignore[return-value]
+
+    return decorate

@@ -1,9 +1,9 @@
-"""Results out: choosing a format, writing numbers that round-trip, and writing files atomically.
+"""Results out: writing numbers that round-trip, and writing files atomically.
 
-Formats (`--format`): table (rendered by the caller with Rich, for terminals), csv, tsv, json, npy, npz.
-Without `--format`, the suffix of `-o` decides (.csv → csv, .tsv/.txt/.dat → tsv, .json, .npy, .npz); without
-`-o` (or with `-o -`), stdout gets a table on a terminal and csv in a pipe. A table is never written to a file,
-and npy/npz are never written to a terminal.
+Formats (`--format`, chosen in wxb.cli.formats): table (rendered by the caller with Rich, for terminals), csv,
+tsv, json, npy, npz. Without `--format`, the suffix of `-o` decides (.csv → csv, .tsv/.txt/.dat → tsv, .json,
+.npy, .npz); without `-o` (or with `-o -`), stdout gets a table on a terminal and csv in a pipe. A table is never
+written to a file, and npy/npz are never written to a terminal.
 
 One result (`f`, `db`, `dW`, `dX` or `J`): csv/tsv write its values: a 0-d result is one number, a 1-D result
 one value per line (wxb's vectors are columns), a 2-D result its rows; N-d is refused (use json or npy).
@@ -237,74 +237,13 @@ WRITERS: dict[str, Callable[[Mapping[str, Array]], Emit]] = {
     "npy": _npy,
     "npz": _npz,
 }
-FORMATS = ("table", *WRITERS)
-SUFFIX_FORMATS = {
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".txt": "tsv",
-    ".dat": "tsv",
-    ".json": "json",
-    ".npy": "npy",
-    ".npz": "npz",
-}
-BINARY = ("npy", "npz")
-
-
-# ---------------------------------------------------------------- choosing
-
-
-def _stream_format(output: Path) -> str:
-    """For an -o with no known suffix: csv for an inherited descriptor (`/dev/stdout`, `/dev/fd/N`) or a pipe,
-    FIFO, device or socket, as for stdout in a pipe; else the suffix of what its links end at ('' when nothing
-    tells)."""
-    if _descriptor(str(output)) is not None:
-        return "csv"
-    try:
-        mode = os.stat(output).st_mode
-    except OSError:
-        mode = None
-    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
-        return "csv"
-    return SUFFIX_FORMATS.get(os.path.splitext(os.path.realpath(output))[1].lower(), "")
-
-
-def choose_format(requested: str | None, output: Path | None, *, stdout_is_terminal: bool) -> str:
-    """--format wins; else -o's suffix (or, for a stream, its target's suffix or csv); else table on a terminal,
-    csv in a pipe."""
-    to_file = output is not None and str(output) != "-"
-    if requested is not None:
-        fmt = requested.lower()
-        if fmt not in FORMATS:
-            raise InputError(
-                f"unknown format {requested!r}", operand="--format", hint=f"use one of {', '.join(FORMATS)}"
-            )
-    elif to_file:
-        assert output is not None
-        fmt = SUFFIX_FORMATS.get(output.suffix.lower(), "") or _stream_format(output)
-        if not fmt:
-            suffixes = " ".join(SUFFIX_FORMATS)
-            hint = f"name it with one of {suffixes}, or give --format"
-            raise InputError(f"cannot tell the format from the file name {str(output)!r}", operand="-o", hint=hint)
-    else:
-        fmt = "table" if stdout_is_terminal else "csv"
-    if fmt == "table" and to_file:
-        raise InputError("a table is for the terminal, not a file", operand="--format", hint="use csv or json")
-    if fmt in BINARY and not to_file and stdout_is_terminal:
-        hint = f"write it to a file with -o result.{fmt}, or pipe it"
-        raise InputError(f"{fmt} is binary and stdout is a terminal", operand="--format", hint=hint)
-    if fmt in BINARY and to_file and output is not None and is_terminal(output):
-        hint = f"write it to a file with -o result.{fmt}, or pipe it"
-        raise InputError(f"{fmt} is binary and {str(output)!r} is a terminal", operand="-o", hint=hint)
-    return fmt
-
-
 def is_terminal(output: Path) -> bool:
     """True when -o names a terminal: an inherited descriptor on one (/dev/stdout), or a terminal device (opened
     only to ask; a FIFO is never opened here, since closing it would end its reader's input)."""
-    descriptor = _descriptor(str(output))
-    if descriptor is not None:
+    held = descriptor(str(output))
+    if held is not None:
         try:
-            return os.isatty(descriptor)
+            return os.isatty(held)
         except OSError:
             return False
     try:
@@ -428,9 +367,9 @@ def resolve_output(path: Path) -> int | str:
     (which may not exist yet: a dangling link's target is created)."""
     current = str(path)
     for _ in range(MAX_LINKS):
-        descriptor = _descriptor(current)
-        if descriptor is not None:
-            return descriptor
+        held = descriptor(current)
+        if held is not None:
+            return held
         try:
             link = os.readlink(current)
         except OSError:  # not a link, or nothing there yet
@@ -439,7 +378,7 @@ def resolve_output(path: Path) -> int | str:
     raise OutputError("too many levels of symbolic links", operand="-o", source=str(path))
 
 
-def _descriptor(path: str) -> int | None:
+def descriptor(path: str) -> int | None:
     """The descriptor `path` stands for when it names one of this process's own: /dev/stdout, /dev/fd/N,
     /proc/self/fd/N (and the same folders reached another way); else None."""
     absolute = os.path.abspath(path)

@@ -23,7 +23,7 @@ from .derivation import Step
 if TYPE_CHECKING:
     from ..core.gradcheck import CheckReport, CheckResult
     from ..core.jacobian import JacobianStructure
-    from .commands import Blocks, Loaded, Spy
+    from .model import Blocks, Loaded, Spy
 
 Draw = Callable[[Console], None]
 

@@ -400,7 +400,8 @@ def _apply(problem: Problem, node: Node, args: list[Array], consumers: dict[int,
 class Gradients:
     """dL/dθ for each operand asked for (keyed by name), with how each was summed to its operand's shape.
 
-    Also reachable as attributes: grads.db, grads.dW1. With keep=True, values and adjoints of every node."""
+    Also reachable as attributes: grads.db, grads.dW1. With keep=True, values and adjoints of every node, and the
+    reduction of every edge (keyed by the consumer's id and the argument's index): its rule and the axes summed."""
 
     grads: Mapping[str, Array]
     reductions: Mapping[str, Reduction]
@@ -408,6 +409,7 @@ class Gradients:
     adjoint_labels: Mapping[int, str]
     values: Mapping[int, Array] = field(default_factory=dict, repr=False)
     adjoints: Mapping[int, Array] = field(default_factory=dict, repr=False)
+    edges: Mapping[tuple[int, int], Reduction] = field(default_factory=dict, repr=False)
 
     def __getitem__(self, name: str) -> Array:
         return self.grads[name]
@@ -462,6 +464,7 @@ def reverse(problem: Problem, G: Array | None, wrt: tuple[str, ...], *, keep: bo
     adjoints: dict[int, Array] = {id(problem.root): G}
     labels: dict[int, str] = {id(problem.root): "G"}
     kept: dict[int, Array] = {}
+    edges: dict[tuple[int, int], Reduction] = {}
     contributions: dict[str, list[tuple[Reduction, Array]]] = {name: [] for name in wrt}
     if problem.root.op == "var" and problem.root.name in contributions:  # f is an operand itself: dL/dθ = G
         shape = problem.shape(problem.root)
@@ -476,6 +479,8 @@ def reverse(problem: Problem, G: Array | None, wrt: tuple[str, ...], *, keep: bo
             if id(arg) not in active:
                 continue
             grad, reduction = _edge(problem, node, index, g, values, labels)
+            if keep:
+                edges[(id(node), index)] = reduction
             if arg.op == "var":
                 contributions[arg.name].append((reduction, grad))
             else:
@@ -493,7 +498,7 @@ def reverse(problem: Problem, G: Array | None, wrt: tuple[str, ...], *, keep: bo
         reductions[name] = parts[name][0] if parts[name] else Reduction.between(name, shape, shape, gradient="0")
         if keep:
             kept[id(problem.operand_node(name))] = grads[name]
-    return Gradients(grads, reductions, parts, labels, values if keep else {}, kept)
+    return Gradients(grads, reductions, parts, labels, values if keep else {}, kept, edges)
 
 
 def _edge(problem: Problem, node: Node, index: int, g: Array, values: dict[int, Array],

@@ -114,10 +114,26 @@ def test_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     assert done.stdout.count("\n") == 1
 
 
+def wait_until_reading_stdin(pid: int, timeout: float = 60.0) -> None:
+    """Wait until the process is blocked in read(0, …) (a loaded machine may take seconds to start Python)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            call = Path(f"/proc/{pid}/syscall").read_text().split()
+        except OSError:
+            call = []
+        if call[:2] == ["0", "0x0"]:  # read (syscall 0 on x86-64 and the generic table's 63 below) on fd 0
+            return
+        if call[:2] == ["63", "0x0"]:
+            return
+        time.sleep(0.05)
+    pytest.fail("wxb never blocked reading standard input")
+
+
 def test_interrupt_exits_130_without_traceback() -> None:
     process = subprocess.Popen([*WXB, "forward", "-X", "-", "-b", "1"], stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(1.5)  # it is now blocked reading standard input
+    wait_until_reading_stdin(process.pid)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=30)
     assert process.returncode == 130
@@ -160,3 +176,25 @@ def test_notes_never_reach_stdout_when_stderr_is_closed(tmp_path: Path) -> None:
     path.write_text(",0,1\n0,1.5,2.0\n1,3.0,4.0\n")
     done = shell(f'wxb forward -X "{path}" -b 0 2>&-')
     assert done.stdout == "1.5,2.0\n3.0,4.0\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["forward", "-X", "1", "-X", "2", "-b", "0"], "-X/--input"),
+        (["forward", "-X1", "--input=2", "-b", "0"], "-X/--input"),
+        (["backward", "-X", "1", "-b", "0", "--header", "--no-header"], "--header/--no-header"),
+        (["backward", "-X", "1", "-b", "0", "-l", "sum", "--loss=mean"], "--loss/-l"),
+        (["check", "-e", "2 * A", "A=1", "-p", "3", "-p4"], "--precision/-p"),
+    ],
+)
+def test_an_option_given_twice_is_refused_by_its_names(args: list[str], named: str) -> None:
+    done = wxb(*args)
+    assert done.returncode == 2
+    assert done.stdout == b""
+    assert done.stderr.decode() == f"wxb: error: {named} is given more than once (hint: give each option once)\n"
+
+
+def test_an_option_after_the_end_of_options_is_a_value_not_a_repeat() -> None:
+    done = wxb("forward", "-X", "1", "-b", "0", "--", "-X")
+    assert done.stderr.decode().startswith("wxb: error: expected NAME=SOURCE, got '-X'")

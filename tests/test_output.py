@@ -15,8 +15,9 @@ from hypothesis.extra import numpy as hnp
 
 from wxb.cli import output
 from wxb.cli.errors import InputError
+from wxb.cli.formats import FORMATS, choose_format
 from wxb.cli.operands import read_operand
-from wxb.cli.output import FORMATS, choose_format, format_number, write_results, write_text
+from wxb.cli.output import format_number, write_results, write_text
 from wxb.cli.progress import BIG, wants_spinner
 
 
@@ -301,6 +302,50 @@ def test_write_text_to_stdout_and_atomically_to_a_file(
     target.write_text("old")
     write_text("ü\n", target)
     assert target.read_bytes() == "ü\n".encode() and os.listdir(tmp_path) == ["report.json"]
+
+
+# ---------------------------------------------------------------- descriptions: the same registry
+
+
+@pytest.mark.parametrize(
+    ("requested", "output_name", "allowed", "expected"),
+    [
+        (None, "steps.md", ("json", "markdown", "latex"), "markdown"),
+        (None, "steps.markdown", ("json", "markdown", "latex"), "markdown"),
+        (None, "steps.tex", ("json", "markdown", "latex"), "latex"),
+        (None, "steps.txt", ("json",), "text"),
+        (None, "notes", ("json",), "text"),
+        ("md", None, ("markdown",), "markdown"),
+        ("TEX", "x.txt", ("latex",), "latex"),
+        (None, "r.csv", ("csv", "tsv", "json"), "csv"),
+    ],
+)
+def test_descriptive_format(requested: str | None, output_name: str | None, allowed: tuple[str, ...],
+                            expected: str) -> None:
+    from wxb.cli.formats import descriptive_format
+
+    path = Path(output_name) if output_name else None
+    assert descriptive_format(requested, path, allowed, stdout_is_terminal=False) == expected
+
+
+@pytest.mark.parametrize(
+    ("requested", "output_name", "operand", "message"),
+    [
+        (None, "steps.latex", "-o", "cannot tell the format from the file name 'steps.latex'"),
+        (None, "x.html", "-o", "cannot tell the format from the file name 'x.html'"),
+        (None, "r.npy", "-o", "this command has no npy form (asked for by the suffix of 'r.npy')"),
+        ("npy", None, "--format", "this command has no npy form"),
+    ],
+)
+def test_descriptive_format_refusals_name_what_asked(requested: str | None, output_name: str | None, operand: str,
+                                                     message: str) -> None:
+    from wxb.cli.formats import descriptive_format
+
+    path = Path(output_name) if output_name else None
+    with pytest.raises(InputError) as caught:
+        descriptive_format(requested, path, ("csv", "tsv", "json"), stdout_is_terminal=False)
+    assert str(caught.value).startswith(message)
+    assert caught.value.operand == operand
 
 
 def test_an_empty_output_name_is_called_empty() -> None:

@@ -24,25 +24,18 @@ from typing import BinaryIO
 
 import numpy as np
 import pytest
-from conftest import shell
+from conftest import WXB, shell, wxb
 
 from wxb.cli import output
 from wxb.cli.errors import InputError, OutputError
 
-WXB = [sys.executable, "-m", "wxb.cli"]
 SEED = ["-X", "1 2; 3 4", "-b", "5; 6"]
 SEED_CSV = "6.0,7.0\n9.0,10.0\n"
 
 
-def wxb(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*WXB, *args], capture_output=True, text=True, timeout=60, cwd=cwd)
-
-
 def bash(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run a bash script in which `wxb` is this interpreter's wxb."""
-    command = " ".join(WXB)
-    return subprocess.run(["bash", "-c", script.replace("wxb ", command + " ")], capture_output=True, text=True,
-                          timeout=60, cwd=cwd)
+    """A bash script in which `wxb` is this environment's wxb, run in cwd."""
+    return shell(script, cwd=cwd)
 
 
 def one_error_line(stderr: str) -> str:

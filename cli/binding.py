@@ -1,0 +1,105 @@
+"""Binding operands: NAME=SOURCE arguments and the shorthand options read once and checked once into a Loaded
+problem."""
+
+from __future__ import annotations
+
+import keyword
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .. import core
+from .errors import InputError
+from .model import Loaded, Sources
+from .operands import is_literal, read_operands
+from .textparse import note, shorten
+
+Array = np.ndarray[Any, np.dtype[Any]]
+
+
+def parse_bindings(bindings: list[str] | None) -> dict[str, str]:
+    """NAME=SOURCE arguments as {name: source}; each name once, a Python-style identifier, never G."""
+    bound: dict[str, str] = {}
+    for binding in bindings or []:
+        name, equals, source = binding.partition("=")
+        name = unicodedata.normalize("NFKC", name.strip())  # as Python reads the expression's names
+        if not equals or not name.isidentifier() or keyword.iskeyword(name):
+            raise InputError(f"expected NAME=SOURCE, got {shorten(binding, 60)!r}",
+                             hint='bind an operand as W1=w.csv or b1="0.5; -1"')
+        if name == "G":
+            raise InputError("G is the upstream gradient, not an operand", hint="give it with -G")
+        if name in bound:
+            raise InputError(f"{name} is bound twice", hint=f"give {name}=SOURCE once")
+        bound[name] = source
+    return bound
+
+def _specs(sources: Sources) -> tuple[dict[str, str], dict[str, str]]:
+    """Every operand source by name, from the shorthands and the bindings (a name given both ways is refused),
+    and how the user named each: -W for a shorthand, W= for a binding."""
+    specs = parse_bindings(sources.bindings)
+    labels = {name: f"{name}=" for name in specs}
+    for name, spec in sources.shorthands.items():
+        if spec is None:
+            continue
+        if name in specs:
+            raise InputError(f"{name} is given twice, by -{name} and by {name}=", hint="give each operand once")
+        specs[name], labels[name] = spec, f"-{name}"
+    return specs, labels
+
+def load(sources: Sources) -> Loaded:
+    """Read every operand once and check them once, into the problem the command works on."""
+    specs, labels = _specs(sources)
+    default = sources.expr is None
+    expression = core.parse(sources.expr) if sources.expr is not None else None
+    names = list(expression.operands) if expression else ["W", "X", "b"]
+    wanted: dict[str, str | None] = {name: specs.get(name) for name in names}
+    key = _target_key(names) if "T" in names else "T"  # an operand T is bound by -T; the target is --target
+    if sources.target is not None:
+        if key in specs:
+            raise InputError(f"the target of --loss mse is given twice, by {labels[key]} and by --target",
+                             hint="give it once")
+        specs[key], labels[key] = sources.target, "--target"
+    for name in specs:
+        wanted.setdefault(name, specs[name])
+    wanted.setdefault(key, None)
+    wanted["G"] = sources.G
+    arrays = read_operands(wanted, bundle=sources.bundle, delimiter=sources.delimiter, header=sources.header,
+                           labels=labels)
+    if expression is None:
+        expression = core.parse(core.DEFAULT if arrays.get("W") is not None else core.DEFAULT_WITHOUT_W)
+        _require_default(arrays)
+    G, target = arrays.pop("G", None), arrays.pop(key, None)
+    bound = {name: value for name, value in arrays.items() if value is not None}
+    if sources.bundle is not None:
+        bound = {name: value for name, value in bound.items() if name in expression.operands or name in specs}
+    weak = [name for name, spec in specs.items() if is_literal(spec)]  # an inline literal's dtype does not count
+    problem = _build(expression, bound, weak)
+    for name, array in bound.items():
+        if array.dtype.kind == "f" and array.dtype.itemsize > 8:
+            note(f"{name} is {array.dtype}; wxb computes in float64, so digits beyond it are dropped")
+    return Loaded(problem, G, target, default, target is not None and key in specs, sources.G is not None,
+                  labels.get(key, "-T"))
+
+
+def _target_key(names: list[str]) -> str:
+    """The name the mse target is read under beside an operand T: one no operand has."""
+    key = "target"
+    while key in names:
+        key += "_"
+    return key
+
+def _require_default(arrays: Mapping[str, Array | None]) -> None:
+    """The default expression needs X and b."""
+    for name, example in (("X", '-X "1 2; 3 4"'), ("b", '-b "5; 6"')):
+        if arrays.get(name) is None:
+            raise InputError(f"missing operand -{name}", hint=f"give it as a path or a literal, e.g. {example}")
+
+def _build(expression: core.Expression, bound: dict[str, Array], weak: list[str]) -> core.Problem:
+    """The checked problem; a binding error says how to bind."""
+    try:
+        return core.Problem.build(expression, bound, weak=weak)
+    except core.BindingError as exc:
+        raise InputError(str(exc), hint=f"bind the operands of {expression.text} with NAME=SOURCE (-W, -X, -b "
+                         f"and -T bind W, X, b and T): {', '.join(expression.operands)}") from None

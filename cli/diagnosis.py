@@ -1,0 +1,53 @@
+"""Why a result holds NaN or infinities: one warning line per result, naming the cause."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .. import core
+
+Array = np.ndarray[Any, np.dtype[Any]]
+
+
+def _entries(n: int, kind: str) -> str:
+    """'1 NaN entry', '3 infinite entries'."""
+    return f"{n:,} {kind} {'entry' if n == 1 else 'entries'}"
+
+
+def _holding(inputs: Mapping[str, Array], test: Any) -> str:
+    """The names of the float inputs with an entry passing test (np.isnan, np.isinf), as 'X, Y'; '' if none."""
+    return ", ".join(name for name, a in inputs.items() if a.dtype.kind in "fc" and bool(test(a).any()))
+
+
+def nonfinite_warnings(results: Mapping[str, Array], problem: core.Problem | None,
+                       upstream: Mapping[str, Array | None] | None = None) -> list[str]:
+    """For each result holding NaN or ±inf: how many entries, and why: NaN or infinities given (named: an operand,
+    G or T), an invalid operation on given infinities, or the maths itself (an overflow, a pole, 0/0)."""
+    inputs = {name: np.asarray(a) for name, a in {**(problem.operands if problem is not None else {}),
+                                                  **(upstream or {})}.items() if a is not None}
+    nan_in, inf_in = _holding(inputs, np.isnan), _holding(inputs, np.isinf)
+    lines = []
+    for name, value in results.items():
+        array = np.asarray(value)
+        if array.dtype.kind != "f" or np.isfinite(array).all():
+            continue
+        nans, infs = int(np.count_nonzero(np.isnan(array))), int(np.count_nonzero(np.isinf(array)))
+        limit = f"±{float(np.finfo(array.dtype).max):.2g} for {array.dtype}"
+        parts = []
+        if nans:
+            if nan_in:
+                why = f"from NaN in {nan_in}"
+            elif inf_in:
+                why = f"from an invalid operation such as ∞ − ∞ or 0·∞ on the infinite entries of {inf_in}, or 0/0"
+            else:
+                why = "from an invalid operation: 0/0, ∞ − ∞, 0·∞, or log or sqrt of a negative number"
+            parts.append(f"{_entries(nans, 'NaN')} ({why})")
+        if infs:
+            why = (f"from the infinite entries of {inf_in}, or an overflow beyond {limit}" if inf_in else
+                   f"from an overflow beyond {limit}, or a pole such as 1/0 or log 0")
+            parts.append(f"{_entries(infs, 'infinite')} ({why})")
+        lines.append(f"{name} has " + " and ".join(parts))
+    return lines

@@ -1,0 +1,64 @@
+"""Showing results: a view drawn for a person (table on a terminal, or its text without colour), or data written for
+a pipe or a file, in the format wxb.cli.formats chooses."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from .. import core
+from . import formats
+from .diagnosis import nonfinite_warnings
+from .model import OutputChoice
+from .output import write_results, write_text
+from .textparse import note
+
+Array = np.ndarray[Any, np.dtype[Any]]
+
+
+def views() -> ModuleType:
+    """The Rich views, imported only when a person is looking (table or text output)."""
+    from . import views
+
+    return views
+
+def stdout_is_terminal() -> bool:
+    """True when stdout is an open terminal."""
+    stdout = sys.stdout
+    return stdout is not None and not getattr(stdout, "closed", False) and stdout.isatty()
+
+
+def output_format(out: OutputChoice) -> str:
+    """The format data results go out in: --format, else -o's suffix, else table on a terminal and csv in a pipe."""
+    return formats.choose_format(out.fmt, out.output, stdout_is_terminal=stdout_is_terminal())
+
+
+def descriptive_format(out: OutputChoice, allowed: tuple[str, ...], hint: str = "") -> str:
+    """The format of a descriptive command: --format, else -o's suffix, else table on a terminal and, in a pipe
+    or a file, the same text without colour."""
+    return formats.descriptive_format(out.fmt, out.output, allowed, stdout_is_terminal=stdout_is_terminal(),
+                                      hint=hint)
+
+
+def show(fmt: str, out: OutputChoice, draw: Any) -> None:
+    """A view drawn on the terminal (table), or as plain text without colour to a pipe or file (text)."""
+    if fmt == "table":
+        draw(views().console())
+    else:
+        write_text(views().plain_text(draw), out.output)
+
+def emit(results: Mapping[str, Array], out: OutputChoice, draw: Any, *, record: bool = False,
+         problem: core.Problem | None = None, upstream: Mapping[str, Array | None] | None = None) -> None:
+    """Results as a table for a person (the view), or as data for a pipe or a file; a NaN or an infinity in a
+    result is reported first, one warning line each (upstream: G or T, when they were given)."""
+    for line in nonfinite_warnings(results, problem, upstream):
+        note(line, "warning")
+    fmt = output_format(out)
+    if fmt == "table":
+        draw(views().console())
+    else:
+        write_results(results, fmt, out.output, record=record)
