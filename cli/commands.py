@@ -75,21 +75,22 @@ def jacobian(loaded: Loaded, request: JacobianRequest, out: OutputChoice) -> Non
         raise InputError("give --block K or --dense, not both", hint="--block K is one block, --dense all of them")
     refuse_target(loaded, "jacobian")
     wrt = jacobian_wrt(loaded, request.wrt)
-    structure = jac.structure(problem, wrt)
+    memo: jac.Memo = {}  # values the structure, blocks and spy plot share
+    structure = jac.structure(problem, wrt, memo=memo)
     if not request.dense and request.block is None:
         fmt = descriptive_format(out, ("json",), "the structure is text or json; use --block K for one block or "
                                  "--dense for all of it as data")
         if fmt == "json":  # the record needs blocks only to say what they show, where there is no closed form
-            blocks = Blocks([], "", "", 0) if structure.kron else preview_blocks(problem, structure)
+            blocks = Blocks([], "", "", 0) if structure.kron else preview_blocks(problem, structure, memo=memo)
             write_text(records.json_text(records.structure_record(structure, blocks)), out.output)
             return
-        blocks = preview_blocks(problem, structure)
+        blocks = preview_blocks(problem, structure, memo=memo)
         show(fmt, out, lambda console: views().jacobian_blocks(
-            console, structure, blocks, sparsity(problem, structure, blocks, console.width), out.precision))
+            console, structure, blocks, sparsity(problem, structure, blocks, console.width, memo), out.precision))
         return
     fmt = output_format(out)
     if request.dense:
-        tensor = jac.dense(problem, wrt, limit=request.limit)
+        tensor = jac.dense(problem, wrt, limit=request.limit, memo=memo)
         matrix = jac.matrix_view(tensor, structure.f_shape, structure.operand_shape)
 
         def draw(console: Any) -> None:
@@ -97,7 +98,7 @@ def jacobian(loaded: Loaded, request: JacobianRequest, out: OutputChoice) -> Non
     else:
         k = request.block
         assert k is not None
-        tensor = jac.block(problem, wrt, k)
+        tensor = jac.block(problem, wrt, k, memo=memo)
         matrix = jac.matrix_view(tensor, tensor.shape[: tensor.ndim - len(structure.operand_shape)],
                                  structure.operand_shape)
 
@@ -151,6 +152,11 @@ def explain(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice
     """The chain rule step by step with the operands' own numbers, from G (-G, or the loss's G from f)."""
     from . import derivation, notation
 
+    taken = [name for name in ("f", "L") if name in loaded.problem.expression.operands]
+    if taken:
+        what = "the expression's value" if taken[0] == "f" else "the loss"
+        raise InputError(f"explain writes {what} as {taken[0]}, so it cannot also name the operand {taken[0]}",
+                         hint=f"rename the operand, e.g. {taken[0]}1")
     names, _ = wrt_names(loaded, wrt)
     G, note = upstream(loaded, loss)
     steps = derivation.derivation(loaded.problem, G, names, note, default=loaded.default, loss=loss or "sum",
@@ -176,10 +182,11 @@ def demo(out: OutputChoice) -> None:
     problem = core.Problem.build(core.DEFAULT, SEED)
     loaded = Loaded(problem, None, None, True)
     f = problem.forward()
-    structure = jac.structure(problem, "b")
-    blocks = preview_blocks(problem, structure)
+    memo: jac.Memo = {}
+    structure = jac.structure(problem, "b", memo=memo)
+    blocks = preview_blocks(problem, structure, memo=memo)
     grads = problem.backward(core.upstream_gradient(f, "sum"), ["b"])
     fmt = descriptive_format(out, ())
     show(fmt, out, lambda console: views().demo(console, loaded, f, structure, blocks,
-                                                sparsity(problem, structure, blocks, console.width), grads,
+                                                sparsity(problem, structure, blocks, console.width, memo), grads,
                                                 out.precision))

@@ -118,13 +118,14 @@ def jacobian_step(problem: Problem, name: str) -> Step | None:
     """The structure of ∂f/∂θ, written out in full when small (only where the rules give it a closed form)."""
     from ..core import jacobian
 
-    structure = jacobian.structure(problem, name)
+    memo: jacobian.Memo = {}
+    structure = jacobian.structure(problem, name, memo=memo)
     if not structure.kron:
         return None
     equation: tuple[Part, ...] = ()
     arrays: dict[str, Array] = {}
     if structure.size <= INLINE_JACOBIAN and " for each " not in structure.kron:
-        dense = jacobian.dense(problem, name)
+        dense = jacobian.dense(problem, name, memo=memo)
         arrays["J"] = jacobian.matrix_view(dense, structure.f_shape, structure.operand_shape)
         equation = (structure.kron + " = ", arrays["J"])
     identity = structure.block_rule.startswith(("each I", "= I")) and "scaled" not in structure.block_rule

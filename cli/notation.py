@@ -149,7 +149,7 @@ def markdown(steps: list[Step], heading: str, precision: int) -> str:
 
 
 def _escape_markdown(text: str) -> str:
-    return re.sub(r"([*_`\\\[\]<>])", r"\\\1", text)
+    return re.sub(r"([*_`\\])", r"\\\1", text)
 
 
 def latex(steps: list[Step], heading: str, precision: int) -> str:

@@ -16,7 +16,8 @@ bit. A number is written in its shortest round-trip form, laid out as Python's r
 float32's own shortest digits (`5.6290164`, not the float64 `5.629016399383545`). Large csv/tsv results (over
 LARGE_CELLS numbers) are written by polars, which writes the same shortest digits (float32's own for float32) but
 lays out exponents its own way (`1.5e-7`, `0.00001`); those round-trip exactly too (tested). JSON writes nan and
-±inf as NaN and ±Infinity, as Python's json reads them.
+±inf as NaN and ±Infinity, as Python's json reads them; a large float vector or matrix in json is written by
+polars too, chunk by chunk of rows, in the same digits as csv.
 
 `-o` writes through (write_through): symbolic links are followed, and what they end at decides. A regular file,
 or nothing yet, is written atomically: to a temporary file beside the target, flushed, then renamed over it, so a
@@ -134,14 +135,50 @@ def _polars_delimited(table: Array, separator: str, stream: BinaryIO) -> None:
 
 def _json(results: Mapping[str, Array], record: bool = False) -> Emit:
     """json: the bare nested list of one result, or an object of them keyed by name (laid out as json.dumps);
-    always the object for a record (`--wrt all`), whatever the number of results."""
+    always the object for a record (`--wrt all`), whatever the number of results. Written as it is made."""
     import json
 
-    if len(results) == 1 and not record:
-        text = _json_array(np.asarray(next(iter(results.values()))))
+    def emit(stream: BinaryIO) -> None:
+        if len(results) == 1 and not record:
+            _write_json_array(np.asarray(next(iter(results.values()))), stream)
+        else:
+            for i, (name, a) in enumerate(results.items()):
+                stream.write(("{" if i == 0 else ", ").encode() + f"{json.dumps(name)}: ".encode())
+                _write_json_array(np.asarray(a), stream)
+            stream.write(b"}" if results else b"{}")
+        stream.write(b"\n")
+
+    return emit
+
+
+def _write_json_array(array: Array, stream: BinaryIO) -> None:
+    """One array as JSON; a large float vector or matrix streamed in chunks of rows by polars, as csv is."""
+    if array.ndim in (1, 2) and array.size > LARGE_CELLS and array.dtype.kind == "f" and array.dtype.itemsize in (4, 8):
+        table = array.reshape(-1, 1) if array.ndim == 1 else array
+        _polars_json(table.astype(table.dtype.newbyteorder("="), copy=False), array.ndim == 2, stream)
     else:
-        text = "{" + ", ".join(f"{json.dumps(name)}: {_json_array(np.asarray(a))}" for name, a in results.items()) + "}"
-    return lambda stream: stream.write((text + "\n").encode())
+        stream.write(_json_array(array).encode())
+
+
+JSON_CHUNK = 1 << 16  # numbers per chunk of rows written by _polars_json
+
+
+def _polars_json(table: Array, rows: bool, stream: BinaryIO) -> None:
+    """A large float table as JSON nested lists (rows) or one flat list (a column), chunk by chunk of rows: polars
+    writes each chunk's numbers in the same shortest digits as csv, respelled as JSON (±inf as ±Infinity; NaN
+    is NaN already), so no Python object is made per number."""
+    import polars as pl
+
+    frame = pl.from_numpy(table)
+    step = max(JSON_CHUNK // max(table.shape[1], 1), 1)
+    stream.write(b"[")
+    for start in range(0, table.shape[0], step):
+        buffer = io.BytesIO()
+        frame.slice(start, step).write_csv(buffer, include_header=False)
+        text = buffer.getvalue().rstrip(b"\n").replace(b"inf", b"Infinity").replace(b",", b", ")
+        lines = text.split(b"\n")
+        stream.write((b", " if start else b"") + (b"[" + b"], [".join(lines) + b"]" if rows else b", ".join(lines)))
+    stream.write(b"]")
 
 
 def _json_array(array: Array) -> str:

@@ -16,7 +16,8 @@ Array = np.ndarray[Any, np.dtype[Any]]
 
 PREVIEW_BLOCKS = 3
 
-def preview_blocks(problem: core.Problem, structure: Any, count: int = PREVIEW_BLOCKS) -> Blocks:
+def preview_blocks(problem: core.Problem, structure: Any, count: int = PREVIEW_BLOCKS, *,
+                   memo: Any = None) -> Blocks:
     """The first `count` blocks as matrices ∂f[slice]/∂vec θ (under the size guard)."""
     from ..core import jacobian as jac
     from ..core import notation
@@ -24,7 +25,7 @@ def preview_blocks(problem: core.Problem, structure: Any, count: int = PREVIEW_B
     shown = min(structure.n_blocks, count)
     limit = 10**7 if structure.kron else 10**5
     try:
-        tensors = [jac.block(problem, structure.wrt, k, limit=limit) for k in range(shown)]
+        tensors = [jac.block(problem, structure.wrt, k, limit=limit, memo=memo) for k in range(shown)]
     except core.TooLargeError as exc:
         return Blocks([], "", str(exc), shown)
     matrices = [jac.matrix_view(t, t.shape[: t.ndim - len(structure.operand_shape)], structure.operand_shape)
@@ -35,9 +36,10 @@ def preview_blocks(problem: core.Problem, structure: Any, count: int = PREVIEW_B
 SPY_HEIGHT, SPY_WIDTH = 16, 48
 
 
-def sparsity(problem: core.Problem, structure: Any, blocks: Blocks, width: int) -> Spy | None:
+def sparsity(problem: core.Problem, structure: Any, blocks: Blocks, width: int, memo: Any = None) -> Spy | None:
     """The sparsity pattern of ∂vec f/∂vec θ in at most SPY_HEIGHT × SPY_WIDTH cells (and width − 4), read from
-    the entry rules of a closed form, or from the computed blocks; sampled at random when too big to read all."""
+    the entry rules of a closed form, or from the computed blocks; sampled at random when too big to read all.
+    memo: the values the Jacobian's structure and blocks already computed (core.jacobian.Memo)."""
     from ..core import jacobian as jac
     from .render import spy_grid
 
@@ -52,7 +54,8 @@ def sparsity(problem: core.Problem, structure: Any, blocks: Blocks, width: int) 
             both = np.broadcast_shapes(r.shape, c.shape)
             f_index = _unravel(np.broadcast_to(r, both), structure.f_shape)
             op_index = _unravel(np.broadcast_to(c, both), structure.operand_shape)
-            return np.broadcast_to(jac.entries(problem, structure.wrt, f_index=f_index, operand_index=op_index), both)
+            return np.broadcast_to(jac.entries(problem, structure.wrt, f_index=f_index, operand_index=op_index,
+                                               memo=memo), both)
     elif blocks.matrices and len(structure.f_shape) <= 2:
         stacked = np.concatenate(blocks.matrices)
         window = min(window, stacked.shape[0])

@@ -48,7 +48,7 @@ SNIFFED = ("\t", ";", ",")
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # little- and big-endian byte-order marks
 _NUMBER = re.compile(r"[+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)", re.IGNORECASE)
 _DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
-_INTEGER = re.compile(r"\d+")
+_INTEGER = re.compile(r"[+-]?\d+")  # a signed integer cell (a header of column numbers, a label)
 _LONE_CR = re.compile(rb"\r[^\n]")
 _MISSING = {"na", "n/a", "#n/a", "<na>", "null", "none", "nil", "missing", "nat", "?", "-", "--"}
 _OTHER_DELIMITERS = ("|", ";", ",", "\t", ":")
@@ -277,8 +277,6 @@ def _over_row_labels(first: list[str], below: list[list[str]]) -> bool:
     headed = all(names) and (is_header(names) or all(_INTEGER.fullmatch(name) for name in names))
     return len(first) > 1 and first[0] == "" and headed and bool(below) and below[0][0] != ""
 
-
-_INTEGER = re.compile(r"[+-]?\d+")
 
 
 def _column_numbers(first: list[str], below: list[list[str]]) -> bool:

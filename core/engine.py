@@ -380,13 +380,14 @@ def _needed_values(problem: Problem, active: set[int]) -> set[int]:
 
 
 def reverse(problem: Problem, G: Array | None, wrt: tuple[str, ...], *, keep: bool = False, loss: str | None = None,
-            target: ArrayLike | None = None) -> Gradients:
+            target: ArrayLike | None = None, known: Mapping[int, Array] | None = None) -> Gradients:
     """Reverse mode: each node's adjoint, from f's (G, or the loss's G from f) down to the operands', one VJP per
-    edge; the forward pass computes only the values the VJPs read (and f, for a loss)."""
+    edge; the forward pass computes only the values the VJPs read (and f, for a loss), less those already known
+    (a Jacobian's rows share one forward pass)."""
     active = problem.depends_on(set(wrt))
     wanted = _needed_values(problem, active) | ({id(node) for node in problem.order} if keep else set())
     wanted |= {id(problem.root)} if G is None else set()
-    values = Evaluation.run(problem, wanted).values
+    values = Evaluation.run(problem, wanted, known).values
     if G is None:
         G = np.asarray(upstream_gradient(values[id(problem.root)], loss or "sum", target), dtype=problem.dtype)
     adjoints: dict[int, Array] = {id(problem.root): G}

@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 
 from . import notation
 from .broadcast import Shape, broadcast_axes
-from .engine import Evaluation, Problem, aligned
+from .engine import Evaluation, Problem, _needed_values, aligned, reverse
 from .errors import TooLargeError, WxbError
 from .expr import Node
 from .notation import shape_text, subscript
@@ -118,33 +118,36 @@ def chain(problem: Problem, name: str) -> Chain | None:
     return Chain(name, first, index, tuple(factors), tuple(scaled))
 
 
-_MEMO: dict[tuple[int, str], tuple[Problem, Any]] = {}
+Memo = dict[tuple[int, str], tuple[Problem, Any]]  # values computed for one problem, kept by the caller
 
 
-def _remembered(problem: Problem, key: str, compute: Any) -> Any:
-    """compute(), once per problem and key: the blocks and the spy plot read the same values again and again."""
+def _remembered(problem: Problem, memo: Memo | None, key: str, compute: Any) -> Any:
+    """compute(), once per problem and key when the caller passes a memo (the blocks and the spy plot read the same
+    values again and again); computed afresh without one."""
+    if memo is None:
+        return compute()
     slot = (id(problem), key)
-    held = _MEMO.get(slot)
+    held = memo.get(slot)
     if held is not None and held[0] is problem:
         return held[1]
-    if len(_MEMO) > 16:
-        _MEMO.clear()
     value = compute()
-    _MEMO[slot] = (problem, value)
+    memo[slot] = (problem, value)
     return value
 
 
-def node_value(problem: Problem, node: Node) -> Array:
-    """One node's value, computed once per problem."""
-    return _remembered(problem, f"value {id(node)}",  # type: ignore[no-any-return]
+def node_value(problem: Problem, node: Node, memo: Memo | None = None) -> Array:
+    """One node's value (computed once per problem with a memo)."""
+    return _remembered(problem, memo, f"value {id(node)}",  # type: ignore[no-any-return]
                        lambda: Evaluation.run(problem, {id(node)}).value(node))
 
 
-def chain_scale(problem: Problem, link: Chain) -> Array | None:
-    """The product of the chain's diagonal factors, of f's shape (None when there are none); computed once."""
+def chain_scale(problem: Problem, link: Chain, memo: Memo | None = None) -> Array | None:
+    """The product of the chain's diagonal factors, of f's shape (None when there are none); computed once per
+    problem with a memo."""
     if not link.scaled:
         return None
-    return _remembered(problem, f"scale {link.name}", lambda: _scale(problem, link))  # type: ignore[no-any-return]
+    return _remembered(problem, memo, f"scale {link.name}",  # type: ignore[no-any-return]
+                       lambda: _scale(problem, link))
 
 
 def _scale(problem: Problem, link: Chain) -> Array:
@@ -166,15 +169,15 @@ def _scale(problem: Problem, link: Chain) -> Array:
 
 # ---- Structure: O(1) memory for a chain ----
 
-def structure(problem: Problem, name: str) -> JacobianStructure:
+def structure(problem: Problem, name: str, *, memo: Memo | None = None) -> JacobianStructure:
     """The block structure of ∂f/∂θ (shape f.shape + θ.shape), e.g. ∂vec f/∂b = 1ₙ ⊗ I_m."""
     problem.wrt_names([name])
     link = chain(problem, name)
     if link is None:
         return _computed_structure(problem, name)
     base = _matmul_structure(problem, link) if link.kind == "matmul" else _broadcast_structure(problem, link)
-    scale = chain_scale(problem, link)
-    nonzeros = _nonzeros(problem, link, scale)
+    scale = chain_scale(problem, link, memo)
+    nonzeros = _nonzeros(problem, link, scale, memo)
     if not link.factors:
         return replace(base, nonzeros=nonzeros)
     lhs, rhs = base.kron.split(" = ", 1) if " = " in base.kron else ("", base.kron)
@@ -185,7 +188,7 @@ def structure(problem: Problem, name: str) -> JacobianStructure:
                              base.block_axes, base.n_blocks, base.block_shape, kron, rule)
 
 
-def _nonzeros(problem: Problem, link: Chain, scale: Array | None) -> int:
+def _nonzeros(problem: Problem, link: Chain, scale: Array | None, memo: Memo | None) -> int:
     """The exact number of nonzero entries: the rule's pattern, less the zeros of the other factor of a product
     and of the diagonal scale."""
     live = None if scale is None else np.broadcast_to(scale != 0, problem.f_shape)
@@ -194,7 +197,7 @@ def _nonzeros(problem: Problem, link: Chain, scale: Array | None) -> int:
     w_node, x_node = link.first.args
     ax = MatmulAxes.of(problem.shape(w_node), problem.shape(x_node))
     other = x_node if link.index == 0 else w_node
-    value = node_value(problem, other)
+    value = node_value(problem, other, memo)
     rows = None if live is None else live.reshape((*ax.batch, ax.m, ax.n))
     if link.index == 0:  # ∂f[β,i,j]/∂W[·,i,q] = X[β,q,j]: a column of X per column of f
         x2 = value[:, np.newaxis] if ax.x_vector else value
@@ -335,7 +338,7 @@ def _batch_source(beta: list[np.ndarray], own: Shape) -> list[np.ndarray | int]:
     return [0 if n == 1 else beta[lead + a] for a, n in enumerate(own)]
 
 
-def _broadcast_entries(problem: Problem, link: Chain, fi: list[Array], oi: list[Array]) -> Array:
+def _broadcast_entries(problem: Problem, link: Chain, fi: list[Array], oi: list[Array], memo: Memo | None) -> Array:
     """∂f[f_index]/∂θ[θ_index] = 1 where θ's broadcast puts that θ entry at that f entry."""
     own = problem.operands[link.name].shape
     other = problem.shape(link.first.args[1 - link.index]) if len(link.first.args) == 2 else own
@@ -349,12 +352,12 @@ def _broadcast_entries(problem: Problem, link: Chain, fi: list[Array], oi: list[
     return hit
 
 
-def _matmul_entries(problem: Problem, link: Chain, fi: list[Array], oi: list[Array]) -> Array:
+def _matmul_entries(problem: Problem, link: Chain, fi: list[Array], oi: list[Array], memo: Memo | None) -> Array:
     """∂f[β,i,j]/∂W[γ,p,q] = [γ~β]·δ(i,p)·X[β,q,j] and ∂f[β,i,j]/∂X[γ,p,q] = [γ~β]·W[β,i,p]·δ(j,q)."""
     w_node, x_node = link.first.args
     ax = MatmulAxes.of(problem.shape(w_node), problem.shape(x_node))
     other = x_node if link.index == 0 else w_node
-    value = node_value(problem, other)
+    value = node_value(problem, other, memo)
     zero = np.asarray(0)
     f2 = fi + ([zero] if ax.x_vector else [])
     beta, i, j = f2[:-2], f2[-2], f2[-1]
@@ -374,7 +377,7 @@ def _matmul_entries(problem: Problem, link: Chain, fi: list[Array], oi: list[Arr
 
 
 def entries(problem: Problem, name: str, *, f_index: tuple[ArrayLike, ...],
-            operand_index: tuple[ArrayLike, ...]) -> Array:
+            operand_index: tuple[ArrayLike, ...], memo: Memo | None = None) -> Array:
     """J[f_index + θ_index] = ∂f[f_index]/∂θ[θ_index] for broadcastable integer index arrays (θ with a chain)."""
     link = chain(problem, name)
     if link is None:
@@ -382,8 +385,8 @@ def entries(problem: Problem, name: str, *, f_index: tuple[ArrayLike, ...],
     fi = _normalised(f_index, problem.f_shape, "f")
     oi = _normalised(operand_index, problem.operands[name].shape, name)
     shape = np.broadcast_shapes(*(a.shape for a in fi + oi))
-    values = (_matmul_entries if link.kind == "matmul" else _broadcast_entries)(problem, link, fi, oi)
-    scale = chain_scale(problem, link)
+    values = (_matmul_entries if link.kind == "matmul" else _broadcast_entries)(problem, link, fi, oi, memo)
+    scale = chain_scale(problem, link, memo)
     if scale is not None:
         values = values * scale[tuple(fi)]
     return np.broadcast_to(values, shape).astype(problem.dtype)
@@ -399,19 +402,22 @@ def _guard(what: str, shape: Shape, limit: int) -> None:
                             f"{limit:,}", hint="ask for the structure or single blocks, or raise the limit")
 
 
-def _rows_by_vjp(problem: Problem, name: str, rows: Array) -> Array:
-    """The rows ∂f[r]/∂θ for the flat (C-order) f positions `rows`, one VJP each: exact for any expression."""
+def _rows_by_vjp(problem: Problem, name: str, rows: Array, memo: Memo | None) -> Array:
+    """The rows ∂f[r]/∂θ for the flat (C-order) f positions `rows`, one VJP each: exact for any expression. The
+    forward values the VJPs read are computed once for all rows (once per problem with a memo)."""
+    values = _remembered(problem, memo, f"vjp values {name}",
+                         lambda: Evaluation.run(problem, _needed_values(problem, problem.depends_on({name}))).values)
     out = np.zeros((len(rows), *problem.operands[name].shape), dtype=problem.dtype)
     for i, r in enumerate(rows):
         G = np.zeros(problem.f_shape, dtype=problem.dtype)
         G.reshape(-1)[r] = 1
-        out[i] = problem.backward(G, [name])[name]
+        out[i] = reverse(problem, G, (name,), known=values)[name]
     return out
 
 
-def block(problem: Problem, name: str, k: int = 0, *, limit: int = DENSE_LIMIT) -> Array:
+def block(problem: Problem, name: str, k: int = 0, *, limit: int = DENSE_LIMIT, memo: Memo | None = None) -> Array:
     """Block k: J with f's block axes fixed at their k-th position (C order), e.g. ∂f[:,k]/∂b = I_m."""
-    s = structure(problem, name)
+    s = structure(problem, name, memo=memo)
     if not 0 <= k < s.n_blocks:
         valid = f"0…{s.n_blocks - 1}" if s.n_blocks else "none: f has no entries"
         raise WxbError(f"there is no block {k} of ∂f/∂{name}: valid blocks are {valid}")
@@ -424,16 +430,16 @@ def block(problem: Problem, name: str, k: int = 0, *, limit: int = DENSE_LIMIT) 
     grid = [np.arange(n).reshape((-1,) + (1,) * (ndim - d - 1)) for d, n in enumerate(s.block_shape)]
     f_index = tuple(np.asarray(fixed[a]) if a in fixed else grid[free.index(a)] for a in range(len(f_shape)))
     if s.kron:
-        return entries(problem, name, f_index=f_index, operand_index=tuple(grid[len(free):]))
+        return entries(problem, name, f_index=f_index, operand_index=tuple(grid[len(free):]), memo=memo)
     rest = tuple(f_shape[a] for a in free)
     flat = np.ravel_multi_index(np.broadcast_arrays(*f_index[:len(f_shape)]), f_shape) if f_shape else np.zeros(
         (), dtype=np.intp)
-    rows = _rows_by_vjp(problem, name, np.asarray(flat).reshape(-1))
+    rows = _rows_by_vjp(problem, name, np.asarray(flat).reshape(-1), memo)
     shaped: Array = rows.reshape(rest + problem.operands[name].shape)
     return shaped
 
 
-def dense(problem: Problem, name: str, *, limit: int = DENSE_LIMIT) -> Array:
+def dense(problem: Problem, name: str, *, limit: int = DENSE_LIMIT, memo: Memo | None = None) -> Array:
     """J = ∂f/∂θ as a dense array of shape f.shape + θ.shape; refused (TooLargeError) above `limit` entries."""
     problem.wrt_names([name])
     own = problem.operands[name].shape
@@ -444,7 +450,7 @@ def dense(problem: Problem, name: str, *, limit: int = DENSE_LIMIT) -> Array:
     if chain(problem, name) is not None:
         nf = len(problem.f_shape)
         grids = np.indices(shape, sparse=True)
-        return entries(problem, name, f_index=tuple(grids[:nf]), operand_index=tuple(grids[nf:]))
-    rows = _rows_by_vjp(problem, name, np.arange(math.prod(problem.f_shape)))
+        return entries(problem, name, f_index=tuple(grids[:nf]), operand_index=tuple(grids[nf:]), memo=memo)
+    rows = _rows_by_vjp(problem, name, np.arange(math.prod(problem.f_shape)), memo)
     full: Array = rows.reshape(shape)
     return full

@@ -1,4 +1,14 @@
-"""Test settings shared by the suite: hypothesis runs derandomized so CI cannot flake."""
+"""Test settings shared by the suite (hypothesis runs derandomized so CI cannot flake), and the one way tests run
+wxb as a real process: `wxb(...)` for one command, `shell(...)` for a bash pipeline."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 from hypothesis import HealthCheck, settings
 
@@ -11,3 +21,28 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile("wxb")
+
+ROOT = Path(__file__).resolve().parent.parent
+WXB = [sys.executable, "-m", "wxb.cli"]
+SCRIPT = Path(sys.executable).with_name("wxb")  # the console script of this environment
+
+
+def _environment(env: Mapping[str, str] | None) -> dict[str, str]:
+    """The test's environment: terminals 100 columns wide, this environment's wxb first on PATH."""
+    path = f"{SCRIPT.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return {**os.environ, "COLUMNS": "100", "PATH": path, "WXB": str(SCRIPT), **(env or {})}
+
+
+def wxb(*args: str, stdin: str | bytes | None = None, env: Mapping[str, str] | None = None, cwd: Path = ROOT,
+        text: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[Any]:
+    """wxb as a real process (`python -m wxb.cli ARGS`, in the repository): its exit status and both streams, as
+    text, or as bytes with text=False."""
+    return subprocess.run([*WXB, *args], input=stdin, capture_output=True, text=text, timeout=timeout, cwd=cwd,
+                          env=_environment(env))
+
+
+def shell(script: str, *, stdin: str | bytes | None = None, env: Mapping[str, str] | None = None, cwd: Path = ROOT,
+          text: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[Any]:
+    """A bash script (pipefail) in which `wxb` (and $WXB) is this environment's wxb: its status and streams."""
+    return subprocess.run(["bash", "-o", "pipefail", "-c", script], input=stdin, capture_output=True, text=text,
+                          timeout=timeout, cwd=cwd, env=_environment(env))

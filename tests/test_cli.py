@@ -397,3 +397,29 @@ def test_explain_follows_its_own_hint_to_add_loss_mse() -> None:
     done = run("explain", *SEED, "-T", "6 7; 9 11", "--loss", "mse", "--format", "json")
     assert done.exit_code == 0, done.stderr
     assert "mse" in done.stdout or "(f − T)" in done.stdout
+
+
+# ---- options that exclude or give way to each other ------------------------------------------------------------
+
+def test_block_and_dense_together_are_refused() -> None:
+    assert_one_line_error(run("jacobian", "-X", "1 2; 3 4", "-b", "[1, 2]", "--block", "1", "--dense"), "not both")
+
+
+def test_a_bundled_g_gives_way_to_an_explicit_loss(tmp_path: Path) -> None:
+    bundle = tmp_path / "b.npz"
+    np.savez(bundle, X=np.array([[1.0, 2.0], [3.0, 4.0]]), b=np.array([5.0, 6.0]), G=np.ones((2, 2)) * 7)
+    done = run("backward", "--from", str(bundle), "--loss", "mean", "--format", "json")
+    assert done.exit_code == 0, done.stderr
+    assert json.loads(done.stdout) == [0.5, 0.5]
+    assert json.loads(run("backward", "--from", str(bundle), "--format", "json").stdout) == [14.0, 14.0]
+
+
+def test_explain_json_carries_a_small_jacobian() -> None:
+    steps = json.loads(run("explain", "-X", "3", "-b", "1", "--format", "json").stdout)["steps"]
+    assert any(step["arrays"].get("J") == [[1.0]] for step in steps)
+
+
+@pytest.mark.parametrize("name", ["f", "L"])
+def test_explain_refuses_an_operand_named_as_its_value_or_loss(name: str) -> None:
+    assert_one_line_error(run("explain", "-e", f"tanh({name}) * 2", f"{name}=1"), f"operand {name}", "rename")
+    assert run("forward", "-e", f"tanh({name}) * 2", f"{name}=1").exit_code == 0

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import WXB, shell
+from conftest import wxb as run_wxb
 
-WXB = [sys.executable, "-m", "wxb.cli"]
 SEED = ["-X", "1 2; 3 4", "-b", "5; 6"]
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -23,15 +22,8 @@ Completed = subprocess.CompletedProcess
 
 
 def wxb(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = None) -> Completed[bytes]:
-    return subprocess.run([*WXB, *args], input=stdin, capture_output=True, timeout=60,
-                          env={**os.environ, **(env or {})})
-
-
-def shell(pipeline: str) -> subprocess.CompletedProcess[str]:
-    """Run a shell pipeline in which `wxb` is this interpreter's wxb."""
-    command = " ".join(WXB)
-    return subprocess.run(["bash", "-o", "pipefail", "-c", pipeline.replace("wxb ", command + " ")],
-                          capture_output=True, text=True, timeout=60)
+    """wxb as a process, its streams as bytes."""
+    return run_wxb(*args, stdin=stdin, env=env, text=False)
 
 
 def test_forward_csv_on_stdout() -> None:
@@ -177,6 +169,13 @@ def test_bare_wxb_prints_a_short_usage_on_stderr_and_exits_2() -> None:
     assert usage.startswith("usage: wxb ") and len(usage.splitlines()) <= 15
     for command in ("forward", "backward", "jacobian", "check", "explain", "demo", "wxb --help"):
         assert command in usage
+
+
+def test_notes_never_reach_stdout_when_stderr_is_closed(tmp_path: Path) -> None:
+    path = tmp_path / "pd.csv"
+    path.write_text(",0,1\n0,1.5,2.0\n1,3.0,4.0\n")
+    done = shell(f'wxb forward -X "{path}" -b 0 2>&-')
+    assert done.stdout == "1.5,2.0\n3.0,4.0\n"
 
 
 @pytest.mark.parametrize(

@@ -337,3 +337,43 @@ def test_shared_weight_gradient_over_a_large_batch_never_forms_one_product_per_e
     assert grads.dW is not None
     np.testing.assert_allclose(grads.dW, np.einsum("bmn,bkn->mk", G, X), atol=1e-9)
     assert peak < 12_000_000  # the operands are 3.2 MB each; one product per entry would be 40 MB
+
+
+# ---- Jacobian blocks without a closed form ----
+
+def test_blocks_without_a_closed_form_compute_the_forward_pass_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from wxb.core import jacobian, rules
+
+    calls = []
+    matmul = rules.PRIMITIVES["matmul"]
+
+    def counted(node: object, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        calls.append(1)
+        return matmul.forward(node, x, y)
+
+    monkeypatch.setitem(rules.PRIMITIVES, "matmul", dataclasses.replace(matmul, forward=counted))
+    rng = np.random.default_rng(3)
+    problem = wxb.core.Problem.build("softmax(W @ X + b)", {"W": rng.standard_normal((6, 6)),
+                                                   "X": rng.standard_normal((6, 5)), "b": rng.standard_normal(6)})
+    calls.clear()
+    jacobian.block(problem, "b", 0)
+    assert len(calls) == 1, f"W @ X computed {len(calls)} times for one block of 6 rows"
+    calls.clear()
+    memo: jacobian.Memo = {}
+    blocks = [jacobian.block(problem, "b", k, memo=memo) for k in range(5)]
+    dense = jacobian.dense(problem, "b", memo=memo)
+    assert len(calls) == 1, f"W @ X computed {len(calls)} times for 5 blocks and the dense Jacobian"
+    for k, block in enumerate(blocks):
+        np.testing.assert_allclose(block, dense[:, k, :])
+
+
+def test_jacobian_values_are_remembered_only_in_a_cache_the_caller_passes() -> None:
+    from wxb.core import jacobian
+
+    assert {k for k, v in vars(jacobian).items() if isinstance(v, dict) and not k.startswith("__")} <= {"PRIMITIVES"}
+    problem = wxb.core.Problem.build("tanh(W @ X + b)", {"W": np.eye(2), "X": np.ones((2, 2)), "b": np.ones(2)})
+    memo: jacobian.Memo = {}
+    first = jacobian.structure(problem, "b", memo=memo)
+    assert memo and jacobian.structure(problem, "b", memo=memo) == first == jacobian.structure(problem, "b")

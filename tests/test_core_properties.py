@@ -304,3 +304,26 @@ def test_reductions_describe_the_per_batch_gradient_shape(p: Problem) -> None:
     grads = backward(p.X, p.b, p.G, p.W, wrt=("W", "X"))
     assert grads.reductions["W"].full_shape == per_w.shape
     assert grads.reductions["X"].full_shape == per_x.shape
+
+
+def test_the_structure_counts_the_nonzero_entries_of_the_jacobian_exactly() -> None:
+    from wxb.core import jacobian
+    from wxb.core.engine import Problem as Checked
+
+    rng = np.random.default_rng(7)
+    compared = 0
+    for _ in range(150):
+        m, k, n, batch = (int(v) for v in rng.integers(1, 4, 4))
+        w_shape = (batch, m, k) if rng.random() < 0.5 else (m, k)
+        x_shape = (batch, k, n) if rng.random() < 0.5 else (k, n)
+        W = rng.integers(-1, 2, w_shape).astype(float)
+        X = rng.integers(-1, 2, x_shape).astype(float)
+        b = rng.integers(-1, 2, (m, 1)).astype(float)
+        for expression in ("W @ X + b", "relu(W @ X + b)", "(W @ X) * 2", "tanh(W @ X + b) * 0"):
+            problem = Checked.build(expression, {"W": W, "X": X, "b": b} if "b" in expression else {"W": W, "X": X})
+            for name in problem.expression.operands:
+                structure = jacobian.structure(problem, name)
+                if structure.nonzeros is not None:
+                    assert structure.nonzeros == np.count_nonzero(jacobian.dense(problem, name)), (expression, name)
+                    compared += 1
+    assert compared > 500

@@ -12,34 +12,20 @@ import pty
 import re
 import struct
 import subprocess
-import sys
 import termios
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from conftest import ROOT, WXB, shell, wxb
 
-WXB = [sys.executable, "-m", "wxb.cli"]
-ROOT = Path(__file__).resolve().parent.parent
 SEED = ("-X", "1 2; 3 4", "-b", "5; 6")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # An expression long enough that explain writes more than a pipe holds (so `| head` really closes early).
 LONG = " + ".join(["tanh(W)"] * 150)
 
 Completed = subprocess.CompletedProcess
-
-
-def wxb(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> Completed[str]:
-    return subprocess.run([*WXB, *args], capture_output=True, text=True, timeout=60, cwd=cwd,
-                          env={**os.environ, "COLUMNS": "100", **(env or {})})
-
-
-def shell(pipeline: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> Completed[str]:
-    """A bash pipeline (pipefail) in which `wxb ` is this interpreter's wxb."""
-    command = " ".join(WXB) + " "
-    return subprocess.run(["bash", "-o", "pipefail", "-c", pipeline.replace("wxb ", command)], capture_output=True,
-                          text=True, timeout=60, cwd=cwd, env={**os.environ, "COLUMNS": "100", **(env or {})})
 
 
 def on_terminal(*args: str, columns: int = 100, env: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -364,3 +350,8 @@ def test_check_blames_the_suffix_not_format_when_no_format_was_given(tmp_path: P
     assert done.returncode == 2
     [line] = done.stderr.splitlines()
     assert "--format" not in line.split("(hint")[0] and "-o" in line, line
+
+
+def test_the_jacobians_entry_rule_keeps_its_indices_in_text() -> None:
+    done = wxb("jacobian", "-X", "1 2; 3 4", "-W", "1 2; 3 4", "-b", "[1, 1]", "--wrt", "W", "--format", "text")
+    assert "∂f[i,j]/∂W[p,q] = δ(i,p)·X[q,j]" in done.stdout.replace("\n", " ")

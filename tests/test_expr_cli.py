@@ -7,26 +7,17 @@ Every case runs `python -m wxb.cli` in a subprocess, as a shell user or a script
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from conftest import ROOT, wxb
 
-WXB = [sys.executable, "-m", "wxb.cli"]
-ROOT = Path(__file__).resolve().parent.parent
 MLP = ROOT / "samples" / "mlp"
 
 Completed = subprocess.CompletedProcess
-
-
-def wxb(*args: str, env: dict[str, str] | None = None) -> Completed[str]:
-    """Run wxb with these arguments; text in and out."""
-    return subprocess.run([*WXB, *args], capture_output=True, text=True, timeout=60, cwd=ROOT,
-                          env={**os.environ, "COLUMNS": "100", **(env or {})})
 
 
 def ok_json(*args: str) -> Any:
@@ -630,3 +621,30 @@ def test_source_errors_name_the_binding_as_typed() -> None:
     assert "W=" in line and "-W" not in line
     line = assert_one_line_error(wxb("forward", "-e", "W1 + X", "W1=/nonexistent.csv", "X=2"))
     assert "W1=" in line
+
+
+# ---- 1-D operands, explain's sums, and where an expression ends ----
+
+def test_the_transpose_of_a_1d_column_is_a_row() -> None:
+    done = wxb("forward", "-e", "x.T + y", "x=[1, 2, 3]", "y=0 0 0; 0 0 0", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [[1.0, 2.0, 3.0], [1.0, 2.0, 3.0]]
+    grads = json.loads(wxb("backward", "-e", "sum(xᵀ * y)", "x=[1, 2]", "y=1 1; 2 2", "--format", "json").stdout)
+    assert grads == {"dx": [3.0, 3.0], "dy": [[1.0, 2.0], [1.0, 2.0]]}
+
+
+def test_explain_states_which_axes_are_summed() -> None:
+    nd = wxb("explain", "-X", "samples/conv/A.npy", "-b", "samples/conv/bias.npy", "-G", "samples/conv/G.npy",
+             "--format", "json")
+    last = json.loads(nd.stdout)["steps"][-1]
+    assert last["formula"] == "dL/db = G summed over axes 0, 2, 3"
+    done = wxb("explain", "-e", "softmax(X, axis=1) + logsumexp(X, axis=0) + mean(X, axis=1)", "X=1 2; 3 4",
+               "--format", "json")
+    formulas = [step["formula"] for step in json.loads(done.stdout)["steps"]]
+    assert "f = softmax(X, axis=1)" in " ".join(formulas) or any("axis=1" in f for f in formulas)
+    assert any(f.startswith("G_z4 = G summed over axis 1") for f in formulas), formulas
+
+
+def test_an_expression_that_ends_too_early_is_marked_at_its_end() -> None:
+    done = wxb("forward", "-e", "W @ X +", "W=1 2", "X=1; 1")
+    assert done.returncode == 2 and "ends too early, at column 8: W @ X +⟨here⟩" in done.stderr

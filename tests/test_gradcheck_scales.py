@@ -3,12 +3,11 @@ makes meaningless says so instead of failing, and only a real disagreement (or N
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from dataclasses import replace
 
 import numpy as np
 import pytest
+from conftest import wxb
 
 from wxb.core import Problem, gradient_check
 from wxb.core.gradcheck import check_problem
@@ -89,8 +88,7 @@ def test_a_wrong_nonlinear_rule_fails(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_cli_exits_zero_for_cannot_check_and_says_why() -> None:
-    done = subprocess.run([sys.executable, "-m", "wxb.cli", "check", "-e", "sum(exp(W @ X + b))", "W=1000 1000",
-                           "X=1; 2", "b=1", "--format", "csv"], capture_output=True, text=True)
+    done = wxb("check", "-e", "sum(exp(W @ X + b))", "W=1000 1000", "X=1; 2", "b=1", "--format", "csv")
     assert done.returncode == 0, done.stderr
     assert ",cannot check,\"f is infinite here (an overflow" in done.stdout
 
@@ -167,3 +165,14 @@ def test_an_infinite_operand_leaves_a_finite_linear_loss_checkable() -> None:
 def test_a_gradient_that_is_exactly_zero_passes() -> None:
     report = check_problem(Problem.build("X * 0", {"X": np.array([1.0, 2.0])}))
     assert [r.verdict for r in report.results] == ["pass"], report
+
+
+@pytest.mark.parametrize(("expression", "operands"), [
+    ("tanh(W @ X + b)", ["W=1e-320 1", "X=1; 1", "b=0"]),
+    ("W @ X + b", ["W=1e-315 1", "X=1; 1", "b=0"]),
+    ("relu(W @ X + b)", ["W=5e-324 1", "X=1; 1", "b=0.5"]),
+])
+def test_check_passes_correct_gradients_beside_subnormal_entries(expression: str, operands: list[str]) -> None:
+    done = wxb("check", "-e", expression, *operands, "--format", "csv")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ",fail," not in done.stdout

@@ -5,6 +5,7 @@ name (the expression engine's W1, b2, ...)."""
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Callable
 from contextlib import redirect_stderr
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from arrays import npy_bytes, npz_bytes
+from conftest import wxb
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -432,16 +434,45 @@ def outcome(parse: Callable[[], np.ndarray]) -> np.ndarray | InputError:
         return exc
 
 
+# ---- files other tools wrote ----
+
+@pytest.mark.parametrize("delimiter", [",", " ", "\t", ";"])
+def test_np_savetxt_files_read_whatever_their_delimiter_and_suffix(tmp_path: Path, delimiter: str) -> None:
+    a = np.array([[1.5, 2.0], [3.0, 4e-5]])
+    for suffix in (".txt", ".dat", ".csv"):
+        path = tmp_path / f"a{suffix}"
+        np.savetxt(path, a, delimiter=delimiter)
+        done = wxb("forward", "-X", str(path), "-b", "0", "--format", "json")
+        assert done.returncode == 0 and done.stderr == "", done.stderr
+        assert json.loads(done.stdout) == a.tolist()
+
+
+def test_a_matrix_of_integers_starting_0_1_is_data_with_a_note_and_floats_below_it_make_it_a_header(
+        tmp_path: Path) -> None:
+    path = tmp_path / "perm.csv"
+    path.write_text("0,1\n1,0\n")
+    done = wxb("forward", "-X", str(path), "-b", "0", "--format", "json")
+    assert json.loads(done.stdout) == [[0.0, 1.0], [1.0, 0.0]]
+    assert "as data" in done.stderr and "--header" in done.stderr
+    floats = tmp_path / "pd.csv"
+    floats.write_text("0,1,2\n1.5,2.0,3.0\n")
+    done = wxb("forward", "-X", str(floats), "-b", "0", "--format", "json")
+    assert json.loads(done.stdout) == [[1.5, 2.0, 3.0]] and "as a header" in done.stderr
+
+
+def test_a_tab_separated_file_with_row_labels_drops_them(tmp_path: Path) -> None:
+    path = tmp_path / "p.tsv"
+    path.write_text("\t0\t1\n0\t1.5\t2\n1\t3\t4\n")
+    done = wxb("forward", "-X", str(path), "-b", "0", "--format", "json")
+    assert json.loads(done.stdout) == [[1.5, 2.0], [3.0, 4.0]] and "row labels" in done.stderr
+
+
 def test_a_huge_cell_is_judged_in_linear_time(tmp_path: Path) -> None:
     """A number pattern that can split a run of digits two ways backtracks quadratically on a cell that is not a
     number: 12,000 digits took 16 s. At 300,000 digits a quadratic pattern would run for hours."""
-    import subprocess
-    import sys
-
     path = tmp_path / "c.csv"
     path.write_text("1;" + "7" * 300_000 + ",5\n")
-    done = subprocess.run([sys.executable, "-m", "wxb.cli", "forward", "-X", str(path), "-b", "0"],
-                          capture_output=True, text=True, timeout=60)
+    done = wxb("forward", "-X", str(path), "-b", "0")
     assert done.returncode == 2
     assert done.stderr.startswith("wxb: error: non-numeric cell")
 

@@ -8,26 +8,20 @@ import io
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from arrays import npy_bytes, npz_bytes
+from conftest import ROOT, shell, wxb
 
-WXB = str(Path(sys.executable).with_name("wxb"))
 TIMEOUT = 60  # seconds; the old code could block for ever reopening a pipe whose writer had gone
 
 
 def bash(script: str, *, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
-    """Run a bash script in which `wxb` is this environment's wxb."""
-    return subprocess.run(["bash", "-o", "pipefail", "-c", script], input=stdin, capture_output=True,
-                          timeout=TIMEOUT, cwd=cwd, env={**os.environ, "WXB": WXB, "PATH": _path()})
-
-
-def _path() -> str:
-    return f"{Path(WXB).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    """Run a bash script in which `wxb` (and $WXB) is this environment's wxb; its streams as bytes."""
+    return shell(script, stdin=stdin, cwd=cwd or ROOT, text=False, timeout=TIMEOUT)
 
 
 def column(first: int, last: int) -> np.ndarray:
@@ -154,3 +148,16 @@ def test_dev_stdin_and_dash_cannot_both_read_standard_input() -> None:
     done = bash("seq 1 5 | wxb forward -X /dev/stdin -b -")
     assert done.returncode == 2
     assert b"-X and -b both read standard input" in done.stderr
+
+
+def test_two_operands_reading_stdin_are_refused_naming_them_as_typed() -> None:
+    both = wxb("forward", "-e", "X + b", "X=-", "b=-", stdin=b"1 2\n", text=False)
+    assert both.returncode == 2 and b"X= and b= both read standard input" in both.stderr
+
+
+def test_an_npz_on_stdin_is_read_by_key(tmp_path: Path) -> None:
+    record = tmp_path / "g.npz"
+    assert wxb("backward", "-X", "1 2; 3 4", "-b", "5; 6", "--wrt", "all", "-o", str(record)).returncode == 0
+    done = wxb("forward", "-X", "-:dX", "-b", "0", "--format", "json", stdin=record.read_bytes(), text=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [[1.0, 1.0], [1.0, 1.0]]

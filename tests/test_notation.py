@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import wxb
 
 from wxb.cli.notation import latex_text
 
@@ -46,8 +46,7 @@ def test_words_beside_the_maths_are_text() -> None:
 
 
 def explain(args: list[str], fmt: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "wxb.cli", "explain", *args, "--format", fmt], capture_output=True,
-                          text=True, cwd=ROOT)
+    done = wxb("explain", *args, "--format", fmt)
     assert done.returncode == 0, done.stderr
     return done.stdout
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import wxb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -20,7 +19,6 @@ from wxb.cli import output, render
 from wxb.cli.operands import read_operand
 from wxb.cli.output import format_number, write_results
 
-WXB = [sys.executable, "-m", "wxb.cli"]
 F32 = np.float32
 
 
@@ -117,8 +115,7 @@ def test_float64_results_keep_float64_digits(capsysbinary: pytest.CaptureFixture
 def test_float32_through_the_real_command(tmp_path: Path) -> None:
     np.save(tmp_path / "x.npy", np.array([[1.1, 2.2], [3.3, 4.4]], dtype=F32))
     np.save(tmp_path / "b.npy", np.array([0.5, 0.25], dtype=F32))
-    done = subprocess.run([*WXB, "forward", "-X", str(tmp_path / "x.npy"), "-b", str(tmp_path / "b.npy")],
-                          capture_output=True, timeout=60)
+    done = wxb("forward", "-X", str(tmp_path / "x.npy"), "-b", str(tmp_path / "b.npy"), text=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout == b"1.6,2.7\n3.55,4.65\n"
 
@@ -181,13 +178,11 @@ def test_bracket_lines_keep_float32() -> None:
 
 
 def test_precision_zero_is_refused_with_the_range() -> None:
-    done = subprocess.run([*WXB, "forward", "-X", "1", "-b", "1", "-p", "0"], capture_output=True, text=True,
-                          timeout=60)
+    done = wxb("forward", "-X", "1", "-b", "1", "-p", "0")
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "1<=x<=17" in done.stderr and "--precision" in done.stderr
 
 
 def test_precision_one_is_accepted() -> None:
-    done = subprocess.run([*WXB, "forward", "-X", "1", "-b", "1", "-p", "1"], capture_output=True, text=True,
-                          timeout=60)
+    done = wxb("forward", "-X", "1", "-b", "1", "-p", "1")
     assert done.returncode == 0 and done.stdout == "2.0\n"

@@ -195,6 +195,27 @@ def test_large_results_written_by_polars_round_trip(tmp_path: Path, fmt: str) ->
     assert same_bits(read_operand(str(tmp_path / f"big.{fmt}"), "-X"), values)
 
 
+@pytest.mark.parametrize("shape", [(500, 300), (150_001,)], ids=["matrix", "vector"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_large_json_is_streamed_row_by_row_and_reads_back_exactly(tmp_path: Path, shape: tuple[int, ...],
+                                                                   dtype: type) -> None:
+    rng = np.random.default_rng(2)
+    values = (rng.standard_normal(shape) * 10.0 ** rng.integers(-30, 30, shape)).astype(dtype)
+    with np.errstate(over="ignore"):  # 1e308 is inf in float32
+        values.reshape(-1)[: SPECIAL.size] = SPECIAL.astype(dtype)
+    assert values.size > output.LARGE_CELLS
+    write_results({"f": values}, "json", tmp_path / "big.json")
+    write_results({"f": values, "db": SPECIAL}, "json", tmp_path / "record.json")
+    text = (tmp_path / "big.json").read_text()
+    assert text.startswith("[") and text.endswith("]\n") and "Infinity" in text and "NaN" in text
+    assert same_bits(np.array(json.loads(text), dtype=dtype), values)
+    record = json.loads((tmp_path / "record.json").read_text())
+    assert same_bits(np.array(record["f"], dtype=dtype), values) and same_bits(np.array(record["db"]), SPECIAL)
+    small = {"f": values.reshape(-1)[:6].reshape(2, 3)}
+    write_results(small, "json", tmp_path / "small.json")
+    assert (tmp_path / "small.json").read_text().startswith("[[")
+
+
 def test_vectors_and_scalars_read_back_as_columns_and_one_by_one(tmp_path: Path) -> None:
     write_results({"db": SPECIAL}, "csv", tmp_path / "v.csv")
     write_results({"f": np.float64(0.1)}, "csv", tmp_path / "s.csv")

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import doctest
 import math
-import os
 import re
 import shlex
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from conftest import ROOT, wxb
 
-ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 
 
@@ -32,12 +28,11 @@ def shell_examples() -> list[tuple[str, str]]:
 @pytest.mark.parametrize(("command", "shown"), shell_examples(), ids=lambda value: str(value)[:40])
 def test_shell_example_prints_what_the_readme_shows(command: str, shown: str) -> None:
     args = shlex.split(command.removesuffix(" | cat"))
-    env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1", "FORCE_COLOR": "", "TERM": "xterm"}
+    env = {"NO_COLOR": "1", "FORCE_COLOR": "", "TERM": "xterm"}
     # The README shows what a terminal shows: a table, unless the output is data or an error.
     as_shown = args[1] == "demo" or "--format" in args or re.match(r"[-\d\[{]|wxb: error", shown.lstrip()) is not None
     extra = [] if as_shown else ["--format", "table"]
-    done = subprocess.run([sys.executable, "-m", "wxb.cli", *args[1:], *extra], capture_output=True, text=True,
-                          cwd=ROOT, env=env, timeout=60)
+    done = wxb(*args[1:], *extra, env=env)
     printed = (done.stdout + done.stderr).rstrip()
     assert same_up_to_rounding(printed, shown.rstrip())
 

@@ -70,3 +70,14 @@ def test_equation_centres_its_parts() -> None:
 def test_number_text_is_short_and_signed() -> None:
     assert [render.number_text(x, 4) for x in (-0.0, 1 / 3, -2e-9, np.inf, 1e21)] == [
         "-0", "0.3333", "-2e-09", "inf", "1e+21"]
+
+
+def test_a_narrow_terminal_hides_columns_and_never_cuts_a_number() -> None:
+    from rich.console import Console
+
+    values = np.array([[2.06755e-05, 4.25232e-05, 1.5], [-3.25e-07, 1.0, 2.0]])
+    console = Console(width=40, record=True, color_system=None)
+    console.print(render.matrix_table(values, precision=6, width=40))
+    text = console.export_text()
+    assert "2.06755e-05" in text and "…" in text
+    assert all(len(line.rstrip()) <= 40 for line in text.splitlines())

@@ -24,24 +24,18 @@ from typing import BinaryIO
 
 import numpy as np
 import pytest
+from conftest import WXB, shell, wxb
 
 from wxb.cli import output
 from wxb.cli.errors import InputError, OutputError
 
-WXB = [sys.executable, "-m", "wxb.cli"]
 SEED = ["-X", "1 2; 3 4", "-b", "5; 6"]
 SEED_CSV = "6.0,7.0\n9.0,10.0\n"
 
 
-def wxb(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*WXB, *args], capture_output=True, text=True, timeout=60, cwd=cwd)
-
-
 def bash(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run a bash script in which `wxb` is this interpreter's wxb."""
-    command = " ".join(WXB)
-    return subprocess.run(["bash", "-c", script.replace("wxb ", command + " ")], capture_output=True, text=True,
-                          timeout=60, cwd=cwd)
+    """A bash script in which `wxb` is this environment's wxb, run in cwd."""
+    return shell(script, cwd=cwd)
 
 
 def one_error_line(stderr: str) -> str:
@@ -376,3 +370,22 @@ def test_an_ignored_hangup_stays_ignored(tmp_path: Path) -> None:
         assert seen == [signal.SIG_IGN] and signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+def test_o_into_a_process_substitution_without_a_suffix_writes_csv(tmp_path: Path) -> None:
+    target = tmp_path / "x.gz"
+    done = shell(f'wxb forward -X "1 2" -b 1 -o >(gzip > "{target}"); wait')
+    assert done.returncode == 0, done.stderr
+    for _ in range(50):  # the process substitution finishes on its own time
+        if target.exists() and target.stat().st_size:
+            break
+        time.sleep(0.1)
+    assert gzip.decompress(target.read_bytes()) == b"2.0,3.0\n"
+
+
+@pytest.mark.parametrize("name", ["o.json", "out"])
+def test_o_dev_stdout_writes_csv_as_stdout_in_a_pipe_does(tmp_path: Path, name: str) -> None:
+    out = tmp_path / name
+    done = shell(f'wxb forward -X "1 2" -b 1 -o /dev/stdout > "{out}"')
+    assert done.returncode == 0, done.stderr
+    assert out.read_text() == "2.0,3.0\n"
