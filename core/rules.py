@@ -31,7 +31,13 @@ VJP = Callable[..., Array]
 @dataclass(frozen=True)
 class Primitive:
     """One row of the table. kind: elementwise (arguments broadcast), matmul, axis (shape kept, along an axis),
-    reduce (an axis or all axes summed away), transpose. linear[i]: linear in argument i, the others held fixed."""
+    reduce (an axis or all axes summed away), transpose. linear[i]: linear in argument i, the others held fixed.
+    batch: how it treats the batch (the last axis of the operands that carry it), for streaming in blocks of
+    columns (wxb.core.plan): columns (column k of the value from column k of the arguments: elementwise), matmul,
+    transpose, axis (along the node's axis: streams unless that axis is the batch's), matrix (on the last two axes
+    as matrices: streams only with the batch on a leading axis), sum, mean, logsumexp (reductions whose blocks
+    combine when the batch is summed away at the root), reduce (a reduction whose blocks do not combine), whole
+    (needs every column at once)."""
 
     symbol: str
     kind: str
@@ -41,6 +47,7 @@ class Primitive:
     linear: tuple[bool, ...]
     uses: str = "xyf"
     called: bool = False
+    batch: str = "columns"
 
     @property
     def default_axis(self) -> int | None:
@@ -242,25 +249,27 @@ PRIMITIVES: dict[str, Primitive] = {
                  "{G} ⊙ sign({x})", uses="x"),
     # ---- linear algebra ----
     "matmul": Primitive("·", "matmul", lambda n, x, y: np.matmul(x, y),
-                        (matmul_vjp_left, matmul_vjp_right), ("{G}·{y}ᵀ", "{x}ᵀ·{G}"), (True, True), "xy"),
+                        (matmul_vjp_left, matmul_vjp_right), ("{G}·{y}ᵀ", "{x}ᵀ·{G}"), (True, True), "xy",
+                        batch="matmul"),
     "T": Primitive("ᵀ", "transpose", lambda n, x: transpose(x), (lambda n, g, f, x: swap(g).reshape(x.shape),),
-                   ("{G}ᵀ",), (True,), "x"),
+                   ("{G}ᵀ",), (True,), "x", batch="transpose"),
     # ---- along an axis (shape kept) ----
     "softmax": Primitive("softmax", "axis", softmax,
                          (lambda n, g, f, x: f * (g - summed(n, g * f, x)),), ("{f} ⊙ ({G} − Σ {G} ⊙ {f})",),
-                         (False,), "xf", called=True),
+                         (False,), "xf", called=True, batch="axis"),
     "log_softmax": Primitive("log_softmax", "axis", log_softmax,
                              (lambda n, g, f, x: g - np.exp(f) * summed(n, g, x),), ("{G} − exp({f}) ⊙ Σ {G}",),
-                             (False,), "xf", called=True),
+                             (False,), "xf", called=True, batch="axis"),
     # ---- reductions (an axis, or every axis, summed away) ----
     "sum": Primitive("Σ", "reduce", lambda n, x: np.sum(x, axis=resolved_axis(n, x.ndim)),
                      (lambda n, g, f, x: expand(n, g, x),), ("{G} repeated along the summed axes",), (True,), "x",
-                     called=True),
+                     called=True, batch="sum"),
     "mean": Primitive("mean", "reduce", lambda n, x: mean(n, x),
                       (lambda n, g, f, x: expand(n, g / max(count(n, x), 1), x),),
                       ("{G} / N repeated along the averaged axes",), (True,), "x",
-                      called=True),
+                      called=True, batch="mean"),
     "logsumexp": Primitive("logsumexp", "reduce", logsumexp,
                            (lambda n, g, f, x: keep_axis(n, g, x) * stable_softmax(x, resolved_axis(n, x.ndim)),),
-                           ("{G} ⊙ softmax({x})",), (False,), "xf", called=True),
+                           ("{G} ⊙ softmax({x})",), (False,), "xf", called=True,
+                           batch="logsumexp"),
 }
