@@ -20,6 +20,7 @@ from .options import (
     BindingsArgument,
     BundleOption,
     CheckFormatOption,
+    ChunkOption,
     DebugOption,
     DelimiterOption,
     DemoFormatOption,
@@ -130,6 +131,7 @@ def forward(
     fmt: FormatOption = None,
     output: OutputOption = None,
     precision: PrecisionOption = 6,
+    chunk: ChunkOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Compute f = W·X ⊕ b (the bias broadcast over W·X), or any expression given with -e.
@@ -139,7 +141,7 @@ def forward(
     from . import commands
 
     loaded = _sources(expr, bindings, W, X, b, T, None, bundle, delimiter, header)
-    commands.forward(loaded, _out(fmt, output, precision))
+    commands.forward(loaded, _out(fmt, output, precision), chunk)
 
 
 @app.command()
@@ -169,6 +171,7 @@ def backward(
     fmt: FormatOption = None,
     output: OutputOption = None,
     precision: PrecisionOption = 6,
+    chunk: ChunkOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Backpropagate an upstream gradient G = ∂L/∂f to dL/db (and dL/dW, dL/dX, or any operand of -e).
@@ -178,7 +181,7 @@ def backward(
     from . import commands
 
     loaded = _sources(expr, bindings, W, X, b, T, G, bundle, delimiter, header)
-    commands.backward(loaded, loss.value if loss else None, wrt, _out(fmt, output, precision))
+    commands.backward(loaded, loss.value if loss else None, wrt, _out(fmt, output, precision), chunk)
 
 
 @app.command()

@@ -12,7 +12,7 @@ import math
 import sys
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple
@@ -246,8 +246,19 @@ def nonfinite_warnings(results: Mapping[str, Array], problem: core.Problem | Non
 
 # ---- forward ----
 
-def forward(loaded: Loaded, out: OutputChoice) -> None:
-    """f, the expression's value."""
+def forward(loaded: Loaded, out: OutputChoice, chunk: str | None = None) -> None:
+    """f, the expression's value: whole, or block by block when it does not fit or --chunk asks (cli.chunked)."""
+    from . import chunked
+
+    fmt = output_format(out)
+    decision = chunked.decide(loaded, None, chunked.chunk_option(chunk), fmt)
+    if decision.plan is not None:
+        def shown(results: dict[str, Array]) -> None:
+            f = results["f"]
+            emit(results, out, lambda console: views().forward(console, loaded, f, out.precision))
+
+        chunked.forward(loaded, decision, out, fmt, shown)
+        return
     f = loaded.problem.forward()
     emit({"f": f}, out, lambda console: views().forward(console, loaded, f, out.precision), problem=loaded.problem)
 
@@ -308,11 +319,24 @@ def checked_wrt(loaded: Loaded, names: list[str] | None) -> tuple[str, ...]:
         raise InputError(str(exc), operand="--wrt" if names else None, hint=hint) from None
 
 
-def backward(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice) -> None:
-    """dL/dθ for each operand asked for, from G = ∂L/∂f (-G, or the loss's G from f in the same forward pass)."""
+def backward(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice, chunk: str | None = None) -> None:
+    """dL/dθ for each operand asked for, from G = ∂L/∂f (-G, or the loss's G from f in the same forward pass);
+    block by block when it does not fit or --chunk asks (cli.chunked)."""
+    from . import chunked
+
     names, record = wrt_names(loaded, wrt)
     check_upstream(loaded, loss)
     problem = loaded.problem
+    fmt = output_format(out)
+    decision = chunked.decide(loaded, names, chunked.chunk_option(chunk), fmt, loss)
+    if decision.plan is not None:
+        def shown(grads: core.Gradients, results: dict[str, Array]) -> None:
+            if results:
+                whole = replace(grads, grads={key[1:]: value for key, value in results.items()})
+                emit(results, out, lambda console: views().backward(console, whole, out.precision), record=record)
+
+        chunked.backward(loaded, decision, names, loss, out, fmt, shown)
+        return
     if loaded.G is not None and (loss is None or loaded.G_given):
         grads = problem.backward(problem.upstream(loaded.G), names)
     elif problem.f_shape == () and loss is None:

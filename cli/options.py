@@ -180,3 +180,14 @@ JacobianFormatOption = Annotated[
                  "--dense: table, csv, tsv, json, npy or npz (default: table on a terminal, else text or csv, or "
                  "from -o's suffix).", rich_help_panel=OUTPUT_PANEL, show_default=False),
 ]
+ChunkOption = Annotated[
+    str | None,
+    typer.Option(
+        "--chunk",
+        metavar="SIZE",
+        help="Stream the batch (the last axis of X) in blocks of SIZE of the largest batch operand (256MB, 1GB), "
+        "or off to refuse streaming. Default: whole when it fits in memory, else in blocks, with a note.",
+        rich_help_panel="Big data",
+        show_default=False,
+    ),
+]

@@ -14,12 +14,13 @@ another order than the whole's, so results agree to rounding (about 1e-15 relati
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .engine import Problem
+from .engine import Gradients, Problem
 from .losses import loss_row, upstream_gradient
 from .plan import COMBINES, Streaming
 
@@ -82,31 +83,35 @@ def forward_blocks(problem: Problem, plan: Streaming, width: int, read: Read, wr
 def backward_blocks(problem: Problem, plan: Streaming, width: int, read: Read, write: Write,
                     wrt: tuple[str, ...], *, G: ArrayLike | None = None, G_blocks: bool = False,
                     loss: str | None = None, target: ArrayLike | None = None,
-                    target_blocks: bool = False) -> dict[str, Array]:
+                    target_blocks: bool = False) -> Gradients:
     """dL/dθ for θ in wrt: the batch carriers' gradients to write('d' + name, …) block by block, the others
-    (summed over blocks) returned. G: the whole's upstream gradient (read in blocks when G_blocks), a scalar, or
-    None with a loss (sum by default); target: mse's T (read in blocks when target_blocks)."""
+    summed over blocks, returned as the last block's Gradients (its reductions) holding those sums. G: the whole's
+    upstream gradient (read in blocks when G_blocks), a scalar, or None with a loss (sum by default); target: mse's
+    T (read in blocks when target_blocks)."""
     if plan.root == "reduced":
         return _reduced_backward(problem, plan, width, read, write, wrt, G, loss, target)
     sums: dict[str, Array] = {}
     row = loss_row(loss) if loss is not None else None
+    last: Gradients | None = None
     for start, stop in blocks(plan.size, width):
         block = block_problem(problem, plan, read, start, stop)
         if row is not None:
             t = read("T", start, stop) if target_blocks else target
-            grads = block.backward(None, wrt, loss=loss, target=t).grads
+            last = block.backward(None, wrt, loss=loss, target=t)
             share = (stop - start) / plan.size if row.per_entry else None
-            grads = {name: g * share for name, g in grads.items()} if share is not None else dict(grads)
+            grads = {name: g * share for name, g in last.grads.items()} if share is not None else dict(last.grads)
         else:
             g = read("G", start, stop) if G_blocks else G
-            grads = dict(block.backward(block.upstream(g), wrt).grads)
+            last = block.backward(block.upstream(g), wrt)
+            grads = dict(last.grads)
         _collect(plan, grads, start, write, sums)
-    return sums
+    assert last is not None
+    return replace(last, grads=sums)
 
 
 def _reduced_backward(problem: Problem, plan: Streaming, width: int, read: Read, write: Write,
                       wrt: tuple[str, ...], G: ArrayLike | None, loss: str | None,
-                      target: ArrayLike | None) -> dict[str, Array]:
+                      target: ArrayLike | None) -> Gradients:
     """The root sums the batch away: G of the whole (from the whole f for a loss), each block's G its share."""
     combine = COMBINES[plan.combine]
     values: list[Array] = []
@@ -122,12 +127,15 @@ def _reduced_backward(problem: Problem, plan: Streaming, width: int, read: Read,
     else:
         upstream = problem.upstream(G) if G is not None or problem.f_shape == () else problem.upstream(None)
     sums: dict[str, Array] = {}
+    last: Gradients | None = None
     for index, (start, stop) in enumerate(blocks(plan.size, width)):
         block = block_problem(problem, plan, read, start, stop)
         value = values[index] if values else np.zeros(problem.f_shape, problem.dtype)
         share = combine.scale(value, whole if whole is not None else value, stop - start, plan.size)
-        _collect(plan, dict(block.backward(upstream * share, wrt).grads), start, write, sums)
-    return sums
+        last = block.backward(upstream * share, wrt)
+        _collect(plan, dict(last.grads), start, write, sums)
+    assert last is not None
+    return replace(last, grads=sums)
 
 
 def _collect(plan: Streaming, grads: dict[str, Array], start: int, write: Write, sums: dict[str, Array]) -> None:

@@ -97,7 +97,7 @@ def _negative(axis: int, ndim: int) -> int:
 def _elementwise_tag(problem: Problem, node: Node, tags: list[int | None], size: int) -> int | None:
     shapes = [problem.shape(arg) for arg in node.args]
     found: set[int] = set()
-    for index, (arg, tag) in enumerate(zip(node.args, tags, strict=True)):
+    for index, tag in enumerate(tags):
         if tag is None:
             continue
         own = shapes[index]
