@@ -239,5 +239,6 @@ class MemoryWriter:
 
     def write(self, start: int, block: Array) -> None:
         width = block.shape[self.axis] if block.ndim else 1
-        index = (slice(None),) * (self.array.ndim + self.axis if self.axis < 0 else self.axis)
-        self.array[index + (slice(start, start + width),)] = block
+        from ..core.chunks import columns
+
+        columns(self.array, self.axis - self.array.ndim if self.axis >= 0 else self.axis, start, start + width)[...] = block
