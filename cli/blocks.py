@@ -241,4 +241,5 @@ class MemoryWriter:
         width = block.shape[self.axis] if block.ndim else 1
         from ..core.chunks import columns
 
-        columns(self.array, self.axis - self.array.ndim if self.axis >= 0 else self.axis, start, start + width)[...] = block
+        axis = self.axis - self.array.ndim if self.axis >= 0 else self.axis
+        columns(self.array, axis, start, start + width)[...] = block
