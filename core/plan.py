@@ -143,7 +143,7 @@ def _matmul_tag(problem: Problem, node: Node, tags: list[int | None]) -> int | N
 
 def _along_tag(node: Node, ndim: int, tag: int | None) -> int | None:
     axis = resolved_axis(node, ndim)
-    if tag is not None and axis is not None and _negative(axis, ndim) == tag:
+    if tag is not None and (axis is None or _negative(axis, ndim) == tag):
         raise Refused(f"{node.text} works along the batch axis, so each column of it needs every column")
     return tag
 
