@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -286,6 +287,34 @@ def explain(
 
     loaded = _sources(expr, bindings, W, X, b, T, G, bundle, delimiter, header)
     commands.explain(loaded, wrt, _out(fmt, output, precision))
+
+
+@app.command()
+@guarded
+def convert(
+    source: Annotated[str, typer.Argument(metavar="SRC", help="CSV, TSV or whitespace-delimited text: a path, or - "
+                                          "for standard input.", show_default=False)],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", metavar="DST", help="The .npy file to write.", show_default=False,
+                     dir_okay=False),
+    ],
+    transpose: Annotated[
+        bool,
+        typer.Option("--transpose", "-t", help="The rows are samples: write the transpose, so the batch is the last "
+                     "axis (Fortran order: its column blocks read contiguously)."),
+    ] = False,
+    delimiter: DelimiterOption = None,
+    header: HeaderOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Convert large text to .npy in bounded memory, so that it can stream (forward and backward --chunk).
+
+    [bold]Example[/bold]: wxb convert X.csv -o X.npy   (or: zcat X.csv.gz | wxb convert - -o X.npy --transpose)
+    """
+    from .convert import convert as run
+
+    run(source, output, transpose=transpose, delimiter=delimiter, header=header)
 
 
 @app.command()
