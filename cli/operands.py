@@ -229,9 +229,26 @@ def _regular_file(path: Path, where: Where, delimiter: str | None, header: bool 
     delimiter = delimiter or SUFFIX_DELIMITERS.get(suffix)
     size = path.stat().st_size
     if size > LARGE_TEXT:
+        _text_fits(path, size, where)
         with reading(f"reading {path.name}", size) as advance:
             return parse_large_text(str(path), where, delimiter=delimiter, header=header, advance=advance)
     return parse_text(path.read_bytes(), where, delimiter=delimiter, header=header)
+
+
+TEXT_PARSE_FACTOR = 1.5  # peak memory of parsing text, per byte of it (polars' frame, then the array)
+
+
+def _text_fits(path: Path, size: int, where: Where) -> None:
+    """Refuse text whose parsing would not fit in the memory available, before reading it (know before
+    computing): converted to .npy, it is memory-mapped and streams."""
+    from .blocks import available_memory, size_text
+
+    available, source = available_memory()
+    need = int(size * TEXT_PARSE_FACTOR)
+    if need > available:
+        raise where.error(f"{size_text(size)} of text needs about {size_text(need)} to read, "
+                          f"{size_text(available)} available ({source})",
+                          hint=f"convert it to .npy first, which streams: wxb convert {path} -o {path.stem}.npy")
 
 
 def _read_stdin(label: str, delimiter: str | None, header: bool | None) -> Archive | Array:
