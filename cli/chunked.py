@@ -45,6 +45,7 @@ class Decision:
     plan: Streaming | None = None
     width: int = 0
     available: int = 0
+    note: str = ""  # said on stderr once the outputs are known to take the blocks
 
 
 def chunk_option(text: str | None) -> int | str | None:
@@ -100,10 +101,9 @@ def decide(loaded: Loaded, wrt: tuple[str, ...] | None, chunk: int | str | None,
         raise InputError(f"{_expression(loaded)} {need}, and it does not stream in blocks: {plan.reason}",
                          hint="run it on Dask with --dask, or on a machine with more memory")
     width = _width(loaded, plan, wrt, kind, chunk, available, need)
-    if chunk is None:
-        note(f"{_expression(loaded)} {need}: streaming it in blocks of {width:,} of {plan.size:,} columns "
-             f"(--chunk SIZE to choose, --chunk off to refuse)")
-    return Decision(plan, width, available)
+    said = "" if chunk is not None else (f"{_expression(loaded)} {need}: streaming it in blocks of {width:,} of "
+                                         f"{plan.size:,} columns (--chunk SIZE to choose, --chunk off to refuse)")
+    return Decision(plan, width, available, said)
 
 
 def _width(loaded: Loaded, plan: Streaming, wrt: tuple[str, ...] | None, kind: str, chunk: int | str | None,
@@ -201,7 +201,10 @@ def run_with_sinks(big: Mapping[str, tuple[tuple[int, ...], int]], dtype: np.dty
     """Run compute with a writer for each result that holds the batch (name → (shape, axis)): in memory when they
     fit, else the one result into -o's .npy file. Returns compute's value and the results held in memory."""
     total = sum(math.prod(shape) * dtype.itemsize for shape, _ in big.values())
-    if total <= decision.available // 2 or not big:
+    in_memory = total <= decision.available // 2 or not big
+    if decision.note and (in_memory or (len(big) == 1 and _streams_to_file(out, fmt))):
+        note(decision.note)
+    if in_memory:
         writers = {name: MemoryWriter(shape, dtype, axis) for name, (shape, axis) in big.items()}
         sinks = Sinks(dict(writers), {}, {})
         value = compute(sinks)
