@@ -244,3 +244,39 @@ def test_float32_streams_in_float32(tmp_path: Any) -> None:
     blocks = data(run(*base, "-o", str(tmp_path / "g.npy"), "--chunk", "64"), tmp_path / "g.npy")[""]
     assert blocks.dtype == whole.dtype == np.float32
     np.testing.assert_allclose(blocks, whole, rtol=1e-6)
+
+
+@pytest.mark.parametrize(("expression", "shapes"), [
+    ("(W @ X).T", {"W": (3, 4), "X": (4, 3000)}),
+    ("tanh(W @ X)", {"W": (3, 4), "X": (2, 4, 3000)}),
+])
+def test_blocks_on_another_axis_into_an_npy_file(tmp_path: Any, expression: str,
+                                                 shapes: dict[str, tuple[int, ...]]) -> None:
+    rng = np.random.default_rng(4)
+    args = []
+    for name, shape in shapes.items():
+        np.save(tmp_path / f"{name}.npy", rng.normal(size=shape))
+        args.append(f"{name}={tmp_path / f'{name}.npy'}")
+    whole = data(run("forward", "-e", expression, *args, "-o", str(tmp_path / "f.npy")), tmp_path / "f.npy")[""]
+    result = run("forward", "-e", expression, *args, "-o", str(tmp_path / "g.npy"), env={"WXB_MEMORY": "100kB"})
+    assert "streaming it in blocks" in result.stderr
+    np.testing.assert_allclose(data(result, tmp_path / "g.npy")[""], whole, rtol=1e-12, atol=1e-15)
+
+
+def test_sizes_and_the_memory_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wxb.cli.blocks import available_memory, parse_size, size_text
+    from wxb.cli.errors import InputError
+
+    assert parse_size("256MB", "--chunk") == 256 << 20
+    assert parse_size("1.5g", "--chunk") == 3 << 29
+    assert parse_size("64 kib", "--chunk") == 64 << 10
+    assert parse_size("1000", "--chunk") == 1000
+    for bad in ("", "MB", "1 parsec", "0", "-5MB"):
+        with pytest.raises(InputError):
+            parse_size(bad, "--chunk")
+    assert size_text(23 << 30) == "23 GB" and size_text(1.5 * 2**30) == "1.5 GB" and size_text(100 << 10) == "100 kB"
+    monkeypatch.setenv("WXB_MEMORY", "64MB")
+    assert available_memory() == (64 << 20, "WXB_MEMORY")
+    monkeypatch.delenv("WXB_MEMORY")
+    free, source = available_memory()
+    assert free > 0 and source in ("MemAvailable", "the cgroup's limit", "unknown")
