@@ -162,13 +162,15 @@ def _matrix_tag(problem: Problem, node: Node, tags: list[int | None]) -> int | N
     return found.pop() if found else None
 
 
-def _reduce_tag(node: Node, ndim: int, tag: int | None) -> tuple[int | None, bool]:
-    """The tag after a reduction, and whether the batch itself was summed away."""
+def _reduce_tag(node: Node, ndim: int, out_ndim: int, tag: int | None) -> tuple[int | None, bool]:
+    """The tag after a reduction (its axis removed, or kept with size 1), and whether the batch was summed away."""
     if tag is None:
         return None, False
     axis = resolved_axis(node, ndim)
     if axis is None or _negative(axis, ndim) == tag:
         return None, True
+    if out_ndim == ndim:  # the reduced axis kept: the batch stays where it was
+        return tag, False
     return (tag if _negative(axis, ndim) < tag else tag + 1), False
 
 
@@ -202,7 +204,7 @@ def _tags(problem: Problem, carriers: set[str], size: int) -> tuple[dict[int, in
         elif rule == "matrix":
             tags[id(node)] = _matrix_tag(problem, node, args)
         elif rule in (*COMBINES, "reduce"):
-            tags[id(node)], summed = _reduce_tag(node, ndim, args[0])
+            tags[id(node)], summed = _reduce_tag(node, ndim, len(problem.shape(node)), args[0])
             if summed and rule not in COMBINES:
                 raise Refused(f"{node.text} reduces over the batch, and its blocks do not combine")
             if summed:
