@@ -107,3 +107,17 @@ def test_convert_memory_is_bounded(tmp_path: Path) -> None:
         code, peak = peak_mb([WXB, "forward", "-X", "-", "-b", "0", "-o", str(tmp_path / "f.npy")], stdin)
     assert code == 0
     assert peak < 320, f"reading 200 MB of text from stdin peaked at {peak:.0f} MB"  # was 446 MB: bytes + array
+
+
+def test_a_transposed_conversion_streams(tmp_path: Path) -> None:
+    """Samples as rows → X with the batch last (Fortran order), read in column blocks by positioned reads."""
+    samples = np.random.default_rng(9).normal(size=(500, 3))
+    (tmp_path / "s.csv").write_text("".join(",".join(repr(float(v)) for v in row) + "\n" for row in samples))
+    assert runner.invoke(app, ["convert", str(tmp_path / "s.csv"), "-o", str(tmp_path / "X.npy"), "-t"]).exit_code == 0
+    np.save(tmp_path / "W.npy", np.arange(6.0).reshape(2, 3))
+    args = ["forward", "-e", "tanh(W @ X)", f"W={tmp_path / 'W.npy'}", f"X={tmp_path / 'X.npy'}"]
+    result = runner.invoke(app, [*args, "-o", str(tmp_path / "f.npy"), "--chunk", "1kB"],
+                           env={"WXB_MEMORY": "20kB"})
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(np.load(tmp_path / "f.npy"), np.tanh(np.arange(6.0).reshape(2, 3) @ samples.T),
+                               rtol=1e-12)
