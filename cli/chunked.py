@@ -120,7 +120,8 @@ def _width(loaded: Loaded, plan: Streaming, wrt: tuple[str, ...] | None, kind: s
 
     fixed, step = per_column(cost, plan.size)
     accumulators = sum(problem.operands[name].nbytes for name in wrt or () if name not in plan.carriers)
-    fixed += accumulators + sum(problem.operands[name].nbytes for name in held)
+    in_memory = sum(problem.operands[name].nbytes for name in resident(loaded) if name in plan.carriers)
+    fixed += accumulators + in_memory  # a carrier read from text is held whole besides its blocks
     room = available - fixed
     most = int(room // step) if step > 0 else plan.size
     if most < 1:
