@@ -648,6 +648,19 @@ def run_case(name: str, case: Callable[[Sizes], list[Row]], sizes: Sizes) -> lis
         return [Row(name, "—", failed, "", Measurement(), "", "ERROR")]
 
 
+BIG_SECTION = "\n## Big data"
+
+
+def kept_big_section(report: str, ran_big: bool) -> str:
+    """The report, followed by the big-data section of the previous results when this run did not measure it (an
+    opt-in case of many minutes): a run of the other cases keeps its figures."""
+    if ran_big or not RESULTS.exists():
+        return report
+    old = RESULTS.read_text()
+    start = old.find(BIG_SECTION)
+    return report.rstrip("\n") + "\n" + old[start:] if start >= 0 else report
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Benchmark wxb against plain Python scripts.")
     parser.add_argument("--quick", action="store_true", help="fewer runs and smaller operands")
@@ -678,7 +691,7 @@ def main(argv: Sequence[str]) -> None:
     points = scale_case(sizes) if "scale" in chosen else []
     facts.append(load_average("at end"))
     print("\n" + "\n".join(render(rows, points, text_table)))
-    RESULTS.write_text(markdown_report(facts, rows, points, sizes, args.quick))
+    RESULTS.write_text(kept_big_section(markdown_report(facts, rows, points, sizes, args.quick), "big" in chosen))
     print(f"written {RESULTS.relative_to(BENCH.parent)}", file=sys.stderr)
 
 
