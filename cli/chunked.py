@@ -198,7 +198,8 @@ def _streams_to_file(out: OutputChoice, fmt: str) -> bool:
 
 
 def run_with_sinks(big: Mapping[str, tuple[tuple[int, ...], int]], dtype: np.dtype[Any], decision: Decision,
-                   out: OutputChoice, fmt: str, compute: Callable[[Sinks], Any]) -> tuple[Any, dict[str, Array]]:
+                   out: OutputChoice, fmt: str, compute: Callable[[Sinks], Any],
+                   others: int = 0) -> tuple[Any, dict[str, Array]]:
     """Run compute with a writer for each result that holds the batch (name → (shape, axis)): in memory when they
     fit, else the one result into -o's .npy file. Returns compute's value and the results held in memory."""
     total = sum(math.prod(shape) * dtype.itemsize for shape, _ in big.values())
@@ -217,9 +218,10 @@ def run_with_sinks(big: Mapping[str, tuple[tuple[int, ...], int]], dtype: np.dty
                          hint="ask for one at a time, e.g. --wrt " + next(iter(big))[1:] + " -o "
                          + next(iter(big)) + ".npy")
     ((name, (shape, axis)),) = big.items()
-    if not _streams_to_file(out, fmt):
+    if others or not _streams_to_file(out, fmt):
+        alone = f"ask for it alone (--wrt {name[1:]}) and " if others else ""
         raise InputError(f"{name} {shape} ({size_text(total)}) is written block by block, only into an .npy file",
-                         hint=f"give -o {name}.npy (csv and json are written by rows, the blocks are columns)")
+                         hint=f"{alone}give -o {name}.npy (csv and json are written by rows, the blocks are columns)")
     from .output import write_through
 
     assert out.output is not None
@@ -273,6 +275,6 @@ def backward(loaded: Loaded, decision: Decision, names: tuple[str, ...], loss: s
                                       G_blocks=blocks_of["G"], loss=(loss or "sum") if use_loss else None,
                                       target=None if blocks_of["T"] else target, target_blocks=blocks_of["T"])
 
-    grads, held = run_with_sinks(big, problem.dtype, decision, out, fmt, compute)
+    grads, held = run_with_sinks(big, problem.dtype, decision, out, fmt, compute, others=len(names) - len(big))
     results = {f"d{name}": grads.grads[name] if name in grads.grads else held.get(f"d{name}") for name in names}
     emit(grads, {key: value for key, value in results.items() if value is not None})
