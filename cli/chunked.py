@@ -8,9 +8,10 @@ does not, or --chunk SIZE asks for it, the expression must stream (wxb.core.plan
 wide as SIZE of the largest operand that carries the batch (256 MB by default), narrower if that does not fit.
 --chunk off forbids streaming. Every refusal names the estimate and what would fit.
 
-Results that hold the batch (f, dX) are assembled in memory when they fit there, and written as any result;
-otherwise they go block by block into the .npy file of -o (C order, positioned writes), the only target that
-takes them without holding them: csv and json are written row by row, the blocks are columns.
+A result that holds the batch (f, dX) and is the only result, asked into an .npy file (-o f.npy), goes there block
+by block (C order, positioned writes): that file is the only target that takes it without holding it (csv and
+json are written row by row, the blocks are columns). Otherwise such results are assembled in memory when they
+fit there, and written as any result; when they do not, the command is refused before it starts.
 """
 
 from __future__ import annotations
@@ -200,11 +201,12 @@ def _streams_to_file(out: OutputChoice, fmt: str) -> bool:
 def run_with_sinks(big: Mapping[str, tuple[tuple[int, ...], int]], dtype: np.dtype[Any], decision: Decision,
                    out: OutputChoice, fmt: str, compute: Callable[[Sinks], Any],
                    others: int = 0) -> tuple[Any, dict[str, Array]]:
-    """Run compute with a writer for each result that holds the batch (name → (shape, axis)): in memory when they
-    fit, else the one result into -o's .npy file. Returns compute's value and the results held in memory."""
+    """Run compute with a writer for each result that holds the batch (name → (shape, axis)): the one result into
+    -o's .npy file, else in memory when they fit. Returns compute's value and the results held in memory."""
     total = sum(math.prod(shape) * dtype.itemsize for shape, _ in big.values())
-    in_memory = total <= decision.available // 2 or not big
-    if decision.note and (in_memory or (len(big) == 1 and _streams_to_file(out, fmt))):
+    to_file = len(big) == 1 and not others and _streams_to_file(out, fmt)
+    in_memory = not big or (not to_file and total <= decision.available // 2)
+    if decision.note and (in_memory or to_file):
         note(decision.note)
     if in_memory:
         writers = {name: MemoryWriter(shape, dtype, axis) for name, (shape, axis) in big.items()}
