@@ -48,7 +48,7 @@ def slicing(problem: Problem, G: ArrayLike | None = None, target: ArrayLike | No
     arrays = dict(problem.operands)
     for name, value in (("G", G), ("T", target)):
         if value is not None:
-            arrays[name] = np.asarray(value)
+            arrays[name] = value if isinstance(value, np.ndarray) else np.array(value)
 
     def read(name: str, start: int, stop: int) -> Array:
         return columns(arrays[name], f_axis if name in ("G", "T") else -1, start, stop)
@@ -77,7 +77,7 @@ def forward_blocks(problem: Problem, plan: Streaming, width: int, read: Read, wr
             counts.append(stop - start)
     if plan.root == "columns":
         return None
-    return np.asarray(COMBINES[plan.combine].merge(values, counts, plan.size), dtype=problem.dtype)
+    return COMBINES[plan.combine].merge(values, counts, plan.size).astype(problem.dtype, copy=False)
 
 
 def backward_blocks(problem: Problem, plan: Streaming, width: int, read: Read, write: Write,
@@ -120,10 +120,10 @@ def _reduced_backward(problem: Problem, plan: Streaming, width: int, read: Read,
         for start, stop in blocks(plan.size, width):
             values.append(block_problem(problem, plan, read, start, stop).forward())
         counts = [stop - start for start, stop in blocks(plan.size, width)]
-        whole = np.asarray(combine.merge(values, counts, plan.size), dtype=problem.dtype)
+        whole = combine.merge(values, counts, plan.size).astype(problem.dtype, copy=False)
     if loss is not None:
         assert whole is not None
-        upstream = np.asarray(upstream_gradient(whole, loss, target), dtype=problem.dtype)
+        upstream = upstream_gradient(whole, loss, target).astype(problem.dtype, copy=False)
     else:
         upstream = problem.upstream(G) if G is not None or problem.f_shape == () else problem.upstream(None)
     sums: dict[str, Array] = {}
