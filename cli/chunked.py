@@ -107,6 +107,17 @@ def decide(loaded: Loaded, wrt: tuple[str, ...] | None, chunk: int | str | None,
     return Decision(plan, width, available, said)
 
 
+def require_fits(loaded: Loaded, wrt: tuple[str, ...], command: str) -> None:
+    """check and explain run whole (they take every entry of the batch at once): refused in one line, before
+    anything is computed, when the estimate of a backward pass does not fit."""
+    available, source = available_memory()
+    whole = estimate(loaded.problem, wrt=wrt, resident=resident(loaded), upstream="made").total
+    if whole > available:
+        raise InputError(f"{command} of {_expression(loaded)} needs about {size_text(whole)}, {size_text(available)} "
+                         f"available ({source}); {command} runs in memory, it does not stream",
+                         hint=f"run {command} on a slice of the batch; backward and forward stream (--chunk)")
+
+
 def _width(loaded: Loaded, plan: Streaming, wrt: tuple[str, ...] | None, kind: str, chunk: int | str | None,
            available: int, need: str) -> int:
     """Columns per block: --chunk SIZE (or 256 MB) of the largest carrier, at most what fits."""

@@ -529,6 +529,9 @@ def check(loaded: Loaded, wrt: str | None, out: OutputChoice) -> bool:
     from ..core import gradcheck
 
     names = checked_wrt(loaded, _wrt_list(wrt))
+    from .chunked import require_fits
+
+    require_fits(loaded, names, "check")
     report = gradcheck.check_problem(loaded.problem, loaded.G, names)
     fmt = descriptive_format(out, ("csv", "tsv", "json"))
     if fmt in ("table", "text"):
@@ -564,6 +567,9 @@ def explain(loaded: Loaded, wrt: str | None, out: OutputChoice) -> None:
     from . import derivation, notation
 
     names, _ = wrt_names(loaded, wrt)
+    from .chunked import require_fits
+
+    require_fits(loaded, names, "explain")
     G, note = upstream(loaded, None)
     steps = derivation.derivation(loaded.problem, G, names, note, default=loaded.default)
     fmt = descriptive_format(out, ("json", "markdown", "latex"))

@@ -280,3 +280,13 @@ def test_sizes_and_the_memory_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("WXB_MEMORY")
     free, source = available_memory()
     assert free > 0 and source in ("MemAvailable", "the cgroup's limit", "unknown")
+
+
+@pytest.mark.parametrize("command", ["check", "explain"])
+def test_check_and_explain_refuse_what_does_not_fit(tmp_path: Any, command: str) -> None:
+    paths = layer(tmp_path, n=2000)
+    result = run(command, "-e", "tanh(W @ X + b)", f"W={paths['W']}", f"X={paths['X']}", f"b={paths['b']}",
+                 env={"WXB_MEMORY": "10kB"})
+    assert result.exit_code == 2
+    assert f"wxb: error: {command} of tanh(W @ X + b) needs about" in result.stderr
+    assert "it does not stream" in result.stderr
