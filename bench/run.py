@@ -59,13 +59,14 @@ class Sizes:
     tanh_n: int
     scale_ns: tuple[int, ...]
     linalg_n: int = 2000
+    big_gb: tuple[float, ...] = (1, 2, 4, 8)  # X (and G) of these sizes for `--only big`, W 1000×1000
 
 
 FULL = Sizes(
     15, 9, csv_n=2000, npy_n=3000, memory_n=4000, jacobian_n=2000, tanh_n=2000, scale_ns=(250, 500, 1000, 2000, 4000)
 )
 QUICK = Sizes(5, 3, csv_n=500, npy_n=1000, memory_n=1000, jacobian_n=500, tanh_n=500, scale_ns=(250, 500, 1000),
-              linalg_n=500)
+              linalg_n=500, big_gb=(0.25, 0.5))
 
 
 # ---------------------------------------------------------------- operands
@@ -587,6 +588,84 @@ def derive_case(sizes: Sizes) -> list[Row]:
             ratio_row("derive: two-layer network", "time", mine, "wxb forward literal", theirs, None)]
 
 
+BIG_ROWS = 1000  # W is 1000×1000, X and G 1000×N
+
+
+def big_operands(gb: float, names: str) -> dict[str, str]:
+    """bench/data/big-<gb>/: W 1000×1000 (scaled for tanh), b 1000×1, and X, G of `gb` GiB each, written in
+    blocks by bench/make_big.py (never whole in memory). Big: delete the folder after (remove_big)."""
+    folder = DATA / f"big-{gb:g}"
+    folder.mkdir(parents=True, exist_ok=True)
+    columns = int(gb * 2**30) // (BIG_ROWS * 8)
+    paths = {}
+    for index, name in enumerate(names):
+        path = folder / f"{name}.npy"
+        if not path.exists():
+            if name in "XG":
+                subprocess.run([PYTHON, str(BENCH / "make_big.py"), str(path), str(BIG_ROWS), str(columns),
+                                str(index)], check=True)
+            else:
+                rng = np.random.default_rng([SEED, index])
+                shape = (BIG_ROWS, BIG_ROWS) if name == "W" else (BIG_ROWS, 1)
+                write_atomically(path, partial(np.save, arr=rng.normal(size=shape) * (0.03 if name == "W" else 1)))
+        paths[name] = str(path)
+    return paths
+
+
+def remove_big(gb: float) -> None:
+    shutil.rmtree(DATA / f"big-{gb:g}", ignore_errors=True)
+    for path in OUT.glob("big-*.npy"):
+        path.unlink()
+
+
+def same_big(mine: str | None, theirs: str | None, rtol: float = 1e-12) -> str:
+    """same_result for .npy files larger than memory: compared through memory maps, a block of columns at a time."""
+    if mine is None or theirs is None or not (Path(mine).exists() and Path(theirs).exists()):
+        return ""
+    a, b = np.load(mine, mmap_mode="r"), np.load(theirs, mmap_mode="r")
+    if a.shape != b.shape:
+        return f"NO: shape {a.shape} vs {b.shape}"
+    step = max((64 << 20) // (8 * max(a.shape[0], 1)), 1)
+    for start in range(0, a.shape[-1], step):
+        if not np.allclose(a[..., start:start + step], b[..., start:start + step], rtol=rtol, atol=rtol):
+            return f"NO: columns from {start} differ"
+    return "yes"
+
+
+def big_case(sizes: Sizes) -> list[Row]:
+    """Beyond memory, streamed: backward -e "tanh(W @ X + b)" --wrt W,b with X and G of the largest size against
+    a hand-written chunked NumPy script (time ≤ 1.1×, peak RSS ≤ 1.5 GB), then forward -o f.npy at every size
+    (peak RSS ≤ 1 GB; the time should grow linearly and the memory stay flat). Operands are deleted after."""
+    rows = []
+    expression = "tanh(W @ X + b)"
+    largest = max(sizes.big_gb)
+    W, X, b, G = big_operands(largest, "WXbG").values()
+    backward = wxb("backward", "-e", expression, f"W={W}", f"X={X}", f"b={b}", "-G", G, "--wrt", "W,b", "--chunk",
+                   "256MB", output=out(f"big-{largest:g}-wxb.npz"))
+    alternative = script("chunked NumPy script", "alt_chunked_tanh.py", "backward", W, X, b, G,
+                         output=out(f"big-{largest:g}-alt.npz"))
+    mine, theirs = measure([backward, alternative], max(sizes.runs // 3, 1))
+    case = f'backward -e "{expression}" --wrt W,b, X and G {largest:g} GB'
+    rows += [replace(ratio_row(case, "time", mine, alternative.label, theirs, 1.1), tolerance=(1e-12, 1e-12)),
+             replace(absolute_row(case, mine, alternative.label, theirs, 1.5 * 1024), tolerance=(1e-12, 1e-12))]
+    Path(G).unlink()
+    for gb in sorted(sizes.big_gb):
+        W, X, b = big_operands(gb, "WXb").values()
+        forward = wxb("forward", "-e", expression, f"W={W}", f"X={X}", f"b={b}", "--chunk", "256MB",
+                      output=out(f"big-{gb:g}-wxb-f.npy"))
+        alternative = script("chunked NumPy script", "alt_chunked_tanh.py", "forward", W, X, b,
+                             output=out(f"big-{gb:g}-alt-f.npy"))
+        mine, theirs = measure([forward, alternative], max(sizes.runs // 3, 1))
+        case = f'forward -e "{expression}" -o f.npy, X {gb:g} GB'
+        rows += [ratio_row(case, "time", mine, alternative.label, theirs, None),
+                 absolute_row(case, mine, alternative.label, theirs, 1024)]
+        same = same_big(forward.output, alternative.output)
+        print(f"  forward {gb:g} GB: same result: {same}", file=sys.stderr)
+        remove_big(gb)
+    remove_big(largest)
+    return rows
+
+
 CASES: dict[str, Callable[[Sizes], list[Row]]] = {
     "start-up": startup_case,
     "csv": csv_case,
@@ -595,7 +674,9 @@ CASES: dict[str, Callable[[Sizes], list[Row]]] = {
     "tanh": tanh_case,
     "derive": derive_case,
     "linalg": linalg_case,
+    "big": big_case,
 }
+OPT_IN = ("big",)  # run only when named with --only: minutes per run, and gigabytes of disk
 
 
 def run_case(name: str, case: Callable[[Sizes], list[Row]], sizes: Sizes) -> list[Row]:
@@ -608,12 +689,27 @@ def run_case(name: str, case: Callable[[Sizes], list[Row]], sizes: Sizes) -> lis
         return [Row(name, "—", failed, "", Measurement(), "", "ERROR")]
 
 
+BIG_SECTION = "\n## Big data"
+
+
+def kept_big_section(report: str, ran_big: bool) -> str:
+    """The report, followed by the big-data section of the previous results when this run did not measure it (an
+    opt-in case of many minutes): a run of the other cases keeps its figures."""
+    if ran_big or not RESULTS.exists():
+        return report
+    old = RESULTS.read_text()
+    start = old.find(BIG_SECTION)
+    return report.rstrip("\n") + "\n" + old[start:] if start >= 0 else report
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Benchmark wxb against plain Python scripts.")
     parser.add_argument("--quick", action="store_true", help="fewer runs and smaller operands")
     parser.add_argument("--runs", type=int, help="timed runs per command (start-up: three times as many)")
     names = [*CASES, "scale"]
-    parser.add_argument("--only", default=",".join(names), help=f"comma-separated, from: {', '.join(names)}")
+    default = [name for name in names if name not in OPT_IN]
+    parser.add_argument("--only", default=",".join(default), help=f"comma-separated, from: {', '.join(names)} "
+                        f"({', '.join(OPT_IN)} only when named: big files, long runs)")
     return parser.parse_args(argv)
 
 
@@ -636,7 +732,7 @@ def main(argv: Sequence[str]) -> None:
     points = scale_case(sizes) if "scale" in chosen else []
     facts.append(load_average("at end"))
     print("\n" + "\n".join(render(rows, points, text_table)))
-    RESULTS.write_text(markdown_report(facts, rows, points, sizes, args.quick))
+    RESULTS.write_text(kept_big_section(markdown_report(facts, rows, points, sizes, args.quick), "big" in chosen))
     print(f"written {RESULTS.relative_to(BENCH.parent)}", file=sys.stderr)
 
 

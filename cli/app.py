@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -17,11 +18,14 @@ import typer
 from .errors import ExitStatus
 from .options import (
     CheckFormatOption,
+    ChunkOption,
     DebugOption,
+    DelimiterOption,
     DemoFormatOption,
     DeriveBindingsArgument,
     DeriveFormatOption,
     FormatOption,
+    HeaderOption,
     JacobianFormatOption,
     OutputOption,
     PrecisionOption,
@@ -123,6 +127,7 @@ def forward(
     fmt: FormatOption = None,
     output: OutputOption = None,
     precision: PrecisionOption = 6,
+    chunk: ChunkOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Compute f = W·X ⊕ b (the bias broadcast over W·X), or any expression given with -e.
@@ -131,7 +136,7 @@ def forward(
     """
     from . import commands
 
-    commands.forward(commands.load(sources), _out(fmt, output, precision))
+    commands.forward(commands.load(sources), _out(fmt, output, precision), chunk)
 
 
 @app.command()
@@ -144,6 +149,7 @@ def backward(
     fmt: FormatOption = None,
     output: OutputOption = None,
     precision: PrecisionOption = 6,
+    chunk: ChunkOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Backpropagate an upstream gradient G = ∂L/∂f to dL/db (and dL/dW, dL/dX, or any operand of -e).
@@ -152,7 +158,7 @@ def backward(
     """
     from . import commands
 
-    commands.backward(commands.load(sources), loss.value if loss else None, wrt, _out(fmt, output, precision))
+    commands.backward(commands.load(sources), loss.value if loss else None, wrt, _out(fmt, output, precision), chunk)
 
 
 @app.command()
@@ -267,6 +273,34 @@ def derive(
 
     request = deriving.Request(wrt, loss.value if loss else None, inline, evaluate)
     deriving.derive(sources, request, _out(fmt, output, precision))
+
+
+@app.command()
+@guarded
+def convert(
+    source: Annotated[str, typer.Argument(metavar="SRC", help="CSV, TSV or whitespace-delimited text: a path, or - "
+                                          "for standard input.", show_default=False)],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", metavar="DST", help="The .npy file to write.", show_default=False,
+                     dir_okay=False),
+    ],
+    transpose: Annotated[
+        bool,
+        typer.Option("--transpose", "-t", help="The rows are samples: write the transpose, so the batch is the last "
+                     "axis (Fortran order: its column blocks read contiguously)."),
+    ] = False,
+    delimiter: DelimiterOption = None,
+    header: HeaderOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Convert large text to .npy in bounded memory, so that it can stream (forward and backward --chunk).
+
+    [bold]Example[/bold]: wxb convert X.csv -o X.npy   (or: zcat X.csv.gz | wxb convert - -o X.npy --transpose)
+    """
+    from .convert import convert as run
+
+    run(source, output, transpose=transpose, delimiter=delimiter, header=header)
 
 
 @app.command()

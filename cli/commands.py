@@ -9,6 +9,7 @@ wxb.cli.present. Views never call back here.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -35,20 +36,44 @@ SEED = {"W": np.eye(2), "X": np.array([[1.0, 2.0], [3.0, 4.0]]), "b": np.array([
 
 # ---- forward ----
 
-def forward(loaded: Loaded, out: OutputChoice) -> None:
-    """f, the expression's value."""
+def forward(loaded: Loaded, out: OutputChoice, chunk: str | None = None) -> None:
+    """f, the expression's value: whole, or block by block when it does not fit or --chunk asks (cli.chunked)."""
+    from . import chunked
+
     refuse_target(loaded, "forward")
+    fmt = output_format(out)
+    decision = chunked.decide(loaded, None, chunked.chunk_option(chunk), fmt)
+    if decision.plan is not None:
+        def shown(results: dict[str, Array]) -> None:
+            f = results["f"]
+            emit(results, out, lambda console: views().forward(console, loaded, f, out.precision))
+
+        chunked.forward(loaded, decision, out, fmt, shown)
+        return
     f = loaded.problem.forward()
     emit({"f": f}, out, lambda console: views().forward(console, loaded, f, out.precision), problem=loaded.problem)
 
 
 # ---- backward ----
 
-def backward(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice) -> None:
-    """dL/dθ for each operand asked for, from G = ∂L/∂f (-G, or the loss's G from f in the same forward pass)."""
+def backward(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice, chunk: str | None = None) -> None:
+    """dL/dθ for each operand asked for, from G = ∂L/∂f (-G, or the loss's G from f in the same forward pass);
+    block by block when it does not fit or --chunk asks (cli.chunked)."""
+    from . import chunked
+
     names, record = wrt_names(loaded, wrt)
     check_upstream(loaded, loss)
     problem = loaded.problem
+    fmt = output_format(out)
+    decision = chunked.decide(loaded, names, chunked.chunk_option(chunk), fmt, loss)
+    if decision.plan is not None:
+        def shown(grads: core.Gradients, results: dict[str, Array]) -> None:
+            if results:
+                whole = replace(grads, grads={key[1:]: value for key, value in results.items()})
+                emit(results, out, lambda console: views().backward(console, whole, out.precision), record=record)
+
+        chunked.backward(loaded, decision, names, loss, out, fmt, shown)
+        return
     if loaded.G is not None and (loss is None or loaded.G_given):
         grads = problem.backward(problem.upstream(loaded.G), names)
     elif problem.f_shape == () and loss is None:
@@ -127,8 +152,10 @@ def checked_loss(loaded: Loaded, loss: str | None) -> tuple[Array, str]:
 def check(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice) -> bool:
     """Finite differences against the analytic gradients of L; True unless an operand fails."""
     from ..core import gradcheck
+    from .chunked import require_fits
 
     names = checked_wrt(loaded, wrt_list(wrt))
+    require_fits(loaded, names, "check")
     G, which = checked_loss(loaded, loss)
     report = gradcheck.check_problem(loaded.problem, G, names)
     fmt = descriptive_format(out, tuple(CHECK_WRITERS))
@@ -157,7 +184,10 @@ def explain(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice
         what = "the expression's value" if taken[0] == "f" else "the loss"
         raise InputError(f"explain writes {what} as {taken[0]}, so it cannot also name the operand {taken[0]}",
                          hint=f"rename the operand, e.g. {taken[0]}1")
+    from .chunked import require_fits
+
     names, _ = wrt_names(loaded, wrt)
+    require_fits(loaded, names, "explain")
     G, note = upstream(loaded, loss)
     steps = derivation.derivation(loaded.problem, G, names, note, default=loaded.default, loss=loss or "sum",
                                   target=loaded.target)

@@ -218,8 +218,7 @@ def _read_file(path: Path, where: Where, delimiter: str | None, header: bool | N
             raise where.error("is a folder, not a file")
         if not stat.S_ISREG(mode):
             with open(path, "rb") as stream:
-                data = stream.read()
-            return _from_bytes(data, where, delimiter, header, path.suffix.lower())
+                return _from_stream(stream, where, delimiter, header, path.suffix.lower())
         return _regular_file(path, where, delimiter, header)
     except OSError as exc:
         raise where.error(f"cannot read it: {exc.strerror or exc}") from None
@@ -239,9 +238,26 @@ def _regular_file(path: Path, where: Where, delimiter: str | None, header: bool 
     delimiter = delimiter or SUFFIX_DELIMITERS.get(suffix)
     size = path.stat().st_size
     if size > LARGE_TEXT:
+        _text_fits(path, size, where)
         with reading(f"reading {path.name}", size) as advance:
             return parse_large_text(str(path), where, delimiter=delimiter, header=header, advance=advance)
     return parse_text(path.read_bytes(), where, delimiter=delimiter, header=header)
+
+
+TEXT_PARSE_FACTOR = 1.5  # peak memory of parsing text, per byte of it (polars' frame, then the array)
+
+
+def _text_fits(path: Path, size: int, where: Where) -> None:
+    """Refuse text whose parsing would not fit in the memory available, before reading it (know before
+    computing): converted to .npy, it is memory-mapped and streams."""
+    from .blocks import available_memory, size_text
+
+    available, source = available_memory()
+    need = int(size * TEXT_PARSE_FACTOR)
+    if need > available:
+        raise where.error(f"{size_text(size)} of text needs about {size_text(need)} to read, "
+                          f"{size_text(available)} available ({source})",
+                          hint=f"convert it to .npy first, which streams: wxb convert {path} -o {path.stem}.npy")
 
 
 def _read_stdin(label: str, delimiter: str | None, header: bool | None) -> Archive | Array:
@@ -250,10 +266,38 @@ def _read_stdin(label: str, delimiter: str | None, header: bool | None) -> Archi
     if stream is None or stream.isatty():
         hint = f"pipe or redirect data into it, e.g. wxb ... {label} - < data.csv"
         raise InputError(f"{label} reads standard input, but it is a terminal", hint=hint)
-    data = stream.buffer.read()
-    if not data.strip():
-        raise where.error("standard input is empty", hint="pipe data in, or give a file or a literal")
-    return _from_bytes(data, where, delimiter, header)
+    return _from_stream(stream.buffer, where, delimiter, header)
+
+
+def _from_stream(stream: IO[bytes], where: Where, delimiter: str | None, header: bool | None,
+                 suffix: str = "") -> Archive | Array:
+    """What a stream holds (stdin, a pipe), read once. Small data is read whole; beyond LARGE_TEXT, .npy is read
+    straight into its array and text is parsed piece by piece (wxb.cli.convert), so memory holds the array and
+    one buffer, never the whole bytes beside the array."""
+    head = stream.read(LARGE_TEXT + 1)
+    if len(head) <= LARGE_TEXT:
+        if not head.strip():
+            raise where.error("standard input is empty" if where.source == "stdin" else "it is empty",
+                              hint="pipe data in, or give a file or a literal")
+        return _from_bytes(head, where, delimiter, header, suffix)
+    kind = content_kind(head, suffix)
+    if kind == "npy":
+        return _npy_stream(stream, head, where)
+    if kind == "text":
+        from .convert import read_text_stream
+
+        return read_text_stream(stream, head, where, delimiter=delimiter or SUFFIX_DELIMITERS.get(suffix),
+                                header=header)
+    if kind == "npz":  # a zip is read from its end: spooled to a temporary file, not held in memory
+        import shutil
+        import tempfile
+
+        spool = tempfile.TemporaryFile(prefix="wxb-npz-")  # noqa: SIM115 (the archive reads it later; gone at exit)
+        spool.write(head)
+        shutil.copyfileobj(stream, spool, 1 << 20)
+        spool.seek(0)
+        return _npz_archive(spool, where)
+    return _from_bytes(head + stream.read(), where, delimiter, header, suffix)
 
 
 def _from_bytes(
@@ -406,6 +450,29 @@ def _npy_bytes(data: bytes, where: Where) -> Array:
     return flat.reshape(shape, order="F" if fortran else "C")
 
 
+def _read_into(stream: IO[bytes], head: bytes, where: Where) -> Array:
+    """The array of a .npy whose first bytes `head` were read already: the rest read straight into it."""
+    header = io.BytesIO(head)
+    shape, fortran, dtype, need = _npy_header(header, where)
+    offset = header.tell()
+    flat = np.empty(need // dtype.itemsize if dtype.itemsize else 0, dtype=dtype)
+    view = flat.data.cast("B")
+    first = head[offset:offset + need]
+    view[:len(first)] = first
+    done = len(first)
+    while done < need:
+        n = stream.readinto(view[done:])  # type: ignore[attr-defined]
+        if not n:
+            raise _truncated(shape, dtype, need, done, where)
+        done += n
+    return flat.reshape(shape, order="F" if fortran else "C")
+
+
+def _npy_stream(stream: IO[bytes], head: bytes, where: Where) -> Array:
+    """A .npy from a stream, read into its array without a copy of the bytes."""
+    return _read_into(stream, head, where)
+
+
 def _npz_archive(source: str | IO[bytes], where: Where) -> Archive:
     """The arrays of an .npz (a zip of .npy members), each read only when asked for."""
     import zipfile
@@ -431,12 +498,11 @@ def _npz_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: Where) -
             shape, _, dtype, need = _npy_header(io.BytesIO(head), where)
             if need > info.file_size:
                 raise _truncated(shape, dtype, need, info.file_size, where)
-            data = head + member.read(info.file_size - len(head))
+            return _read_into(member, head, where)  # straight into the array: no second copy of the bytes
     except InputError:
         raise
     except Exception as exc:  # zipfile, zlib and EOF errors of a damaged archive
         raise where.error(f"damaged .npz member ({_first_line(exc)})") from None
-    return _npy_bytes(data, where)
 
 
 def _first_line(exc: BaseException) -> str:

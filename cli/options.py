@@ -263,6 +263,17 @@ def operand_options(*, grad: bool = True, loss: bool = False, formula: bool = Fa
         return run  # type: ignore[return-value]
 
     return decorate
+ChunkOption = Annotated[
+    str | None,
+    typer.Option(
+        "--chunk",
+        metavar="SIZE",
+        help="Stream the batch (the last axis of X) in blocks of SIZE of the largest batch operand (256MB, 1GB), "
+        "or off to refuse streaming. Default: whole when it fits in memory, else in blocks, with a note.",
+        rich_help_panel="Big data",
+        show_default=False,
+    ),
+]
 DeriveBindingsArgument = Annotated[
     list[str] | None,
     typer.Argument(metavar="[NAME=SHAPE|NAME=SOURCE]...", help="Each operand's shape (W=3x4, b=3, s=() for a "

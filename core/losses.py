@@ -26,6 +26,7 @@ class Loss:
     gradient: Callable[[Array, Array | None], Array]
     text: str
     needs_target: bool = False
+    per_entry: bool = False  # divided by N, f's number of entries: a block's G is its share n_block / N of it
 
 
 def _n(f: Array) -> int:
@@ -40,9 +41,9 @@ LOSSES: dict[str, Loss] = {
     "sum":  Loss(lambda f, t: float(np.sum(f)),        lambda f, t: np.ones_like(f),
                  "L = Σ f, so G = 1"),
     "mean": Loss(lambda f, t: _mean(f),                 lambda f, t: np.full_like(f, 1.0 / _n(f)),
-                 "L = Σ f / N, so G = 1/N"),
+                 "L = Σ f / N, so G = 1/N", per_entry=True),
     "mse":  Loss(lambda f, t: _mean((f - t) ** 2),      lambda f, t: 2.0 * (f - t) / _n(f),
-                 "L = Σ (f − T)² / N, so G = 2(f − T)/N", needs_target=True),
+                 "L = Σ (f − T)² / N, so G = 2(f − T)/N", needs_target=True, per_entry=True),
 }
 
 

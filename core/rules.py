@@ -67,7 +67,12 @@ class Primitive:
     accumulation: how many roundings the value collects; unsummed: the shape of a gradient before the row
     summed its batch axes (for the explanation); check: raises for a value that must not pass (a singular
     matrix); joint: all VJPs at once, when they share work; differential: the rule's reason, the differential
-    its VJPs come from (d log|det X| = tr(X⁻¹ dX)), for explain."""
+    its VJPs come from (d log|det X| = tr(X⁻¹ dX)), for explain. batch: how it treats the batch (the last axis
+    of the operands that carry it), for streaming in blocks of columns (wxb.core.plan): columns (column k of the
+    value from column k of the arguments: elementwise), matmul, transpose, axis (along the node's axis: streams
+    unless that axis is the batch's), matrix (on the last two axes as matrices: streams only with the batch on a
+    leading axis), sum, mean, logsumexp (reductions whose blocks combine when the batch is summed away at the
+    root), reduce (a reduction whose blocks do not combine), whole (needs every column at once)."""
 
     name: str
     symbol: str
@@ -94,6 +99,7 @@ class Primitive:
     check: Callable[[Node, Sequence[Array], Array], None] | None = None
     joint: Joint | None = None
     differential: str = ""
+    batch: str = "columns"
 
     @property
     def arity(self) -> int:
@@ -709,10 +715,10 @@ def binary(name: str, symbol: str, forward: Forward, vjp_x: VJP, vjp_y: VJP, rul
 
 def reduction(name: str, symbol: str, forward: Forward, vjp: VJP, rule: str, *, uses: str, linear: bool = False,
               latex: str = "", shape: ShapeRule = reduced_shape, keywords: tuple[tuple[str, Keyword], ...] = AXIS,
-              differential: str = "") -> Primitive:
+              differential: str = "", batch: str = "reduce") -> Primitive:
     """A reduction over an axis (kept with size 1 by default) or over every axis (a scalar)."""
     return Primitive(name, symbol, shape, forward, (vjp,), (rule,), (linear,), uses, keywords=keywords,
-                     latex=latex, accumulation=sum_accumulation, differential=differential)
+                     latex=latex, accumulation=sum_accumulation, differential=differential, batch=batch)
 
 
 def matrix_function(name: str, symbol: str, shape: ShapeRule, forward: Forward, vjp: VJP, rule: str, *,
@@ -720,7 +726,7 @@ def matrix_function(name: str, symbol: str, shape: ShapeRule, forward: Forward, 
                     check: Callable[[Node, Sequence[Array], Array], None] | None = None) -> Primitive:
     """A function of the last two axes (batched over the leading ones, as @ is)."""
     return Primitive(name, symbol, shape, forward, (vjp,), (rule,), (linear,), uses, latex=latex,
-                     accumulation=solve_accumulation, check=check, differential=differential)
+                     accumulation=solve_accumulation, check=check, differential=differential, batch="matrix")
 
 
 def signed(g: Array, x: Array) -> Array:
@@ -779,9 +785,9 @@ PRIMITIVES: dict[str, Primitive] = {row.name: row for row in (
     Primitive("matmul", "·", lambda n, s: matmul_shape(s[0], s[1], (n.args[0].text, n.args[1].text)), matmul,
               (matmul_vjp_left, matmul_vjp_right), ("{G}·{y}ᵀ", "{x}ᵀ·{G}"), (True, True), "xy", called=False,
               template="{x}·{y}", drawn="infix", product=True, fresh=True, accumulation=matmul_accumulation,
-              unsummed=matmul_unsummed),
+              unsummed=matmul_unsummed, batch="matmul"),
     Primitive("T", "ᵀ", transpose_shape, lambda n, x: transpose(x), (lambda n, g, f, x: swap(g).reshape(x.shape),),
-              ("{G}ᵀ",), (True,), "x", called=False, template="{x}ᵀ", drawn=""),
+              ("{G}ᵀ",), (True,), "x", called=False, template="{x}ᵀ", drawn="", batch="transpose"),
     matrix_function("trace", "tr", trace_shape, trace, trace_vjp,
                     "{G}·I", uses="x", latex=r"\operatorname{tr}", linear=True,
                     differential="d tr {x} = tr d{x}"),
@@ -798,24 +804,24 @@ PRIMITIVES: dict[str, Primitive] = {row.name: row for row in (
               ("−solve({x}ᵀ, {G})·{f}ᵀ", "solve({x}ᵀ, {G})"),
               (False, True), "xyf", latex=r"\operatorname{solve}", accumulation=solve_accumulation,
               unsummed=solve_unsummed, check=check_inverse, joint=solve_gradients,
-              differential="d({x}⁻¹{y}) = {x}⁻¹·(d{y} − d{x}·{f})"),
+              differential="d({x}⁻¹{y}) = {x}⁻¹·(d{y} − d{x}·{f})", batch="matrix"),
     Primitive("diag", "diag", diag_shape, diag, (diag_vjp,), ("diag({G})",), (True,), "x",
-              latex=r"\operatorname{diag}"),
+              latex=r"\operatorname{diag}", batch="whole"),
     # ---- along an axis (shape kept) ----
     Primitive("softmax", "softmax", along_shape, softmax,
               (lambda n, g, f, x: f * (g - summed(n, g * f, x)),), ("{f} ⊙ ({G} − Σ {G} ⊙ {f})",), (False,), "xf",
-              keywords=(("axis", -2),), accumulation=sum_accumulation),
+              keywords=(("axis", -2),), accumulation=sum_accumulation, batch="axis"),
     Primitive("log_softmax", "log_softmax", along_shape, log_softmax,
               (lambda n, g, f, x: g - np.exp(f) * summed(n, g, x),), ("{G} − exp({f}) ⊙ Σ {G}",), (False,), "xf",
-              keywords=(("axis", -2),), accumulation=sum_accumulation),
+              keywords=(("axis", -2),), accumulation=sum_accumulation, batch="axis"),
     # ---- reductions (over an axis, kept with size 1 by default, or over every axis: a scalar) ----
     reduction("sum", "Σ", reduce_sum, lambda n, g, f, x: expand(n, g, x),
-              "{G} repeated along the summed axes", uses="x", linear=True),
+              "{G} repeated along the summed axes", uses="x", linear=True, batch="sum"),
     reduction("mean", "mean", mean, lambda n, g, f, x: expand(n, g / max(count(n, x), 1), x),
-              "{G} / N repeated along the averaged axes", uses="x", linear=True),
+              "{G} / N repeated along the averaged axes", uses="x", linear=True, batch="mean"),
     reduction("logsumexp", "logsumexp", logsumexp,
               lambda n, g, f, x: kept(n, g, x) * stable_softmax(x, resolved_axis(n, x.ndim)),
-              "{G} ⊙ softmax({x})", uses="x"),
+              "{G} ⊙ softmax({x})", uses="x", batch="logsumexp"),
     reduction("max", "max", lambda n, x: extreme(np.max, n, x),
               lambda n, g, f, x: kept(n, g, x) * first_extreme(np.argmax, n, x),
               "{G} at the first maximiser of {x}, 0 elsewhere", uses="x", shape=nonempty_reduced_shape, latex=r"\max",

@@ -1,0 +1,293 @@
+"""Big data: decide before computing whether a command runs whole, streams in blocks of batch columns, or is
+refused in one line; and run it in blocks.
+
+The decision (decide): the peak memory of the command as asked is estimated from the checked problem's shapes
+(wxb.core.plan.estimate) and compared with the memory available (blocks.available_memory: WXB_MEMORY, else
+MemAvailable or a cgroup's room). When it fits and --chunk is not given, the command runs whole, as ever. When it
+does not, or --chunk SIZE asks for it, the expression must stream (wxb.core.plan.streaming) and the blocks are as
+wide as SIZE of the largest operand that carries the batch (256 MB by default), narrower if that does not fit.
+--chunk off forbids streaming. Every refusal names the estimate and what would fit.
+
+A result that holds the batch (f, dX) and is the only result, asked into an .npy file (-o f.npy), goes there block
+by block (C order, positioned writes): that file is the only target that takes it without holding it (csv and
+json are written row by row, the blocks are columns). Otherwise such results are assembled in memory when they
+fit there, and written as any result; when they do not, the command is refused before it starts.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import stat
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import numpy as np
+
+from ..core import chunks
+from ..core.plan import Streaming, block_shapes, estimate, fake_problem, per_column, streaming
+from .blocks import MemoryWriter, NpyData, NpyWriter, available_memory, mapped_file, parse_size, read_block, size_text
+from .errors import InputError
+from .textparse import note
+
+if TYPE_CHECKING:
+    from .model import Loaded, OutputChoice
+
+Array = np.ndarray[Any, np.dtype[Any]]
+DEFAULT_CHUNK = 256 << 20  # bytes of the largest batch operand per block, when streaming is chosen for you
+TEXT_FORMATS = ("csv", "tsv", "json", "table")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whole (plan None), or in blocks of `width` batch columns of plan."""
+
+    plan: Streaming | None = None
+    width: int = 0
+    available: int = 0
+    note: str = ""  # said on stderr once the outputs are known to take the blocks
+
+
+def chunk_option(text: str | None) -> int | str | None:
+    """--chunk: None (decide), 'off', or bytes."""
+    if text is None:
+        return None
+    if text.strip().lower() in ("off", "no", "none"):
+        return "off"
+    return parse_size(text, "--chunk")
+
+
+def resident(loaded: Loaded) -> list[str]:
+    """The operands held in memory (a memory-mapped .npy costs nothing until read)."""
+    return [name for name, array in loaded.problem.operands.items() if mapped_file(array) is None]
+
+
+def upstream_kind(loaded: Loaded, loss: str | None) -> str:
+    """'given' (G in memory), 'mapped' (G read from an .npy), or 'made' (from a loss, or a scalar G)."""
+    G = loaded.G
+    if G is None or (loss is not None and not loaded.G_given) or np.ndim(G) == 0:
+        return "made"
+    return "mapped" if mapped_file(G) is not None else "given"
+
+
+def _expression(loaded: Loaded) -> str:
+    return loaded.problem.expression.text
+
+
+def decide(loaded: Loaded, wrt: tuple[str, ...] | None, chunk: int | str | None, fmt: str,
+           loss: str | None = None) -> Decision:
+    """Whole, in blocks, or refused (InputError), before anything is computed."""
+    problem = loaded.problem
+    available, source = available_memory()
+    kind = upstream_kind(loaded, loss) if wrt is not None else "given"
+    whole = estimate(problem, wrt=wrt, resident=resident(loaded), upstream=kind,
+                     text_output=fmt in TEXT_FORMATS).total
+    fits = whole <= available
+    if chunk is None and fits:
+        return Decision()
+    need = f"needs about {size_text(whole)}, {size_text(available)} available ({source})"
+    if chunk == "off":
+        if fits:
+            return Decision()
+        plan = streaming(problem)
+        hint = ("the expression streams: drop --chunk off" if plan.streams else
+                f"it does not stream ({plan.reason}); run it on Dask (--dask) or a larger machine")
+        raise InputError(f"{_expression(loaded)} {need}, and --chunk off forbids streaming it in blocks", hint=hint)
+    plan = streaming(problem)
+    if not plan.streams:
+        if chunk is not None:
+            raise InputError(f"cannot stream {_expression(loaded)} in blocks: {plan.reason}",
+                             hint="drop --chunk to run it whole, or run it on Dask with --dask")
+        raise InputError(f"{_expression(loaded)} {need}, and it does not stream in blocks: {plan.reason}",
+                         hint="run it on Dask with --dask, or on a machine with more memory")
+    width = _width(loaded, plan, wrt, kind, chunk, available, need)
+    said = "" if chunk is not None else (f"{_expression(loaded)} {need}: streaming it in blocks of {width:,} of "
+                                         f"{plan.size:,} columns (--chunk SIZE to choose, --chunk off to refuse)")
+    return Decision(plan, width, available, said)
+
+
+def require_fits(loaded: Loaded, wrt: tuple[str, ...], command: str) -> None:
+    """check and explain run whole (they take every entry of the batch at once): refused in one line, before
+    anything is computed, when the estimate of a backward pass does not fit."""
+    available, source = available_memory()
+    whole = estimate(loaded.problem, wrt=wrt, resident=resident(loaded), upstream="made").total
+    if whole > available:
+        raise InputError(f"{command} of {_expression(loaded)} needs about {size_text(whole)}, {size_text(available)} "
+                         f"available ({source}); {command} runs in memory, it does not stream",
+                         hint=f"run {command} on a slice of the batch; backward and forward stream (--chunk)")
+
+
+def _width(loaded: Loaded, plan: Streaming, wrt: tuple[str, ...] | None, kind: str, chunk: int | str | None,
+           available: int, need: str) -> int:
+    """Columns per block: --chunk SIZE (or 256 MB) of the largest carrier, at most what fits."""
+    problem = loaded.problem
+    carriers = [problem.operands[name] for name in plan.carriers]
+    column = max(a.nbytes // max(a.shape[-1], 1) for a in carriers) or 1
+    held = [name for name in resident(loaded) if name not in plan.carriers]
+
+    def cost(width: int) -> int:
+        block = fake_problem(problem, block_shapes(problem, plan.carriers, width))
+        return estimate(block, wrt=wrt, resident=[*held, *plan.carriers], upstream=kind).total
+
+    fixed, step = per_column(cost, plan.size)
+    accumulators = sum(problem.operands[name].nbytes for name in wrt or () if name not in plan.carriers)
+    in_memory = sum(problem.operands[name].nbytes for name in resident(loaded) if name in plan.carriers)
+    fixed += accumulators + in_memory  # a carrier read from text is held whole besides its blocks
+    room = available - fixed
+    most = int(room // step) if step > 0 else plan.size
+    if most < 1:
+        raise InputError(f"{_expression(loaded)} {need}, and even one column at a time needs about "
+                         f"{size_text(fixed + step)}", hint="free memory, or run it on Dask with --dask")
+    asked = DEFAULT_CHUNK if not isinstance(chunk, int) else chunk
+    width = max(asked // column, 1)
+    if isinstance(chunk, int) and width > most:
+        note(f"--chunk {size_text(chunk)} does not fit in {size_text(available)}: blocks of {most:,} columns "
+             f"({size_text(most * column)}) instead")
+    return max(min(width, most, plan.size), 1)
+
+
+# ---- Reading blocks ----
+
+def reader(loaded: Loaded, plan: Streaming, G: Any = None, target: Any = None) -> chunks.Read:
+    """Blocks of the carriers (and of G and T along f's batch axis): positioned reads from an .npy, or slices of
+    arrays in memory."""
+    sources: dict[str, tuple[Any, int]] = {name: (loaded.problem.operands[name], -1) for name in plan.carriers}
+    axis = plan.f_axis if plan.f_axis is not None else -1
+    for name, value in (("G", G), ("T", target)):
+        if value is not None and np.ndim(value):
+            sources[name] = (value, axis)
+    files: dict[str, NpyData | None] = {name: mapped_file(np.asarray(a)) if isinstance(a, np.ndarray) else None
+                                        for name, (a, _) in sources.items()}
+
+    def read(name: str, start: int, stop: int) -> Array:
+        array, on = sources[name]
+        data = files[name]
+        if data is not None:
+            return read_block(data, on, start, stop)
+        return chunks.columns(np.asarray(array), on, start, stop)
+
+    return read
+
+
+# ---- Writing results that hold the batch ----
+
+@dataclass
+class Sinks:
+    """Where each result that holds the batch goes, with counts of NaN and infinite entries seen."""
+
+    writers: dict[str, Any]
+    nans: dict[str, int]
+    infs: dict[str, int]
+
+    def write(self, name: str, start: int, block: Array) -> None:
+        if block.dtype.kind == "f" and not np.isfinite(np.sum(block)):
+            self.nans[name] = self.nans.get(name, 0) + int(np.count_nonzero(np.isnan(block)))
+            self.infs[name] = self.infs.get(name, 0) + int(np.count_nonzero(np.isinf(block)))
+        self.writers[name].write(start, block)
+
+    def warnings(self) -> None:
+        for name in self.writers:
+            parts = [f"{n:,} {kind} entr{'y' if n == 1 else 'ies'}" for n, kind in
+                     ((self.nans.get(name, 0), "NaN"), (self.infs.get(name, 0), "infinite")) if n]
+            if parts:
+                note(f"{name} has " + " and ".join(parts), "warning")
+
+
+def _streams_to_file(out: OutputChoice, fmt: str) -> bool:
+    """True when -o names a regular file (or nothing yet) to be written as .npy."""
+    if out.output is None or str(out.output) == "-" or fmt != "npy":
+        return False
+    from .output import resolve_output
+
+    target = resolve_output(out.output)
+    if isinstance(target, int):
+        return False
+    try:
+        return stat.S_ISREG(os.stat(target).st_mode)
+    except FileNotFoundError:
+        return True
+
+
+def run_with_sinks(big: Mapping[str, tuple[tuple[int, ...], int]], dtype: np.dtype[Any], decision: Decision,
+                   out: OutputChoice, fmt: str, compute: Callable[[Sinks], Any],
+                   others: int = 0) -> tuple[Any, dict[str, Array]]:
+    """Run compute with a writer for each result that holds the batch (name → (shape, axis)): the one result into
+    -o's .npy file, else in memory when they fit. Returns compute's value and the results held in memory."""
+    total = sum(math.prod(shape) * dtype.itemsize for shape, _ in big.values())
+    to_file = len(big) == 1 and not others and _streams_to_file(out, fmt)
+    in_memory = not big or (not to_file and total <= decision.available // 2)
+    if decision.note and (in_memory or to_file):
+        note(decision.note)
+    if in_memory:
+        writers = {name: MemoryWriter(shape, dtype, axis) for name, (shape, axis) in big.items()}
+        sinks = Sinks(dict(writers), {}, {})
+        value = compute(sinks)
+        sinks.warnings()
+        return value, {name: writer.array for name, writer in writers.items()}
+    names = ", ".join(f"{name} {shape}" for name, (shape, _) in big.items())
+    if len(big) > 1:
+        raise InputError(f"{names} ({size_text(total)}) are written block by block, one result per .npy file",
+                         hint="ask for one at a time, e.g. --wrt " + next(iter(big))[1:] + " -o "
+                         + next(iter(big)) + ".npy")
+    ((name, (shape, axis)),) = big.items()
+    if others or not _streams_to_file(out, fmt):
+        alone = f"ask for it alone (--wrt {name[1:]}) and " if others else ""
+        raise InputError(f"{name} {shape} ({size_text(total)}) is written block by block, only into an .npy file",
+                         hint=f"{alone}give -o {name}.npy (csv and json are written by rows, the blocks are columns)")
+    from .output import write_through
+
+    assert out.output is not None
+    held: list[Any] = []
+
+    def emit(stream: BinaryIO) -> None:
+        sinks = Sinks({name: NpyWriter(stream, shape, dtype, axis)}, {}, {})
+        held.append(compute(sinks))
+        sinks.warnings()
+
+    write_through(out.output, emit)
+    return held[0], {}
+
+
+# ---- The commands in blocks ----
+
+def forward(loaded: Loaded, decision: Decision, out: OutputChoice, fmt: str,
+            emit: Callable[[dict[str, Array]], None]) -> None:
+    """f block by block."""
+    problem, plan = loaded.problem, decision.plan
+    assert plan is not None
+    big = {"f": (problem.f_shape, plan.f_axis)} if plan.root == "columns" and plan.f_axis is not None else {}
+    read = reader(loaded, plan)
+    value, held = run_with_sinks(big, problem.dtype, decision, out, fmt,
+                                 lambda sinks: chunks.forward_blocks(problem, plan, decision.width, read, sinks.write))
+    if value is not None:
+        emit({"f": value})
+    elif held:
+        emit(held)
+
+
+def backward(loaded: Loaded, decision: Decision, names: tuple[str, ...], loss: str | None, out: OutputChoice,
+             fmt: str, emit: Callable[[Any, dict[str, Array]], None]) -> None:
+    """dL/dθ block by block: the carriers' gradients written as they come, the others summed."""
+    problem, plan = loaded.problem, decision.plan
+    assert plan is not None
+    use_loss = loaded.G is None or (loss is not None and not loaded.G_given)
+    if use_loss and problem.f_shape == () and loss is None:
+        use_loss = False
+    G = None if use_loss else loaded.G
+    target = loaded.target
+    f_axis = plan.f_axis if plan.f_axis is not None else -1
+    blocks_of = {"G": G is not None and np.ndim(G) > 0 and plan.root == "columns",
+                 "T": target is not None and plan.root == "columns" and np.ndim(target) >= -f_axis
+                 and np.shape(target)[f_axis] == plan.size and plan.size > 1}
+    read = reader(loaded, plan, G if blocks_of["G"] else None, target if blocks_of["T"] else None)
+    big = {f"d{name}": (problem.operands[name].shape, -1) for name in names if name in plan.carriers}
+
+    def compute(sinks: Sinks) -> Any:
+        return chunks.backward_blocks(problem, plan, decision.width, read, sinks.write, names, G=G,
+                                      G_blocks=blocks_of["G"], loss=(loss or "sum") if use_loss else None,
+                                      target=None if blocks_of["T"] else target, target_blocks=blocks_of["T"])
+
+    grads, held = run_with_sinks(big, problem.dtype, decision, out, fmt, compute, others=len(names) - len(big))
+    results = {f"d{name}": grads.grads[name] if name in grads.grads else held.get(f"d{name}") for name in names}
+    emit(grads, {key: value for key, value in results.items() if value is not None})

@@ -1,0 +1,149 @@
+"""The unchanged engine run once per block of batch columns (see wxb.core.plan for which expressions stream).
+
+    plan = streaming(problem)
+    f = forward_blocks(problem, plan, width=4096, read=reader, write=writer)
+
+Blocks come from `read(name, start, stop)` (columns start:stop of an operand's last axis, or of G and T along f's
+batch axis; by default sliced from the problem's own arrays) and values that hold the batch go to
+`write(name, start, block)` ('f', or 'd' + an operand's name), block by block. Gradients of operands without the
+batch (W, b) are summed across blocks; a root that sums the batch away combines its blocks (wxb.core.plan.COMBINES)
+and its upstream gradient is shared out so that each block's VJP is the whole's on its columns. The sums run in
+another order than the whole's, so results agree to rounding (about 1e-15 relative), not bit for bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .engine import Gradients, Problem
+from .losses import loss_row, upstream_gradient
+from .plan import COMBINES, Streaming
+
+Array = np.ndarray[Any, np.dtype[Any]]
+Read = Callable[[str, int, int], Array]
+Write = Callable[[str, int, Array], None]
+
+
+def columns(a: Array, axis: int, start: int, stop: int) -> Array:
+    """a[..., start:stop, ...] on `axis` (counted from the end)."""
+    index = (slice(None),) * (a.ndim + axis) + (slice(start, stop),)
+    return a[index]
+
+
+def blocks(size: int, width: int) -> Iterator[tuple[int, int]]:
+    """(start, stop) of consecutive blocks of `width` columns covering `size`."""
+    width = max(width, 1)
+    for start in range(0, max(size, 1), width):
+        yield start, min(start + width, size)
+
+
+def slicing(problem: Problem, G: ArrayLike | None = None, target: ArrayLike | None = None,
+            f_axis: int = -1) -> Read:
+    """A reader of blocks from arrays already at hand: the operands, and G and T along f's batch axis."""
+    arrays = dict(problem.operands)
+    for name, value in (("G", G), ("T", target)):
+        if value is not None:
+            arrays[name] = value if isinstance(value, np.ndarray) else np.array(value)
+
+    def read(name: str, start: int, stop: int) -> Array:
+        return columns(arrays[name], f_axis if name in ("G", "T") else -1, start, stop)
+
+    return read
+
+
+def block_problem(problem: Problem, plan: Streaming, read: Read, start: int, stop: int) -> Problem:
+    """The problem on columns start:stop: the carriers' blocks, the other operands whole, in the whole's dtype."""
+    operands = {name: (read(name, start, stop) if name in plan.carriers else array)
+                for name, array in problem.operands.items()}
+    return Problem.build(problem.expression, {name: a.astype(problem.dtype, copy=False)
+                                              for name, a in operands.items()})
+
+
+def forward_blocks(problem: Problem, plan: Streaming, width: int, read: Read, write: Write) -> Array | None:
+    """f block by block: each block's f to write('f', …) when f keeps the batch; the combined f (returned) when
+    the root sums the batch away."""
+    values, counts = [], []
+    for start, stop in blocks(plan.size, width):
+        f = block_problem(problem, plan, read, start, stop).forward()
+        if plan.root == "columns":
+            write("f", start, f)
+        else:
+            values.append(f)
+            counts.append(stop - start)
+    if plan.root == "columns":
+        return None
+    return COMBINES[plan.combine].merge(values, counts, plan.size).astype(problem.dtype, copy=False)
+
+
+def backward_blocks(problem: Problem, plan: Streaming, width: int, read: Read, write: Write,
+                    wrt: tuple[str, ...], *, G: ArrayLike | None = None, G_blocks: bool = False,
+                    loss: str | None = None, target: ArrayLike | None = None,
+                    target_blocks: bool = False) -> Gradients:
+    """dL/dθ for θ in wrt: the batch carriers' gradients to write('d' + name, …) block by block, the others
+    summed over blocks, returned as the last block's Gradients (its reductions) holding those sums. G: the whole's
+    upstream gradient (read in blocks when G_blocks), a scalar, or None with a loss (sum by default); target: mse's
+    T (read in blocks when target_blocks)."""
+    if plan.root == "reduced":
+        return _reduced_backward(problem, plan, width, read, write, wrt, G, loss, target)
+    sums: dict[str, Array] = {}
+    row = loss_row(loss) if loss is not None else None
+    last: Gradients | None = None
+    for start, stop in blocks(plan.size, width):
+        block = block_problem(problem, plan, read, start, stop)
+        if row is not None:
+            t = read("T", start, stop) if target_blocks else target
+            last = block.backward(None, wrt, loss=loss, target=t)
+            share = (stop - start) / plan.size if row.per_entry else None
+            grads = {name: g * share for name, g in last.grads.items()} if share is not None else dict(last.grads)
+        else:
+            g = read("G", start, stop) if G_blocks else G
+            last = block.backward(block.upstream(g), wrt)
+            grads = dict(last.grads)
+        _collect(plan, grads, start, write, sums)
+    assert last is not None
+    return replace(last, grads=sums)
+
+
+def _reduced_backward(problem: Problem, plan: Streaming, width: int, read: Read, write: Write,
+                      wrt: tuple[str, ...], G: ArrayLike | None, loss: str | None,
+                      target: ArrayLike | None) -> Gradients:
+    """The root sums the batch away: G of the whole (from the whole f for a loss), each block's G its share."""
+    combine = COMBINES[plan.combine]
+    values: list[Array] = []
+    whole: Array | None = None
+    if loss is not None or plan.combine == "logsumexp":
+        for start, stop in blocks(plan.size, width):
+            values.append(block_problem(problem, plan, read, start, stop).forward())
+        counts = [stop - start for start, stop in blocks(plan.size, width)]
+        whole = combine.merge(values, counts, plan.size).astype(problem.dtype, copy=False)
+    if loss is not None:
+        assert whole is not None
+        upstream = upstream_gradient(whole, loss, target).astype(problem.dtype, copy=False)
+    else:
+        upstream = problem.upstream(G) if G is not None or problem.f_shape == () else problem.upstream(None)
+    sums: dict[str, Array] = {}
+    last: Gradients | None = None
+    for index, (start, stop) in enumerate(blocks(plan.size, width)):
+        block = block_problem(problem, plan, read, start, stop)
+        value = values[index] if values else np.zeros(problem.f_shape, problem.dtype)
+        share = combine.scale(value, whole if whole is not None else value, stop - start, plan.size)
+        last = block.backward(upstream * share, wrt)
+        _collect(plan, dict(last.grads), start, write, sums)
+    assert last is not None
+    return replace(last, grads=sums)
+
+
+def _collect(plan: Streaming, grads: dict[str, Array], start: int, write: Write, sums: dict[str, Array]) -> None:
+    """A block's gradients: the carriers' written, the others added to the running sums."""
+    for name, grad in grads.items():
+        if name in plan.carriers:
+            write(f"d{name}", start, grad)
+        elif name in sums:
+            sums[name] += grad
+        else:
+            sums[name] = np.array(grad)

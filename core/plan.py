@@ -1,0 +1,341 @@
+"""Know before computing: whether an expression streams along the batch, and how much memory a command needs.
+
+The batch is the last axis of the operands that carry it (X's columns: one sample each). Every node's value then
+holds the batch on one axis (its tag, counted from the end), or not at all; the rows of the table say how each
+primitive moves it (`Primitive.batch`). An expression streams when the engine, run once per block of batch
+columns, gives each block's columns of every value: f's columns (written block by block), or, when the root sums
+the batch away (sum, mean, logsumexp), values that combine across blocks. It is refused when a value needs the
+whole batch before one column of it (`X / sum(X)`, `softmax(…, axis=-1)`, `X @ X.T`).
+
+Memory is estimated from shapes alone (nothing is computed): operands held in memory, the values the forward pass
+and the VJPs keep, the adjoints, the results. Everything here is shapes and arithmetic; reading files and the
+memory available belong to wxb.cli.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .engine import Problem, aligned
+from .expr import Node
+from .rules import PRIMITIVES, resolved_axis
+
+Shape = tuple[int, ...]
+Array = np.ndarray[Any, np.dtype[Any]]
+
+
+# ---- Combining blocks of a root that sums the batch away ----
+
+@dataclass(frozen=True)
+class Combine:
+    """How the values of a batch-reducing root combine across blocks, and the factor that turns the upstream
+    gradient G of the whole into the G of one block (the block's VJP then equals the whole's on its columns).
+
+    merge(values, counts, N) → the whole's value; scale(value_b, whole, count_b, N) → G_b / G."""
+
+    merge: Callable[[list[Array], list[int], int], Array]
+    scale: Callable[[Array, Array, int, int], Array | float]
+
+
+def _merge_logsumexp(values: list[Array], counts: list[int], total: int) -> Array:
+    """log Σ_b e^(v_b), with the running maximum taken out first."""
+    stacked = np.stack(values)
+    top = np.max(stacked, axis=0)
+    top = np.where(np.isfinite(top), top, 0)
+    merged: Array = np.log(np.sum(np.exp(stacked - top), axis=0)) + top
+    return merged
+
+
+COMBINES: dict[str, Combine] = {
+    "sum": Combine(lambda v, n, total: sum(v[1:], start=v[0]), lambda v, whole, n, total: 1.0),
+    "mean": Combine(lambda v, n, total: sum((x * (k / total) for x, k in zip(v, n, strict=True)),
+                                            start=np.zeros_like(v[0])),
+                    lambda v, whole, n, total: n / total),
+    "logsumexp": Combine(_merge_logsumexp, lambda v, whole, n, total: np.exp(v - whole)),
+}
+
+
+# ---- Where the batch is in each node ----
+
+class Refused(Exception):
+    """Why the expression does not stream (internal to the analysis)."""
+
+
+@dataclass(frozen=True)
+class Streaming:
+    """How an expression streams along the batch (N columns, carried by the operands `carriers` on their last
+    axis): per node, the axis of its value that holds the batch (from the end; None: none). root: 'columns' (f
+    holds the batch on axis f_axis), 'reduced' (the root sums it away; blocks merge by `combine`), or 'none'
+    (nothing carries a batch). reason: why it does not stream; '' when it does."""
+
+    size: int
+    carriers: tuple[str, ...]
+    tags: Mapping[int, int | None] = field(repr=False)
+    root: str
+    combine: str = ""
+    reason: str = ""
+    f_axis: int | None = None
+
+    @property
+    def streams(self) -> bool:
+        return not self.reason and self.root != "none"
+
+    def tag(self, node: Node) -> int | None:
+        """The axis of node's value (from the end) that holds the batch; None when it holds none."""
+        return self.tags.get(id(node))
+
+
+def _negative(axis: int, ndim: int) -> int:
+    return axis - ndim if axis >= 0 else axis
+
+
+def _elementwise_tag(problem: Problem, node: Node, tags: list[int | None], size: int) -> int | None:
+    shapes = [problem.shape(arg) for arg in node.args]
+    found: set[int] = set()
+    for index, tag in enumerate(tags):
+        if tag is None:
+            continue
+        own = shapes[index]
+        other = shapes[1 - index] if len(shapes) == 2 else own
+        found.add(-2 if len(own) == 1 and len(aligned(own, other)) == 2 else tag)
+    if len(found) > 1:
+        raise Refused(f"{node.text} combines the batch of one argument with another axis of the other, so each "
+                      "column needs many columns")
+    if not found:
+        return None
+    tag = found.pop()
+    out = problem.shape(node)
+    for index, (arg, arg_tag) in enumerate(zip(node.args, tags, strict=True)):
+        own = shapes[index]
+        view = aligned(own, shapes[1 - index]) if len(shapes) == 2 else own
+        if arg_tag is None and len(view) >= -tag and view[tag] != 1 and out[tag] == size:
+            raise Refused(f"{arg.text} has the batch's size {size} on the batch axis of {node.text} but is not "
+                          "split along it (only operands whose last axis is the batch are)")
+    return tag
+
+
+def _matmul_tag(problem: Problem, node: Node, tags: list[int | None]) -> int | None:
+    (w, x), (tw, tx) = [problem.shape(arg) for arg in node.args], tags
+    contracted = (tw is not None and (tw == -1 or len(w) == 1)) or (tx is not None and (tx == -2 or len(x) == 1))
+    if contracted:
+        raise Refused(f"{node.text} sums over the batch inside a product (it contracts the batch axis), so one "
+                      "column of it needs every column")
+    if tw == -2 and tx == -1:
+        raise Refused(f"{node.text} puts the batch on both of its axes, so each column needs every column")
+    tail = int(len(w) > 1) + int(len(x) > 1)
+    mapped = set()
+    if tw == -2:
+        mapped.add(-2 if len(x) > 1 else -1)
+    if tx == -1:
+        mapped.add(-1)
+    for tag in (tw, tx):
+        if tag is not None and tag <= -3:
+            mapped.add(tag + 2 - tail)
+    if len(mapped) > 1:
+        raise Refused(f"{node.text} holds the batch on two different axes of its arguments")
+    return mapped.pop() if mapped else None
+
+
+def _along_tag(node: Node, ndim: int, tag: int | None) -> int | None:
+    axis = resolved_axis(node, ndim)
+    if tag is not None and (axis is None or _negative(axis, ndim) == tag):
+        raise Refused(f"{node.text} works along the batch axis, so each column of it needs every column")
+    return tag
+
+
+def _matrix_tag(problem: Problem, node: Node, tags: list[int | None]) -> int | None:
+    found = set()
+    for arg, tag in zip(node.args, tags, strict=True):
+        if tag is None:
+            continue
+        if tag >= -2:
+            raise Refused(f"{node.text} treats the last two axes of {arg.text} as a matrix, and the batch is one "
+                          "of them")
+        found.add(tag + len(problem.shape(arg)) - len(problem.shape(node)))
+    if len(found) > 1:
+        raise Refused(f"{node.text} holds the batch on two different axes of its arguments")
+    return found.pop() if found else None
+
+
+def _reduce_tag(node: Node, ndim: int, out_ndim: int, tag: int | None) -> tuple[int | None, bool]:
+    """The tag after a reduction (its axis removed, or kept with size 1), and whether the batch was summed away."""
+    if tag is None:
+        return None, False
+    axis = resolved_axis(node, ndim)
+    if axis is None or _negative(axis, ndim) == tag:
+        return None, True
+    if out_ndim == ndim:  # the reduced axis kept: the batch stays where it was
+        return tag, False
+    return (tag if _negative(axis, ndim) < tag else tag + 1), False
+
+
+def _tags(problem: Problem, carriers: set[str], size: int) -> tuple[dict[int, int | None], Node | None]:
+    """Each node's batch axis, and the node that sums the batch away (the root only); Refused otherwise."""
+    tags: dict[int, int | None] = {}
+    reducer: Node | None = None
+    for node in problem.order:
+        if node.op == "var":
+            tags[id(node)] = -1 if node.name in carriers else None
+            continue
+        if node.op == "const":
+            tags[id(node)] = None
+            continue
+        if reducer is not None and any(arg is reducer for arg in node.args):
+            raise Refused(f"{node.text} uses {reducer.text}, which sums over the whole batch: that needs every "
+                          "block before one value of it")
+        args = [tags[id(arg)] for arg in node.args]
+        rule = PRIMITIVES[node.op].batch
+        ndim = len(problem.shape(node.args[0]))
+        if all(tag is None for tag in args):
+            tags[id(node)] = None
+        elif rule == "columns":
+            tags[id(node)] = _elementwise_tag(problem, node, args, size)
+        elif rule == "matmul":
+            tags[id(node)] = _matmul_tag(problem, node, args)
+        elif rule == "transpose":
+            tags[id(node)] = args[0] if ndim < 2 or args[0] is None or args[0] <= -3 else -3 - args[0]
+        elif rule == "axis":
+            tags[id(node)] = _along_tag(node, ndim, args[0])
+        elif rule == "matrix":
+            tags[id(node)] = _matrix_tag(problem, node, args)
+        elif rule in (*COMBINES, "reduce"):
+            tags[id(node)], summed = _reduce_tag(node, ndim, len(problem.shape(node)), args[0])
+            if summed and rule not in COMBINES:
+                raise Refused(f"{node.text} reduces over the batch, and its blocks do not combine")
+            if summed:
+                reducer = node
+        else:
+            raise Refused(f"{node.text} needs every column of its argument at once")
+    if reducer is not None and reducer is not problem.root:
+        raise Refused(f"{reducer.text} sums over the batch before the end of the expression")
+    return tags, reducer
+
+
+def _candidates(problem: Problem) -> list[tuple[int, tuple[str, ...]]]:
+    """(N, operands whose last axis has size N) for each last-axis size of an operand with 2 or more axes, the
+    largest data first."""
+    by_size: dict[int, list[str]] = {}
+    for name, array in problem.operands.items():
+        if array.ndim >= 2 and array.shape[-1] > 1:
+            by_size.setdefault(array.shape[-1], []).append(name)
+    weight = {n: sum(problem.operands[name].nbytes for name in names) for n, names in by_size.items()}
+    return sorted(((n, tuple(names)) for n, names in by_size.items()), key=lambda item: -weight[item[0]])
+
+
+def streaming(problem: Problem) -> Streaming:
+    """How the expression streams along its batch: the largest operand's last axis, carried by every operand of
+    2 or more axes with that last size that the graph lets carry it (W of X's size is not split when it is the
+    left side of W @ X); with the reason when it does not stream."""
+    found = _candidates(problem)
+    if not found:
+        return Streaming(0, (), {}, "none", reason="no operand has a batch axis (a last axis of more than 1)")
+    size, names = found[0]
+    most = max(problem.operands[name].nbytes for name in names)
+    biggest = [name for name in names if problem.operands[name].nbytes == most]
+    first_reason = ""
+    for count in range(len(names), 0, -1):
+        for subset in _subsets(names, count):
+            if not set(biggest) & set(subset):
+                continue
+            try:
+                tags, reducer = _tags(problem, set(subset), size)
+                _check_blocks(problem, set(subset), size, tags)
+            except Refused as exc:
+                first_reason = first_reason or str(exc)
+                continue
+            root_tag = tags[id(problem.root)]
+            root = "reduced" if reducer is not None else ("columns" if root_tag is not None else "none")
+            combine = PRIMITIVES[reducer.op].batch if reducer is not None else ""
+            ordered = tuple(name for name in problem.expression.operands if name in subset)
+            return Streaming(size, ordered, tags, root, combine, f_axis=root_tag)
+    return Streaming(size, (biggest[0],), {}, "none", reason=first_reason)
+
+
+def _subsets(names: tuple[str, ...], count: int) -> Iterable[tuple[str, ...]]:
+    from itertools import combinations
+
+    return combinations(names, count)
+
+
+def _check_blocks(problem: Problem, carriers: set[str], size: int, tags: Mapping[int, int | None]) -> None:
+    """The engine on a block of other width gives every value the block's width on its batch axis and the whole's
+    shape elsewhere; Refused when it does not (or refuses the block's shapes)."""
+    width = 1 if size > 2 else 0
+    try:
+        block = fake_problem(problem, block_shapes(problem, carriers, width))
+    except ValueError as exc:  # ShapeError and its kind: the block's shapes do not fit
+        raise Refused(f"the blocks do not fit together ({exc})") from None
+    for node, twin in zip(problem.order, block.order, strict=True):
+        whole, part, tag = list(problem.shape(node)), list(block.shape(twin)), tags.get(id(node))
+        if tag is not None:
+            whole[tag] = width
+        if whole != part:
+            raise Refused(f"{node.text} does not split along the batch")
+
+
+def block_shapes(problem: Problem, carriers: Iterable[str], width: int) -> dict[str, Shape]:
+    """Every operand's shape in a block of `width` batch columns."""
+    shapes = {name: tuple(a.shape) for name, a in problem.operands.items()}
+    for name in carriers:
+        shapes[name] = (*shapes[name][:-1], width)
+    return shapes
+
+
+def fake_problem(problem: Problem, shapes: Mapping[str, Shape]) -> Problem:
+    """The problem for operands of these shapes, built from arrays that hold no memory (a broadcast zero)."""
+    zero = np.zeros((), dtype=problem.dtype)
+    return Problem.build(problem.expression, {name: np.broadcast_to(zero, shape) for name, shape in shapes.items()})
+
+
+# ---- Memory ----
+
+@dataclass(frozen=True)
+class Estimate:
+    """Bytes a command holds at its peak, in parts: operands held in memory, the values and adjoints of the
+    passes, the results, and the buffers that write them."""
+
+    operands: int
+    values: int
+    results: int
+    output: int
+
+    @property
+    def total(self) -> int:
+        return self.operands + self.values + self.results + self.output
+
+
+def _nbytes(shape: Shape, dtype: np.dtype[Any]) -> int:
+    return math.prod(shape) * dtype.itemsize
+
+
+def estimate(problem: Problem, *, wrt: tuple[str, ...] | None, resident: Iterable[str], upstream: str = "given",
+             text_output: bool = False) -> Estimate:
+    """The peak of a forward pass (wrt None) or of a backward pass for wrt, on the problem's shapes. resident:
+    the operands held in memory (a memory-mapped file costs nothing until read, and is counted when a pass reads
+    all of it as a value). upstream: 'given' (G held in memory), 'mapped' (G read from a file), 'made' (G built:
+    a loss, or a scalar broadcast). text_output: results written as text (csv, json) need a buffer."""
+    dtype = problem.dtype
+    held = sum(problem.operands[name].nbytes for name in set(resident))
+    sizes = {id(node): _nbytes(problem.shape(node), dtype) for node in problem.intermediates()}
+    values = sum(sizes.values())
+    f_bytes = _nbytes(problem.f_shape, dtype)
+    if wrt is None:
+        results = 0 if problem.root.op != "var" else f_bytes
+        return Estimate(held, values, results, f_bytes * (2 if text_output else 0))
+    largest = max([*sizes.values(), f_bytes])
+    values += 3 * largest + (f_bytes if upstream in ("made", "given") else 0)
+    grads = sum(problem.operands[name].nbytes for name in wrt)
+    return Estimate(held, values, grads, grads * (2 if text_output else 0))
+
+
+def per_column(whole: Callable[[int], int], size: int) -> tuple[int, float]:
+    """(fixed bytes, bytes per batch column) of a cost linear in the block width, from two widths."""
+    small, large = (1, 2) if size >= 2 else (0, 1)
+    a, b = whole(small), whole(large)
+    step = (b - a) / (large - small)
+    return max(int(a - step * small), 0), max(step, 0.0)
