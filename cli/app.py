@@ -20,6 +20,7 @@ from .options import (
     BindingsArgument,
     BundleOption,
     CheckFormatOption,
+    DaskOption,
     DebugOption,
     DelimiterOption,
     DemoFormatOption,
@@ -31,6 +32,7 @@ from .options import (
     JacobianFormatOption,
     OutputOption,
     PrecisionOption,
+    SchedulerOption,
     TargetOption,
     WeightOption,
     WrtOption,
@@ -101,12 +103,27 @@ def root(
 
 def _sources(expr: str | None, bindings: list[str] | None, W: str | None = None, X: str | None = None,
              b: str | None = None, T: str | None = None, G: str | None = None, bundle: str | None = None,
-             delimiter: str | None = None, header: bool | None = None) -> Any:
-    """What the user gave for the operands, for wxb.cli.commands.load."""
+             delimiter: str | None = None, header: bool | None = None, lazy: bool = False) -> Any:
+    """What the user gave for the operands, for wxb.cli.commands.load (lazy: as Dask arrays)."""
     from . import commands
 
     return commands.load(commands.Sources(expr, bindings, {"W": W, "X": X, "b": b, "T": T}, G, bundle, delimiter,
-                                          header))
+                                          header, lazy))
+
+
+def _on_dask(dask: bool, scheduler: str | None) -> Any:
+    """The Dask client for the command (--scheduler's cluster, or a local one for --dask), or nothing."""
+    from .daskrun import running
+
+    return running(dask, scheduler)
+
+
+def _in_memory(command: str, dask: bool, scheduler: str | None) -> None:
+    """jacobian, check and explain compute in memory: say so when --dask or --scheduler was asked for."""
+    if dask or scheduler is not None:
+        from .textparse import note
+
+        note(f"{command} computes in memory: {'--scheduler' if scheduler else '--dask'} is for forward and backward")
 
 
 def _out(fmt: str | None, output: Any, precision: int) -> Any:
@@ -130,6 +147,8 @@ def forward(
     fmt: FormatOption = None,
     output: OutputOption = None,
     precision: PrecisionOption = 6,
+    dask: DaskOption = False,
+    scheduler: SchedulerOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Compute f = W·X ⊕ b (the bias broadcast over W·X), or any expression given with -e.
@@ -138,8 +157,9 @@ def forward(
     """
     from . import commands
 
-    loaded = _sources(expr, bindings, W, X, b, T, None, bundle, delimiter, header)
-    commands.forward(loaded, _out(fmt, output, precision))
+    with _on_dask(dask, scheduler):
+        loaded = _sources(expr, bindings, W, X, b, T, None, bundle, delimiter, header, dask or bool(scheduler))
+        commands.forward(loaded, _out(fmt, output, precision))
 
 
 @app.command()
@@ -169,6 +189,8 @@ def backward(
     fmt: FormatOption = None,
     output: OutputOption = None,
     precision: PrecisionOption = 6,
+    dask: DaskOption = False,
+    scheduler: SchedulerOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Backpropagate an upstream gradient G = ∂L/∂f to dL/db (and dL/dW, dL/dX, or any operand of -e).
@@ -177,8 +199,9 @@ def backward(
     """
     from . import commands
 
-    loaded = _sources(expr, bindings, W, X, b, T, G, bundle, delimiter, header)
-    commands.backward(loaded, loss.value if loss else None, wrt, _out(fmt, output, precision))
+    with _on_dask(dask, scheduler):
+        loaded = _sources(expr, bindings, W, X, b, T, G, bundle, delimiter, header, dask or bool(scheduler))
+        commands.backward(loaded, loss.value if loss else None, wrt, _out(fmt, output, precision))
 
 
 @app.command()
@@ -209,6 +232,8 @@ def jacobian(
     fmt: JacobianFormatOption = None,
     output: OutputOption = None,
     precision: PrecisionOption = 6,
+    dask: DaskOption = False,
+    scheduler: SchedulerOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Show the Jacobian of f in blocks: ∂f[:,k]/∂b = I for every column k, its Kronecker form and a spy plot.
@@ -216,6 +241,8 @@ def jacobian(
     [bold]Example[/bold]: wxb jacobian -X "1 2; 3 4" -b "5; 6"   (2 blocks, each I₂)
     """
     from . import commands
+
+    _in_memory("jacobian", dask, scheduler)
 
     loaded = _sources(expr, bindings, W, X, b, T, None, bundle, delimiter, header)
     commands.jacobian(loaded, commands.JacobianRequest(wrt, block, dense, limit), _out(fmt, output, precision))
@@ -238,6 +265,8 @@ def check(
     fmt: CheckFormatOption = None,
     output: OutputOption = None,
     precision: PrecisionOption = 3,
+    dask: DaskOption = False,
+    scheduler: SchedulerOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Compare the analytic gradients with central finite differences; exit 1 if any disagree.
@@ -245,6 +274,8 @@ def check(
     [bold]Example[/bold]: wxb check -W samples/dense/W.csv -X samples/dense/X.csv -b samples/dense/b.csv
     """
     from . import commands
+
+    _in_memory("check", dask, scheduler)
 
     loaded = _sources(expr, bindings, W, X, b, T, G, bundle, delimiter, header)
     if not commands.check(loaded, wrt, _out(fmt, output, precision)):
@@ -273,6 +304,8 @@ def explain(
     ] = None,
     output: OutputOption = None,
     precision: PrecisionOption = 6,
+    dask: DaskOption = False,
+    scheduler: SchedulerOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Derive the gradients step by step with your own numbers: B = b·1ᵀ, the forward pass, the chain rule.
@@ -280,6 +313,8 @@ def explain(
     [bold]Example[/bold]: wxb explain -X "1 2; 3 4" -b "5; 6"
     """
     from . import commands
+
+    _in_memory("explain", dask, scheduler)
 
     loaded = _sources(expr, bindings, W, X, b, T, G, bundle, delimiter, header)
     commands.explain(loaded, wrt, _out(fmt, output, precision))

@@ -12,7 +12,7 @@ import math
 import sys
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple
@@ -51,6 +51,7 @@ class Sources(NamedTuple):
     bundle: str | None
     delimiter: str | None
     header: bool | None
+    lazy: bool = False  # --dask or --scheduler: operands as Dask arrays (wxb.cli.daskrun)
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ def load(sources: Sources) -> Loaded:
     wanted["G"] = sources.G
     arrays = read_operands(wanted, bundle=sources.bundle, delimiter=sources.delimiter, header=sources.header,
                            labels=labels)
+    arrays = backend_operands(arrays, sources.lazy)
     if expression is None:
         expression = core.parse(core.DEFAULT if arrays.get("W") is not None else core.DEFAULT_WITHOUT_W)
         _require_default(arrays)
@@ -131,6 +133,17 @@ def load(sources: Sources) -> Loaded:
         if array.dtype.kind == "f" and array.dtype.itemsize > 8:
             note(f"{name} is {array.dtype}; wxb computes in float64, so digits beyond it are dropped")
     return Loaded(problem, G, target, default, target is not None and "T" in specs, sources.G is not None)
+
+
+def backend_operands(arrays: dict[str, Any], lazy: bool) -> dict[str, Any]:
+    """The operands as the command computes with them: Dask arrays (lazy), else in memory (a zarr array read)."""
+    if lazy:
+        from .daskrun import lazy_operands
+
+        return lazy_operands(arrays)
+    from .zarrio import in_memory
+
+    return {name: in_memory(value) for name, value in arrays.items()}
 
 
 def _require_default(arrays: Mapping[str, Array | None]) -> None:
@@ -201,11 +214,12 @@ def show(fmt: str, out: OutputChoice, draw: Any) -> None:
 
 
 def emit(results: Mapping[str, Array], out: OutputChoice, draw: Any, *, record: bool = False,
-         problem: core.Problem | None = None) -> None:
+         problem: core.Problem | None = None, warned: bool = False) -> None:
     """Results as a table for a person (the view), or as data for a pipe or a file; a NaN or an infinity in a
-    result is reported first, one warning line each."""
-    for line in nonfinite_warnings(results, problem):
-        note(line, "warning")
+    result is reported first, one warning line each (unless already `warned`)."""
+    if not warned:
+        for line in nonfinite_warnings(results, problem):
+            note(line, "warning")
     fmt = output_format(out)
     if fmt == "table":
         draw(views().console())
@@ -221,27 +235,49 @@ def _entries(n: int, kind: str) -> str:
 def nonfinite_warnings(results: Mapping[str, Array], problem: core.Problem | None) -> list[str]:
     """For each result holding NaN or ±inf: how many entries, and why (the operands had them, or the maths
     produced them: an overflow, a division by zero, an invalid operation)."""
-    lines = []
     operands = list(problem.operands.values()) if problem is not None else []
+    counts: dict[str, Any] = {}
     for name, value in results.items():
         array = np.asarray(value)
-        if array.dtype.kind != "f" or np.isfinite(np.sum(array)):
+        if array.dtype.kind == "f" and not np.isfinite(np.sum(array)):
+            counts[name] = (int(np.count_nonzero(np.isnan(array))), int(np.count_nonzero(np.isinf(array))))
+    if counts:
+        counts[""] = (any(np.isnan(np.sum(a)) for a in operands), any(np.isinf(a).any() for a in operands))
+    return nonfinite_lines(counts, {name: np.asarray(value).dtype for name, value in results.items()})
+
+
+def nonfinite_lines(counts: Mapping[str, Any], dtypes: Mapping[str, np.dtype[Any]]) -> list[str]:
+    """The warning lines from the counts: (NaN entries, infinite entries) of each result by name, and under ''
+    whether the operands hold (NaN, infinities)."""
+    lines = []
+    nan_given, inf_given = counts.get("", (False, False))
+    for name, (nans, infs) in counts.items():
+        if not name or not (nans or infs):
             continue
-        nans, infs = int(np.count_nonzero(np.isnan(array))), int(np.count_nonzero(np.isinf(array)))
         parts = []
         if nans:
-            given = any(np.isnan(np.sum(a)) for a in operands)
-            why = "from NaN in the operands" if given else "from an invalid operation: 0/0, ∞ − ∞, 0·∞, or log " \
-                "or sqrt of a negative number"
-            parts.append(f"{_entries(nans, 'NaN')} ({why})")
+            why = "from NaN in the operands" if nan_given else "from an invalid operation: 0/0, ∞ − ∞, 0·∞, or " \
+                "log or sqrt of a negative number"
+            parts.append(f"{_entries(int(nans), 'NaN')} ({why})")
         if infs:
-            limit = float(np.finfo(array.dtype).max)
-            given = any(np.isinf(a).any() for a in operands)
-            why = "from infinities in the operands" if given else f"from an overflow beyond ±{limit:.2g} for " \
-                f"{array.dtype}, or a pole such as 1/0 or log 0"
-            parts.append(f"{_entries(infs, 'infinite')} ({why})")
+            limit = float(np.finfo(dtypes[name]).max)
+            why = "from infinities in the operands" if inf_given else f"from an overflow beyond ±{limit:.2g} for " \
+                f"{dtypes[name]}, or a pole such as 1/0 or log 0"
+            parts.append(f"{_entries(int(infs), 'infinite')} ({why})")
         lines.append(f"{name} has " + " and ".join(parts))
     return lines
+
+
+def computed(results: Mapping[str, Any], out: OutputChoice, problem: core.Problem,
+             record: bool = False) -> dict[str, Array] | None:
+    """Lazy (Dask) results computed in one go, their warning lines printed; None when the tasks wrote them to -o
+    themselves (a .npy file or a zarr store)."""
+    from .daskrun import realize
+
+    arrays, counts = realize(results, list(problem.operands.values()), output_format(out), out.output, record)
+    for line in nonfinite_lines(counts, {name: np.dtype(value.dtype) for name, value in results.items()}):
+        note(line, "warning")
+    return arrays
 
 
 # ---- forward ----
@@ -249,7 +285,13 @@ def nonfinite_warnings(results: Mapping[str, Array], problem: core.Problem | Non
 def forward(loaded: Loaded, out: OutputChoice) -> None:
     """f, the expression's value."""
     f = loaded.problem.forward()
-    emit({"f": f}, out, lambda console: views().forward(console, loaded, f, out.precision), problem=loaded.problem)
+    if loaded.problem.lazy:
+        results = computed({"f": f}, out, loaded.problem)
+        if results is None:
+            return
+        f = results["f"]
+    emit({"f": f}, out, lambda console: views().forward(console, loaded, f, out.precision), problem=loaded.problem,
+         warned=loaded.problem.lazy)
 
 
 # ---- backward ----
@@ -320,8 +362,14 @@ def backward(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoic
     else:
         grads = problem.backward(None, names, loss=loss or "sum", target=loaded.target)
     results = grads.keyed()
+    if problem.lazy:
+        found = computed(results, out, problem, record)
+        if found is None:
+            return
+        results = found
+        grads = replace(grads, grads={name: found[f"d{name}"] for name in grads.grads})
     emit(results, out, lambda console: views().backward(console, grads, out.precision), record=record,
-         problem=loaded.problem)
+         problem=loaded.problem, warned=problem.lazy)
 
 
 # ---- jacobian ----

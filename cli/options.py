@@ -10,6 +10,7 @@ import typer
 OPERANDS_PANEL = "Operands: a path, FILE.npz:KEY, - (stdin) or \"1 2; 3 4\""
 EXPRESSION_PANEL = "Expression"
 OUTPUT_PANEL = "Output"
+DASK_PANEL = "Beyond memory: Dask (the wxb[dask] extra)"
 
 WeightOption = Annotated[
     str | None,
@@ -115,10 +116,9 @@ OutputOption = Annotated[
         "-o",
         metavar="PATH",
         help="Write the result to PATH, format from its suffix: a file (or a symlink's target) is replaced "
-        "atomically; a FIFO, device or /dev/fd/N is written directly.",
+        "atomically; a FIFO, device or /dev/fd/N is written directly; NAME.zarr is a zarr store.",
         rich_help_panel=OUTPUT_PANEL,
         show_default=False,
-        dir_okay=False,
     ),
 ]
 PrecisionOption = Annotated[
@@ -179,4 +179,16 @@ JacobianFormatOption = Annotated[
     typer.Option("--format", "-f", metavar="FMT", help="The structure: table, text or json; with --block or "
                  "--dense: table, csv, tsv, json, npy or npz (default: table on a terminal, else text or csv, or "
                  "from -o's suffix).", rich_help_panel=OUTPUT_PANEL, show_default=False),
+]
+DaskOption = Annotated[
+    bool,
+    typer.Option("--dask", help="Compute on Dask, on a local cluster sized to this machine: operands read in blocks "
+                 "of batch columns (.npy, zarr), results computed at once or written block by block to -o "
+                 "(.npy, .zarr).", rich_help_panel=DASK_PANEL),
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option("--scheduler", metavar="ADDRESS", help="Compute on the Dask cluster at ADDRESS "
+                 "(tcp://host:8786); .npy and zarr operands and -o must be on storage every worker sees.",
+                 rich_help_panel=DASK_PANEL, show_default=False),
 ]

@@ -32,7 +32,7 @@ from .errors import BiasEnlargesError, BindingError, ShapeError, WxbError
 from .expr import Expression, Node, parse
 from .losses import upstream_gradient
 from .notation import shape_text
-from .operands import as_operand
+from .operands import as_array, as_operand, filled, is_duck
 from .rules import PRIMITIVES, resolved_axis
 
 Array = np.ndarray[Any, np.dtype[Any]]
@@ -143,7 +143,7 @@ class Problem:
         if missing or unused:
             raise BindingError(_binding_message(expr, missing, unused),
                                hint=f"the operands of {expr.text} are " + ", ".join(expr.operands))
-        given = {name: np.asarray(operands[name]) for name in expr.operands}
+        given = {name: as_array(operands[name]) for name in expr.operands}
         dtype = computation_dtype(given, set(weak))
         arrays = {name: as_operand(given[name], name) for name in expr.operands}
         arrays = {name: a if a.dtype == dtype else a.astype(dtype) for name, a in arrays.items()}
@@ -229,12 +229,18 @@ class Problem:
                                hint="give -G, or a loss (--loss sum, mean or mse)")
             return np.ones((), dtype=self.dtype)
         g = as_operand(G, "G")
-        if g.shape == ():
-            return np.full(self.f_shape, g, dtype=np.result_type(self.dtype, g.dtype))
+        if g.shape == ():  # a view (NumPy) or f's own lazy full (Dask): never an f-sized array filled up front
+            g = g.astype(np.result_type(self.dtype, g.dtype), copy=False)
+            return filled(g, self.f_shape, like=self.forward() if self.lazy else None)
         if g.shape != self.f_shape:
             raise ShapeError(f"G has shape {shape_text(g.shape)} but f = {self.expression.text} has shape "
                              f"{shape_text(self.f_shape)}: the upstream gradient ∂L/∂f must have f's shape")
         return g
+
+    @property
+    def lazy(self) -> bool:
+        """True when an operand is a duck array (Dask): then every value is computed lazily, by its backend."""
+        return any(is_duck(a) for a in self.operands.values())
 
     def broadcasts(self) -> list[BiasBroadcast]:
         """How each operand combined elementwise with a larger array is stretched (b·1ᵀ for a column bias), in
@@ -385,7 +391,7 @@ def _apply(problem: Problem, node: Node, args: list[Array], consumers: dict[int,
             ufunc = np.add if node.op == "add" else np.subtract
             ufunc(args[0], args[1], out=args[0])
             return args[0]
-    value = np.asarray(rule.forward(node, *args))
+    value = as_array(rule.forward(node, *args))
     return value if value.dtype == problem.dtype else value.astype(problem.dtype)
 
 
@@ -452,7 +458,8 @@ def reverse(problem: Problem, G: Array | None, wrt: tuple[str, ...], *, keep: bo
     wanted |= {id(problem.root)} if G is None else set()
     values = Evaluation.run(problem, wanted).values
     if G is None:
-        G = np.asarray(upstream_gradient(values[id(problem.root)], loss or "sum", target), dtype=problem.dtype)
+        G = as_array(upstream_gradient(values[id(problem.root)], loss or "sum", target))
+        G = G if G.dtype == problem.dtype else G.astype(problem.dtype)
     adjoints: dict[int, Array] = {id(problem.root): G}
     labels: dict[int, str] = {id(problem.root): "G"}
     kept: dict[int, Array] = {}
@@ -480,9 +487,10 @@ def reverse(problem: Problem, G: Array | None, wrt: tuple[str, ...], *, keep: bo
     grads, reductions, parts = {}, {}, {}
     for name in wrt:
         found = contributions[name]
-        shape = problem.operands[name].shape
-        total = sum((grad for _, grad in found[1:]), start=found[0][1]) if found else np.zeros(shape, problem.dtype)
-        grads[name] = np.asarray(total, dtype=problem.dtype).reshape(shape)
+        operand = problem.operands[name]
+        shape = operand.shape
+        total = as_array(sum((grad for _, grad in found[1:]), start=found[0][1]) if found else np.zeros_like(operand))
+        grads[name] = (total if total.dtype == problem.dtype else total.astype(problem.dtype)).reshape(shape)
         parts[name] = tuple(reduction for reduction, _ in found)
         reductions[name] = parts[name][0] if parts[name] else Reduction.between(name, shape, shape, gradient="0")
         if keep:
@@ -500,7 +508,7 @@ def _edge(problem: Problem, node: Node, index: int, g: Array, values: dict[int, 
     if rule.kind == "elementwise" and len(args) == 2:
         args = [None if a is None else a.reshape(aligned(s, shapes[1 - i])) for i, (a, s) in enumerate(zip(
             args, shapes, strict=True))]
-    grad = np.asarray(rule.vjps[index](node, g, values.get(id(node)), *args))
+    grad = as_array(rule.vjps[index](node, g, values.get(id(node)), *args))
     own = shapes[index]
     text = rule_text(problem, node, index, labels)
     if rule.kind == "elementwise":
