@@ -1,6 +1,6 @@
-"""`--dask` and `--scheduler`: the same engine on Dask arrays, on a local cluster or on an existing one.
+"""`--dask` and `--scheduler`: the same engine on Dask arrays, on this machine's cores or on an existing cluster.
 
-    with running(dask=True, scheduler=None):     # a Client for the command's duration, closed after
+    with running(dask=True, scheduler=None):     # threads here, or a Client of --scheduler's cluster
         arrays = lazy_operands(arrays)            # .npy by reader tasks, zarr by da.from_zarr, small ones wrapped
         ...core builds the lazy graph...
         results = realize(results, problem, fmt, output, record)   # one dask.compute
@@ -19,7 +19,6 @@ file created beside the target and renamed over it at the end; nothing as large 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -32,7 +31,7 @@ from .errors import InputError, OutputError
 from .extras import import_extra
 from .npyblocks import NpyLayout, NpyTarget, column_bounds, create, read_columns
 
-BLOCK_BYTES = 128 * 1024 * 1024  # a block of batch columns: large enough for BLAS, small beside a worker's memory
+BLOCK_BYTES = 64 * 1024 * 1024  # a block of batch columns: large enough for BLAS, small beside a worker's memory
 Results = Mapping[str, Any]
 
 
@@ -41,22 +40,26 @@ Results = Mapping[str, Any]
 
 @contextlib.contextmanager
 def running(dask: bool, scheduler: str | None) -> Iterator[None]:
-    """A Dask client for the block: the cluster at `scheduler`, else (dask) a local one sized to the machine,
-    else nothing at all (the command runs in memory)."""
+    """Where the command's Dask graph runs: on the cluster at `scheduler` (a Client for the block, closed after),
+    else (dask) on this machine's cores in threads, else nowhere (the command runs in memory).
+
+    Threads, not a LocalCluster of processes: NumPy releases the GIL in its kernels, so threads use every core with
+    no start-up and no copies between processes; measured on the tanh case (bench/results.md), a LocalCluster was
+    1.5× slower."""
     if not dask and scheduler is None:
         yield
         return
-    import_extra("dask.array", "--scheduler" if scheduler else "--dask")
-    distributed = import_extra("distributed", "--scheduler" if scheduler else "--dask")
+    option = "--scheduler" if scheduler else "--dask"
+    dask_module = import_extra("dask", option)
+    import_extra("dask.array", option)
+    if scheduler is None:
+        with dask_module.config.set(scheduler="threads"):
+            yield
+        return
+    distributed = import_extra("distributed", option)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the client's own notes (versions, ports) are not the user's business
-        if scheduler is not None:
-            client = _connect(distributed, scheduler)
-        else:
-            cluster = distributed.LocalCluster(dashboard_address=None, silence_logs=logging.ERROR,
-                                               protocol="tcp", host="127.0.0.1")
-            client = distributed.Client(cluster)
-            client.run(_quiet)  # our own workers: NumPy's warnings become wxb's warning lines, not worker logs
+        client = _connect(distributed, scheduler)
     try:
         with client.as_current():
             yield
@@ -64,23 +67,17 @@ def running(dask: bool, scheduler: str | None) -> Iterator[None]:
         with contextlib.suppress(Exception), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             client.close()
-            if scheduler is None:
-                cluster.close()
 
 
 def _connect(distributed: Any, address: str) -> Any:
     """A client of the scheduler at address; an address that does not answer is one located error."""
     try:
-        return distributed.Client(address, timeout="10s")
+        return distributed.Client(address)  # waits distributed.comm.timeouts.connect (30 s; DASK_ env to change)
     except (OSError, TimeoutError, ValueError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise InputError(f"cannot reach the Dask scheduler at {address!r}: {reason}", operand="--scheduler",
                          hint="start one with `dask scheduler` and workers with `dask worker ADDRESS`, or use "
                          "--dask for a local cluster") from None
-
-
-def _quiet() -> None:
-    warnings.simplefilter("ignore", RuntimeWarning)
 
 
 # ---------------------------------------------------------------- operands in

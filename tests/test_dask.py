@@ -186,8 +186,9 @@ def dask_args(address: str | None) -> list[str]:
     return ["--scheduler", address] if address else ["--dask"]
 
 
-def check_commands(folder: Path, address: str | None) -> None:
-    """backward to npz, forward to a .npy written by the tasks, and a NaN warning, through the real wxb."""
+def check_commands(folder: Path, address: str | None, *, all_checks: bool = True) -> None:
+    """backward to npz, forward to a .npy written by the tasks (and, all_checks: a NaN warning and a missing
+    file), through the real wxb."""
     arrays = write_layer(folder)
     want = expected_layer(arrays)
     operands = [f"{k}={folder / k}.npy" for k in "WXb"]
@@ -203,6 +204,8 @@ def check_commands(folder: Path, address: str | None) -> None:
     assert done.returncode == 0, done.stderr
     np.testing.assert_allclose(np.load(folder / "f.npy"), want["f"], rtol=1e-12, atol=1e-12)
     assert not [p for p in os.listdir(folder) if p.endswith(".tmp")]
+    if not all_checks:
+        return
     done = run("forward", "-e", "log(X)", f"X={folder}/X.npy", "-f", "csv", *dask_args(address), cwd=folder)
     assert done.returncode == 0, done.stderr
     nans = int(np.count_nonzero(arrays["X"] < 0))
@@ -211,8 +214,7 @@ def check_commands(folder: Path, address: str | None) -> None:
     assert done.returncode == 2 and done.stderr.startswith("wxb: error: ") and done.stderr.count("\n") == 1
 
 
-@pytest.mark.slow
-def test_dask_on_a_local_cluster(tmp_path: Path) -> None:
+def test_dask_on_local_threads(tmp_path: Path) -> None:
     check_commands(tmp_path, None)
 
 
@@ -222,7 +224,8 @@ def test_in_memory_commands_say_so(tmp_path: Path) -> None:
     assert done.stderr == "wxb: note: explain computes in memory: --dask is for forward and backward\n"
 
 
-def test_unreachable_scheduler_is_one_line(tmp_path: Path) -> None:
+def test_unreachable_scheduler_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT", "2s")
     done = run("forward", "-X", "1 2; 3 4", "-b", "5; 6", "--scheduler", f"tcp://127.0.0.1:{free_port()}",
                cwd=tmp_path)
     assert done.returncode == 2
@@ -283,4 +286,4 @@ def wait_for_workers(address: str, count: int, timeout: float = 60) -> None:
 def test_backward_on_a_real_cluster(cluster: str, tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
-    check_commands(data, cluster)
+    check_commands(data, cluster, all_checks=False)
