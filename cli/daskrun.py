@@ -100,7 +100,7 @@ def batch_width(arrays: list[Any]) -> int:
 
 def lazy_array(array: Any, width: int, label: str) -> Any:
     """One operand as a Dask array: a mapped .npy by reader tasks, zarr by da.from_zarr, an in-memory one wrapped."""
-    import dask.array as da
+    da = dask_array()
 
     if isinstance(array, da.Array):
         return array
@@ -113,10 +113,18 @@ def lazy_array(array: Any, width: int, label: str) -> Any:
     return da.from_array(array, chunks=chunks)
 
 
+def dask_array() -> Any:
+    """The dask.array module (untyped in places, so seen as Any)."""
+    import dask.array
+
+    return dask.array
+
+
 def npy_array(layout: NpyLayout, width: int, label: str = "") -> Any:
     """The array of a .npy file as reader tasks, one per block of `width` batch columns (the last axis)."""
-    import dask.array as da
     from dask.base import tokenize
+
+    da = dask_array()
 
     stat = os.stat(layout.path)
     name = "read-npy-" + tokenize(layout, stat.st_mtime_ns, stat.st_size, width)
@@ -126,7 +134,7 @@ def npy_array(layout: NpyLayout, width: int, label: str = "") -> Any:
     bounds = column_bounds(layout.shape[-1], width)
     lead = (0,) * (len(layout.shape) - 1)
     graph = {(name, *lead, j): (read_columns, layout, start, stop, label) for j, (start, stop) in enumerate(bounds)}
-    chunks = tuple((n,) for n in layout.shape[:-1]) + (tuple(stop - start for start, stop in bounds),)
+    chunks = (*((n,) for n in layout.shape[:-1]), tuple(stop - start for start, stop in bounds))
     return da.Array(graph, name, chunks, dtype=layout.dtype, meta=np.empty((0,) * len(layout.shape), layout.dtype))
 
 
@@ -147,7 +155,7 @@ def finite_counts(results: Results, operands: list[Any]) -> dict[str, Any]:
 
 def any_of(flags: list[Any]) -> Any:
     """True when any of the lazy flags is (False for none)."""
-    import dask.array as da
+    da = dask_array()
 
     return da.any(da.stack(flags)) if flags else False
 
@@ -214,7 +222,7 @@ def _npy_store(value: Any, target: Path, shown: str) -> Writer:
     """Tasks writing value into a .npy created beside target (header first), renamed over target at the end."""
     import tempfile
 
-    import dask.array as da
+    da = dask_array()
 
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)

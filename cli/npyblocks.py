@@ -72,13 +72,13 @@ def read_columns(layout: NpyLayout, start: int, stop: int, label: str = "") -> A
         fd = os.open(layout.path, os.O_RDONLY)
         try:
             if not layout.shape or layout.fortran or width == layout.shape[-1]:
-                _read_into(fd, memoryview(block.reshape(-1, order="A")).cast("B"),
+                _read_into(fd, block.reshape(-1, order="A").data.cast("B"),
                            layout.offset + start * layout.rows * size * layout.fortran)
             else:
                 rows = block.reshape(layout.rows, width)
                 for row in range(layout.rows):
                     position = layout.offset + (row * layout.shape[-1] + start) * size
-                    _read_into(fd, memoryview(rows[row]).cast("B"), position)
+                    _read_into(fd, rows[row].data.cast("B"), position)
         finally:
             os.close(fd)
     except OSError as exc:
@@ -142,7 +142,7 @@ class NpyTarget:
             fd = os.open(layout.path, os.O_WRONLY)
             try:
                 for position, piece in _segments(layout, starts, data):
-                    _write_from(fd, memoryview(piece).cast("B"), layout.offset + position * layout.dtype.itemsize)
+                    _write_from(fd, piece.data.cast("B"), layout.offset + position * layout.dtype.itemsize)
             finally:
                 os.close(fd)
         except OSError as exc:

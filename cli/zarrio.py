@@ -91,8 +91,9 @@ def lazy_store(results: Mapping[str, Any], output: Path, record: bool, *,
                shown: str) -> tuple[list[Any], Callable[[], None], Callable[[], None]]:
     """da.store tasks that write Dask results into a zarr store at output (its chunks: the results' own, made
     regular), with what finishes or abandons the store."""
-    import dask.array as da
+    from .daskrun import dask_array
 
+    da = dask_array()
     regular = {name: value.rechunk(tuple(max(c) if c and max(c) else 1 for c in value.chunks))
                for name, value in results.items()}
     stored, finish, abandon = _prepare(regular, output, record, shown, chunks={

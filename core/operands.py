@@ -24,14 +24,14 @@ def is_duck(a: object) -> bool:
 
 def as_array(a: Any) -> np.ndarray:
     """a as an array of its own backend: a duck array (Dask) as it is, anything else through np.asarray."""
-    return a if is_duck(a) else np.asarray(a)  # type: ignore[no-any-return]
+    return a if is_duck(a) else np.asarray(a)
 
 
 def filled(value: np.ndarray, shape: tuple[int, ...], like: Any = None) -> np.ndarray:
     """A 0-d value stretched to shape without filling memory: NumPy's read-only broadcast view, or, beside a duck
     array `like` of that shape (Dask), that backend's own lazy full array, chunked as `like`."""
     if like is not None and is_duck(like) and not is_duck(value):
-        return np.full_like(like, value, dtype=value.dtype)  # type: ignore[no-any-return]
+        return np.full_like(like, value, dtype=value.dtype)
     return np.broadcast_to(value, shape)
 
 

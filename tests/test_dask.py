@@ -250,15 +250,16 @@ def cluster(tmp_path: Path) -> Iterator[str]:
     logs = tmp_path / "logs"
     logs.mkdir()
     processes: list[subprocess.Popen[bytes]] = []
+
+    def start(argv: list[str], log: str) -> None:
+        with open(logs / log, "wb") as stderr:
+            processes.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=stderr, cwd=tmp_path))
+
     try:
-        processes.append(subprocess.Popen(
-            [dask_cli, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
-            stdout=subprocess.DEVNULL, stderr=open(logs / "scheduler.log", "wb"), cwd=tmp_path))
+        start([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], "scheduler.log")
         for i in range(2):
-            processes.append(subprocess.Popen(
-                [dask_cli, "worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard",
-                 "--memory-limit", "1GB", "--local-directory", str(tmp_path / f"w{i}")],
-                stdout=subprocess.DEVNULL, stderr=open(logs / f"worker{i}.log", "wb"), cwd=tmp_path))
+            start([dask_cli, "worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard",
+                   "--memory-limit", "1GB", "--local-directory", str(tmp_path / f"w{i}")], f"worker{i}.log")
         wait_for_workers(address, 2)
         yield address
     finally:
