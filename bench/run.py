@@ -1,6 +1,6 @@
 """Benchmark wxb against the plain scripts a user would otherwise write: whole processes, timed and weighed.
 
-Usage: python bench/run.py [--quick] [--runs N] [--only start-up,csv,npy,memory,tanh,scale]
+Usage: python bench/run.py [--quick] [--runs N] [--only start-up,csv,npy,memory,tanh,dask,scale]
 
 Each case runs every command once as a warm-up, then N times ALTERNATING wxb and its alternatives, timing the
 whole process and weighing its own peak RSS. Both come from bench/launch.py, a small process that starts the
@@ -58,12 +58,14 @@ class Sizes:
     jacobian_n: int
     tanh_n: int
     scale_ns: tuple[int, ...]
+    dask_n: int = 125_000  # batch columns of X and G (1000 rows): 1 GB each in float64
 
 
 FULL = Sizes(
     15, 9, csv_n=2000, npy_n=3000, memory_n=4000, jacobian_n=2000, tanh_n=2000, scale_ns=(250, 500, 1000, 2000, 4000)
 )
-QUICK = Sizes(5, 3, csv_n=500, npy_n=1000, memory_n=1000, jacobian_n=500, tanh_n=500, scale_ns=(250, 500, 1000))
+QUICK = Sizes(5, 3, csv_n=500, npy_n=1000, memory_n=1000, jacobian_n=500, tanh_n=500, scale_ns=(250, 500, 1000),
+              dask_n=12_500)
 
 
 # ---------------------------------------------------------------- operands
@@ -414,6 +416,48 @@ def tanh_case(sizes: Sizes) -> list[Row]:
     return [replace(row, tolerance=(1e-12, 1e-12)) for row in rows]  # the same maths: the same numbers, nearly
 
 
+def big_layer(folder: Path, n: int, rows: int = 1000) -> dict[str, str]:
+    """W (rows×rows), b (rows,), X and G (rows×n) as .npy in folder, written a block at a time (never whole in
+    memory)."""
+    rng = np.random.default_rng([SEED, n])
+    np.save(folder / "W.npy", rng.normal(size=(rows, rows)) / math.sqrt(rows))
+    np.save(folder / "b.npy", rng.normal(size=rows))
+    for name in ("X", "G"):
+        mapped = np.lib.format.open_memmap(folder / f"{name}.npy", mode="w+", dtype=np.float64, shape=(rows, n))
+        for start in range(0, n, 8192):
+            stop = min(start + 8192, n)
+            mapped[:, start:stop] = rng.normal(size=(rows, stop - start))
+        mapped.flush()
+        del mapped
+    return {name: str(folder / f"{name}.npy") for name in "WXbG"}
+
+
+def dask_case(sizes: Sizes) -> list[Row]:
+    """backward -e "tanh(W @ X + b)" --wrt W,b -G G.npy with X and G of 1000×n (1 GB each in the full run), on
+    --dask (this machine's cores, in threads), against the in-memory engine and a hand-written chunked NumPy loop;
+    the operands are made under a temporary folder and deleted afterwards."""
+    n = sizes.dask_n
+    with tempfile.TemporaryDirectory(prefix="wxb-dask-") as folder:
+        paths = big_layer(Path(folder), n)
+        expression = "tanh(W @ X + b)"
+        operands = (f"W={paths['W']}", f"X={paths['X']}", f"b={paths['b']}", "-G", paths["G"], "--wrt", "W,b")
+        commands = [
+            wxb("backward", "-e", expression, *operands, "--dask", output=out(f"dask-{n}-wxb.npz")),
+            Command("wxb in memory", (WXB, "backward", "-e", expression, *operands, "-o",
+                                      out(f"dask-{n}-memory.npz")), out(f"dask-{n}-memory.npz")),
+            script("chunked NumPy loop", "alt_chunked_tanh.py", paths["W"], paths["X"], paths["b"], paths["G"],
+                   output=out(f"dask-{n}-alt.npz")),
+        ]
+        mine, memory, loop = measure(commands, sizes.runs)
+    gb = 1000 * n * 8 / 1e9
+    case = f'--dask backward -e "{expression}" --wrt W,b, X and G 1000×{n} ({gb:.1f} GB each)'
+    rows = [ratio_row(case, "time", mine, commands[2].label, loop, None),
+            ratio_row(case, "time", mine, commands[1].label, memory, None),
+            ratio_row(case, "peak RSS", mine, commands[2].label, loop, None),
+            ratio_row(case, "peak RSS", mine, commands[1].label, memory, None)]
+    return [replace(row, tolerance=(1e-9, 1e-9)) for row in rows]
+
+
 @dataclass(frozen=True)
 class ScalePoint:
     """wxb's and the NumPy script's forward pass at one size n."""
@@ -553,6 +597,7 @@ CASES: dict[str, Callable[[Sizes], list[Row]]] = {
     "npy": npy_case,
     "memory": memory_case,
     "tanh": tanh_case,
+    "dask": dask_case,
 }
 
 
