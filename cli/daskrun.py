@@ -11,7 +11,8 @@ da.from_zarr. Operands already in memory (literals, csv, json, npz members, stdi
 wrapped with da.from_array: their values travel in the graph. With --scheduler the workers read the files
 themselves, so .npy and zarr operands must be on storage every worker sees, under the same path.
 
-Outputs: every result, and the NaN and infinity counts behind wxb's warning lines, in one dask.compute. A result
+Outputs: every result, and the NaN and infinity counts behind wxb's warning lines, in one dask.compute (a result
+with NaN or infinities costs a second pass, over the operands, to say where they came from). A result
 written to a .npy file (-o f.npy) or a zarr store (-o grads.zarr) is written by the tasks, block by block, into a
 file created beside the target and renamed over it at the end; nothing as large as f is gathered on the client.
 """
@@ -141,23 +142,21 @@ def npy_array(layout: NpyLayout, width: int, label: str = "") -> Any:
 # ---------------------------------------------------------------- results out
 
 
-def finite_counts(results: Results, operands: list[Any]) -> dict[str, Any]:
-    """Lazy counts behind the warning lines: NaN and infinite entries of each float result, and whether the
-    operands hold any."""
-    counts: dict[str, Any] = {}
-    for name, value in results.items():
-        if value.dtype.kind == "f":
-            counts[name] = (np.count_nonzero(np.isnan(value)), np.count_nonzero(np.isinf(value)))
-    floats = [a for a in operands if a.dtype.kind == "f"]
-    counts[""] = (any_of([np.isnan(np.sum(a)) for a in floats]), any_of([np.any(np.isinf(a)) for a in floats]))
-    return counts
+def finite_counts(results: Results) -> dict[str, Any]:
+    """Lazy counts behind the warning lines: NaN and infinite entries of each float result."""
+    return {name: (np.count_nonzero(np.isnan(value)), np.count_nonzero(np.isinf(value)))
+            for name, value in results.items() if value.dtype.kind == "f"}
 
 
-def any_of(flags: list[Any]) -> Any:
-    """True when any of the lazy flags is (False for none)."""
+def operand_flags(operands: list[Any]) -> tuple[Any, Any]:
+    """Lazy flags: whether the operands hold NaN, and infinities (asked only when a result does: reading every
+    operand a second time is the price, where checking them with the results would hold their blocks in memory)."""
     da = dask_array()
-
-    return da.any(da.stack(flags)) if flags else False
+    floats = [a for a in operands if a.dtype.kind == "f"]
+    if not floats:
+        return False, False
+    return (da.any(da.stack([np.isnan(np.sum(a)) for a in floats])),
+            da.any(da.stack([np.any(np.isinf(a)) for a in floats])))
 
 
 def realize(results: Results, operands: list[Any], fmt: str, output: Path | None,
@@ -166,19 +165,23 @@ def realize(results: Results, operands: list[Any], fmt: str, output: Path | None
     results are None when the tasks wrote them to -o (a .npy file or a zarr store) themselves."""
     import dask
 
-    counts = finite_counts(results, operands)
+    counts = finite_counts(results)
     store = _block_writer(results, fmt, output, record)
     if store is None:
         computed, counts = _compute(dask, results, counts)
-        return {name: np.asarray(value) for name, value in computed.items()}, counts
-    stores, finish, abandon = store
-    try:
-        _, counts = _compute(dask, stores, counts)
-    except BaseException:
-        abandon()
-        raise
-    finish()
-    return None, counts
+        arrays: dict[str, Any] | None = {name: np.asarray(value) for name, value in computed.items()}
+    else:
+        stores, finish, abandon = store
+        try:
+            _, counts = _compute(dask, stores, counts)
+        except BaseException:
+            abandon()
+            raise
+        finish()
+        arrays = None
+    if any(any(pair) for pair in counts.values()):
+        counts[""] = tuple(bool(flag) for flag in _compute(dask, operand_flags(operands), {})[0])
+    return arrays, counts
 
 
 def _compute(dask: Any, work: Any, counts: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -193,7 +196,7 @@ def _compute(dask: Any, work: Any, counts: dict[str, Any]) -> tuple[Any, dict[st
             raise InputError("a Dask worker died while computing (out of memory?)",
                              hint="give the workers more memory, or use smaller blocks") from None
         raise
-    return done, {name: value if name else tuple(bool(v) for v in value) for name, value in found.items()}
+    return done, {name: (int(nans), int(infs)) for name, (nans, infs) in found.items()}
 
 
 Writer = tuple[list[Any], Callable[[], None], Callable[[], None]]

@@ -216,6 +216,11 @@ def check_commands(folder: Path, address: str | None, *, all_checks: bool = True
 
 def test_dask_on_local_threads(tmp_path: Path) -> None:
     check_commands(tmp_path, None)
+    np.save(tmp_path / "N.npy", np.array([[1.0, np.nan, np.inf], [2.0, 3.0, 4.0]]))
+    done = run("forward", "-X", f"{tmp_path}/N.npy", "-b", "1", "--dask", "-f", "json", cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout == "[[2.0, NaN, Infinity], [3.0, 4.0, 5.0]]\n"
+    assert done.stderr == ("wxb: warning: f has 1 NaN entry (from NaN in the operands) and 1 infinite entry (from "
+                           "infinities in the operands)\n")
 
 
 def test_in_memory_commands_say_so(tmp_path: Path) -> None:
