@@ -105,6 +105,8 @@ def lazy_array(array: Any, width: int, label: str) -> Any:
 
     if isinstance(array, da.Array):
         return array
+    if np.ndim(array) == 0 and not type(array).__module__.startswith("zarr"):
+        return np.asarray(array)  # a scalar stays a NumPy scalar: a scalar G then fills f's own chunks
     if isinstance(array, np.memmap) and array.filename is not None:
         return npy_array(NpyLayout.of_memmap(array), width, label)
     if type(array).__module__.startswith("zarr"):
