@@ -293,3 +293,13 @@ def test_backward_on_a_real_cluster(cluster: str, tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
     check_commands(data, cluster, all_checks=False)
+    from distributed import Client
+
+    from wxb.cli.errors import InputError, failure
+
+    layout = NpyLayout.of_memmap(np.load(data / "X.npy", mmap_mode="r"))
+    lazy = npy_array(layout, 10, "-X")
+    (data / "X.npy").unlink()  # gone before the workers read it: their error comes back as wxb's
+    with Client(cluster) as client, pytest.raises(InputError) as caught:
+        client.compute(lazy.sum()).result()
+    assert failure(caught.value)[1] == f"wxb: error: cannot read it: No such file or directory, in -X {layout.path}"
