@@ -1,6 +1,6 @@
 """Benchmark wxb against the plain scripts a user would otherwise write: whole processes, timed and weighed.
 
-Usage: python bench/run.py [--quick] [--runs N] [--only start-up,csv,npy,memory,tanh,linalg,scale]
+Usage: python bench/run.py [--quick] [--runs N] [--only start-up,csv,npy,memory,tanh,derive,linalg,dask,scale,big]
 
 Each case runs every command once as a warm-up, then N times ALTERNATING wxb and its alternatives, timing the
 whole process and weighing its own peak RSS. Both come from bench/launch.py, a small process that starts the
@@ -60,13 +60,14 @@ class Sizes:
     scale_ns: tuple[int, ...]
     linalg_n: int = 2000
     big_gb: tuple[float, ...] = (1, 2, 4, 8)  # X (and G) of these sizes for `--only big`, W 1000×1000
+    dask_n: int = 125_000  # batch columns of X and G (1000 rows): 1 GB each in float64
 
 
 FULL = Sizes(
     15, 9, csv_n=2000, npy_n=3000, memory_n=4000, jacobian_n=2000, tanh_n=2000, scale_ns=(250, 500, 1000, 2000, 4000)
 )
 QUICK = Sizes(5, 3, csv_n=500, npy_n=1000, memory_n=1000, jacobian_n=500, tanh_n=500, scale_ns=(250, 500, 1000),
-              linalg_n=500, big_gb=(0.25, 0.5))
+              linalg_n=500, big_gb=(0.25, 0.5), dask_n=12_500)
 
 
 # ---------------------------------------------------------------- operands
@@ -439,6 +440,48 @@ def linalg_case(sizes: Sizes) -> list[Row]:
     return [replace(row, tolerance=(1e-8, 1e-8)) for row in rows]  # LU with the same pivots: nearly the same numbers
 
 
+def big_layer(folder: Path, n: int, rows: int = 1000) -> dict[str, str]:
+    """W (rows×rows), b (rows,), X and G (rows×n) as .npy in folder, written a block at a time (never whole in
+    memory)."""
+    rng = np.random.default_rng([SEED, n])
+    np.save(folder / "W.npy", rng.normal(size=(rows, rows)) / math.sqrt(rows))
+    np.save(folder / "b.npy", rng.normal(size=rows))
+    for name in ("X", "G"):
+        mapped = np.lib.format.open_memmap(folder / f"{name}.npy", mode="w+", dtype=np.float64, shape=(rows, n))
+        for start in range(0, n, 8192):
+            stop = min(start + 8192, n)
+            mapped[:, start:stop] = rng.normal(size=(rows, stop - start))
+        mapped.flush()
+        del mapped
+    return {name: str(folder / f"{name}.npy") for name in "WXbG"}
+
+
+def dask_case(sizes: Sizes) -> list[Row]:
+    """backward -e "tanh(W @ X + b)" --wrt W,b -G G.npy with X and G of 1000×n (1 GB each in the full run), on
+    --dask (this machine's cores, in threads), against the in-memory engine and a hand-written chunked NumPy loop;
+    the operands are made under a temporary folder and deleted afterwards."""
+    n = sizes.dask_n
+    with tempfile.TemporaryDirectory(prefix="wxb-dask-") as folder:
+        paths = big_layer(Path(folder), n)
+        expression = "tanh(W @ X + b)"
+        operands = (f"W={paths['W']}", f"X={paths['X']}", f"b={paths['b']}", "-G", paths["G"], "--wrt", "W,b")
+        commands = [
+            wxb("backward", "-e", expression, *operands, "--dask", output=out(f"dask-{n}-wxb.npz")),
+            Command("wxb in memory", (WXB, "backward", "-e", expression, *operands, "-o",
+                                      out(f"dask-{n}-memory.npz")), out(f"dask-{n}-memory.npz")),
+            script("chunked NumPy loop", "alt_chunked_tanh_pread.py", paths["W"], paths["X"], paths["b"], paths["G"],
+                   output=out(f"dask-{n}-alt.npz")),
+        ]
+        mine, memory, loop = measure(commands, sizes.runs)
+    gb = 1000 * n * 8 / 1e9
+    case = f'--dask backward -e "{expression}" --wrt W,b, X and G 1000×{n} ({gb:.1f} GB each)'
+    rows = [ratio_row(case, "time", mine, commands[2].label, loop, None),
+            ratio_row(case, "time", mine, commands[1].label, memory, None),
+            ratio_row(case, "peak RSS", mine, commands[2].label, loop, None),
+            ratio_row(case, "peak RSS", mine, commands[1].label, memory, None)]
+    return [replace(row, tolerance=(1e-9, 1e-9)) for row in rows]
+
+
 @dataclass(frozen=True)
 class ScalePoint:
     """wxb's and the NumPy script's forward pass at one size n."""
@@ -675,6 +718,7 @@ CASES: dict[str, Callable[[Sizes], list[Row]]] = {
     "derive": derive_case,
     "linalg": linalg_case,
     "big": big_case,
+    "dask": dask_case,
 }
 OPT_IN = ("big",)  # run only when named with --only: minutes per run, and gigabytes of disk
 

@@ -19,6 +19,7 @@ from .errors import ExitStatus
 from .options import (
     CheckFormatOption,
     ChunkOption,
+    DaskOption,
     DebugOption,
     DelimiterOption,
     DemoFormatOption,
@@ -29,6 +30,7 @@ from .options import (
     JacobianFormatOption,
     OutputOption,
     PrecisionOption,
+    SchedulerOption,
     WrtOption,
     operand_options,
 )
@@ -113,6 +115,21 @@ def root(
     """
 
 
+def _on_dask(dask: bool, scheduler: str | None) -> Any:
+    """Where the command's Dask graph runs (--scheduler's cluster, this machine's cores for --dask), or nowhere."""
+    from .daskrun import running
+
+    return running(dask, scheduler)
+
+
+def _in_memory(command: str, dask: bool, scheduler: str | None) -> None:
+    """jacobian, check and explain compute in memory: say so when --dask or --scheduler was asked for."""
+    if dask or scheduler is not None:
+        from .textparse import note
+
+        note(f"{command} computes in memory: {'--scheduler' if scheduler else '--dask'} is for forward and backward")
+
+
 def _out(fmt: str | None, output: Any, precision: int) -> Any:
     from .model import OutputChoice
 
@@ -128,6 +145,8 @@ def forward(
     output: OutputOption = None,
     precision: PrecisionOption = 6,
     chunk: ChunkOption = None,
+    dask: DaskOption = False,
+    scheduler: SchedulerOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Compute f = W·X ⊕ b (the bias broadcast over W·X), or any expression given with -e.
@@ -136,7 +155,9 @@ def forward(
     """
     from . import commands
 
-    commands.forward(commands.load(sources), _out(fmt, output, precision), chunk)
+    with _on_dask(dask, scheduler):
+        lazy = sources._replace(lazy=dask or scheduler is not None)
+        commands.forward(commands.load(lazy), _out(fmt, output, precision), chunk)
 
 
 @app.command()
@@ -150,6 +171,8 @@ def backward(
     output: OutputOption = None,
     precision: PrecisionOption = 6,
     chunk: ChunkOption = None,
+    dask: DaskOption = False,
+    scheduler: SchedulerOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Backpropagate an upstream gradient G = ∂L/∂f to dL/db (and dL/dW, dL/dX, or any operand of -e).
@@ -158,7 +181,9 @@ def backward(
     """
     from . import commands
 
-    commands.backward(commands.load(sources), loss.value if loss else None, wrt, _out(fmt, output, precision), chunk)
+    with _on_dask(dask, scheduler):
+        lazy = sources._replace(lazy=dask or scheduler is not None)
+        commands.backward(commands.load(lazy), loss.value if loss else None, wrt, _out(fmt, output, precision), chunk)
 
 
 @app.command()
@@ -182,6 +207,8 @@ def jacobian(
     fmt: JacobianFormatOption = None,
     output: OutputOption = None,
     precision: PrecisionOption = 6,
+    dask: DaskOption = False,
+    scheduler: SchedulerOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Show the Jacobian of f in blocks: ∂f[:,k]/∂b = I for every column k, its Kronecker form and a spy plot.
@@ -189,6 +216,8 @@ def jacobian(
     [bold]Example[/bold]: wxb jacobian -X "1 2; 3 4" -b "5; 6"   (2 blocks, each I₂)
     """
     from . import commands
+
+    _in_memory("jacobian", dask, scheduler)
 
     request = commands.JacobianRequest(wrt, block, dense, limit)
     commands.jacobian(commands.load(sources), request, _out(fmt, output, precision))
@@ -204,6 +233,8 @@ def check(
     fmt: CheckFormatOption = None,
     output: OutputOption = None,
     precision: PrecisionOption = 3,
+    dask: DaskOption = False,
+    scheduler: SchedulerOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Compare the analytic gradients of L with central finite differences; exit 1 if any disagree. L is Σ G ⊙ f
@@ -212,6 +243,8 @@ def check(
     [bold]Example[/bold]: wxb check -W samples/dense/W.csv -X samples/dense/X.csv -b samples/dense/b.csv
     """
     from . import commands
+
+    _in_memory("check", dask, scheduler)
 
     if not commands.check(commands.load(sources), loss.value if loss else None, wrt, _out(fmt, output, precision)):
         raise typer.Exit(ExitStatus.CHECK_FAILED)
@@ -232,6 +265,8 @@ def explain(
     ] = None,
     output: OutputOption = None,
     precision: PrecisionOption = 6,
+    dask: DaskOption = False,
+    scheduler: SchedulerOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Derive the gradients step by step with your own numbers: B = b·1ᵀ, the forward pass, the chain rule.
@@ -239,6 +274,8 @@ def explain(
     [bold]Example[/bold]: wxb explain -X "1 2; 3 4" -b "5; 6"
     """
     from . import commands
+
+    _in_memory("explain", dask, scheduler)
 
     commands.explain(commands.load(sources), loss.value if loss else None, wrt, _out(fmt, output, precision))
 

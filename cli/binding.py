@@ -70,6 +70,7 @@ def load(sources: Sources) -> Loaded:
         wanted["G"] = sources.G
     arrays = read_operands(wanted, bundle=sources.bundle, delimiter=sources.delimiter, header=sources.header,
                            labels=labels)
+    arrays = backend_operands(arrays, sources.lazy)
     if expression is None:
         expression = core.parse(core.DEFAULT if arrays.get("W") is not None else core.DEFAULT_WITHOUT_W)
         _require_default(arrays)
@@ -85,6 +86,19 @@ def load(sources: Sources) -> Loaded:
             note(f"{name} is {array.dtype}; wxb computes in float64, so digits beyond it are dropped")
     return Loaded(problem, G, target, default, target is not None and key in specs, sources.G is not None,
                   labels.get(key, "-T"))
+
+
+def backend_operands(arrays: dict[str, Any], lazy: bool) -> dict[str, Any]:
+    """The operands as the command computes with them: Dask arrays (lazy), else in memory (a zarr array read)."""
+    if lazy:
+        from .daskrun import lazy_operands
+
+        return lazy_operands(arrays)
+    if not any(type(value).__module__.startswith("zarr") for value in arrays.values()):
+        return arrays  # no zarr operand: nothing to import
+    from .zarrio import in_memory
+
+    return {name: in_memory(value) for name, value in arrays.items()}
 
 
 def _target_key(names: list[str]) -> str:

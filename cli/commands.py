@@ -22,7 +22,7 @@ from .binding import load
 from .errors import InputError
 from .model import Blocks, JacobianRequest, Loaded, OutputChoice, Sources
 from .output import write_text
-from .present import descriptive_format, emit, output_format, show, views
+from .present import computed, descriptive_format, emit, output_format, show, views
 from .previews import preview_blocks, sparsity
 from .upstream import check_upstream, checked_wrt, jacobian_wrt, refuse_target, upstream, wrt_list, wrt_names
 
@@ -41,6 +41,13 @@ def forward(loaded: Loaded, out: OutputChoice, chunk: str | None = None) -> None
     from . import chunked
 
     refuse_target(loaded, "forward")
+    refuse_chunk_on_dask(loaded, chunk)
+    if loaded.problem.lazy:
+        results = computed({"f": loaded.problem.forward()}, out, loaded.problem)
+        if results is not None:
+            f = results["f"]
+            emit(results, out, lambda console: views().forward(console, loaded, f, out.precision), warned=True)
+        return
     fmt = output_format(out)
     decision = chunked.decide(loaded, None, chunked.chunk_option(chunk), fmt)
     if decision.plan is not None:
@@ -64,6 +71,10 @@ def backward(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoic
     names, record = wrt_names(loaded, wrt)
     check_upstream(loaded, loss)
     problem = loaded.problem
+    refuse_chunk_on_dask(loaded, chunk)
+    if problem.lazy:
+        lazy_backward(loaded, loss, names, record, out)
+        return
     fmt = output_format(out)
     decision = chunked.decide(loaded, names, chunked.chunk_option(chunk), fmt, loss)
     if decision.plan is not None:
@@ -84,6 +95,29 @@ def backward(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoic
     given = {"G": loaded.G} if loaded.G is not None and (loss is None or loaded.G_given) else {"T": loaded.target}
     emit(results, out, lambda console: views().backward(console, grads, out.precision), record=record,
          problem=loaded.problem, upstream=given)
+
+
+def refuse_chunk_on_dask(loaded: Loaded, chunk: str | None) -> None:
+    """--chunk streams blocks through this process; --dask and --scheduler hand the blocks to Dask: one of them."""
+    if loaded.problem.lazy and chunk is not None:
+        raise InputError("give --chunk or --dask (--scheduler), not both", operand="--chunk",
+                         hint="--chunk streams the blocks here; Dask chooses and runs its own blocks")
+
+
+def lazy_backward(loaded: Loaded, loss: str | None, names: tuple[str, ...], record: bool, out: OutputChoice) -> None:
+    """backward on Dask operands: the gradients as one graph, computed at once, or written by its tasks to -o."""
+    problem = loaded.problem
+    if loaded.G is not None and (loss is None or loaded.G_given):
+        grads = problem.backward(problem.upstream(loaded.G), names)
+    elif problem.f_shape == () and loss is None:
+        grads = problem.backward(None, names)
+    else:
+        grads = problem.backward(None, names, loss=loss or "sum", target=loaded.target)
+    found = computed(grads.keyed(), out, problem, record)
+    if found is None:
+        return
+    whole = replace(grads, grads={name: found[f"d{name}"] for name in grads.grads})
+    emit(found, out, lambda console: views().backward(console, whole, out.precision), record=record, warned=True)
 
 
 # ---- jacobian ----

@@ -25,17 +25,30 @@ def _holding(inputs: Mapping[str, Array], test: Any) -> str:
 def nonfinite_warnings(results: Mapping[str, Array], problem: core.Problem | None,
                        upstream: Mapping[str, Array | None] | None = None) -> list[str]:
     """For each result holding NaN or ±inf: how many entries, and why: NaN or infinities given (named: an operand,
-    G or T), an invalid operation on given infinities, or the maths itself (an overflow, a pole, 0/0)."""
-    inputs = {name: np.asarray(a) for name, a in {**(problem.operands if problem is not None else {}),
-                                                  **(upstream or {})}.items() if a is not None}
-    nan_in, inf_in = _holding(inputs, np.isnan), _holding(inputs, np.isinf)
-    lines = []
+    G or T), an invalid operation on given infinities, or the maths itself (an overflow, a pole, 0/0). The inputs
+    are looked at only when a result is not finite."""
+    counts = {}
     for name, value in results.items():
         array = np.asarray(value)
-        if array.dtype.kind != "f" or np.isfinite(array).all():
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            counts[name] = (int(np.count_nonzero(np.isnan(array))), int(np.count_nonzero(np.isinf(array))))
+    if not counts:
+        return []
+    inputs = {name: np.asarray(a) for name, a in {**(problem.operands if problem is not None else {}),
+                                                  **(upstream or {})}.items() if a is not None}
+    dtypes = {name: np.asarray(value).dtype for name, value in results.items()}
+    return nonfinite_lines(counts, dtypes, _holding(inputs, np.isnan), _holding(inputs, np.isinf))
+
+
+def nonfinite_lines(counts: Mapping[str, tuple[int, int]], dtypes: Mapping[str, np.dtype[Any]], nan_in: str,
+                    inf_in: str) -> list[str]:
+    """The warning lines from each result's (NaN entries, infinite entries) and the inputs that hold NaN and
+    infinities ('X, G'; '' for none)."""
+    lines = []
+    for name, (nans, infs) in counts.items():
+        if not (nans or infs):
             continue
-        nans, infs = int(np.count_nonzero(np.isnan(array))), int(np.count_nonzero(np.isinf(array)))
-        limit = f"±{float(np.finfo(array.dtype).max):.2g} for {array.dtype}"
+        limit = f"±{float(np.finfo(dtypes[name]).max):.2g} for {dtypes[name]}"
         parts = []
         if nans:
             if nan_in:

@@ -36,6 +36,7 @@ REGISTRY: tuple[Format, ...] = (
     Format("json", (".json",), (".json",)),
     Format("npy", (".npy",), (".npy",), binary=True),
     Format("npz", (".npz",), (".npz",), binary=True),
+    Format("zarr", (".zarr",), binary=True),  # a store, a folder: written by wxb.cli.zarrio (the wxb[dask] extra)
     Format("markdown", text_suffixes=(".md", ".markdown"), aliases=("md",), data=False),
     Format("latex", text_suffixes=(".tex",), aliases=("tex",), data=False),
 )

@@ -36,6 +36,7 @@ class Sources(NamedTuple):
     header: bool | None
     target: str | None = None
     formula: bool = False  # G may be an operand of the expression (a formula wxb derive wrote), bound by G=
+    lazy: bool = False  # --dask or --scheduler: operands as Dask arrays (wxb.cli.daskrun)
 
 @dataclass(frozen=True)
 class Loaded:

@@ -8,6 +8,8 @@ What an operand argument may be, tried in this order:
        `/dev/stdin`, `<(...)`, `/dev/fd/N`, a character device) is opened once and read once, and its bytes are
        sniffed exactly as standard input's are.
     3. `ARCHIVE:KEY` where ARCHIVE is an existing `.npz` or `.json` file: the array named KEY in it.
+    A zarr store (a folder, `store.zarr` or `store.zarr:group/KEY`) gives its zarr array, read only when used
+       (wxb.cli.zarrio; needs the wxb[dask] extra).
     4. An inline literal: `"1 2; 3 4"`, `"[1, 2; 3, 4]"`, `"7"`, `"[[1, 2], [3, 4]]"` (see wxb.cli.textparse).
     Neither a file nor a literal: one error saying both ("no such file 'data.csv', and not a matrix literal
     either").
@@ -215,6 +217,10 @@ def _read_file(path: Path, where: Where, delimiter: str | None, header: bool | N
     try:
         mode = os.stat(path).st_mode
         if stat.S_ISDIR(mode):
+            from . import zarrio
+
+            if zarrio.is_zarr(path):  # a zarr store: its array, or its group's arrays by name (store.zarr:KEY)
+                return zarrio.open_store(path, where, _check_dtype)  # type: ignore[no-any-return]
             raise where.error("is a folder, not a file")
         if not stat.S_ISREG(mode):
             with open(path, "rb") as stream:

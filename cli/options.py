@@ -17,6 +17,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 OPERANDS_PANEL = "Operands: a path, FILE.npz:KEY, - (stdin) or \"1 2; 3 4\""
 EXPRESSION_PANEL = "Expression"
 OUTPUT_PANEL = "Output"
+DASK_PANEL = "Beyond memory: Dask (the wxb[dask] extra)"
 
 WeightOption = Annotated[
     str | None,
@@ -149,10 +150,9 @@ OutputOption = Annotated[
         "-o",
         metavar="PATH",
         help="Write the result to PATH, format from its suffix: a file (or a symlink's target) is replaced "
-        "atomically; a FIFO, device or /dev/fd/N is written directly.",
+        "atomically; a FIFO, device or /dev/fd/N is written directly; NAME.zarr is a zarr store.",
         rich_help_panel=OUTPUT_PANEL,
         show_default=False,
-        dir_okay=False,
         callback=_named,
     ),
 ]
@@ -273,6 +273,18 @@ ChunkOption = Annotated[
         rich_help_panel="Big data",
         show_default=False,
     ),
+]
+DaskOption = Annotated[
+    bool,
+    typer.Option("--dask", help="Compute on Dask, on this machine's cores: operands read in blocks "
+                 "of batch columns (.npy, zarr), results computed at once or written block by block to -o "
+                 "(.npy, .zarr).", rich_help_panel=DASK_PANEL),
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option("--scheduler", metavar="ADDRESS", help="Compute on the Dask cluster at ADDRESS "
+                 "(tcp://host:8786); .npy and zarr operands and -o must be on storage every worker sees.",
+                 rich_help_panel=DASK_PANEL, show_default=False),
 ]
 DeriveBindingsArgument = Annotated[
     list[str] | None,

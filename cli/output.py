@@ -264,14 +264,30 @@ def is_terminal(output: Path) -> bool:
 def write_results(results: Mapping[str, Array], fmt: str, output: Path | None = None, *,
                   record: bool = False) -> None:
     """Write results as fmt to stdout, or through to `output`; everything is validated before writing."""
-    if fmt not in WRITERS:
+    if fmt not in WRITERS and fmt != "zarr":
         raise ValueError(f"write_results cannot write {fmt!r}; tables are rendered by the caller")
     if not results:
         raise ValueError("write_results needs at least one result")
+    if fmt == "zarr":
+        _write_zarr(results, output, record)
+        return
     emit = _json(results, record) if fmt == "json" else WRITERS[fmt](results)
     size = sum(np.asarray(array).nbytes for array in results.values())
     with working(f"writing {fmt}", size):
         _write(emit, output)
+
+
+def _write_zarr(results: Mapping[str, Array], output: Path | None, record: bool) -> None:
+    """A zarr store is a folder: written at -o's path (the end of its links), never to a stream."""
+    target = None if output is None or str(output) == "-" else resolve_output(output)
+    if not isinstance(target, str):
+        raise InputError("a zarr store is a folder, not a stream", operand="--format",
+                         hint="give -o NAME.zarr, or use npy or npz for a stream")
+    from . import zarrio
+
+    assert output is not None
+    with working("writing zarr", sum(np.asarray(a).nbytes for a in results.values())):
+        zarrio.write(results, Path(target), record, shown=str(output))
 
 
 def write_text(text: str, output: Path | None = None) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import core
 from . import formats
-from .diagnosis import nonfinite_warnings
+from .diagnosis import nonfinite_lines, nonfinite_warnings
 from .model import OutputChoice
 from .output import write_results, write_text
 from .textparse import note
@@ -52,13 +52,30 @@ def show(fmt: str, out: OutputChoice, draw: Any) -> None:
         write_text(views().plain_text(draw), out.output)
 
 def emit(results: Mapping[str, Array], out: OutputChoice, draw: Any, *, record: bool = False,
-         problem: core.Problem | None = None, upstream: Mapping[str, Array | None] | None = None) -> None:
+         problem: core.Problem | None = None, upstream: Mapping[str, Array | None] | None = None,
+         warned: bool = False) -> None:
     """Results as a table for a person (the view), or as data for a pipe or a file; a NaN or an infinity in a
-    result is reported first, one warning line each (upstream: G or T, when they were given)."""
-    for line in nonfinite_warnings(results, problem, upstream):
-        note(line, "warning")
+    result is reported first, one warning line each (upstream: G or T, when they were given), unless `warned`."""
+    if not warned:
+        for line in nonfinite_warnings(results, problem, upstream):
+            note(line, "warning")
     fmt = output_format(out)
     if fmt == "table":
         draw(views().console())
     else:
         write_results(results, fmt, out.output, record=record)
+
+
+def computed(results: Mapping[str, Any], out: OutputChoice, problem: core.Problem,
+             record: bool = False) -> dict[str, Array] | None:
+    """Lazy (Dask) results computed in one go, their warning lines printed; None when the tasks wrote them to -o
+    themselves (a .npy file or a zarr store)."""
+    from .daskrun import realize
+
+    arrays, counts = realize(results, list(problem.operands.values()), output_format(out), out.output, record)
+    nan_given, inf_given = counts.pop("", (False, False))
+    dtypes = {name: np.dtype(value.dtype) for name, value in results.items()}
+    for line in nonfinite_lines(counts, dtypes, "the operands" if nan_given else "",
+                                "the operands" if inf_given else ""):
+        note(line, "warning")
+    return arrays

@@ -54,6 +54,9 @@ def summed_matmul(a: np.ndarray, b: np.ndarray, batch: Shape) -> np.ndarray:
 
     Σ_s a_s·b_s = [a_s1 a_s2 …]·[b_s1; b_s2; …]: the batch axes being summed join the contraction, so memory stays
     O(size of a, b and the result). Where only one factor varies along a summed axis, it is summed first."""
+    if a.size == 0 or b.size == 0:  # an empty product sums nothing (and Dask cannot reshape empty axes apart)
+        zeros: np.ndarray = np.zeros_like(a, shape=(*batch, a.shape[-2], b.shape[-1]))
+        return zeros
     full = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
     nd = len(full)
     target = (1,) * (nd - len(batch)) + tuple(batch)

@@ -25,13 +25,14 @@ from .errors import BindingError, ShapeError, WxbError
 from .expr import Expression, Node, parse
 from .losses import upstream_gradient
 from .notation import shape_text
-from .operands import as_operand
+from .operands import as_array, as_operand, filled, is_duck
 from .rules import PRIMITIVES, aligned, constant_text, matmul_shape, singular_error
 
 __all__ = ["Evaluation", "Gradients", "Problem", "aligned", "constant_text", "matmul_shape", "node_shape", "reverse",
            "rounding_scale", "rule_text"]
 
 Array = np.ndarray[Any, np.dtype[Any]]
+WHOLE = ("matrix", "whole")  # batch rules of the rows that need whole matrices
 
 
 # ---- Shapes: every node's shape, checked before anything is computed ----
@@ -66,7 +67,7 @@ class Problem:
         if missing or unused:
             raise BindingError(_binding_message(expr, missing, unused),
                                hint=f"the operands of {expr.text} are " + ", ".join(expr.operands))
-        given = {name: np.asarray(operands[name]) for name in expr.operands}
+        given = {name: as_array(operands[name]) for name in expr.operands}
         dtype = computation_dtype(given, set(weak))
         arrays = {name: as_operand(given[name], name) for name in expr.operands}
         arrays = {name: a if a.dtype == dtype else a.astype(dtype) for name, a in arrays.items()}
@@ -79,6 +80,8 @@ class Problem:
                 shapes[id(node)] = ()
             else:
                 shapes[id(node)] = node_shape(node, [shapes[id(arg)] for arg in node.args])
+        if any(is_duck(a) for a in arrays.values()):
+            _refuse_whole_matrices(order)
         return cls(expr, arrays, dtype, shapes, _labels(order), order)
 
     @property
@@ -153,12 +156,18 @@ class Problem:
                                hint="give -G, or a loss (--loss sum, mean or mse)")
             return np.ones(self.f_shape, dtype=self.dtype)
         g = as_operand(G, "G")
-        if g.shape == ():
-            return np.full(self.f_shape, g, dtype=np.result_type(self.dtype, g.dtype))
+        if g.shape == ():  # a view (NumPy) or f's own lazy full (Dask): never an f-sized array filled up front
+            g = g.astype(np.result_type(self.dtype, g.dtype), copy=False)
+            return filled(g, self.f_shape, like=self.forward() if self.lazy else None)
         if g.shape != self.f_shape:
             raise ShapeError(f"G has shape {shape_text(g.shape)} but f = {self.expression.text} has shape "
                              f"{shape_text(self.f_shape)}: the upstream gradient ∂L/∂f must have f's shape")
         return g
+
+    @property
+    def lazy(self) -> bool:
+        """True when an operand is a duck array (Dask): then every value is computed lazily, by its backend."""
+        return any(is_duck(a) for a in self.operands.values())
 
     def broadcasts(self) -> list[BiasBroadcast]:
         """How each operand combined elementwise with a larger array is stretched (b·1ᵀ for a column bias), in
@@ -197,6 +206,16 @@ class Problem:
             if (node.op == "var" and node.name in names) or any(id(arg) in found for arg in node.args):
                 found.add(id(node))
         return found
+
+
+def _refuse_whole_matrices(order: tuple[Node, ...]) -> None:
+    """Dask computes in blocks of batch columns: the rows that need whole matrices (det, inv, …: their batch rule
+    is matrix or whole) would make Dask hand NumPy the whole array behind the user's back, so they are refused."""
+    whole = sorted({node.op for node in order if node.op in PRIMITIVES and PRIMITIVES[node.op].batch in WHOLE})
+    if whole:
+        raise WxbError(f"{', '.join(whole)} {'needs' if len(whole) == 1 else 'need'} whole matrices, and a Dask "
+                       "array is computed in blocks of batch columns",
+                       hint="compute it without --dask or --scheduler: the matrix functions run in memory")
 
 
 def computation_dtype(arrays: Mapping[str, Array], weak: set[str]) -> np.dtype[Any]:
@@ -314,7 +333,7 @@ def _apply(problem: Problem, node: Node, args: list[Array], consumers: dict[int,
             rule.inplace(args[0], args[1], out=args[0])
             return args[0]
     try:
-        value = np.asarray(rule.forward(node, *args))
+        value = as_array(rule.forward(node, *args))
     except np.linalg.LinAlgError:
         raise singular_error(node, args[0]) from None
     if rule.check is not None and all(isinstance(a, np.ndarray) for a in args):
@@ -389,7 +408,8 @@ def reverse(problem: Problem, G: Array | None, wrt: tuple[str, ...], *, keep: bo
     wanted |= {id(problem.root)} if G is None else set()
     values = Evaluation.run(problem, wanted, known).values
     if G is None:
-        G = np.asarray(upstream_gradient(values[id(problem.root)], loss or "sum", target), dtype=problem.dtype)
+        G = as_array(upstream_gradient(values[id(problem.root)], loss or "sum", target))
+        G = G if G.dtype == problem.dtype else G.astype(problem.dtype)
     adjoints: dict[int, Array] = {id(problem.root): G}
     labels: dict[int, str] = {id(problem.root): "G"}
     kept: dict[int, Array] = {}
@@ -421,9 +441,10 @@ def reverse(problem: Problem, G: Array | None, wrt: tuple[str, ...], *, keep: bo
     grads, reductions, parts = {}, {}, {}
     for name in wrt:
         found = contributions[name]
-        shape = problem.operands[name].shape
-        total = sum((grad for _, grad in found[1:]), start=found[0][1]) if found else np.zeros(shape, problem.dtype)
-        grads[name] = np.asarray(total, dtype=problem.dtype).reshape(shape)
+        operand = problem.operands[name]
+        shape = operand.shape
+        total = as_array(sum((grad for _, grad in found[1:]), start=found[0][1]) if found else np.zeros_like(operand))
+        grads[name] = (total if total.dtype == problem.dtype else total.astype(problem.dtype)).reshape(shape)
         parts[name] = tuple(reduction for reduction, _ in found)
         reductions[name] = parts[name][0] if parts[name] else Reduction.between(name, shape, shape, gradient="0")
         if keep:
@@ -449,7 +470,7 @@ def _edges(problem: Problem, node: Node, wanted: list[bool], g: Array, values: d
         if grad is None:
             edges.append(None)
             continue
-        grad = np.asarray(grad)
+        grad = as_array(grad)
         own = shapes[index]
         label, text = problem.label(node.args[index]), rule_text(problem, node, index, labels)
         if rule.elementwise:

@@ -13,7 +13,7 @@ from numpy.typing import ArrayLike
 from .broadcast import check_fits
 from .errors import WxbError
 from .notation import shape_text
-from .operands import as_operand
+from .operands import as_operand, filled
 
 Array = np.ndarray[Any, np.dtype[Any]]
 
@@ -37,10 +37,15 @@ def _mean(values: Array) -> float:
     return float(np.sum(values) / values.size) if values.size else float("nan")
 
 
+def _constant(f: Array, value: float) -> Array:
+    """G = value everywhere, of f's shape, without an f-sized array filled up front (lazy beside a Dask f)."""
+    return filled(np.asarray(value, dtype=f.dtype), f.shape, like=f)
+
+
 LOSSES: dict[str, Loss] = {
-    "sum":  Loss(lambda f, t: float(np.sum(f)),        lambda f, t: np.ones_like(f),
+    "sum":  Loss(lambda f, t: float(np.sum(f)),        lambda f, t: _constant(f, 1.0),
                  "L = Σ f, so G = 1"),
-    "mean": Loss(lambda f, t: _mean(f),                 lambda f, t: np.full_like(f, 1.0 / _n(f)),
+    "mean": Loss(lambda f, t: _mean(f),                 lambda f, t: _constant(f, 1.0 / _n(f)),
                  "L = Σ f / N, so G = 1/N", per_entry=True),
     "mse":  Loss(lambda f, t: _mean((f - t) ** 2),      lambda f, t: 2.0 * (f - t) / _n(f),
                  "L = Σ (f − T)² / N, so G = 2(f − T)/N", needs_target=True, per_entry=True),

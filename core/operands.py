@@ -1,6 +1,12 @@
-"""Operands as wxb computes with them: the dtype policy and the 1-D bias-as-column rule."""
+"""Operands as wxb computes with them: the dtype policy, the 1-D bias-as-column rule, and the array backend.
+
+The backend is NumPy, or any duck array that NumPy dispatches to (`__array_function__`, as Dask arrays do): such
+arrays pass through untouched, so the rules run on them lazily and nothing is turned into NumPy behind the user's
+back."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -11,10 +17,29 @@ _REFUSED_KINDS = {"c": "complex", "O": "object", "U": "string", "S": "bytes", "V
                   "m": "timedelta"}
 
 
+def is_duck(a: object) -> bool:
+    """True for an array of another backend that NumPy dispatches to (a Dask array), not a NumPy one."""
+    return not isinstance(a, np.ndarray | np.generic) and hasattr(type(a), "__array_function__")
+
+
+def as_array(a: Any) -> np.ndarray:
+    """a as an array of its own backend: a duck array (Dask) as it is, anything else through np.asarray."""
+    return a if is_duck(a) else np.asarray(a)
+
+
+def filled(value: np.ndarray, shape: tuple[int, ...], like: Any = None) -> np.ndarray:
+    """A 0-d value stretched to shape without filling memory: NumPy's read-only broadcast view, or, beside a duck
+    array `like` of that shape (Dask), that backend's own lazy full array, chunked as `like`."""
+    if like is not None and is_duck(like) and not is_duck(value):
+        return np.full_like(like, value, dtype=value.dtype)
+    return np.broadcast_to(value, shape)
+
+
 def as_operand(a: ArrayLike, name: str) -> np.ndarray:
-    """a as a native float array: any 4-byte float becomes float32, everything else float64; no copy if possible."""
+    """a as a native float array: any 4-byte float becomes float32, everything else float64; no copy if possible.
+    A duck array (Dask) keeps its backend."""
     try:
-        array = np.asarray(a)
+        array = as_array(a)
     except ValueError:
         raise ShapeError(f"{name} is not a rectangular array (its rows have different lengths)") from None
     kind = array.dtype.kind

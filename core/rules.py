@@ -621,7 +621,7 @@ def mean(node: Node, x: Array) -> Array:
     """Σ x / N over the axis (all axes by default); the mean of no entries is nan, as NumPy's."""
     total = reduce_sum(node, x)
     n = count(node, x)
-    out: Array = total / n if n else np.full(np.shape(total), np.nan, dtype=x.dtype)
+    out: Array = total / n if n else np.full_like(total, np.nan, dtype=x.dtype)
     return out
 
 

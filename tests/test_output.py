@@ -97,7 +97,7 @@ def test_choose_format_refusals(
 
 
 def test_formats_table() -> None:
-    assert FORMATS == ("table", "csv", "tsv", "json", "npy", "npz")
+    assert FORMATS == ("table", "csv", "tsv", "json", "npy", "npz", "zarr")
 
 
 # ---------------------------------------------------------------- what each format writes

@@ -1,0 +1,20 @@
+"""The optional extra `wxb[dask]` (dask[array], distributed, zarr): imported only when a command needs it, and one
+line naming the extra when it is not installed."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from .errors import InputError
+
+EXTRA = "wxb[dask]"
+INSTALL = f"pip install '{EXTRA}'"
+
+
+def import_extra(module: str, what: str) -> ModuleType:
+    """The module of the extra, or an InputError saying that `what` needs the extra and how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise InputError(f"{what} needs the {EXTRA} extra ({module} is not installed)", hint=INSTALL) from None
