@@ -244,21 +244,37 @@ def nonfinite_warnings(results: Mapping[str, Array], problem: core.Problem | Non
     return lines
 
 
+# ---- The memory plan's fast path ----
+
+SMALL = 64 << 20  # bytes: eight times every value of a command under this fits on any machine
+
+
+def small(loaded: Loaded, chunk: str | None = None) -> bool:
+    """True when a command is so small that it fits anywhere: then the memory plan (cli.chunked) is not even
+    imported, which keeps start-up as it was. Never with --chunk or a WXB_MEMORY cap."""
+    import os
+
+    problem = loaded.problem
+    values = sum(math.prod(shape) for shape in problem.shapes.values()) * problem.dtype.itemsize
+    return chunk is None and "WXB_MEMORY" not in os.environ and 8 * values < SMALL
+
+
 # ---- forward ----
 
 def forward(loaded: Loaded, out: OutputChoice, chunk: str | None = None) -> None:
     """f, the expression's value: whole, or block by block when it does not fit or --chunk asks (cli.chunked)."""
-    from . import chunked
+    if not small(loaded, chunk):
+        from . import chunked
 
-    fmt = output_format(out)
-    decision = chunked.decide(loaded, None, chunked.chunk_option(chunk), fmt)
-    if decision.plan is not None:
-        def shown(results: dict[str, Array]) -> None:
-            f = results["f"]
-            emit(results, out, lambda console: views().forward(console, loaded, f, out.precision))
+        fmt = output_format(out)
+        decision = chunked.decide(loaded, None, chunked.chunk_option(chunk), fmt)
+        if decision.plan is not None:
+            def shown(results: dict[str, Array]) -> None:
+                f = results["f"]
+                emit(results, out, lambda console: views().forward(console, loaded, f, out.precision))
 
-        chunked.forward(loaded, decision, out, fmt, shown)
-        return
+            chunked.forward(loaded, decision, out, fmt, shown)
+            return
     f = loaded.problem.forward()
     emit({"f": f}, out, lambda console: views().forward(console, loaded, f, out.precision), problem=loaded.problem)
 
@@ -322,21 +338,23 @@ def checked_wrt(loaded: Loaded, names: list[str] | None) -> tuple[str, ...]:
 def backward(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice, chunk: str | None = None) -> None:
     """dL/dθ for each operand asked for, from G = ∂L/∂f (-G, or the loss's G from f in the same forward pass);
     block by block when it does not fit or --chunk asks (cli.chunked)."""
-    from . import chunked
-
     names, record = wrt_names(loaded, wrt)
     check_upstream(loaded, loss)
     problem = loaded.problem
-    fmt = output_format(out)
-    decision = chunked.decide(loaded, names, chunked.chunk_option(chunk), fmt, loss)
-    if decision.plan is not None:
-        def shown(grads: core.Gradients, results: dict[str, Array]) -> None:
-            if results:
-                whole = replace(grads, grads={key[1:]: value for key, value in results.items()})
-                emit(results, out, lambda console: views().backward(console, whole, out.precision), record=record)
+    if not small(loaded, chunk):
+        from . import chunked
 
-        chunked.backward(loaded, decision, names, loss, out, fmt, shown)
-        return
+        fmt = output_format(out)
+        decision = chunked.decide(loaded, names, chunked.chunk_option(chunk), fmt, loss)
+        if decision.plan is not None:
+            def shown(grads: core.Gradients, results: dict[str, Array]) -> None:
+                if results:
+                    whole = replace(grads, grads={key[1:]: value for key, value in results.items()})
+                    emit(results, out, lambda console: views().backward(console, whole, out.precision),
+                         record=record)
+
+            chunked.backward(loaded, decision, names, loss, out, fmt, shown)
+            return
     if loaded.G is not None and (loss is None or loaded.G_given):
         grads = problem.backward(problem.upstream(loaded.G), names)
     elif problem.f_shape == () and loss is None:
@@ -529,9 +547,10 @@ def check(loaded: Loaded, wrt: str | None, out: OutputChoice) -> bool:
     from ..core import gradcheck
 
     names = checked_wrt(loaded, _wrt_list(wrt))
-    from .chunked import require_fits
+    if not small(loaded):
+        from .chunked import require_fits
 
-    require_fits(loaded, names, "check")
+        require_fits(loaded, names, "check")
     report = gradcheck.check_problem(loaded.problem, loaded.G, names)
     fmt = descriptive_format(out, ("csv", "tsv", "json"))
     if fmt in ("table", "text"):
@@ -567,9 +586,10 @@ def explain(loaded: Loaded, wrt: str | None, out: OutputChoice) -> None:
     from . import derivation, notation
 
     names, _ = wrt_names(loaded, wrt)
-    from .chunked import require_fits
+    if not small(loaded):
+        from .chunked import require_fits
 
-    require_fits(loaded, names, "explain")
+        require_fits(loaded, names, "explain")
     G, note = upstream(loaded, None)
     steps = derivation.derivation(loaded.problem, G, names, note, default=loaded.default)
     fmt = descriptive_format(out, ("json", "markdown", "latex"))
