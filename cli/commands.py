@@ -8,6 +8,7 @@ wxb.cli.present. Views never call back here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
@@ -34,12 +35,25 @@ __all__ = ["JacobianRequest", "OutputChoice", "Sources", "backward", "check", "d
 SEED = {"W": np.eye(2), "X": np.array([[1.0, 2.0], [3.0, 4.0]]), "b": np.array([5.0, 6.0])}
 
 
+# ---- The memory plan's fast path ----
+
+SMALL = 64 << 20  # bytes: eight times every value of a command under this fits on any machine
+
+
+def small(loaded: Loaded, chunk: str | None = None) -> bool:
+    """True when a command is so small that it fits anywhere: then the memory plan (cli.chunked) is not even
+    imported, which keeps start-up as it was. Never with --chunk or a WXB_MEMORY cap."""
+    import os
+
+    problem = loaded.problem
+    values = sum(math.prod(shape) for shape in problem.shapes.values()) * problem.dtype.itemsize
+    return chunk is None and "WXB_MEMORY" not in os.environ and 8 * values < SMALL
+
+
 # ---- forward ----
 
 def forward(loaded: Loaded, out: OutputChoice, chunk: str | None = None) -> None:
     """f, the expression's value: whole, or block by block when it does not fit or --chunk asks (cli.chunked)."""
-    from . import chunked
-
     refuse_target(loaded, "forward")
     refuse_chunk_on_dask(loaded, chunk)
     if loaded.problem.lazy:
@@ -48,15 +62,18 @@ def forward(loaded: Loaded, out: OutputChoice, chunk: str | None = None) -> None
             f = results["f"]
             emit(results, out, lambda console: views().forward(console, loaded, f, out.precision), warned=True)
         return
-    fmt = output_format(out)
-    decision = chunked.decide(loaded, None, chunked.chunk_option(chunk), fmt)
-    if decision.plan is not None:
-        def shown(results: dict[str, Array]) -> None:
-            f = results["f"]
-            emit(results, out, lambda console: views().forward(console, loaded, f, out.precision))
+    if not small(loaded, chunk):
+        from . import chunked
 
-        chunked.forward(loaded, decision, out, fmt, shown)
-        return
+        fmt = output_format(out)
+        decision = chunked.decide(loaded, None, chunked.chunk_option(chunk), fmt)
+        if decision.plan is not None:
+            def shown(results: dict[str, Array]) -> None:
+                f = results["f"]
+                emit(results, out, lambda console: views().forward(console, loaded, f, out.precision))
+
+            chunked.forward(loaded, decision, out, fmt, shown)
+            return
     f = loaded.problem.forward()
     emit({"f": f}, out, lambda console: views().forward(console, loaded, f, out.precision), problem=loaded.problem)
 
@@ -66,8 +83,6 @@ def forward(loaded: Loaded, out: OutputChoice, chunk: str | None = None) -> None
 def backward(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice, chunk: str | None = None) -> None:
     """dL/dθ for each operand asked for, from G = ∂L/∂f (-G, or the loss's G from f in the same forward pass);
     block by block when it does not fit or --chunk asks (cli.chunked)."""
-    from . import chunked
-
     names, record = wrt_names(loaded, wrt)
     check_upstream(loaded, loss)
     problem = loaded.problem
@@ -75,16 +90,20 @@ def backward(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoic
     if problem.lazy:
         lazy_backward(loaded, loss, names, record, out)
         return
-    fmt = output_format(out)
-    decision = chunked.decide(loaded, names, chunked.chunk_option(chunk), fmt, loss)
-    if decision.plan is not None:
-        def shown(grads: core.Gradients, results: dict[str, Array]) -> None:
-            if results:
-                whole = replace(grads, grads={key[1:]: value for key, value in results.items()})
-                emit(results, out, lambda console: views().backward(console, whole, out.precision), record=record)
+    if not small(loaded, chunk):
+        from . import chunked
 
-        chunked.backward(loaded, decision, names, loss, out, fmt, shown)
-        return
+        fmt = output_format(out)
+        decision = chunked.decide(loaded, names, chunked.chunk_option(chunk), fmt, loss)
+        if decision.plan is not None:
+            def shown(grads: core.Gradients, results: dict[str, Array]) -> None:
+                if results:
+                    whole = replace(grads, grads={key[1:]: value for key, value in results.items()})
+                    emit(results, out, lambda console: views().backward(console, whole, out.precision),
+                         record=record)
+
+            chunked.backward(loaded, decision, names, loss, out, fmt, shown)
+            return
     if loaded.G is not None and (loss is None or loaded.G_given):
         grads = problem.backward(problem.upstream(loaded.G), names)
     elif problem.f_shape == () and loss is None:
@@ -186,10 +205,11 @@ def checked_loss(loaded: Loaded, loss: str | None) -> tuple[Array, str]:
 def check(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice) -> bool:
     """Finite differences against the analytic gradients of L; True unless an operand fails."""
     from ..core import gradcheck
-    from .chunked import require_fits
-
     names = checked_wrt(loaded, wrt_list(wrt))
-    require_fits(loaded, names, "check")
+    if not small(loaded):
+        from .chunked import require_fits
+
+        require_fits(loaded, names, "check")
     G, which = checked_loss(loaded, loss)
     report = gradcheck.check_problem(loaded.problem, G, names)
     fmt = descriptive_format(out, tuple(CHECK_WRITERS))
@@ -218,10 +238,11 @@ def explain(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice
         what = "the expression's value" if taken[0] == "f" else "the loss"
         raise InputError(f"explain writes {what} as {taken[0]}, so it cannot also name the operand {taken[0]}",
                          hint=f"rename the operand, e.g. {taken[0]}1")
-    from .chunked import require_fits
-
     names, _ = wrt_names(loaded, wrt)
-    require_fits(loaded, names, "explain")
+    if not small(loaded):
+        from .chunked import require_fits
+
+        require_fits(loaded, names, "explain")
     G, note = upstream(loaded, loss)
     steps = derivation.derivation(loaded.problem, G, names, note, default=loaded.default, loss=loss or "sum",
                                   target=loaded.target)

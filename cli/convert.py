@@ -222,5 +222,5 @@ def _convert_stream(stream: IO[bytes], where: Where, output: Path, delimiter: st
     head = stream.read(4096)
     kind = content_kind(head, "")
     if kind in ("npy", "npz"):
-        raise where.error(f"is already {kind} data", hint="wxb reads .npy and .npz as they are")
+        raise where.error(f"holds .{kind} data already, not text", hint="wxb reads .npy and .npz as they are")
     return WRITERS[output.suffix.lower()](stream, head, where, output, delimiter, header, transpose)

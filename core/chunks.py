@@ -69,11 +69,10 @@ def forward_blocks(problem: Problem, plan: Streaming, width: int, read: Read, wr
     the root sums the batch away."""
     values, counts = [], []
     for start, stop in blocks(plan.size, width):
-        f = block_problem(problem, plan, read, start, stop).forward()
-        if plan.root == "columns":
-            write("f", start, f)
+        if plan.root == "columns":  # no block outlives its write: the next one is read after it is gone
+            write("f", start, block_problem(problem, plan, read, start, stop).forward())
         else:
-            values.append(f)
+            values.append(block_problem(problem, plan, read, start, stop).forward())
             counts.append(stop - start)
     if plan.root == "columns":
         return None
@@ -91,20 +90,23 @@ def backward_blocks(problem: Problem, plan: Streaming, width: int, read: Read, w
     if plan.root == "reduced":
         return _reduced_backward(problem, plan, width, read, write, wrt, G, loss, target)
     sums: dict[str, Array] = {}
-    row = loss_row(loss) if loss is not None else None
     last: Gradients | None = None
-    for start, stop in blocks(plan.size, width):
+
+    def one_block(start: int, stop: int) -> Gradients:
+        """The block's gradients (its inputs and values let go on return, before the next block is read)."""
         block = block_problem(problem, plan, read, start, stop)
-        if row is not None:
-            t = read("T", start, stop) if target_blocks else target
-            last = block.backward(None, wrt, loss=loss, target=t)
-            share = (stop - start) / plan.size if row.per_entry else None
-            grads = {name: g * share for name, g in last.grads.items()} if share is not None else dict(last.grads)
-        else:
-            g = read("G", start, stop) if G_blocks else G
-            last = block.backward(block.upstream(g), wrt)
-            grads = dict(last.grads)
-        _collect(plan, grads, start, write, sums)
+        if loss is None:
+            return block.backward(block.upstream(read("G", start, stop) if G_blocks else G), wrt)
+        grads = block.backward(None, wrt, loss=loss, target=read("T", start, stop) if target_blocks else target)
+        if not loss_row(loss).per_entry:
+            return grads
+        share = (stop - start) / plan.size  # the block's G divided by its own size: the whole's N instead
+        return replace(grads, grads={name: g * share for name, g in grads.grads.items()})
+
+    for start, stop in blocks(plan.size, width):
+        last = one_block(start, stop)
+        _collect(plan, dict(last.grads), start, write, sums)
+        last = replace(last, grads={})  # written or summed: let the block's gradients go
     assert last is not None
     return replace(last, grads=sums)
 
@@ -129,11 +131,11 @@ def _reduced_backward(problem: Problem, plan: Streaming, width: int, read: Read,
     sums: dict[str, Array] = {}
     last: Gradients | None = None
     for index, (start, stop) in enumerate(blocks(plan.size, width)):
-        block = block_problem(problem, plan, read, start, stop)
         value = values[index] if values else np.zeros(problem.f_shape, problem.dtype)
         share = combine.scale(value, whole if whole is not None else value, stop - start, plan.size)
-        last = block.backward(upstream * share, wrt)
+        last = block_problem(problem, plan, read, start, stop).backward(upstream * share, wrt)
         _collect(plan, dict(last.grads), start, write, sums)
+        last = replace(last, grads={})
     assert last is not None
     return replace(last, grads=sums)
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Problem, aligned
+from .engine import Problem, _closure, _needed_values, aligned
 from .expr import Node
 from .rules import PRIMITIVES, resolved_axis
 
@@ -322,15 +322,31 @@ def estimate(problem: Problem, *, wrt: tuple[str, ...] | None, resident: Iterabl
     dtype = problem.dtype
     held = sum(problem.operands[name].nbytes for name in set(resident))
     sizes = {id(node): _nbytes(problem.shape(node), dtype) for node in problem.intermediates()}
-    values = sum(sizes.values())
     f_bytes = _nbytes(problem.f_shape, dtype)
     if wrt is None:
         results = 0 if problem.root.op != "var" else f_bytes
-        return Estimate(held, values, results, f_bytes * (2 if text_output else 0))
-    largest = max([*sizes.values(), f_bytes])
-    values += 3 * largest + (f_bytes if upstream in ("made", "given") else 0)
+        return Estimate(held, sum(sizes.values()), results, f_bytes * (2 if text_output else 0))
+    active = problem.depends_on(set(wrt))
+    wanted = _needed_values(problem, active) | ({id(problem.root)} if upstream == "made" else set())
+    computed = _closure(problem, wanted)  # the values the forward pass of reverse mode computes
+    values = sum(size for key, size in sizes.items() if key in computed)
+    values += max((_vjp_work(problem, node, active) for node in problem.intermediates() if id(node) in active),
+                  default=0) + (f_bytes if upstream in ("made", "given") else 0)
     grads = sum(problem.operands[name].nbytes for name in wrt)
     return Estimate(held, values, grads, grads * (2 if text_output else 0))
+
+
+def _vjp_work(problem: Problem, node: Node, active: set[int]) -> int:
+    """Bytes a node's VJPs allocate: a product's or a transpose's, each active argument's gradient; the others
+    (elementwise, along an axis, reductions), about three arrays of the larger of value and argument, unless
+    they pass G on unchanged."""
+    rule = PRIMITIVES[node.op]
+    args = [_nbytes(problem.shape(arg), problem.dtype) for arg in node.args if id(arg) in active]
+    if rule.kind in ("matmul", "transpose"):
+        return sum(args)
+    if not rule.uses:
+        return 0
+    return 3 * max([_nbytes(problem.shape(node), problem.dtype), *args])
 
 
 def per_column(whole: Callable[[int], int], size: int) -> tuple[int, float]:
