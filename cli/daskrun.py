@@ -44,9 +44,9 @@ def running(dask: bool, scheduler: str | None) -> Iterator[None]:
     """Where the command's Dask graph runs: on the cluster at `scheduler` (a Client for the block, closed after),
     else (dask) on this machine's cores in threads, else nowhere (the command runs in memory).
 
-    Threads, not a LocalCluster of processes: NumPy releases the GIL in its kernels, so threads use every core with
-    no start-up and no copies between processes; measured on the tanh case (bench/results.md), a LocalCluster was
-    1.5× slower."""
+    Threads, not a LocalCluster of processes: NumPy releases the GIL in its kernels, so threads use every core,
+    with no cluster to start on every command (about 10 s here) and no copies between processes (README, Big
+    data: the figures)."""
     if not dask and scheduler is None:
         yield
         return
