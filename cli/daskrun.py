@@ -44,9 +44,9 @@ def running(dask: bool, scheduler: str | None) -> Iterator[None]:
     """Where the command's Dask graph runs: on the cluster at `scheduler` (a Client for the block, closed after),
     else (dask) on this machine's cores in threads, else nowhere (the command runs in memory).
 
-    Threads, not a LocalCluster of processes: NumPy releases the GIL in its kernels, so threads use every core with
-    no start-up and no copies between processes; measured on the tanh case (bench/results.md), a LocalCluster was
-    1.5× slower."""
+    Threads, not a LocalCluster of processes: NumPy releases the GIL in its kernels, so threads use every core,
+    with no cluster to start on every command (about 10 s here) and no copies between processes (README, Big
+    data: the figures)."""
     if not dask and scheduler is None:
         yield
         return
@@ -78,7 +78,7 @@ def _connect(distributed: Any, address: str) -> Any:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise InputError(f"cannot reach the Dask scheduler at {address!r}: {reason}", operand="--scheduler",
                          hint="start one with `dask scheduler` and workers with `dask worker ADDRESS`, or use "
-                         "--dask for a local cluster") from None
+                         "--dask to compute on this machine") from None
 
 
 # ---------------------------------------------------------------- operands in
@@ -88,8 +88,9 @@ def lazy_operands(arrays: Mapping[str, Any]) -> dict[str, Any]:
     """Every operand as a Dask array chunked along the batch (the last axis), one column width for all."""
     import_extra("dask.array", "--dask")
     width = batch_width([a for a in arrays.values() if a is not None])
-    return {name: None if a is None else lazy_array(a, width, f"-{name}" if len(name) == 1 else f"{name}=")
-            for name, a in arrays.items()}
+    from .operands import operand_label
+
+    return {name: None if a is None else lazy_array(a, width, operand_label(name)) for name, a in arrays.items()}
 
 
 def batch_width(arrays: list[Any]) -> int:
@@ -102,7 +103,6 @@ def batch_width(arrays: list[Any]) -> int:
 def lazy_array(array: Any, width: int, label: str) -> Any:
     """One operand as a Dask array: a mapped .npy by reader tasks, zarr by da.from_zarr, an in-memory one wrapped."""
     da = dask_array()
-
     if isinstance(array, da.Array):
         return array
     if np.ndim(array) == 0 and not type(array).__module__.startswith("zarr"):
