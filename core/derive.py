@@ -245,6 +245,10 @@ class Writer:
         (ca, ra), (cb, rb) = _scaled(a), _scaled(b)
         if ra == rb:
             return self.mul(const(ca + cb), ra)
+        if ca == cb != 1:  # c·r + c·s = c·(r + s)
+            return self.mul(const(ca), self.add(ra, rb))
+        if ca < 0 < cb:  # −c·r + s is written s − c·r
+            return self.sub(b, self.mul(const(-ca), ra))
         if a.op == "matmul" and b.op == "matmul":
             fa, fb = _factors(a), _factors(b)
             if fa[-1] == fb[-1] and len(fa) > 1 and len(fb) > 1:  # P @ x + Q @ x = (P + Q) @ x
@@ -295,6 +299,8 @@ class Writer:
             return self.neg(b)
         if is_const(b):
             return self.mul(b, a)
+        if b.op in ("add", "sub") and self._outer(b):  # a * (G - s), G a column and s a row: a * G - a * s
+            return self._binary(b.op, self.mul(a, b.args[0]), self.mul(a, b.args[1]))
         if a.op == "neg":
             return self.neg(self.mul(a.args[0], b))
         if b.op == "neg":
@@ -348,10 +354,12 @@ class Writer:
             return Term("softmax", inner.args, axis=inner.axis, default_axis=inner.default_axis)
         if op == "exp" and args[0].op == "log":
             return args[0].args[0]
-        if op in ("sum", "mean") and args[0].op == "neg":  # constants and signs come out of a sum
-            return self.neg(self.call(op, args[0].args, axis, default_axis, keepdims))
-        if op in ("sum", "mean") and args[0].op == "mul" and is_const(args[0].args[0]):
-            return self.mul(args[0].args[0], self.call(op, args[0].args[1:], axis, default_axis, keepdims))
+        linear = PRIMITIVES[op].linear if op in PRIMITIVES else ()
+        for i, arg in enumerate(args):  # constants and signs come out of an argument the function is linear in
+            if i < len(linear) and linear[i] and (arg.op == "neg" or (arg.op == "mul" and is_const(arg.args[0]))):
+                c, inner = (const(-1.0), arg.args[0]) if arg.op == "neg" else arg.args
+                rest = (*args[:i], inner, *args[i + 1:])
+                return self.mul(c, self.call(op, rest, axis, default_axis, keepdims))
         return Term(op, args, axis=axis, default_axis=default_axis, keepdims=keepdims)
 
     # ---- linear algebra ----
@@ -413,6 +421,15 @@ class Writer:
         """a @ b, or a * b where one factor has been summed to a number."""
         return self.mul(a, b) if () in (self.shape(a), self.shape(b)) else Term("matmul", (a, b))
 
+    def _outer(self, t: Term) -> bool:
+        """True when t (a sum or difference) would enlarge both of its arguments: an outer sum, which the engine
+        refuses."""
+        try:
+            self.shape(t)
+        except WxbError:
+            return self.shapes is not None
+        return False
+
     def _binary(self, op: str, a: Term, b: Term) -> Term:
         build = {"add": self.add, "sub": self.sub, "mul": self.mul, "div": self.div, "matmul": self.matmul}[op]
         return build(a, b)
@@ -452,8 +469,11 @@ class Writer:
         axis along which t is constant is a factor (its length), not a sum."""
         from .broadcast import broadcast_axes
 
-        dropped, kept = broadcast_axes(target, full)
         own = self.shape(t) or ()
+        if len(own) > len(full) == 1:  # t is the (m, 1) column a 1-D f stands for
+            full = (full[0], 1)
+            target = aligned(target, full)
+        dropped, kept = broadcast_axes(target, full)
         own = (own[0], 1) if len(own) == 1 and len(full) >= 2 else own
         lead = len(full) - len(own)
         factor = 1
@@ -564,6 +584,9 @@ def _scaled(t: Term) -> tuple[float, Term]:
     if t.op == "neg":
         c, r = _scaled(t.args[0])
         return -c, r
+    if t.op == "matmul" and t.args[0].op in ("mul", "neg"):  # 2 * A @ B is 2 * (A @ B)
+        c, r = _scaled(t.args[0])
+        return (c, Term("matmul", (r, t.args[1]))) if c != 1 else (1.0, t)
     return 1.0, t
 
 
@@ -678,14 +701,15 @@ def derive(expression: Expression, shapes: Mapping[str, Shape] | None = None, wr
            seed: Term | None = None, share: bool = True) -> Derivation:
     """dL/dθ for each operand θ in wrt (default: all) as formulas in the expression language. shapes: every
     operand's shape, or None (names only: no operand taken to be broadcast). The upstream gradient ∂L/∂f is the
-    operand G, or `seed` (ONE for L = sum(f)); G = 1 when f is a scalar. share: name repeated subexpressions."""
+    operand G, or `seed` (ONE for L = sum(f)); G = 1 when f is a scalar or has one entry
+    (the 1×1 quadratic form x.T @ A @ x: L = f, as backward has it). share: name repeated subexpressions."""
     names = tuple(expression.operands) if wrt is None else tuple(wrt)
     order = expression.nodes()
     terms = _terms(order)
     root = expression.root
     writer = Writer(None if shapes is None else {**shapes})
     f_shape = writer.shape(terms[id(root)]) if shapes is not None else None
-    scalar = f_shape == () if f_shape is not None else _scalar(expression)
+    scalar = all(n == 1 for n in f_shape) if f_shape is not None else _scalar(expression)
     if seed is None:
         seed = ONE if scalar else var("G")
     if shapes is not None and seed.op == "var":
