@@ -378,8 +378,10 @@ class Writer:
             return self.mul(a.args[0], self.transpose(a.args[1]))
         if a.op == "div" and is_const(a.args[1]):
             return self.div(self.transpose(a.args[0]), a.args[1])
-        if a.op == "matmul" and any(map(_leaf, a.args)) and all(self.ndim(arg) >= 2 for arg in a.args):
-            return self.matmul(self.transpose(a.args[1]), self.transpose(a.args[0]))
+        if a.op == "matmul" and any(map(_leaf, a.args)):
+            moved = self.matmul(self.transpose(a.args[1]), self.transpose(a.args[0]))
+            if all(self.ndim(arg) >= 2 for arg in a.args) or self._same_matrix(moved, Term("T", (a,))):
+                return moved
         if a.op in ("add", "sub", "mul", "div") and all(_leaf(arg) and self.ndim(arg) != 1 for arg in a.args):
             return self._binary(a.op, self.transpose(a.args[0]), self.transpose(a.args[1]))
         return Term("T", (a,))
@@ -416,6 +418,14 @@ class Writer:
             scalar, other, axis = (a, b, -2) if is_const(a) else (b, a, -1)
             return self.mul(scalar, self.summed(other, axis))
         return Term("matmul", (a, b))
+
+    def _same_matrix(self, a: Term, b: Term) -> bool:
+        """True when a and b have the same shape as matrices (a 1-D one a column), or shapes are not known."""
+        try:
+            sa, sb = self.shape(a), self.shape(b)
+        except WxbError:
+            return False
+        return sa is None or sb is None or as_matrix_shape(sa) == as_matrix_shape(sb)
 
     def _product(self, a: Term, b: Term) -> Term:
         """a @ b, or a * b where one factor has been summed to a number."""
