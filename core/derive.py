@@ -451,6 +451,8 @@ class Writer:
         so that it broadcasts against t: sum(t, axis=1) is a column (m,) by wxb's rule; along an axis where t has
         length 1, the sum is that length times t."""
         shape = self.shape(t)
+        if full is not None and shape is not None and len(shape) > len(full) == 1:  # t: the column (m, 1) of a
+            full = (full[0], 1)  # 1-D value
         if full is not None and shape is not None and shape != full:
             own = (shape[0], 1) if len(shape) == 1 and len(full) >= 2 else shape
             own = (1,) * (len(full) - len(own)) + own
