@@ -781,15 +781,16 @@ def _edge(writer: Writer, node: Node, index: int, g: Term, terms: Mapping[int, T
             return grad
         return writer.reduced_to(grad, aligned(own, other), full)
     if row.unsummed is not None:  # a matrix product or solve: summed over the batch axes its argument was
-        grad = _batch_edge(writer, grad, arg)  # broadcast along
+        return _batch_edge(writer, grad, arg)  # broadcast along
     if "full" in _names(source):
         _own_shape(writer, node, index, grad, arg)
     return grad
 
 
 def _own_shape(writer: Writer, node: Node, index: int, grad: Term, arg: Term) -> None:
-    """A formula written with full(G) has its argument's own shape (a 1-D one as a column); one that does not
-    (diag's of a batch or a non-square matrix) would broadcast wrongly, and is refused."""
+    """A formula written with full(G) (and not summed over batch axes afterwards) has its argument's own shape
+    (a 1-D one as a column); one that does not (diag's of a batch or a non-square matrix) would broadcast
+    wrongly, and is refused."""
     own, got = writer.shape(arg), writer.shape(grad)
     if own is None or got is None or as_matrix_shape(own) == as_matrix_shape(got) or own == got:
         return
