@@ -115,8 +115,9 @@ def _terms(order: Iterable[Node]) -> dict[int, Term]:
             elif node.op == "const":
                 terms[id(node)] = const(node.value)
             else:
+                keepdims = None if node.keepdims is None else bool(node.keepdims)
                 terms[id(node)] = Term(node.op, args, axis=node.axis, default_axis=node.default_axis,
-                                       power=node.power, keepdims=getattr(node, "keepdims", None))
+                                       power=node.power, keepdims=keepdims)
         return terms[id(node)]
 
     for node in order:
@@ -608,8 +609,8 @@ def _is_identity(t: Term) -> bool:
 
 
 def node_keepdims(node: Node) -> bool:
-    """Whether a reduction node keeps its axis (the default where reductions keep it)."""
-    return getattr(node, "keepdims", True) is not False
+    """Whether a reduction node keeps its axis (the default, unless keepdims=False is written)."""
+    return node.keepdims is not False
 
 
 # ---- Templates instantiated ----
