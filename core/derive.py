@@ -533,8 +533,8 @@ class Writer:
         a = axis % nd
         if nd == 2:  # the axis dropped: a 1-D G is a column (axis 1 summed); as a row it needs .T (axis 0)
             return g if a == 1 else self.transpose(g)
-        if a == 0:  # a leading axis comes back by broadcasting
-            return g
+        if a == 0:  # a leading axis comes back by broadcasting against x itself (g * x ** 0: its other arguments
+            return self.mul(g, self.pow(x, 0.0))  # may be smaller, and an outer sum is refused)
         raise DeriveError(f"putting the gradient of {node.text} back along axis {node.axis} of {nd} needs an axis "
                           "inserted, which wxb's language cannot write", hint="keep the axis (the default): "
                           f"write {node.op}(…, axis={node.axis}) without keepdims=False")
@@ -938,6 +938,8 @@ def shaped_like(value: Any, shape: Shape) -> Any:
     v = np.asarray(value)
     if v.shape == tuple(shape):
         return v
+    if len(shape) == 1 and v.ndim == 2 and v.shape[1] == 1:  # a column stands for a 1-D operand
+        return np.broadcast_to(v, (shape[0], 1)).reshape(shape).copy()
     if v.ndim == 1 and len(shape) >= 2:
         v = v.reshape(v.shape[0], 1)
     if v.size == math.prod(shape) and [n for n in v.shape if n != 1] == [n for n in shape if n != 1]:

@@ -40,6 +40,8 @@ def as_shaped(value: np.ndarray, shape: Shape) -> np.ndarray:
     v = np.asarray(value, dtype=np.float64)
     if v.shape == shape:
         return v
+    if len(shape) == 1 and v.ndim == 2 and v.shape[1] == 1:  # a column (m, 1), or (1, 1), for a 1-D operand
+        return np.broadcast_to(v, (shape[0], 1)).reshape(shape)
     if v.ndim == 1 and len(shape) >= 2:
         v = v.reshape(v.shape[0], 1)
     try:
