@@ -460,8 +460,9 @@ class Writer:
             axes = range(len(full)) if axis is None else [axis % len(full)] if full else []
             if all(own[a] == 1 for a in axes):
                 return self.mul(const(math.prod(full[a] for a in axes)), t)
-            if axis is None:
-                return self.call("sum", (t,))
+            if axis is None:  # each entry of t stands for as many as it is broadcast along
+                repeats = math.prod(n for o, n in zip(own, full, strict=True) if o == 1)
+                return self.mul(const(repeats), self.call("sum", (t,)))
             axis = axis % len(full) - (len(full) - len(shape) if len(shape) != 1 else 0)
         if axis is None:
             return self.call("sum", (t,))
