@@ -15,8 +15,9 @@ and as the matrix of the square-matrix rows. Reductions with axis= keep the redu
 keepdims=False; over every axis they give a scalar. Rows are array-backend-neutral: no np.asarray on values, no
 writes into inputs, no float() of a value; np.linalg's functions dispatch through __array_function__.
 
-Adding a primitive is one row here plus its entry in the autograd oracle's table (tests/test_engine_oracle.py),
-which a test enforces.
+Adding a primitive is one row here (with its gradient formula for `wxb derive`, or the reason it has none) plus
+its entry in the autograd oracle's table (tests/test_engine_oracle.py) and its case in tests/test_derive.py's
+PRIMITIVE_CASES, which tests enforce.
 """
 
 from __future__ import annotations
