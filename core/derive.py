@@ -3,12 +3,13 @@
     derivation = derive(parse("sum((W @ X + b - Y) ** 2)"), {"W": (3, 4), "X": (4, 5), "b": (3,), "Y": (3, 5)})
     derivation.text("W")      # '2 * (W @ X + b - Y) @ X.T'
 
-Each primitive's VJP is a template in the expression language (TEMPLATES: one line per primitive, read as
-autograd's numpy_vjps.py): G is the upstream gradient, x and y the arguments, f the primitive's value, p the
-exponent of ** and q = p − 1, n the count of entries a mean averages. Two pseudo-functions stand for what
-depends on how reductions keep their axis: expand(G) puts a reduced gradient back along the summed axis, and
-keep_sum(t) sums t along the primitive's axis, keeping that axis for broadcasting. A function called in a template
-works along the primitive's own axis (softmax(x) in logsumexp's).
+Each primitive's VJP is a template in the expression language, kept in its row of the table of primitives
+(`PRIMITIVES[op].formulas`, one per argument, read as autograd's numpy_vjps.py): G is the upstream gradient,
+x and y the arguments, f the primitive's value, p the exponent of ** and q = p − 1, n the count of entries a
+mean averages. Four pseudo-functions stand for what depends on shapes: expand(G) puts a reduced gradient back
+along the reduced axes, keep_sum(t) sums t along the primitive's axis keeping it, full(G) is G in f's own shape
+and eye(x) the identity of x's last two axes. A function called in a template works along the primitive's own
+axis (softmax(x) in logsumexp's). A row with no formula says why (`no_formula`), and derive refuses in one line.
 
 The terms are built by smart constructors that simplify as a person writes: no `* 1` and no G where G = 1,
 constants folded and moved to the front, (Aᵀ)ᵀ = A, transposes moved onto the operands ((A @ B).T = B.T @ A.T),
@@ -19,9 +20,8 @@ a row or a column that broadcasts, summed out of a matrix product where it meets
 sum(X, axis=1).T). With names only, operands are taken as matrices and none as broadcast (Derivation.assumed
 says which were taken so). Repeated subexpressions are named once (z1, z2, …: Derivation.where). Pure: no I/O.
 
-Formulas are written for the engine they run on: reductions_keep_axis() and left_vector_is_column() probe it, so
-the same templates write `sum(G, axis=0)` where a reduction keeps its axis and `sum(G, axis=0).T` where it does
-not, and `G @ x.T` where a 1-D left operand of @ is a column.
+Formulas are written for the engine they run on: a reduction with axis= keeps that axis (so a row bias's
+gradient is `sum(G, axis=0)`, no .T), and a 1-D operand is a column on either side of @ (`G @ x.T`).
 """
 
 from __future__ import annotations
@@ -36,58 +36,8 @@ from typing import Any
 from .broadcast import Shape
 from .errors import WxbError
 from .expr import Expression, Node
-from .rules import PRIMITIVES, resolved_axis
-
-# ---- The templates: ∂L/∂(argument) for the upstream gradient G, one line per primitive ----
-
-TEMPLATES: dict[str, tuple[str, ...]] = {
-    # ---- elementwise, two arguments (summed back to a broadcast argument's shape by reduced_to) ----
-    "add":         ("G", "G"),
-    "sub":         ("G", "-G"),
-    "mul":         ("G * y", "G * x"),
-    "div":         ("G / y", "-G * f / y"),
-    # ---- elementwise, one argument ----
-    "neg":         ("-G",),
-    "pow":         ("p * G * x ** q",),
-    "relu":        ("G * sign(f)",),
-    "tanh":        ("G * (1 - f ** 2)",),
-    "sigmoid":     ("G * f * (1 - f)",),
-    "exp":         ("G * f",),
-    "log":         ("G / x",),
-    "sqrt":        ("G / (2 * f)",),
-    "abs":         ("G * sign(x)",),
-    "sign":        ("0",),
-    "sin":         ("G * cos(x)",),
-    "cos":         ("-G * sin(x)",),
-    "log1p":       ("G / (1 + x)",),
-    "softplus":    ("G * sigmoid(x)",),
-    # ---- linear algebra (a scalar or row G is handled by matmul: Σ over the contracted axis) ----
-    "matmul":      ("G @ y.T", "x.T @ G"),
-    "T":           ("G.T",),
-    "trace":       ("expand(G) * diag(diag(x) ** 0)",),
-    "det":         ("expand(G) * f * inv(x).T",),
-    "logdet":      ("expand(G) * inv(x).T",),
-    "inv":         ("-(f.T @ G @ f.T)",),
-    "solve":       ("-solve(x.T, G) @ f.T", "solve(x.T, G)"),
-    "diag":        ("diag(G)",),
-    # ---- along an axis (shape kept) ----
-    "softmax":     ("f * (G - keep_sum(G * f))",),
-    "log_softmax": ("G - exp(f) * keep_sum(G)",),
-    # ---- reductions (an axis, or every axis, summed away) ----
-    "sum":         ("expand(G)",),
-    "mean":        ("expand(G / n)",),
-    "logsumexp":   ("expand(G) * softmax(x)",),
-    "norm":        ("expand(G) * x / f",),
-}
-# Templates written ahead of their primitives (the calc branch adds them); tests skip each until it exists.
-NEW_PRIMITIVES = ("trace", "det", "logdet", "inv", "solve", "diag", "sin", "cos", "log1p", "softplus", "norm")
-# Primitives whose gradient has no closed formula in the language.
-UNWRITABLE = {
-    "max": "the gradient of max goes to the first maximiser of each slice, which no formula of wxb's language selects",
-    "min": "the gradient of min goes to the first minimiser of each slice, which no formula of wxb's language selects",
-}
-FULL_G = ("solve", "diag")  # templates that need G in f's own shape (a function of it, not broadcasting)
-REDUCTIONS = ("sum", "mean", "logsumexp", "norm", "trace", "det", "logdet")
+from .notation import shape_text
+from .rules import PRIMITIVES, aligned, as_matrix_shape, resolved_axis
 
 
 class DeriveError(WxbError, ValueError):
@@ -165,8 +115,9 @@ def _terms(order: Iterable[Node]) -> dict[int, Term]:
             elif node.op == "const":
                 terms[id(node)] = const(node.value)
             else:
+                keepdims = None if node.keepdims is None else bool(node.keepdims)
                 terms[id(node)] = Term(node.op, args, axis=node.axis, default_axis=node.default_axis,
-                                       power=node.power, keepdims=getattr(node, "keepdims", None))
+                                       power=node.power, keepdims=keepdims)
         return terms[id(node)]
 
     for node in order:
@@ -234,30 +185,7 @@ def _level(t: Term, names: Mapping[Term, str] | None) -> int:
     return 5 if names and t in names else level(t)
 
 
-# ---- The world the formulas are evaluated in: how this engine treats reductions and 1-D operands ----
-
-@functools.cache
-def reductions_keep_axis() -> bool:
-    """True when sum(x, axis=k) keeps axis k with length 1 (so G broadcasts back without help)."""
-    import numpy as np
-
-    from .engine import Problem
-
-    return Problem.build("sum(x, axis=0)", {"x": np.zeros((2, 3))}).f_shape == (1, 3)
-
-
-@functools.cache
-def left_vector_is_column() -> bool:
-    """True when a 1-D left operand of @ is a column (x @ y.T an outer product), as the maths writes it."""
-    import numpy as np
-
-    from .engine import Problem
-
-    try:
-        return Problem.build("x @ y", {"x": np.zeros(3), "y": np.zeros((1, 2))}).f_shape == (3, 2)
-    except WxbError:
-        return False
-
+# ---- The shapes the engine gives ----
 
 def shape_rule(op: str, node: Node, shapes: list[Shape]) -> Shape:
     """The shape of a primitive's value from its arguments' (the engine's own rule, so formulas check as they
@@ -274,8 +202,6 @@ class Writer:
     """Builds simplified terms; with operand shapes (`shapes`, None for names only) it knows every term's shape."""
 
     shapes: Mapping[str, Shape] | None
-    keeps: bool = field(default_factory=reductions_keep_axis)
-    column_left: bool = field(default_factory=left_vector_is_column)
     known: dict[Term, Shape] = field(default_factory=dict)
 
     # ---- shapes ----
@@ -320,6 +246,10 @@ class Writer:
         (ca, ra), (cb, rb) = _scaled(a), _scaled(b)
         if ra == rb:
             return self.mul(const(ca + cb), ra)
+        if ca == cb != 1:  # c·r + c·s = c·(r + s)
+            return self.mul(const(ca), self.add(ra, rb))
+        if ca < 0 < cb:  # −c·r + s is written s − c·r
+            return self.sub(b, self.mul(const(-ca), ra))
         if a.op == "matmul" and b.op == "matmul":
             fa, fb = _factors(a), _factors(b)
             if fa[-1] == fb[-1] and len(fa) > 1 and len(fb) > 1:  # P @ x + Q @ x = (P + Q) @ x
@@ -370,6 +300,8 @@ class Writer:
             return self.neg(b)
         if is_const(b):
             return self.mul(b, a)
+        if b.op in ("add", "sub") and self._outer(b):  # a * (G - s), G a column and s a row: a * G - a * s
+            return self._binary(b.op, self.mul(a, b.args[0]), self.mul(a, b.args[1]))
         if a.op == "neg":
             return self.neg(self.mul(a.args[0], b))
         if b.op == "neg":
@@ -423,10 +355,12 @@ class Writer:
             return Term("softmax", inner.args, axis=inner.axis, default_axis=inner.default_axis)
         if op == "exp" and args[0].op == "log":
             return args[0].args[0]
-        if op in ("sum", "mean") and args[0].op == "neg":  # constants and signs come out of a sum
-            return self.neg(self.call(op, args[0].args, axis, default_axis, keepdims))
-        if op in ("sum", "mean") and args[0].op == "mul" and is_const(args[0].args[0]):
-            return self.mul(args[0].args[0], self.call(op, args[0].args[1:], axis, default_axis, keepdims))
+        linear = PRIMITIVES[op].linear if op in PRIMITIVES else ()
+        for i, arg in enumerate(args):  # constants and signs come out of an argument the function is linear in
+            if i < len(linear) and linear[i] and (arg.op == "neg" or (arg.op == "mul" and is_const(arg.args[0]))):
+                c, inner = (const(-1.0), arg.args[0]) if arg.op == "neg" else arg.args
+                rest = (*args[:i], inner, *args[i + 1:])
+                return self.mul(c, self.call(op, rest, axis, default_axis, keepdims))
         return Term(op, args, axis=axis, default_axis=default_axis, keepdims=keepdims)
 
     # ---- linear algebra ----
@@ -445,8 +379,10 @@ class Writer:
             return self.mul(a.args[0], self.transpose(a.args[1]))
         if a.op == "div" and is_const(a.args[1]):
             return self.div(self.transpose(a.args[0]), a.args[1])
-        if a.op == "matmul" and any(map(_leaf, a.args)) and all(self.ndim(arg) >= 2 for arg in a.args):
-            return self.matmul(self.transpose(a.args[1]), self.transpose(a.args[0]))
+        if a.op == "matmul" and any(map(_leaf, a.args)):
+            moved = self.matmul(self.transpose(a.args[1]), self.transpose(a.args[0]))
+            if all(self.ndim(arg) >= 2 for arg in a.args) or self._same_matrix(moved, Term("T", (a,))):
+                return moved
         if a.op in ("add", "sub", "mul", "div") and all(_leaf(arg) and self.ndim(arg) != 1 for arg in a.args):
             return self._binary(a.op, self.transpose(a.args[0]), self.transpose(a.args[1]))
         return Term("T", (a,))
@@ -470,27 +406,40 @@ class Writer:
             return a
         sa, sb = self.shape(a), self.shape(b)
         if sa is not None and sb is not None:
-            if len(sa) == 1 and len(sb) >= 2:  # a derived 1-D left factor is a column, as everywhere in wxb
-                a = self.matrix(a)
             if sa == ():
                 return self.mul(a, self.summed(b, -2))
-            if sb == ():
-                return self.mul(b, self.summed(a, -1))
-            if len(sa) >= 2 and len(sb) >= 2 and sa[-1] == 1 != sb[-2]:
-                return Term("matmul", (a, self.summed(b, -2)))
-            if len(sa) >= 2 and len(sb) >= 2 and sb[-2] == 1 != sa[-1]:
-                return Term("matmul", (self.matrix(self.summed(a, -1)), b))
+            if sb == ():  # a 1-D a is a column: constant along its one column already
+                return self.mul(b, a if len(sa) == 1 else self.summed(a, -1))
+            ma, mb = as_matrix_shape(sa), as_matrix_shape(sb)
+            if ma[-1] == 1 != mb[-2]:
+                return self._product(a, self.summed(b, -2))
+            if mb[-2] == 1 != ma[-1]:
+                return self._product(self.summed(a, -1), b)
         elif is_const(a) or is_const(b):
             scalar, other, axis = (a, b, -2) if is_const(a) else (b, a, -1)
             return self.mul(scalar, self.summed(other, axis))
         return Term("matmul", (a, b))
 
-    def matrix(self, t: Term) -> Term:
-        """A 1-D t (a column, by wxb's rule) as the left operand of @: on an engine where a 1-D left operand is a
-        row, written t.T.T, a (m, 1) column."""
-        if self.column_left or self.ndim(t) != 1:
-            return t
-        return Term("T", (Term("T", (t,)),))
+    def _same_matrix(self, a: Term, b: Term) -> bool:
+        """True when a and b have the same shape as matrices (a 1-D one a column), or shapes are not known."""
+        try:
+            sa, sb = self.shape(a), self.shape(b)
+        except WxbError:
+            return False
+        return sa is None or sb is None or as_matrix_shape(sa) == as_matrix_shape(sb)
+
+    def _product(self, a: Term, b: Term) -> Term:
+        """a @ b, or a * b where one factor has been summed to a number."""
+        return self.mul(a, b) if () in (self.shape(a), self.shape(b)) else Term("matmul", (a, b))
+
+    def _outer(self, t: Term) -> bool:
+        """True when t (a sum or difference) would enlarge both of its arguments: an outer sum, which the engine
+        refuses."""
+        try:
+            self.shape(t)
+        except WxbError:
+            return self.shapes is not None
+        return False
 
     def _binary(self, op: str, a: Term, b: Term) -> Term:
         build = {"add": self.add, "sub": self.sub, "mul": self.mul, "div": self.div, "matmul": self.matmul}[op]
@@ -503,14 +452,17 @@ class Writer:
         so that it broadcasts against t: sum(t, axis=1) is a column (m,) by wxb's rule; along an axis where t has
         length 1, the sum is that length times t."""
         shape = self.shape(t)
+        if full is not None and shape is not None and len(shape) > len(full) == 1:  # t: the column (m, 1) of a
+            full = (full[0], 1)  # 1-D value
         if full is not None and shape is not None and shape != full:
             own = (shape[0], 1) if len(shape) == 1 and len(full) >= 2 else shape
             own = (1,) * (len(full) - len(own)) + own
             axes = range(len(full)) if axis is None else [axis % len(full)] if full else []
             if all(own[a] == 1 for a in axes):
                 return self.mul(const(math.prod(full[a] for a in axes)), t)
-            if axis is None:
-                return self.call("sum", (t,))
+            if axis is None:  # each entry of t stands for as many as it is broadcast along
+                repeats = math.prod(n for o, n in zip(own, full, strict=True) if o == 1)
+                return self.mul(const(repeats), self.call("sum", (t,)))
             axis = axis % len(full) - (len(full) - len(shape) if len(shape) != 1 else 0)
         if axis is None:
             return self.call("sum", (t,))
@@ -524,23 +476,18 @@ class Writer:
             return self.transpose(self.summed(t.args[0], 1 - a))
         if nd == 1:
             return self.call("sum", (t,))
-        if self.keeps:
-            return self.call("sum", (t,), axis=a, default_axis=False)
-        if nd == 2 and a == 1:
-            return self.call("sum", (t,), axis=1, default_axis=False)
-        if nd == 2 and a == 0:
-            return self.transpose(self.call("sum", (t,), axis=0, default_axis=False))
-        raise DeriveError(f"summing {text(t)} over axis {a} of {nd} while keeping that axis needs reductions that "
-                          "keep their axis, which this version of wxb does not have",
-                          hint="give the operands 2 axes or fewer")
+        return self.call("sum", (t,), axis=a, default_axis=False)
 
     def reduced_to(self, t: Term, target: Shape, full: Shape) -> Term:
         """t (broadcasting to full) summed over the axes an operand of shape `target` was broadcast along; an
         axis along which t is constant is a factor (its length), not a sum."""
         from .broadcast import broadcast_axes
 
-        dropped, kept = broadcast_axes(target, full)
         own = self.shape(t) or ()
+        if len(own) > len(full) == 1:  # t is the (m, 1) column a 1-D f stands for
+            full = (full[0], 1)
+            target = aligned(target, full)
+        dropped, kept = broadcast_axes(target, full)
         own = (own[0], 1) if len(own) == 1 and len(full) >= 2 else own
         lead = len(full) - len(own)
         factor = 1
@@ -566,7 +513,7 @@ class Writer:
 
     def _dropped(self, t: Term, axis: int) -> Term:
         """Σ t over a leading axis, the axis removed (a batch axis the operand does not have)."""
-        return self.call("sum", (t,), axis=axis, default_axis=False, keepdims=False if self.keeps else None)
+        return self.call("sum", (t,), axis=axis, default_axis=False, keepdims=False)
 
     def expanded(self, g: Term, node: Node, x: Term) -> Term:
         """A reduced gradient put back along the node's summed axis, so that it broadcasts against x. With names
@@ -578,20 +525,52 @@ class Writer:
 
     def _expanded(self, g: Term, node: Node, x: Term) -> Term:
         shape = self.shape(x)
-        axis = resolved_axis(node, len(shape) if shape is not None else 2)
-        if axis is None:
-            return g
+        if "axis" not in dict(PRIMITIVES[node.op].keywords):  # a matrix function: one value per matrix
+            return self._per_matrix(g, node, shape)
         nd = len(shape) if shape is not None else 2
-        if (self.keeps and node_keepdims(node)) or nd <= 1 or self.shape(g) == ():
+        axis = resolved_axis(node, nd)
+        if axis is None or node_keepdims(node) or nd <= 1 or self.shape(g) == ():
             return g
         a = axis % nd
-        if nd == 2 and a == 1:
+        if nd == 2:  # the axis dropped: a 1-D G is a column (axis 1 summed); as a row it needs .T (axis 0)
+            return g if a == 1 else self.transpose(g)
+        if a == 0:  # a leading axis comes back by broadcasting against x itself (g * x ** 0: its other arguments
+            return self.mul(g, self.pow(x, 0.0))  # may be smaller, and an outer sum is refused)
+        raise DeriveError(f"putting the gradient of {node.text} back along axis {node.axis} of {nd} needs an axis "
+                          "inserted, which wxb's language cannot write", hint="keep the axis (the default): "
+                          f"write {node.op}(…, axis={node.axis}) without keepdims=False")
+
+    def _per_matrix(self, g: Term, node: Node, shape: Shape | None) -> Term:
+        """G of a matrix function (one value per matrix of a batch) as it broadcasts against the matrices: as
+        it is when there is one matrix (or G is the same for all), refused otherwise (it would need two axes
+        inserted)."""
+        g_shape = self.shape(g)
+        if shape is None or g_shape is None or all(n == 1 for n in g_shape):
             return g
-        if nd == 2 and a == 0:
-            return self.transpose(g)
-        raise DeriveError(f"putting the gradient of {node.text} back along axis {axis} of {nd} needs reductions "
-                          "that keep their axis, which this version of wxb does not have",
-                          hint="give the operands 2 axes or fewer")
+        raise DeriveError(f"putting the gradient of {node.text} back on each matrix of {node.args[0].text} "
+                          f"{shape_text(shape)} needs two axes inserted, which wxb's language cannot write",
+                          hint="derive with one matrix (no batch axes); wxb backward gives the values")
+
+    def eye(self, x: Term, node: Node) -> Term:
+        """The identity of x's last two axes, diag(diag(x) ** 0) (a batch summed out first, so one identity
+        serves every matrix); refused for a non-square matrix, whose identity the language cannot write."""
+        shape = self.shape(x)
+        if shape is not None:
+            m = as_matrix_shape(shape)
+            if m[-1] != m[-2]:
+                raise DeriveError(f"the gradient of {node.text} puts G on the diagonal of {node.args[0].text} "
+                                  f"{shape_text(shape)}, which is not square: wxb's language writes square "
+                                  "identities only (diag(v) of a vector)", hint="wxb backward gives the values")
+            for _ in shape[:-2]:
+                x = self._dropped(x, 0)
+        return Term("diag", (self.pow(Term("diag", (x,)), 0.0),))
+
+    def full(self, g: Term, f: Term) -> Term:
+        """g in f's own shape, g * f ** 0, where it is smaller (a number, a row or a column that broadcasts)."""
+        shape = self.shape(g)
+        if (shape is None and not is_const(g)) or shape == self.shape(f):
+            return g
+        return self.mul(g, self.pow(f, 0.0))
 
 
 def _factors(t: Term) -> list[Term]:
@@ -619,6 +598,9 @@ def _scaled(t: Term) -> tuple[float, Term]:
     if t.op == "neg":
         c, r = _scaled(t.args[0])
         return -c, r
+    if t.op == "matmul" and t.args[0].op in ("mul", "neg"):  # 2 * A @ B is 2 * (A @ B)
+        c, r = _scaled(t.args[0])
+        return (c, Term("matmul", (r, t.args[1]))) if c != 1 else (1.0, t)
     return 1.0, t
 
 
@@ -628,8 +610,8 @@ def _is_identity(t: Term) -> bool:
 
 
 def node_keepdims(node: Node) -> bool:
-    """Whether a reduction node keeps its axis (the default where reductions keep it)."""
-    return getattr(node, "keepdims", True) is not False
+    """Whether a reduction node keeps its axis (the default, unless keepdims=False is written)."""
+    return node.keepdims is not False
 
 
 # ---- Templates instantiated ----
@@ -639,12 +621,22 @@ def _template(source: str) -> ast.expr:
     return ast.parse(source, mode="eval").body
 
 
-DEFAULT_AXIS: dict[str, int | None] = {"softmax": -2, "log_softmax": -2, "sum": None, "mean": None,
-                                       "logsumexp": None}
+@functools.cache
+def _names(source: str) -> frozenset[str]:
+    """Every name a template uses, its functions' included."""
+    return frozenset(tree.id for tree in ast.walk(_template(source)) if isinstance(tree, ast.Name))
+
+
+def _default_axis(op: str) -> int | str | None:
+    """The axis a function takes when none is written ('' for a function without an axis)."""
+    keywords = dict(PRIMITIVES[op].keywords) if op in PRIMITIVES else {}
+    axis = keywords.get("axis", "")
+    return "" if isinstance(axis, bool) else axis
 
 
 def instantiate(source: str, env: Mapping[str, Term], node: Node, writer: Writer) -> Term:
-    """A template with G, x, y, f, p, q, n bound, built with the writer's simplifications."""
+    """A template with G, x, y, f, p, q, n bound, built with the writer's simplifications (expand, keep_sum, full
+    and eye written out for the node's shapes)."""
 
     def build(tree: ast.expr) -> Term:
         if isinstance(tree, ast.Name):
@@ -669,9 +661,14 @@ def instantiate(source: str, env: Mapping[str, Term], node: Node, writer: Writer
             if tree.func.id == "keep_sum":
                 x_shape = writer.shape(env["x"])
                 return writer.summed(args[0], resolved_axis(node, len(x_shape) if x_shape is not None else 2), x_shape)
-            if tree.func.id not in DEFAULT_AXIS:
+            if tree.func.id == "full":
+                return writer.full(args[0], env["f"])
+            if tree.func.id == "eye":
+                return writer.eye(args[0], node)
+            own = _default_axis(tree.func.id)
+            if own == "":
                 return writer.call(tree.func.id, args)
-            same = node.default_axis and DEFAULT_AXIS[tree.func.id] == DEFAULT_AXIS.get(node.op, "none")
+            same = node.default_axis and own == _default_axis(node.op)
             return writer.call(tree.func.id, args, axis=node.axis, default_axis=same)
         raise AssertionError(f"template construct {ast.dump(tree)}")
 
@@ -718,14 +715,15 @@ def derive(expression: Expression, shapes: Mapping[str, Shape] | None = None, wr
            seed: Term | None = None, share: bool = True) -> Derivation:
     """dL/dθ for each operand θ in wrt (default: all) as formulas in the expression language. shapes: every
     operand's shape, or None (names only: no operand taken to be broadcast). The upstream gradient ∂L/∂f is the
-    operand G, or `seed` (ONE for L = sum(f)); G = 1 when f is a scalar. share: name repeated subexpressions."""
+    operand G, or `seed` (ONE for L = sum(f)); G = 1 when f is a scalar or has one entry
+    (the 1×1 quadratic form x.T @ A @ x: L = f, as backward has it). share: name repeated subexpressions."""
     names = tuple(expression.operands) if wrt is None else tuple(wrt)
     order = expression.nodes()
     terms = _terms(order)
     root = expression.root
     writer = Writer(None if shapes is None else {**shapes})
     f_shape = writer.shape(terms[id(root)]) if shapes is not None else None
-    scalar = f_shape == () if f_shape is not None else _scalar(root)
+    scalar = all(n == 1 for n in f_shape) if f_shape is not None else _scalar(expression)
     if seed is None:
         seed = ONE if scalar else var("G")
     if shapes is not None and seed.op == "var":
@@ -752,69 +750,77 @@ def derive(expression: Expression, shapes: Mapping[str, Shape] | None = None, wr
                       tuple(dict.fromkeys(assumed)))
 
 
+def formula(node: Node, index: int) -> str:
+    """The row's template for ∂L/∂(argument index), or a DeriveError saying why the row has none."""
+    row = PRIMITIVES[node.op]
+    if row.no_formula:
+        raise DeriveError(f"cannot write the gradient through {node.text}: {row.no_formula}",
+                          hint="wxb backward gives its values")
+    if len(row.formulas) != row.arity:
+        raise DeriveError(f"{node.op} has no gradient formula yet", hint="wxb backward gives its values")
+    return row.formulas[index]
+
+
 def _edge(writer: Writer, node: Node, index: int, g: Term, terms: Mapping[int, Term], assumed: list[str]) -> Term:
     """The gradient along one edge (node → its argument `index`), summed to the argument's shape."""
-    if node.op in UNWRITABLE:
-        raise DeriveError(f"cannot write the gradient through {node.text}: {UNWRITABLE[node.op]}",
-                          hint="wxb backward gives its values")
-    if node.op not in TEMPLATES:
-        raise DeriveError(f"{node.op} has no gradient formula yet")
+    row = PRIMITIVES[node.op]
+    source = formula(node, index)
     x = terms[id(node.args[0])]
     env = {"G": g, "f": terms[id(node)], "x": x, "p": const(node.power), "q": const(node.power - 1)}
     if len(node.args) > 1:
         env["y"] = terms[id(node.args[1])]
-    if node.op == "mean":
+    if "n" in _names(source):
         env["n"] = _count(writer, node, x)
-    if node.op == "matmul":
-        env["G"] = _matmul_upstream(writer, node, index, g, env["x"], env["y"])
-    elif node.op in FULL_G and writer.shape(g) not in (None, writer.shape(env["f"])):
-        env["G"] = writer.mul(g, writer.pow(env["f"], 0.0))  # G broadcast to f's shape: G * f ** 0
-    grad = instantiate(TEMPLATES[node.op][index], env, node, writer)
+    if row.product:
+        _batched_vector(writer, node, x, env["y"])
+    grad = instantiate(source, env, node, writer)
     arg = terms[id(node.args[index])]
-    if len(node.args) == 2 and node.op != "matmul" and _elementwise(node.op):
+    if row.elementwise and len(node.args) == 2:
         own, other, full = writer.shape(arg), writer.shape(terms[id(node.args[1 - index])]), writer.shape(env["f"])
         if own is None or other is None or full is None:
             if arg.op == "var":
                 assumed.append(arg.name)
             return grad
-        from .engine import aligned
-
         return writer.reduced_to(grad, aligned(own, other), full)
-    if node.op == "matmul":
-        return _matmul_edge(writer, node, index, grad, arg)
+    if row.unsummed is not None:  # a matrix product or solve: summed over the batch axes its argument was
+        return _batch_edge(writer, grad, arg)  # broadcast along
+    if "full" in _names(source):
+        _own_shape(writer, node, index, grad, arg)
     return grad
 
 
-def _matmul_upstream(writer: Writer, node: Node, index: int, g: Term, x: Term, y: Term) -> Term:
-    """G for a matrix product's rules: a 1-D G (a column, by wxb's rule) as a (m, 1) matrix where it is the left
-    operand of @. A 1-D left operand of @, a row on engines that follow NumPy there, and a 1-D operand beside a
-    batch, are refused."""
-    nx, ny = writer.ndim(x), writer.ndim(y)
-    if not writer.column_left and nx == 1:
-        raise DeriveError(f"{text(x)} is a 1-D left operand of @ in {node.text}, a row on this version of wxb: its "
-                          "gradient formula is not written", hint=f"give {text(x)} as a column (k×1) and write "
-                          f"{text(x)}.T @ …")
-    if min(nx, ny) == 1 and max(nx, ny) >= 3:
-        raise DeriveError(f"{node.text} multiplies a batch by a 1-D operand: its gradient formula is not written",
-                          hint="give the 1-D operand as a matrix with one column")
-    return writer.matrix(g) if index == 0 and writer.ndim(g) == 1 and nx >= 2 else g
+def _own_shape(writer: Writer, node: Node, index: int, grad: Term, arg: Term) -> None:
+    """A formula written with full(G) (and not summed over batch axes afterwards) has its argument's own shape
+    (a 1-D one as a column); one that does not (diag's of a batch or a non-square matrix) would broadcast
+    wrongly, and is refused."""
+    own, got = writer.shape(arg), writer.shape(grad)
+    if own is None or got is None or as_matrix_shape(own) == as_matrix_shape(got) or own == got:
+        return
+    raise DeriveError(f"the gradient of {node.text} with respect to {node.args[index].text} {shape_text(own)} is "
+                      f"not a formula of wxb's language (it would need G placed on a diagonal of shape "
+                      f"{shape_text(own)}, or axes inserted)", hint="wxb backward gives its values")
 
 
-def _matmul_edge(writer: Writer, node: Node, index: int, grad: Term, arg: Term) -> Term:
-    """A matrix product's gradient summed over the batch axes its argument was broadcast along."""
+def _batched_vector(writer: Writer, node: Node, x: Term, y: Term) -> None:
+    """Refuse a batch @ a 1-D right operand: G lacks the axis np.matmul dropped, and the language cannot put it
+    back. (A 1-D left operand is a column, whatever the batch: its formulas hold.)"""
+    if writer.ndim(y) == 1 and writer.ndim(x) >= 3:
+        raise DeriveError(f"{node.text} multiplies a batch by a 1-D operand: its gradient formula would need the "
+                          "axis @ dropped put back", hint="give the 1-D operand as a matrix with one column")
+
+
+def _batch_edge(writer: Writer, grad: Term, arg: Term) -> Term:
+    """A matrix product's (or solve's) gradient summed over the batch axes its argument was broadcast along
+    (a 1-D argument is a column)."""
     own, full = writer.shape(arg), writer.shape(grad)
-    if own is None or full is None or len(own) < 2 or len(full) < 2:
+    if own is None or full is None or len(full) < 2:
         return grad
-    wider = own[:len(own) - len(full)] if len(own) > len(full) else ()
-    if not wider and (len(full) > len(own) or any(o == 1 != n for o, n in zip(own, full, strict=True))):
-        return writer.reduced_to(grad, own, full)
+    own2 = as_matrix_shape(own) if own else own
+    if len(own2) < 2:
+        return grad
+    if len(full) > len(own2) or any(o == 1 != n for o, n in zip(own2[-len(full):], full, strict=False)):
+        return writer.reduced_to(grad, own2, full)
     return grad
-
-
-def _elementwise(op: str) -> bool:
-    """True for a primitive whose arguments broadcast against each other."""
-    row = PRIMITIVES.get(op)
-    return row is not None and row.elementwise
 
 
 def _count(writer: Writer, node: Node, x: Term) -> Term:
@@ -826,15 +832,14 @@ def _count(writer: Writer, node: Node, x: Term) -> Term:
     return const(max(math.prod(shape) if axis is None else shape[axis], 1))
 
 
-def _scalar(node: Node) -> bool:
-    """f is a scalar whatever the shapes: a number, a reduction over every axis, or elementwise of scalars."""
-    if node.op == "const":
-        return True
-    if node.op == "var":
+def _scalar(expression: Expression) -> bool:
+    """With names only, f is a scalar when it is one with every operand a matrix (what names only assume): a
+    number, a reduction over every axis, a determinant, or elementwise of those."""
+    writer = Writer({name: (2, 2) for name in expression.operands})
+    try:
+        return writer.shape(term_of(expression.root)) == ()
+    except WxbError:
         return False
-    if node.op in REDUCTIONS and node.axis is None:  # trace, det, logdet: of a matrix, names only assume
-        return True
-    return node.op not in ("matmul", *REDUCTIONS) and all(_scalar(arg) for arg in node.args)
 
 
 def _depends_on(order: Iterable[Node], names: set[str]) -> set[int]:
@@ -934,6 +939,8 @@ def shaped_like(value: Any, shape: Shape) -> Any:
     v = np.asarray(value)
     if v.shape == tuple(shape):
         return v
+    if len(shape) == 1 and v.ndim == 2 and v.shape[1] == 1:  # a column stands for a 1-D operand
+        return np.broadcast_to(v, (shape[0], 1)).reshape(shape).copy()
     if v.ndim == 1 and len(shape) >= 2:
         v = v.reshape(v.shape[0], 1)
     if v.size == math.prod(shape) and [n for n in v.shape if n != 1] == [n for n in shape if n != 1]:

@@ -342,7 +342,7 @@ def _vjp_work(problem: Problem, node: Node, active: set[int]) -> int:
     they pass G on unchanged."""
     rule = PRIMITIVES[node.op]
     args = [_nbytes(problem.shape(arg), problem.dtype) for arg in node.args if id(arg) in active]
-    if rule.kind in ("matmul", "transpose"):
+    if rule.batch in ("matmul", "transpose"):
         return sum(args)
     if not rule.uses:
         return 0

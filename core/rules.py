@@ -15,8 +15,9 @@ and as the matrix of the square-matrix rows. Reductions with axis= keep the redu
 keepdims=False; over every axis they give a scalar. Rows are array-backend-neutral: no np.asarray on values, no
 writes into inputs, no float() of a value; np.linalg's functions dispatch through __array_function__.
 
-Adding a primitive is one row here plus its entry in the autograd oracle's table (tests/test_engine_oracle.py),
-which a test enforces.
+Adding a primitive is one row here (with its gradient formula for `wxb derive`, or the reason it has none) plus
+its entry in the autograd oracle's table (tests/test_engine_oracle.py) and its case in tests/test_derive.py's
+PRIMITIVE_CASES, which tests enforce.
 """
 
 from __future__ import annotations
@@ -67,12 +68,23 @@ class Primitive:
     accumulation: how many roundings the value collects; unsummed: the shape of a gradient before the row
     summed its batch axes (for the explanation); check: raises for a value that must not pass (a singular
     matrix); joint: all VJPs at once, when they share work; differential: the rule's reason, the differential
-    its VJPs come from (d log|det X| = tr(X⁻¹ dX)), for explain. batch: how it treats the batch (the last axis
-    of the operands that carry it), for streaming in blocks of columns (wxb.core.plan): columns (column k of the
-    value from column k of the arguments: elementwise), matmul, transpose, axis (along the node's axis: streams
-    unless that axis is the batch's), matrix (on the last two axes as matrices: streams only with the batch on a
-    leading axis), sum, mean, logsumexp (reductions whose blocks combine when the batch is summed away at the
-    root), reduce (a reduction whose blocks do not combine), whole (needs every column at once)."""
+    its VJPs come from (d log|det X| = tr(X⁻¹ dX)), for explain.
+
+    formulas: ∂L/∂(argument i) in wxb's own expression language, one per argument, which `wxb derive` writes
+    out (G the upstream gradient, x and y the arguments, f the value, p the exponent of ** and q = p − 1, n the
+    count a mean divides by; a function called works along the row's own axis). Four pseudo-functions stand for
+    what depends on shapes: expand(G) puts a reduced G back along the axes the row reduced (its axis=, every
+    axis, or a matrix function's last two) so that it broadcasts against x; keep_sum(t) sums t along the row's
+    axis, keeping it; full(G) is G in f's own shape (for a rule not elementwise in G); eye(x) is the identity
+    of x's last two axes. no_formula: why there is none, where none exists (then formulas is empty); a test
+    requires one or the other of every row.
+
+    batch: how it treats the batch (the last axis of the operands that carry it), for streaming in blocks of
+    columns (wxb.core.plan): columns (column k of the value from column k of the arguments: elementwise), matmul,
+    transpose, axis (along the node's axis: streams unless that axis is the batch's), matrix (on the last two axes
+    as matrices: streams only with the batch on a leading axis), sum, mean, logsumexp (reductions whose blocks
+    combine when the batch is summed away at the root), reduce (a reduction whose blocks do not combine), whole
+    (needs every column at once)."""
 
     name: str
     symbol: str
@@ -99,6 +111,8 @@ class Primitive:
     check: Callable[[Node, Sequence[Array], Array], None] | None = None
     joint: Joint | None = None
     differential: str = ""
+    formulas: tuple[str, ...] = ()
+    no_formula: str = ""
     batch: str = "columns"
 
     @property
@@ -696,37 +710,40 @@ def power_vjp(node: Node, g: Array, x: Array) -> Array:
 AXIS = (("axis", None), ("keepdims", True))
 
 
-def unary(name: str, forward: Forward, vjp: VJP, rule: str, *, uses: str, linear: bool = False,
+def unary(name: str, forward: Forward, vjp: VJP, rule: str, formula: str, *, uses: str, linear: bool = False,
           symbol: str = "", template: str = "", drawn: str = "call", factor: str = "") -> Primitive:
     """An elementwise function of one argument; factor: its diagonal Jacobian (default diag(vec name′(x)))."""
     return Primitive(name, symbol or name, elementwise_shape, forward, (vjp,), (rule,), (linear,), uses,
                      called=not template, template=template, drawn=drawn, elementwise=True,
-                     factors=(factor or f"diag(vec {symbol or name}′({{x}}))",))
+                     factors=(factor or f"diag(vec {symbol or name}′({{x}}))",), formulas=(formula,))
 
 
-def binary(name: str, symbol: str, forward: Forward, vjp_x: VJP, vjp_y: VJP, rule_x: str, rule_y: str, *,
-           uses: str, factors: tuple[str, str], linear: tuple[bool, bool] = (True, True), additive: bool = False,
-           inplace: np.ufunc | None = None) -> Primitive:
+def binary(name: str, symbol: str, forward: Forward, vjp_x: VJP, vjp_y: VJP, rule_x: str, rule_y: str,
+           formulas: tuple[str, str], *, uses: str, factors: tuple[str, str], linear: tuple[bool, bool] = (True, True),
+           additive: bool = False, inplace: np.ufunc | None = None) -> Primitive:
     """An elementwise operator of two arguments, broadcasting (a 1-D argument beside a matrix is a column)."""
     return Primitive(name, symbol, elementwise_shape, forward, (vjp_x, vjp_y), (rule_x, rule_y), linear, uses,
                      called=False, template=f"{{x}} {symbol} {{y}}", drawn="infix", elementwise=True,
-                     factors=factors, additive=additive, inplace=inplace)
+                     factors=factors, additive=additive, inplace=inplace, formulas=formulas)
 
 
-def reduction(name: str, symbol: str, forward: Forward, vjp: VJP, rule: str, *, uses: str, linear: bool = False,
-              latex: str = "", shape: ShapeRule = reduced_shape, keywords: tuple[tuple[str, Keyword], ...] = AXIS,
-              differential: str = "", batch: str = "reduce") -> Primitive:
+def reduction(name: str, symbol: str, forward: Forward, vjp: VJP, rule: str, formula: str, *, uses: str,
+              linear: bool = False, latex: str = "", shape: ShapeRule = reduced_shape,
+              keywords: tuple[tuple[str, Keyword], ...] = AXIS, differential: str = "",
+              no_formula: str = "", batch: str = "reduce") -> Primitive:
     """A reduction over an axis (kept with size 1 by default) or over every axis (a scalar)."""
     return Primitive(name, symbol, shape, forward, (vjp,), (rule,), (linear,), uses, keywords=keywords,
-                     latex=latex, accumulation=sum_accumulation, differential=differential, batch=batch)
+                     latex=latex, accumulation=sum_accumulation, differential=differential,
+                     formulas=(formula,) if formula else (), no_formula=no_formula, batch=batch)
 
 
-def matrix_function(name: str, symbol: str, shape: ShapeRule, forward: Forward, vjp: VJP, rule: str, *,
-                    uses: str, latex: str = "", linear: bool = False, differential: str = "",
+def matrix_function(name: str, symbol: str, shape: ShapeRule, forward: Forward, vjp: VJP, rule: str, formula: str,
+                    *, uses: str, latex: str = "", linear: bool = False, differential: str = "",
                     check: Callable[[Node, Sequence[Array], Array], None] | None = None) -> Primitive:
     """A function of the last two axes (batched over the leading ones, as @ is)."""
     return Primitive(name, symbol, shape, forward, (vjp,), (rule,), (linear,), uses, latex=latex,
-                     accumulation=solve_accumulation, check=check, differential=differential, batch="matrix")
+                     accumulation=solve_accumulation, check=check, differential=differential, formulas=(formula,),
+                     batch="matrix")
 
 
 def signed(g: Array, x: Array) -> Array:
@@ -741,95 +758,104 @@ PRIMITIVES: dict[str, Primitive] = {row.name: row for row in (
     # ---- elementwise, two arguments (broadcasting; summed back by unbroadcast) ----
     binary("add", "+", lambda n, x, y: x + y,
            lambda n, g, f, x, y: g,                    lambda n, g, f, x, y: g,
-           "{G}", "{G}", uses="", factors=("", ""), additive=True, inplace=np.add),
+           "{G}", "{G}", ("G", "G"), uses="", factors=("", ""), additive=True, inplace=np.add),
     binary("sub", "−", lambda n, x, y: x - y,
            lambda n, g, f, x, y: g,                    lambda n, g, f, x, y: -g,
-           "{G}", "−{G}", uses="", factors=("", "−I"), additive=True, inplace=np.subtract),
+           "{G}", "−{G}", ("G", "-G"), uses="", factors=("", "−I"), additive=True, inplace=np.subtract),
     binary("mul", "⊙", lambda n, x, y: x * y,
            lambda n, g, f, x, y: g * y,                lambda n, g, f, x, y: g * x,
-           "{G} ⊙ {y}", "{G} ⊙ {x}", uses="xy", factors=("diag(vec {y})", "diag(vec {x})")),
+           "{G} ⊙ {y}", "{G} ⊙ {x}", ("G * y", "G * x"), uses="xy", factors=("diag(vec {y})", "diag(vec {x})")),
     binary("div", "⊘", lambda n, x, y: x / y,
            lambda n, g, f, x, y: g / y,                lambda n, g, f, x, y: -g * f / y,
-           "{G} ⊘ {y}", "−{G} ⊙ {f} ⊘ {y}", uses="yf", linear=(True, False),
+           "{G} ⊘ {y}", "−{G} ⊙ {f} ⊘ {y}", ("G / y", "-G * f / y"), uses="yf", linear=(True, False),
            factors=("diag(vec 1/{y})", "diag(vec −{f}/{y})")),
     # ---- elementwise, one argument ----
     unary("neg", lambda n, x: -x,                      lambda n, g, f, x: -g,
-          "−{G}", uses="", linear=True, symbol="−", template="−{x}", drawn="", factor="−I"),
+          "−{G}", "-G", uses="", linear=True, symbol="−", template="−{x}", drawn="", factor="−I"),
     unary("pow", lambda n, x: x ** n.power,            lambda n, g, f, x: power_vjp(n, g, x),
-          "{G} ⊙ {p}·{x}^{q}", uses="x", symbol="^", template="{x}^{p}", drawn="", factor="diag(vec {p}·{x}^{q})"),
+          "{G} ⊙ {p}·{x}^{q}", "p * G * x ** q", uses="x", symbol="^", template="{x}^{p}", drawn="",
+          factor="diag(vec {p}·{x}^{q})"),
     unary("relu", lambda n, x: np.maximum(x, 0),       lambda n, g, f, x: np.where(x > 0, g, 0),
-          "{G} ⊙ [{x} > 0]", uses="x"),
+          "{G} ⊙ [{x} > 0]", "G * sign(f)", uses="x"),
     unary("tanh", lambda n, x: np.tanh(x),             lambda n, g, f, x: g * (1 - f * f),
-          "{G} ⊙ (1 − {f}²)", uses="f"),
+          "{G} ⊙ (1 − {f}²)", "G * (1 - f ** 2)", uses="f"),
     unary("sigmoid", lambda n, x: sigmoid(x),          lambda n, g, f, x: g * f * (1 - f),
-          "{G} ⊙ {f} ⊙ (1 − {f})", uses="f"),
+          "{G} ⊙ {f} ⊙ (1 − {f})", "G * f * (1 - f)", uses="f"),
     unary("softplus", lambda n, x: softplus(x),        lambda n, g, f, x: g * sigmoid(x),
-          "{G} ⊙ sigmoid({x})", uses="x"),
+          "{G} ⊙ sigmoid({x})", "G * sigmoid(x)", uses="x"),
     unary("exp", lambda n, x: np.exp(x),               lambda n, g, f, x: g * f,
-          "{G} ⊙ {f}", uses="f"),
+          "{G} ⊙ {f}", "G * f", uses="f"),
     unary("log", lambda n, x: np.log(x),               lambda n, g, f, x: g / x,
-          "{G} ⊘ {x}", uses="x"),
+          "{G} ⊘ {x}", "G / x", uses="x"),
     unary("log1p", lambda n, x: np.log1p(x),           lambda n, g, f, x: g / (1 + x),
-          "{G} ⊘ (1 + {x})", uses="x"),
+          "{G} ⊘ (1 + {x})", "G / (1 + x)", uses="x"),
     unary("sqrt", lambda n, x: np.sqrt(x),             lambda n, g, f, x: g / (2 * f),
-          "{G} ⊘ (2{f})", uses="f"),
+          "{G} ⊘ (2{f})", "G / (2 * f)", uses="f"),
     unary("abs", lambda n, x: np.abs(x),               lambda n, g, f, x: signed(g, x),
-          "{G} ⊙ sign({x})", uses="x"),
+          "{G} ⊙ sign({x})", "G * sign(x)", uses="x"),
     unary("sign", lambda n, x: np.sign(x),             lambda n, g, f, x: np.zeros_like(g),
-          "0 (flat on each side of 0)", uses="", linear=False, factor="0"),
+          "0 (flat on each side of 0)", "0", uses="", linear=False, factor="0"),
     unary("sin", lambda n, x: np.sin(x),               lambda n, g, f, x: g * np.cos(x),
-          "{G} ⊙ cos({x})", uses="x"),
+          "{G} ⊙ cos({x})", "G * cos(x)", uses="x"),
     unary("cos", lambda n, x: np.cos(x),               lambda n, g, f, x: -g * np.sin(x),
-          "−{G} ⊙ sin({x})", uses="x"),
+          "−{G} ⊙ sin({x})", "-G * sin(x)", uses="x"),
     # ---- linear algebra (batched over leading axes; a 1-D operand is a column) ----
     Primitive("matmul", "·", lambda n, s: matmul_shape(s[0], s[1], (n.args[0].text, n.args[1].text)), matmul,
               (matmul_vjp_left, matmul_vjp_right), ("{G}·{y}ᵀ", "{x}ᵀ·{G}"), (True, True), "xy", called=False,
               template="{x}·{y}", drawn="infix", product=True, fresh=True, accumulation=matmul_accumulation,
-              unsummed=matmul_unsummed, batch="matmul"),
+              unsummed=matmul_unsummed, formulas=("G @ y.T", "x.T @ G"), batch="matmul"),
     Primitive("T", "ᵀ", transpose_shape, lambda n, x: transpose(x), (lambda n, g, f, x: swap(g).reshape(x.shape),),
-              ("{G}ᵀ",), (True,), "x", called=False, template="{x}ᵀ", drawn="", batch="transpose"),
+              ("{G}ᵀ",), (True,), "x", called=False, template="{x}ᵀ", drawn="", formulas=("G.T",), batch="transpose"),
     matrix_function("trace", "tr", trace_shape, trace, trace_vjp,
-                    "{G}·I", uses="x", latex=r"\operatorname{tr}", linear=True,
+                    "{G}·I", "expand(G) * eye(x)", uses="x", latex=r"\operatorname{tr}", linear=True,
                     differential="d tr {x} = tr d{x}"),
     matrix_function("det", "det", det_shape, lambda n, x: np.linalg.det(as_matrix(x)), det_vjp,
-                    "{G}·adj({x})ᵀ", uses="x", latex=r"\det",
+                    "{G}·adj({x})ᵀ", "expand(G * f) * inv(x).T", uses="x", latex=r"\det",
                     differential="d det {x} = tr(adj({x})·d{x}) = det {x}·tr({x}⁻¹·d{x})"),
     matrix_function("logdet", "log det", det_shape, logdet, logdet_vjp,
-                    "{G}·{x}⁻ᵀ", uses="x", latex=r"\log\det", check=check_logdet,
+                    "{G}·{x}⁻ᵀ", "expand(G) * inv(x).T", uses="x", latex=r"\log\det", check=check_logdet,
                     differential="d log|det {x}| = tr({x}⁻¹·d{x})"),
     matrix_function("inv", "⁻¹", inv_shape, lambda n, x: np.linalg.inv(as_matrix(x)).reshape(x.shape), inv_vjp,
-                    "−{f}ᵀ·{G}·{f}ᵀ", uses="f", latex=r"\operatorname{inv}", check=check_inverse,
-                    differential="d({x}⁻¹) = −{x}⁻¹·d{x}·{x}⁻¹"),
+                    "−{f}ᵀ·{G}·{f}ᵀ", "-(f.T @ G @ f.T)", uses="f", latex=r"\operatorname{inv}",
+                    check=check_inverse, differential="d({x}⁻¹) = −{x}⁻¹·d{x}·{x}⁻¹"),
     Primitive("solve", "\\", solve_shape, solve, (solve_vjp_a, solve_vjp_b),
               ("−solve({x}ᵀ, {G})·{f}ᵀ", "solve({x}ᵀ, {G})"),
               (False, True), "xyf", latex=r"\operatorname{solve}", accumulation=solve_accumulation,
               unsummed=solve_unsummed, check=check_inverse, joint=solve_gradients,
-              differential="d({x}⁻¹{y}) = {x}⁻¹·(d{y} − d{x}·{f})", batch="matrix"),
+              differential="d({x}⁻¹{y}) = {x}⁻¹·(d{y} − d{x}·{f})",
+              formulas=("-solve(x.T, full(G)) @ f.T", "solve(x.T, full(G))"), batch="matrix"),
     Primitive("diag", "diag", diag_shape, diag, (diag_vjp,), ("diag({G})",), (True,), "x",
-              latex=r"\operatorname{diag}", batch="whole"),
+              latex=r"\operatorname{diag}", formulas=("diag(full(G))",), batch="whole"),
     # ---- along an axis (shape kept) ----
     Primitive("softmax", "softmax", along_shape, softmax,
               (lambda n, g, f, x: f * (g - summed(n, g * f, x)),), ("{f} ⊙ ({G} − Σ {G} ⊙ {f})",), (False,), "xf",
-              keywords=(("axis", -2),), accumulation=sum_accumulation, batch="axis"),
+              keywords=(("axis", -2),), accumulation=sum_accumulation, formulas=("f * (G - keep_sum(G * f))",),
+              batch="axis"),
     Primitive("log_softmax", "log_softmax", along_shape, log_softmax,
               (lambda n, g, f, x: g - np.exp(f) * summed(n, g, x),), ("{G} − exp({f}) ⊙ Σ {G}",), (False,), "xf",
-              keywords=(("axis", -2),), accumulation=sum_accumulation, batch="axis"),
+              keywords=(("axis", -2),), accumulation=sum_accumulation, formulas=("G - exp(f) * keep_sum(G)",),
+              batch="axis"),
     # ---- reductions (over an axis, kept with size 1 by default, or over every axis: a scalar) ----
     reduction("sum", "Σ", reduce_sum, lambda n, g, f, x: expand(n, g, x),
-              "{G} repeated along the summed axes", uses="x", linear=True, batch="sum"),
+              "{G} repeated along the summed axes", "expand(G)", uses="x", linear=True, batch="sum"),
     reduction("mean", "mean", mean, lambda n, g, f, x: expand(n, g / max(count(n, x), 1), x),
-              "{G} / N repeated along the averaged axes", uses="x", linear=True, batch="mean"),
+              "{G} / N repeated along the averaged axes", "expand(G / n)", uses="x", linear=True, batch="mean"),
     reduction("logsumexp", "logsumexp", logsumexp,
               lambda n, g, f, x: kept(n, g, x) * stable_softmax(x, resolved_axis(n, x.ndim)),
-              "{G} ⊙ softmax({x})", uses="x", batch="logsumexp"),
+              "{G} ⊙ softmax({x})", "expand(G) * softmax(x)", uses="x", batch="logsumexp"),
     reduction("max", "max", lambda n, x: extreme(np.max, n, x),
               lambda n, g, f, x: kept(n, g, x) * first_extreme(np.argmax, n, x),
-              "{G} at the first maximiser of {x}, 0 elsewhere", uses="x", shape=nonempty_reduced_shape, latex=r"\max",
-              differential="d max {x} = d{x} at its maximiser (on a tie, the first in C order)"),
+              "{G} at the first maximiser of {x}, 0 elsewhere", "", uses="x", shape=nonempty_reduced_shape,
+              latex=r"\max", differential="d max {x} = d{x} at its maximiser (on a tie, the first in C order)",
+              no_formula="the gradient of max goes to the first maximiser of each slice, which no formula of wxb's "
+                         "language selects"),
     reduction("min", "min", lambda n, x: extreme(np.min, n, x),
               lambda n, g, f, x: kept(n, g, x) * first_extreme(np.argmin, n, x),
-              "{G} at the first minimiser of {x}, 0 elsewhere", uses="x", shape=nonempty_reduced_shape, latex=r"\min",
-              differential="d min {x} = d{x} at its minimiser (on a tie, the first in C order)"),
-    reduction("norm", "‖·‖", norm, norm_vjp, "{G} ⊙ {x} ⊘ {f}", uses="xf", latex=r"\operatorname{norm}",
+              "{G} at the first minimiser of {x}, 0 elsewhere", "", uses="x", shape=nonempty_reduced_shape,
+              latex=r"\min", differential="d min {x} = d{x} at its minimiser (on a tie, the first in C order)",
+              no_formula="the gradient of min goes to the first minimiser of each slice, which no formula of wxb's "
+                         "language selects"),
+    reduction("norm", "‖·‖", norm, norm_vjp, "{G} ⊙ {x} ⊘ {f}", "x * expand(G / f)", uses="xf",
+              latex=r"\operatorname{norm}",
               differential="d‖{x}‖ = ⟨{x}, d{x}⟩ / ‖{x}‖, and at {x} = 0 the subgradient 0"),
 )}

@@ -108,6 +108,14 @@ def two_layer_network(rng: np.random.Generator) -> dict[str, np.ndarray]:
     }
 
 
+def gaussian_example() -> dict[str, np.ndarray]:
+    """A Gaussian log-likelihood's operands, f = ½ log det S + ½ xᵀS⁻¹x: S = L·Lᵀ (3×3, symmetric positive
+    definite) for the integer lower-triangular L = [[1,0,0],[1,2,0],[0,-1,1]], so det S = 4 and S⁻¹ has entries
+    that are multiples of ¼ (exact in binary), and x a 3×1 column."""
+    lower = np.array([[1.0, 0.0, 0.0], [1.0, 2.0, 0.0], [0.0, -1.0, 1.0]])
+    return {"S": lower @ lower.T, "x": np.array([[1.0], [2.0], [-1.0]])}
+
+
 def write_samples(root: Path) -> list[Path]:
     """Write every sample under root and return the paths written."""
     rng = np.random.default_rng(SEED)
@@ -139,6 +147,12 @@ def write_samples(root: Path) -> list[Path]:
         write_csv(written[-1], array)
     written.append(folder("mlp") / "mlp.npz")
     write_npz(written[-1], mlp)
+    gaussian = gaussian_example()
+    for key, array in gaussian.items():
+        written.append(folder("gaussian") / f"{key}.csv")
+        write_csv(written[-1], array)
+    written.append(folder("gaussian") / "gaussian.npz")
+    write_npz(written[-1], gaussian)
     return written
 
 

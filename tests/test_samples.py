@@ -25,6 +25,8 @@ CSV_SHAPES = {
     "batch-first/weights.csv": (4, 3),
     "batch-first/b.csv": (1, 3),
     "batch-first/G.csv": (6, 3),
+    "gaussian/S.csv": (3, 3),
+    "gaussian/x.csv": (3, 1),
 }
 NPY_SHAPES = {
     "conv/A.npy": (2, 3, 4, 4),
@@ -85,6 +87,19 @@ def test_shapes_compose() -> None:
     A, bias = (np.load(SAMPLES / f"conv/{name}.npy") for name in ("A", "bias"))
     assert (A + bias).shape == A.shape
     assert np.load(SAMPLES / "conv/G.npy").sum(axis=(0, 2, 3), keepdims=True).shape == bias.shape
+
+
+def test_gaussian_covariance_is_symmetric_positive_definite_with_an_exact_inverse() -> None:
+    """S = L·Lᵀ with det S = 4, so S⁻¹ and S⁻¹x are multiples of ¼; the bundle holds the same arrays."""
+    S, x = load_csv("gaussian/S.csv"), load_csv("gaussian/x.csv")
+    np.testing.assert_array_equal(S, S.T)
+    assert np.all(np.linalg.eigvalsh(S) > 0)
+    assert np.linalg.det(S) == pytest.approx(4.0)
+    assert is_multiple_of_quarter(np.round(np.linalg.inv(S), 12))
+    with np.load(SAMPLES / "gaussian/gaussian.npz", allow_pickle=False) as npz:
+        assert sorted(npz.files) == ["S", "x"]
+        np.testing.assert_array_equal(npz["S"], S)
+        np.testing.assert_array_equal(npz["x"], x)
 
 
 def is_multiple_of_quarter(array: np.ndarray) -> bool:
