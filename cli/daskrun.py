@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError, OutputError
-from .extras import import_extra
+from .extras import dask_array, import_extra
 from .npyblocks import NpyLayout, NpyTarget, column_bounds, create, read_columns
 
 BLOCK_BYTES = 64 * 1024 * 1024  # a block of batch columns: large enough for BLAS, small beside a worker's memory
@@ -114,13 +114,6 @@ def lazy_array(array: Any, width: int, label: str) -> Any:
     array = np.asarray(array)
     chunks = (*array.shape[:-1], width) if array.ndim >= 2 else array.shape
     return da.from_array(array, chunks=chunks)
-
-
-def dask_array() -> Any:
-    """The dask.array module (untyped in places, so seen as Any)."""
-    import dask.array
-
-    return dask.array
 
 
 def npy_array(layout: NpyLayout, width: int, label: str = "") -> Any:

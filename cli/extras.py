@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
+from typing import Any
 
 from .errors import InputError
 
@@ -18,3 +19,10 @@ def import_extra(module: str, what: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError:
         raise InputError(f"{what} needs the {EXTRA} extra ({module} is not installed)", hint=INSTALL) from None
+
+
+def dask_array() -> Any:
+    """The dask.array module (untyped in places, so seen as Any)."""
+    import dask.array
+
+    return dask.array

@@ -290,7 +290,7 @@ def _from_stream(stream: IO[bytes], where: Where, delimiter: str | None, header:
     if kind == "npy":
         return _npy_stream(stream, head, where)
     if kind == "text":
-        from .convert import read_text_stream
+        from .textstream import read_text_stream
 
         return read_text_stream(stream, head, where, delimiter=delimiter or SUFFIX_DELIMITERS.get(suffix),
                                 header=header)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .errors import OutputError
-from .extras import import_extra
+from .extras import dask_array, import_extra
 from .textparse import Where
 
 MARKERS = ("zarr.json", ".zarray", ".zgroup")  # zarr format 3, and format 2's array and group
@@ -91,8 +91,6 @@ def lazy_store(results: Mapping[str, Any], output: Path, record: bool, *,
                shown: str) -> tuple[list[Any], Callable[[], None], Callable[[], None]]:
     """da.store tasks that write Dask results into a zarr store at output (its chunks: the results' own, made
     regular), with what finishes or abandons the store."""
-    from .daskrun import dask_array
-
     da = dask_array()
     regular = {name: value.rechunk(tuple(max(c) if c and max(c) else 1 for c in value.chunks))
                for name, value in results.items()}

@@ -66,7 +66,7 @@ def _target(name: str, f: Array, target: ArrayLike | None) -> Array | None:
         return None
     if target is None:
         raise WxbError(f"the {name} loss needs a target T", hint="give the target with -T, or use the sum or mean loss")
-    from .engine import aligned  # the one rule for 1-D operands: beside a matrix, a column
+    from .rules import aligned  # the one rule for 1-D operands: beside a matrix, a column
 
     t = as_operand(target, "T")
     shape = aligned(t.shape, f.shape)

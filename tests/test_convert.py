@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from wxb.cli import convert as conversion
+from wxb.cli import textstream as conversion
 from wxb.cli.app import app
 
 runner = CliRunner()
