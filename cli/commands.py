@@ -104,16 +104,21 @@ def backward(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoic
 
             chunked.backward(loaded, decision, names, loss, out, fmt, shown)
             return
-    if loaded.G is not None and (loss is None or loaded.G_given):
-        grads = problem.backward(problem.upstream(loaded.G), names)
-    elif problem.f_shape == () and loss is None:
-        grads = problem.backward(None, names)
-    else:
-        grads = problem.backward(None, names, loss=loss or "sum", target=loaded.target)
+    grads = gradients(loaded, loss, names)
     results = grads.keyed()
     given = {"G": loaded.G} if loaded.G is not None and (loss is None or loaded.G_given) else {"T": loaded.target}
     emit(results, out, lambda console: views().backward(console, grads, out.precision), record=record,
          problem=loaded.problem, upstream=given)
+
+
+def gradients(loaded: Loaded, loss: str | None, names: tuple[str, ...]) -> core.Gradients:
+    """The backward pass from -G (a bundled G gives way to --loss), 1 for a scalar f, or the loss's G from f."""
+    problem = loaded.problem
+    if loaded.G is not None and (loss is None or loaded.G_given):
+        return problem.backward(problem.upstream(loaded.G), names)
+    if problem.f_shape == () and loss is None:
+        return problem.backward(None, names)
+    return problem.backward(None, names, loss=loss or "sum", target=loaded.target)
 
 
 def refuse_chunk_on_dask(loaded: Loaded, chunk: str | None) -> None:
@@ -126,12 +131,7 @@ def refuse_chunk_on_dask(loaded: Loaded, chunk: str | None) -> None:
 def lazy_backward(loaded: Loaded, loss: str | None, names: tuple[str, ...], record: bool, out: OutputChoice) -> None:
     """backward on Dask operands: the gradients as one graph, computed at once, or written by its tasks to -o."""
     problem = loaded.problem
-    if loaded.G is not None and (loss is None or loaded.G_given):
-        grads = problem.backward(problem.upstream(loaded.G), names)
-    elif problem.f_shape == () and loss is None:
-        grads = problem.backward(None, names)
-    else:
-        grads = problem.backward(None, names, loss=loss or "sum", target=loaded.target)
+    grads = gradients(loaded, loss, names)
     found = computed(grads.keyed(), out, problem, record)
     if found is None:
         return
