@@ -117,6 +117,10 @@ def root(
 
 def _on_dask(dask: bool, scheduler: str | None) -> Any:
     """Where the command's Dask graph runs (--scheduler's cluster, this machine's cores for --dask), or nowhere."""
+    if not dask and scheduler is None:
+        import contextlib
+
+        return contextlib.nullcontext()  # and Dask's module is not even imported: start-up stays as it was
     from .daskrun import running
 
     return running(dask, scheduler)
