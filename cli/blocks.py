@@ -117,11 +117,24 @@ class NpyData:
     offset: int
     shape: Shape
     dtype: np.dtype[Any]
-    fortran: bool
+    fortran: bool = False
+
+    @classmethod
+    def of_memmap(cls, mapped: np.memmap[Any, Any]) -> NpyData:
+        """The data of an .npy file that np.load mapped (only its header is used, never its data), by absolute
+        path, so that a task on another machine finds it too."""
+        fortran = mapped.ndim >= 2 and mapped.flags.f_contiguous and not mapped.flags.c_contiguous
+        return cls(os.path.abspath(str(mapped.filename)), int(mapped.offset), tuple(mapped.shape), mapped.dtype,
+                   bool(fortran))
 
     @property
     def nbytes(self) -> int:
         return math.prod(self.shape) * self.dtype.itemsize
+
+    @property
+    def rows(self) -> int:
+        """Entries per batch column: the product of every axis but the last."""
+        return math.prod(self.shape[:-1])
 
 
 def mapped_file(array: Array) -> NpyData | None:
@@ -155,12 +168,13 @@ def read_block(data: NpyData, axis: int, start: int, stop: int) -> Array:
     item = data.dtype.itemsize
     out = np.empty(outer * width * inner, dtype=data.dtype)
     view = out.data.cast("B")
-    run = width * inner * item
+    runs = 1 if width == size else outer  # the whole axis: the outer runs lie end to end, one read
+    run = len(view) // max(runs, 1)
     fd = os.open(data.path, os.O_RDONLY)
     try:
-        for o in range(outer):
+        for o in range(runs):
             position = data.offset + ((o * size + start) * inner) * item
-            _pread_fully(fd, view[o * run:(o + 1) * run], position)
+            pread_fully(fd, view[o * run:(o + 1) * run], position)
     finally:
         os.close(fd)
     return _shaped(out, data.shape, axis, width, data.fortran)
@@ -172,13 +186,21 @@ def _shaped(flat: Array, shape: Shape, axis: int, width: int, fortran: bool) -> 
     return flat.reshape(block, order="F" if fortran else "C")
 
 
-def _pread_fully(fd: int, view: memoryview, position: int) -> None:
+def pread_fully(fd: int, view: memoryview, position: int) -> None:
+    """Fill view from the file at position, short reads continued; a file that ends early is an OSError."""
     done = 0
     while done < len(view):
         n = os.preadv(fd, [view[done:]], position + done)
         if n <= 0:
             raise OSError(f"unexpected end of file at byte {position + done}")
         done += n
+
+
+def pwrite_fully(fd: int, view: memoryview, position: int) -> None:
+    """Write all of view into the file at position, short writes continued."""
+    done = 0
+    while done < len(view):
+        done += os.pwrite(fd, view[done:], position + done)
 
 
 # ---- Writers of blocks ----
@@ -224,10 +246,7 @@ class NpyWriter:
         run = width * inner * item
         for o in range(outer):
             position = self.offset + ((o * size + start) * inner) * item
-            piece = flat[o * run:(o + 1) * run]
-            done = 0
-            while done < len(piece):
-                done += os.pwrite(self.fd, piece[done:], position + done)
+            pwrite_fully(self.fd, flat[o * run:(o + 1) * run], position)
 
 
 class MemoryWriter:

@@ -28,9 +28,10 @@ from typing import Any
 
 import numpy as np
 
+from .blocks import NpyData
 from .errors import InputError, OutputError
 from .extras import dask_array, import_extra
-from .npyblocks import NpyLayout, NpyTarget, column_bounds, create, read_columns
+from .npyblocks import NpyTarget, column_bounds, create, read_columns
 
 BLOCK_BYTES = 64 * 1024 * 1024  # a block of batch columns: large enough for BLAS, small beside a worker's memory
 Results = Mapping[str, Any]
@@ -108,7 +109,7 @@ def lazy_array(array: Any, width: int, label: str) -> Any:
     if np.ndim(array) == 0 and not type(array).__module__.startswith("zarr"):
         return np.asarray(array)  # a scalar stays a NumPy scalar: a scalar G then fills f's own chunks
     if isinstance(array, np.memmap) and array.filename is not None:
-        return npy_array(NpyLayout.of_memmap(array), width, label)
+        return npy_array(NpyData.of_memmap(array), width, label)
     if type(array).__module__.startswith("zarr"):
         return da.from_zarr(array)
     array = np.asarray(array)
@@ -116,7 +117,7 @@ def lazy_array(array: Any, width: int, label: str) -> Any:
     return da.from_array(array, chunks=chunks)
 
 
-def npy_array(layout: NpyLayout, width: int, label: str = "") -> Any:
+def npy_array(layout: NpyData, width: int, label: str = "") -> Any:
     """The array of a .npy file as reader tasks, one per block of `width` batch columns (the last axis)."""
     from dask.base import tokenize
 

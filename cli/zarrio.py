@@ -2,7 +2,7 @@
 (`-o f.zarr` for one result, `-o grads.zarr` for a keyed record: a group of arrays named f, dW, db, ...).
 
 Reading gives the zarr array itself (nothing is read yet): in memory it is read whole (`in_memory`), with --dask it
-becomes da.from_zarr. Writing makes a store beside the target (`.NAME.XXXX.tmp`), chunked along the batch (the last
+becomes da.from_zarr. Writing makes a store beside the target (`.NAME.<random>.tmp`), chunked along the batch (the last
 axis), and renames it over the target at the end; with --dask the blocks are written by the tasks. zarr is imported
 only here, only when used; without the extra, one line names it.
 """

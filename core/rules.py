@@ -737,6 +737,16 @@ def reduction(name: str, symbol: str, forward: Forward, vjp: VJP, rule: str, for
                      formulas=(formula,) if formula else (), no_formula=no_formula, batch=batch)
 
 
+def extremum(name: str, value: Callable[..., Array], index: Callable[..., Array], which: str) -> Primitive:
+    """max or min: over an axis or every axis; the whole gradient goes to the first {which} in C order."""
+    return reduction(name, name, lambda n, x: extreme(value, n, x),
+                     lambda n, g, f, x: kept(n, g, x) * first_extreme(index, n, x),
+                     f"{{G}} at the first {which} of {{x}}, 0 elsewhere", "", uses="x", shape=nonempty_reduced_shape,
+                     latex=rf"\{name}", differential=f"d {name} {{x}} = d{{x}} at its {which} (on a tie, the first "
+                     "in C order)", no_formula=f"the gradient of {name} goes to the first {which} of each slice, "
+                     "which no formula of wxb's language selects")
+
+
 def matrix_function(name: str, symbol: str, shape: ShapeRule, forward: Forward, vjp: VJP, rule: str, formula: str,
                     *, uses: str, latex: str = "", linear: bool = False, differential: str = "",
                     check: Callable[[Node, Sequence[Array], Array], None] | None = None) -> Primitive:
@@ -843,18 +853,8 @@ PRIMITIVES: dict[str, Primitive] = {row.name: row for row in (
     reduction("logsumexp", "logsumexp", logsumexp,
               lambda n, g, f, x: kept(n, g, x) * stable_softmax(x, resolved_axis(n, x.ndim)),
               "{G} ⊙ softmax({x})", "expand(G) * softmax(x)", uses="x", batch="logsumexp"),
-    reduction("max", "max", lambda n, x: extreme(np.max, n, x),
-              lambda n, g, f, x: kept(n, g, x) * first_extreme(np.argmax, n, x),
-              "{G} at the first maximiser of {x}, 0 elsewhere", "", uses="x", shape=nonempty_reduced_shape,
-              latex=r"\max", differential="d max {x} = d{x} at its maximiser (on a tie, the first in C order)",
-              no_formula="the gradient of max goes to the first maximiser of each slice, which no formula of wxb's "
-                         "language selects"),
-    reduction("min", "min", lambda n, x: extreme(np.min, n, x),
-              lambda n, g, f, x: kept(n, g, x) * first_extreme(np.argmin, n, x),
-              "{G} at the first minimiser of {x}, 0 elsewhere", "", uses="x", shape=nonempty_reduced_shape,
-              latex=r"\min", differential="d min {x} = d{x} at its minimiser (on a tie, the first in C order)",
-              no_formula="the gradient of min goes to the first minimiser of each slice, which no formula of wxb's "
-                         "language selects"),
+    extremum("max", np.max, np.argmax, "maximiser"),
+    extremum("min", np.min, np.argmin, "minimiser"),
     reduction("norm", "‖·‖", norm, norm_vjp, "{G} ⊙ {x} ⊘ {f}", "x * expand(G / f)", uses="xf",
               latex=r"\operatorname{norm}",
               differential="d‖{x}‖ = ⟨{x}, d{x}⟩ / ‖{x}‖, and at {x} = 0 the subgradient 0"),

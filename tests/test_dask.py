@@ -22,8 +22,9 @@ import pytest
 from hypothesis import assume, given, settings
 from test_engine_oracle import Case, Tree, cases, well_posed
 
+from wxb.cli.blocks import NpyData
 from wxb.cli.daskrun import npy_array
-from wxb.cli.npyblocks import NpyLayout, NpyTarget, create, read_columns
+from wxb.cli.npyblocks import NpyTarget, create, read_columns
 from wxb.core.engine import Problem
 
 da = pytest.importorskip("dask.array")
@@ -72,7 +73,7 @@ def lazy_from_files(folder: str, arrays: dict[str, np.ndarray], width: int) -> d
     for name, value in arrays.items():
         path = os.path.join(folder, f"{name}.npy")
         np.save(path, value)
-        layout = NpyLayout.of_memmap(np.load(path, mmap_mode="r"))
+        layout = NpyData.of_memmap(np.load(path, mmap_mode="r"))
         lazy[name] = npy_array(layout, width, name)
     return lazy
 
@@ -154,7 +155,7 @@ def test_oracle_on_dask_operands_computes_nothing_until_asked(case: Case) -> Non
 def test_reader_blocks_equal_the_file(tmp_path: Path, order: str, shape: tuple[int, ...]) -> None:
     value = np.asarray(np.random.default_rng(1).normal(size=shape), order=order)
     np.save(tmp_path / "a.npy", value)
-    layout = NpyLayout.of_memmap(np.load(tmp_path / "a.npy", mmap_mode="r"))
+    layout = NpyData.of_memmap(np.load(tmp_path / "a.npy", mmap_mode="r"))
     for width in (1, 3, 100):
         lazy = npy_array(layout, width)
         np.testing.assert_array_equal(lazy.compute(scheduler="sync"), value)
@@ -163,7 +164,7 @@ def test_reader_blocks_equal_the_file(tmp_path: Path, order: str, shape: tuple[i
 
 def test_reader_of_a_vanished_file_is_a_located_error(tmp_path: Path) -> None:
     np.save(tmp_path / "a.npy", np.ones((2, 3)))
-    layout = NpyLayout.of_memmap(np.load(tmp_path / "a.npy", mmap_mode="r"))
+    layout = NpyData.of_memmap(np.load(tmp_path / "a.npy", mmap_mode="r"))
     (tmp_path / "a.npy").unlink()
     with pytest.raises(Exception, match=r"cannot read it: No such file.*-X"):
         read_columns(layout, 0, 1, "-X")
@@ -318,7 +319,7 @@ def test_backward_on_a_real_cluster(cluster: str, tmp_path: Path) -> None:
 
     from wxb.cli.errors import InputError, failure
 
-    layout = NpyLayout.of_memmap(np.load(data / "X.npy", mmap_mode="r"))
+    layout = NpyData.of_memmap(np.load(data / "X.npy", mmap_mode="r"))
     lazy = npy_array(layout, 10, "-X")
     (data / "X.npy").unlink()  # gone before the workers read it: their error comes back as wxb's
     with Client(cluster) as client, pytest.raises(InputError) as caught:
