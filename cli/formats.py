@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .errors import InputError
+from .output import descriptor, is_terminal
 
 
 class Format(NamedTuple):
@@ -66,8 +67,6 @@ def _stream_format(output: Path) -> str:
     """For an -o with no known suffix: csv for an inherited descriptor (`/dev/stdout`, `/dev/fd/N`) or a pipe,
     FIFO, device or socket, as for stdout in a pipe; else the suffix of what its links end at ('' when nothing
     tells)."""
-    from .output import descriptor
-
     if descriptor(str(output)) is not None:
         return "csv"
     try:
@@ -106,12 +105,9 @@ def choose_format(requested: str | None, output: Path | None, *, stdout_is_termi
     if fmt in BINARY and not to_file(output) and stdout_is_terminal:
         hint = f"write it to a file with -o result.{fmt}, or pipe it"
         raise InputError(f"{fmt} is binary and stdout is a terminal", operand="--format", hint=hint)
-    if fmt in BINARY and to_file(output) and output is not None:
-        from .output import is_terminal
-
-        if is_terminal(output):
-            hint = f"write it to a file with -o result.{fmt}, or pipe it"
-            raise InputError(f"{fmt} is binary and {str(output)!r} is a terminal", operand="-o", hint=hint)
+    if fmt in BINARY and output is not None and to_file(output) and is_terminal(output):
+        hint = f"write it to a file with -o result.{fmt}, or pipe it"
+        raise InputError(f"{fmt} is binary and {str(output)!r} is a terminal", operand="-o", hint=hint)
     return fmt
 
 
