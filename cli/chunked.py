@@ -26,12 +26,14 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import numpy as np
 
 from ..core import chunks
+from ..core.engine import whole_matrix_ops
 from ..core.plan import Streaming, block_shapes, estimate, fake_problem, per_column, streaming
 from .blocks import MemoryWriter, NpyData, NpyWriter, available_memory, mapped_file, parse_size, read_block, size_text
 from .errors import InputError
 from .textparse import note
 
 if TYPE_CHECKING:
+    from ..core.engine import Problem
     from .model import Loaded, OutputChoice
 
 Array = np.ndarray[Any, np.dtype[Any]]
@@ -98,13 +100,20 @@ def decide(loaded: Loaded, wrt: tuple[str, ...] | None, chunk: int | str | None,
     if not plan.streams:
         if chunk is not None:
             raise InputError(f"cannot stream {_expression(loaded)} in blocks: {plan.reason}",
-                             hint="drop --chunk to run it whole, or run it on Dask with --dask")
+                             hint="drop --chunk to run it whole" + (", or run it on Dask with --dask"
+                                                                    if _dask_runs(problem) else ""))
         raise InputError(f"{_expression(loaded)} {need}, and it does not stream in blocks: {plan.reason}",
-                         hint="run it on Dask with --dask, or on a machine with more memory")
+                         hint=("run it on Dask with --dask, or on" if _dask_runs(problem) else "run it on")
+                         + " a machine with more memory")
     width = _width(loaded, plan, wrt, kind, chunk, available, need)
     said = "" if chunk is not None else (f"{_expression(loaded)} {need}: streaming it in blocks of {width:,} of "
                                          f"{plan.size:,} columns (--chunk SIZE to choose, --chunk off to refuse)")
     return Decision(plan, width, available, said)
+
+
+def _dask_runs(problem: Problem) -> bool:
+    """Whether --dask can run the expression: not when it uses a matrix function (det, inv, …)."""
+    return not whole_matrix_ops(problem.order)
 
 
 def require_fits(loaded: Loaded, wrt: tuple[str, ...], command: str) -> None:
@@ -221,9 +230,7 @@ def run_with_sinks(big: Mapping[str, tuple[tuple[int, ...], int]], dtype: np.dty
         note(decision.note)
     if in_memory:
         writers = {name: MemoryWriter(shape, dtype, axis) for name, (shape, axis) in big.items()}
-        sinks = Sinks(dict(writers), {}, {})
-        value = compute(sinks)
-        sinks.warnings()
+        value = compute(Sinks(dict(writers), {}, {}))  # the results held are warned about as they are shown
         return value, {name: writer.array for name, writer in writers.items()}
     names = ", ".join(f"{name} {shape}" for name, (shape, _) in big.items())
     if len(big) > 1:

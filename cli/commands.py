@@ -70,7 +70,8 @@ def forward(loaded: Loaded, out: OutputChoice, chunk: str | None = None) -> None
         if decision.plan is not None:
             def shown(results: dict[str, Array]) -> None:
                 f = results["f"]
-                emit(results, out, lambda console: views().forward(console, loaded, f, out.precision))
+                emit(results, out, lambda console: views().forward(console, loaded, f, out.precision),
+                     problem=loaded.problem)
 
             chunked.forward(loaded, decision, out, fmt, shown)
             return
@@ -100,15 +101,19 @@ def backward(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoic
                 if results:
                     whole = replace(grads, grads={key[1:]: value for key, value in results.items()})
                     emit(results, out, lambda console: views().backward(console, whole, out.precision),
-                         record=record)
+                         record=record, problem=loaded.problem, upstream=upstream_given(loaded, loss))
 
             chunked.backward(loaded, decision, names, loss, out, fmt, shown)
             return
     grads = gradients(loaded, loss, names)
     results = grads.keyed()
-    given = {"G": loaded.G} if loaded.G is not None and (loss is None or loaded.G_given) else {"T": loaded.target}
     emit(results, out, lambda console: views().backward(console, grads, out.precision), record=record,
-         problem=loaded.problem, upstream=given)
+         problem=loaded.problem, upstream=upstream_given(loaded, loss))
+
+
+def upstream_given(loaded: Loaded, loss: str | None) -> dict[str, Any]:
+    """The upstream input a NaN or an infinity in a gradient may come from: -G when it is used, else -T."""
+    return {"G": loaded.G} if loaded.G is not None and (loss is None or loaded.G_given) else {"T": loaded.target}
 
 
 def gradients(loaded: Loaded, loss: str | None, names: tuple[str, ...]) -> core.Gradients:

@@ -107,10 +107,12 @@ def _greek(char: str) -> str:
 
 
 def number_latex(x: float, precision: int) -> str:
-    """A number for a matrix cell: %g at the precision, exponents as ×10^{k}."""
+    """A number for a matrix cell: %g at the precision (no more digits than its shortest round-trip form has: a
+    subnormal's rounding noise is not shown), exponents as ×10^{k}."""
     if not np.isfinite(x):
         return {True: r"\text{NaN}"}.get(bool(np.isnan(x)), r"\infty" if x > 0 else r"-\infty")
-    text = f"{x:.{precision}g}"
+    shortest = np.format_float_scientific(x, unique=True).partition("e")[0].lstrip("-").replace(".", "")
+    text = f"{x:.{min(precision, max(len(shortest.rstrip('0')), 1))}g}"
     mantissa, e, exponent = text.partition("e")
     return rf"{mantissa} \times 10^{{{int(exponent)}}}" if e else text
 

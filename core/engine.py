@@ -208,10 +208,15 @@ class Problem:
         return found
 
 
+def whole_matrix_ops(order: tuple[Node, ...]) -> list[str]:
+    """The primitives of order that need whole matrices (det, inv, …: their batch rule is matrix or whole)."""
+    return sorted({node.op for node in order if node.op in PRIMITIVES and PRIMITIVES[node.op].batch in WHOLE})
+
+
 def _refuse_whole_matrices(order: tuple[Node, ...]) -> None:
     """Dask computes in blocks of batch columns: the rows that need whole matrices (det, inv, …: their batch rule
     is matrix or whole) would make Dask hand NumPy the whole array behind the user's back, so they are refused."""
-    whole = sorted({node.op for node in order if node.op in PRIMITIVES and PRIMITIVES[node.op].batch in WHOLE})
+    whole = whole_matrix_ops(order)
     if whole:
         raise WxbError(f"{', '.join(whole)} {'needs' if len(whole) == 1 else 'need'} whole matrices, and a Dask "
                        "array is computed in blocks of batch columns",

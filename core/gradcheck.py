@@ -266,7 +266,13 @@ class Probe:
             self.at_theta = self.loss(self.theta)
         ahead = (self.loss(self.theta + step.h * v) - self.at_theta) / step.h
         behind = (self.at_theta - self.loss(self.theta - step.h * v)) / step.h
-        return abs(ahead - behind) > 10 * bound
+        return abs(ahead - behind) > 10 * bound or self.jumped(v, step.h)
+
+    def jumped(self, v: Array, h: float) -> bool:
+        """True when L is not continuous at θ (sign at 0): its change across θ does not shrink with the step."""
+        wide = abs(self.loss(self.theta + h * v) - self.loss(self.theta - h * v))
+        narrow = abs(self.loss(self.theta + h / 100 * v) - self.loss(self.theta - h / 100 * v))
+        return bool(wide > 0 and narrow > 0.5 * wide)
 
 
 def check_operand(problem: Problem, G: Array, name: str, analytic: Array, *, seed: int = 0,
@@ -328,8 +334,9 @@ def _verdict(name: str, diffs: list[Difference], tolerance: float, method: str) 
         bound = max(d.bound for d in diffs)
     if failing and all(d.kink for d in failing):
         return CheckResult(name, max_abs, max_rel, tolerance, True, n, method, bound, "cannot check",
-                           f"L has a kink at this {name} (relu or abs at 0, say): its slope differs on either "
-                           "side, so no finite difference can check the derivative there")
+                           f"L has a kink or a jump at this {name} (relu or abs at 0, sign at 0, say): its slope "
+                           "differs on either side or L itself does, so no finite difference can check the "
+                           "derivative there")
     if failing:
         return CheckResult(name, max_abs, max_rel, tolerance, False, n, method, bound, "fail",
                            "the analytic gradient disagrees with the finite differences")

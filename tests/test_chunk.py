@@ -205,6 +205,29 @@ def test_chunk_refuses_an_expression_that_needs_the_whole_batch(tmp_path: Any) -
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_refusal_does_not_send_a_matrix_function_to_dask_which_refuses_it_too(tmp_path: Any) -> None:
+    """trace, det, inv, … do not run on Dask either: the hint must not loop between --chunk and --dask."""
+    paths = layer(tmp_path)
+    result = run("forward", "-e", "trace(X @ X.T)", f"X={paths['X']}", "--chunk", "1kB")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("wxb: error: cannot stream trace(X @ X.T) in blocks")
+    assert "--dask" not in result.stderr
+
+
+def test_a_nan_given_is_warned_once_and_named_in_blocks_as_whole(tmp_path: Any) -> None:
+    """In blocks, the NaN warning came twice, the second blaming 0/0 for a NaN that X holds."""
+    X = np.array([[1.0, np.inf, 3.0], [np.nan, 2.0, 1.0]])
+    np.save(tmp_path / "X.npy", X)
+    whole = run("forward", "-X", str(tmp_path / "X.npy"), "-b", "0", "-f", "csv")
+    blocks = run("forward", "-X", str(tmp_path / "X.npy"), "-b", "0", "-f", "csv", "--chunk", "1B")
+    assert blocks.exit_code == whole.exit_code == 0
+    assert blocks.stderr == whole.stderr
+    assert blocks.stderr.count("warning") == 1 and "from NaN in X" in blocks.stderr
+    back = run("backward", "-X", str(tmp_path / "X.npy"), "-b", "0", "--wrt", "X", "-G", "1", "-f", "csv",
+               "--chunk", "1B")
+    assert back.exit_code == 0 and back.stderr.count("warning") <= 1 and "0/0" not in back.stderr
+
+
 def test_too_big_and_not_streaming_is_refused_with_the_estimate(tmp_path: Any) -> None:
     paths = layer(tmp_path, n=2000)
     result = run("forward", "-e", "softmax(X, axis=-1)", f"X={paths['X']}", "-f", "json", env={"WXB_MEMORY": "10kB"})

@@ -97,6 +97,13 @@ def _verdicts(expression: str, **operands: object) -> list[str]:
     return [r.verdict for r in check_problem(Problem.build(expression, operands)).results]
 
 
+def test_a_jump_cannot_be_checked_rather_than_failing() -> None:
+    """sign at 0 jumps: the finite difference grows as 1/h, so it checks nothing; not a mismatch (exit 1)."""
+    (jump,) = check_problem(Problem.build("sign(W)", {"W": [0.0, 1.0]})).results
+    assert jump.verdict == "cannot check" and "jump" in jump.reason
+    assert _verdicts("sign(W)", W=[0.5, 1.0]) == ["pass"]
+
+
 def test_an_exactly_zero_gradient_passes_despite_rounding_in_the_analytic_value() -> None:
     # Σ softmax(z) = 1 per column, so every gradient is 0; the analytic values are rounding noise (1e-17).
     assert _verdicts("softmax(W @ X + b)", W=[[0.1, 0.2], [0.3, 0.4]], X=[[1, 2], [3, 4]], b=[[0.5], [1]]) == \

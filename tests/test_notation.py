@@ -87,3 +87,14 @@ def test_markdown_headings_and_step_titles_are_escaped() -> None:
     text = markdown([Step(title="Back through f = a*b + c*d", formula="f", arrays={})], "f = a*b + c*d", 6)
     assert r"## f = a\*b + c\*d" in text
     assert r"**1. Back through f = a\*b + c\*d**" in text
+
+
+def test_a_subnormal_cell_is_shown_as_its_shortest_form_not_its_rounding_noise() -> None:
+    """1e-320 is stored as 9.99988671826831e-321; %g at 6 digits showed 9.99989 × 10^{-321}, a number nobody
+    wrote. The cell shows no more digits than the shortest round-trip form has."""
+    from wxb.cli.notation import number_latex
+
+    assert number_latex(1e-320, 6) == r"1 \times 10^{-320}"
+    assert number_latex(5e-324, 6) == r"5 \times 10^{-324}"
+    assert number_latex(1 / 3, 6) == "0.333333"
+    assert number_latex(1e308, 6) == r"1 \times 10^{308}"
