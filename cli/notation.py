@@ -111,8 +111,10 @@ def number_latex(x: float, precision: int) -> str:
     subnormal's rounding noise is not shown), exponents as ×10^{k}."""
     if not np.isfinite(x):
         return {True: r"\text{NaN}"}.get(bool(np.isnan(x)), r"\infty" if x > 0 else r"-\infty")
-    shortest = np.format_float_scientific(x, unique=True).partition("e")[0].lstrip("-").replace(".", "")
-    text = f"{x:.{min(precision, max(len(shortest.rstrip('0')), 1))}g}"
+    text = f"{x:.{precision}g}"
+    if "e" in text:  # where %g writes an exponent, never more digits than the shortest form has
+        shortest = np.format_float_scientific(x, unique=True).partition("e")[0].lstrip("-").replace(".", "")
+        text = f"{x:.{min(precision, max(len(shortest.rstrip('0')), 1))}g}"
     mantissa, e, exponent = text.partition("e")
     return rf"{mantissa} \times 10^{{{int(exponent)}}}" if e else text
 

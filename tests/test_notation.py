@@ -98,3 +98,11 @@ def test_a_subnormal_cell_is_shown_as_its_shortest_form_not_its_rounding_noise()
     assert number_latex(5e-324, 6) == r"5 \times 10^{-324}"
     assert number_latex(1 / 3, 6) == "0.333333"
     assert number_latex(1e308, 6) == r"1 \times 10^{308}"
+
+
+@pytest.mark.parametrize(("x", "written"), [(10.0, "10"), (100.0, "100"), (9.0, "9"), (0.5, "0.5"),
+                                            (1234567.0, r"1.23457 \times 10^{6}")])
+def test_whole_numbers_stay_positional_where_g_writes_them_so(x: float, written: str) -> None:
+    from wxb.cli.notation import number_latex
+
+    assert number_latex(x, 6) == written
