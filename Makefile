@@ -1,36 +1,56 @@
 # Everything installs into ./.venv from PyPI; nothing else is needed but Python 3 and make.
+# Three stamps, so that each target installs only what it needs: the base package (demo), the test tools and every
+# extra the suite exercises (test, lint, bench), the manual's tools (docs).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+BASE   := $(VENV)/.installed-base
+DEV    := $(VENV)/.installed-dev
+DOCS   := $(VENV)/.installed-docs
+# this machine sets PYTHONDONTWRITEBYTECODE: stale bytecode would cost every wxb process ~0.15 s
+COMPILE := $(BIN)/python -m compileall -q __init__.py core cli
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint docs bench clean
 
-setup: $(STAMP)
+setup: $(DEV)
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dask]'
-	$(BIN)/python -m compileall -q __init__.py core cli
-	touch $(STAMP)
 
-demo: $(STAMP)
+$(BASE): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	$(COMPILE)
+	touch $@
+
+$(DEV): pyproject.toml $(BASE)
+	$(BIN)/python -m pip install --quiet -e '.[test,dask,fast-csv]'
+	$(COMPILE)
+	touch $@
+
+$(DOCS): pyproject.toml $(BASE)
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
+	touch $@
+
+demo: $(BASE)
 	$(BIN)/wxb demo
 
 TYPECHECK := build/typecheck/wxb
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check core cli tests bench
 	mkdir -p $(TYPECHECK) && ln -sfn ../../../core $(TYPECHECK)/core && ln -sfn ../../../cli $(TYPECHECK)/cli
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/python -m compileall -q __init__.py core cli  # this machine sets PYTHONDONTWRITEBYTECODE: stale bytecode costs every wxb process ~0.15 s
+	$(COMPILE)
 	OPENBLAS_NUM_THREADS=1 $(BIN)/pytest -n auto  # a worker per core (pytest-xdist), so BLAS threads would only contend
 
-bench: $(STAMP)
-	$(BIN)/python -m compileall -q core cli  # time the code as installed, not the compiler (PYTHONDONTWRITEBYTECODE)
+docs: $(DOCS)
+	$(BIN)/mkdocs build --strict --site-dir build/site
+
+bench: $(DEV)
+	$(COMPILE)  # time the code as installed, not the compiler
 	$(BIN)/python bench/run.py
 
 clean:
