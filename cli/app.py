@@ -121,7 +121,7 @@ def _on_dask(dask: bool, scheduler: str | None) -> Any:
         import contextlib
 
         return contextlib.nullcontext()  # and Dask's module is not even imported: start-up stays as it was
-    from .daskrun import running
+    from .run.dask import running
 
     return running(dask, scheduler)
 
@@ -129,7 +129,7 @@ def _on_dask(dask: bool, scheduler: str | None) -> Any:
 def _in_memory(command: str, dask: bool, scheduler: str | None) -> None:
     """jacobian, check and explain compute in memory: say so when --dask or --scheduler was asked for."""
     if dask or scheduler is not None:
-        from .textparse import note
+        from .read.textparse import note
 
         note(f"{command} computes in memory: {'--scheduler' if scheduler else '--dask'} is for forward and backward")
 
@@ -157,7 +157,7 @@ def forward(
 
     [bold]Example[/bold]: wxb forward -X "1 2; 3 4" -b "5; 6"   (f = [[6,7],[9,10]])
     """
-    from . import commands
+    from .commands import work as commands
 
     with _on_dask(dask, scheduler):
         lazy = sources._replace(lazy=dask or scheduler is not None)
@@ -183,7 +183,7 @@ def backward(
 
     [bold]Example[/bold]: wxb backward -X "1 2; 3 4" -b "5; 6"   (dL/db = G·1 = [2;2])
     """
-    from . import commands
+    from .commands import work as commands
 
     with _on_dask(dask, scheduler):
         lazy = sources._replace(lazy=dask or scheduler is not None)
@@ -219,7 +219,7 @@ def jacobian(
 
     [bold]Example[/bold]: wxb jacobian -X "1 2; 3 4" -b "5; 6"   (2 blocks, each I₂)
     """
-    from . import commands
+    from .commands import work as commands
 
     _in_memory("jacobian", dask, scheduler)
 
@@ -246,7 +246,7 @@ def check(
 
     [bold]Example[/bold]: wxb check -W samples/dense/W.csv -X samples/dense/X.csv -b samples/dense/b.csv
     """
-    from . import commands
+    from .commands import work as commands
 
     _in_memory("check", dask, scheduler)
 
@@ -277,7 +277,7 @@ def explain(
 
     [bold]Example[/bold]: wxb explain -X "1 2; 3 4" -b "5; 6"
     """
-    from . import commands
+    from .commands import work as commands
 
     _in_memory("explain", dask, scheduler)
 
@@ -310,7 +310,7 @@ def derive(
 
     [bold]Example[/bold]: wxb derive -e "sum((W @ X + b - Y) ** 2)" --wrt W   (dL/dW = 2 * (W @ X + b - Y) @ X.T)
     """
-    from . import derive as deriving
+    from .commands import derive as deriving
 
     request = deriving.Request(wrt, loss.value if loss else None, inline, evaluate)
     deriving.derive(sources, request, _out(fmt, output, precision))
@@ -339,7 +339,7 @@ def convert(
 
     [bold]Example[/bold]: wxb convert X.csv -o X.npy   (or: zcat X.csv.gz | wxb convert - -o X.npy --transpose)
     """
-    from .convert import convert as run
+    from .commands.convert import convert as run
 
     run(source, output, transpose=transpose, delimiter=delimiter, header=header)
 
@@ -356,7 +356,7 @@ def demo(
 
     [bold]Example[/bold]: wxb demo
     """
-    from . import commands
+    from .commands import work as commands
 
     commands.demo(_out(fmt, output, precision))
 

@@ -287,8 +287,8 @@ def test_blocks_on_another_axis_into_an_npy_file(tmp_path: Any, expression: str,
 
 
 def test_sizes_and_the_memory_cap(monkeypatch: pytest.MonkeyPatch) -> None:
-    from wxb.cli.blocks import available_memory, parse_size, size_text
     from wxb.cli.errors import InputError
+    from wxb.cli.stores.blocks import available_memory, parse_size, size_text
 
     assert parse_size("256MB", "--chunk") == 256 << 20
     assert parse_size("1.5g", "--chunk") == 3 << 29

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from wxb.cli import textstream as conversion
 from wxb.cli.app import app
+from wxb.cli.read import textstream as conversion
 
 runner = CliRunner()
 WXB = str(Path(sys.executable).parent / "wxb")

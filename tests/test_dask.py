@@ -22,9 +22,9 @@ import pytest
 from hypothesis import assume, given, settings
 from test_engine_oracle import Case, Tree, cases, well_posed
 
-from wxb.cli.blocks import NpyData
-from wxb.cli.daskrun import npy_array
-from wxb.cli.npyblocks import NpyTarget, create, read_columns
+from wxb.cli.run.dask import npy_array
+from wxb.cli.stores.blocks import NpyData
+from wxb.cli.stores.npyblocks import NpyTarget, create, read_columns
 from wxb.core.engine import Problem
 
 da = pytest.importorskip("dask.array")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wxb.cli import derivation
+from wxb.cli.show import derivation
 from wxb.core import Problem
 
 

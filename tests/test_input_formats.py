@@ -19,8 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wxb.cli.errors import InputError, error_message
-from wxb.cli.operands import read_operand, read_operands
-from wxb.cli.textparse import LARGE_TEXT, Where, parse_large_text, parse_text
+from wxb.cli.read.operands import read_operand, read_operands
+from wxb.cli.read.textparse import LARGE_TEXT, Where, parse_large_text, parse_text
 from wxb.core.operands import as_operand
 
 
@@ -491,7 +491,7 @@ CELLS = st.one_of(
 def test_numpys_reader_and_the_careful_parser_agree(rows: list[list[str]], delimiter: str) -> None:
     """parse_text reads with NumPy's C reader where it can; whatever it accepts, the careful parser reads the same,
     and whatever it refuses, the careful parser decides."""
-    import wxb.cli.textparse as textparse
+    import wxb.cli.read.textparse as textparse
 
     text = "\n".join(delimiter.join(row) for row in rows).encode()
     where = Where("-X", "t.csv")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import wxb
 
-from wxb.cli.notation import latex_text
+from wxb.cli.show.notation import latex_text
 
 EXPLAINED = [
     ["-X", "1 2; 3 4", "-b", "[5, 6]"],
@@ -81,8 +81,8 @@ def test_greek_letters_latex_lacks_are_written_as_the_latin_letter(name: str, la
 
 
 def test_markdown_headings_and_step_titles_are_escaped() -> None:
-    from wxb.cli.derivation import Step
-    from wxb.cli.notation import markdown
+    from wxb.cli.show.derivation import Step
+    from wxb.cli.show.notation import markdown
 
     text = markdown([Step(title="Back through f = a*b + c*d", formula="f", arrays={})], "f = a*b + c*d", 6)
     assert r"## f = a\*b + c\*d" in text
@@ -92,7 +92,7 @@ def test_markdown_headings_and_step_titles_are_escaped() -> None:
 def test_a_subnormal_cell_is_shown_as_its_shortest_form_not_its_rounding_noise() -> None:
     """1e-320 is stored as 9.99988671826831e-321; %g at 6 digits showed 9.99989 × 10^{-321}, a number nobody
     wrote. The cell shows no more digits than the shortest round-trip form has."""
-    from wxb.cli.notation import number_latex
+    from wxb.cli.show.notation import number_latex
 
     assert number_latex(1e-320, 6) == r"1 \times 10^{-320}"
     assert number_latex(5e-324, 6) == r"5 \times 10^{-324}"
@@ -103,6 +103,6 @@ def test_a_subnormal_cell_is_shown_as_its_shortest_form_not_its_rounding_noise()
 @pytest.mark.parametrize(("x", "written"), [(10.0, "10"), (100.0, "100"), (9.0, "9"), (0.5, "0.5"),
                                             (1234567.0, r"1.23457 \times 10^{6}")])
 def test_whole_numbers_stay_positional_where_g_writes_them_so(x: float, written: str) -> None:
-    from wxb.cli.notation import number_latex
+    from wxb.cli.show.notation import number_latex
 
     assert number_latex(x, 6) == written

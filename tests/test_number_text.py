@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from rich.console import Console
 
-from wxb.cli import output, render
-from wxb.cli.operands import read_operand
-from wxb.cli.output import format_number, write_results
+from wxb.cli.read.operands import read_operand
+from wxb.cli.show import render
+from wxb.cli.write import output
+from wxb.cli.write.output import format_number, write_results
 
 F32 = np.float32
 

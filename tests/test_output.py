@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from wxb.cli import output
 from wxb.cli.errors import InputError
 from wxb.cli.formats import FORMATS, choose_format
-from wxb.cli.operands import read_operand
-from wxb.cli.output import format_number, write_results, write_text
-from wxb.cli.progress import BIG, wants_spinner
+from wxb.cli.read.operands import read_operand
+from wxb.cli.show.progress import BIG, wants_spinner
+from wxb.cli.write import output
+from wxb.cli.write.output import format_number, write_results, write_text
 
 
 def same_bits(a: np.ndarray, b: np.ndarray) -> bool:

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wxb.cli import textparse
 from wxb.cli.errors import InputError
-from wxb.cli.textparse import Where, parse_large_text, parse_text
+from wxb.cli.read import textparse
+from wxb.cli.read.textparse import Where, parse_large_text, parse_text
 
 cells = st.sampled_from(["1", "-2.5", "3e-7", "nan", "inf", "0.1", "x", "", "1,5", "  4 "])
 

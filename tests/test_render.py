@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from wxb.cli import render
+from wxb.cli.show import render
 
 
 def exact_grid(a: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -26,8 +26,8 @@ import numpy as np
 import pytest
 from conftest import WXB, shell, wxb
 
-from wxb.cli import output
 from wxb.cli.errors import InputError, OutputError
+from wxb.cli.write import output
 
 SEED = ["-X", "1 2; 3 4", "-b", "5; 6"]
 SEED_CSV = "6.0,7.0\n9.0,10.0\n"
@@ -272,7 +272,7 @@ def test_a_closed_stdout_is_one_line_naming_stdout(tmp_path: Path) -> None:
 CLOSED_STDOUT = """
 import sys
 import numpy as np
-from wxb.cli import output
+from wxb.cli.write import output
 from wxb.cli.errors import OutputError
 try:
     output.write_results({"f": np.eye(2)}, "csv")
@@ -318,7 +318,7 @@ def test_a_failing_stdout_raises_an_output_error(monkeypatch: pytest.MonkeyPatch
 SLOW_WRITER = """
 import sys, time
 from pathlib import Path
-from wxb.cli.output import write_atomically
+from wxb.cli.write.output import write_atomically
 target, ready = Path(sys.argv[1]), Path(sys.argv[2])
 def slow(stream):
     stream.write(b"half-written")

@@ -16,8 +16,8 @@ from typing import IO, Any, BinaryIO
 
 import numpy as np
 
-from .blocks import npy_header
-from .errors import InputError
+from ..errors import InputError
+from ..stores.blocks import npy_header
 from .textparse import (
     _BOM,
     UTF16_BOMS,

@@ -16,14 +16,14 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from .. import core
+from ... import core
 from . import render
 from .derivation import Step
 
 if TYPE_CHECKING:
-    from ..core.gradcheck import CheckReport, CheckResult
-    from ..core.jacobian import JacobianStructure
-    from .model import Blocks, Loaded, Spy
+    from ...core.gradcheck import CheckReport, CheckResult
+    from ...core.jacobian import JacobianStructure
+    from ..model import Blocks, Loaded, Spy
 
 Draw = Callable[[Console], None]
 

@@ -15,18 +15,18 @@ from typing import Any
 
 import numpy as np
 
-from .. import core
-from ..core import derive as symbolic
-from ..core.derive import Derivation, Term
-from ..core.notation import shape_text
+from ... import core
+from ...core import derive as symbolic
+from ...core.derive import Derivation, Term
+from ...core.notation import shape_text
+from ..errors import InputError
+from ..model import Loaded, OutputChoice, Sources
+from ..read.textparse import note
+from ..show.diagnosis import nonfinite_warnings
+from ..show.notation import bmatrix, identifier_latex
+from ..write.output import write_text
 from .binding import load, parse_bindings
-from .diagnosis import nonfinite_warnings
-from .errors import InputError
-from .model import Loaded, OutputChoice, Sources
-from .notation import bmatrix, identifier_latex
-from .output import write_text
 from .present import descriptive_format, show
-from .textparse import note
 
 Array = np.ndarray[Any, np.dtype[Any]]
 SHAPE = re.compile(r"\s*(?:\(\s*\)|\d+(?:\s*[x×]\s*\d+)*)\s*")
@@ -162,7 +162,7 @@ def draw(console: Any, derivation: Derivation, lines: list[tuple[str, str]], val
     """The formulas for a person: bound names dim, each gradient bold; then the values, if evaluated."""
     from rich.text import Text
 
-    from . import render
+    from ..show import render
 
     for label, formula in lines:
         style = "bold" if label.startswith("dL/d") else "dim"

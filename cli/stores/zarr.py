@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import OutputError
-from .extras import dask_array, import_extra
-from .textparse import Where
+from ..errors import OutputError
+from ..extras import dask_array, import_extra
+from ..read.textparse import Where
 
 MARKERS = ("zarr.json", ".zarray", ".zgroup")  # zarr format 3, and format 2's array and group
 BLOCK_BYTES = 128 * 1024 * 1024

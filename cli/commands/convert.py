@@ -16,15 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from .errors import InputError
-from .textparse import Where
-from .textstream import text_to_npy
+from ..errors import InputError
+from ..read.textparse import Where
+from ..read.textstream import text_to_npy
 
 # ---- The command ----
 
 def _to_npy(source: IO[bytes], head: bytes, where: Where, output: Path, delimiter: str | None,
             header: bool | None, transpose: bool) -> tuple[int, ...]:
-    from .output import write_through
+    from ..write.output import write_through
 
     shapes: list[tuple[int, ...]] = []
 
@@ -42,8 +42,8 @@ WRITERS: dict[str, Writer] = {".npy": _to_npy}
 
 def convert(source: str, output: Path, *, transpose: bool, delimiter: str | None, header: bool | None) -> None:
     """CSV, TSV or whitespace-delimited text (a path, or - for stdin) to DST by its suffix, in bounded memory."""
-    from .operands import normalize_delimiter
-    from .textparse import SUFFIX_DELIMITERS, note
+    from ..read.operands import normalize_delimiter
+    from ..read.textparse import SUFFIX_DELIMITERS, note
 
     suffix = output.suffix.lower()
     if suffix not in WRITERS:
@@ -68,7 +68,7 @@ def convert(source: str, output: Path, *, transpose: bool, delimiter: str | None
 
 def _convert_stream(stream: IO[bytes], where: Where, output: Path, delimiter: str | None, header: bool | None,
                     transpose: bool) -> tuple[int, ...]:
-    from .operands import content_kind
+    from ..read.operands import content_kind
 
     head = stream.read(4096)
     kind = content_kind(head, "")

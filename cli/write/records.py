@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .model import Blocks
+from ..model import Blocks
 from .output import format_number
 
 Array = np.ndarray[Any, np.dtype[Any]]

@@ -43,8 +43,8 @@ from typing import IO, TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import InputError
-from .progress import reading
+from ..errors import InputError
+from ..show.progress import reading
 from .textparse import (
     LARGE_TEXT,
     SUFFIX_DELIMITERS,
@@ -217,7 +217,7 @@ def _read_file(path: Path, where: Where, delimiter: str | None, header: bool | N
     try:
         mode = os.stat(path).st_mode
         if stat.S_ISDIR(mode):
-            from . import zarrio
+            from ..stores import zarr as zarrio
 
             if zarrio.is_zarr(path):  # a zarr store: its array, or its group's arrays by name (store.zarr:KEY)
                 return zarrio.open_store(path, where, _check_dtype)  # type: ignore[no-any-return]
@@ -256,7 +256,7 @@ TEXT_PARSE_FACTOR = 1.5  # peak memory of parsing text, per byte of it (polars' 
 def _text_fits(path: Path, size: int, where: Where) -> None:
     """Refuse text whose parsing would not fit in the memory available, before reading it (know before
     computing): converted to .npy, it is memory-mapped and streams."""
-    from .blocks import available_memory, size_text
+    from ..stores.blocks import available_memory, size_text
 
     available, source = available_memory()
     need = int(size * TEXT_PARSE_FACTOR)

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..errors import InputError, OutputError
 from .blocks import NpyData, npy_header, pwrite_fully, read_block
-from .errors import InputError, OutputError
 
 Array = NDArray[Any]
 Shape = tuple[int, ...]

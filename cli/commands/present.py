@@ -10,19 +10,19 @@ from typing import Any
 
 import numpy as np
 
-from .. import core
-from . import formats
-from .diagnosis import nonfinite_lines, nonfinite_warnings
-from .model import OutputChoice
-from .output import write_results, write_text
-from .textparse import note
+from ... import core
+from .. import formats
+from ..model import OutputChoice
+from ..read.textparse import note
+from ..show.diagnosis import nonfinite_lines, nonfinite_warnings
+from ..write.output import write_results, write_text
 
 Array = np.ndarray[Any, np.dtype[Any]]
 
 
 def views() -> ModuleType:
     """The Rich views, imported only when a person is looking (table or text output)."""
-    from . import views
+    from ..show import views
 
     return views
 
@@ -70,7 +70,7 @@ def computed(results: Mapping[str, Any], out: OutputChoice, problem: core.Proble
              record: bool = False) -> dict[str, Array] | None:
     """Lazy (Dask) results computed in one go, their warning lines printed; None when the tasks wrote them to -o
     themselves (a .npy file or a zarr store)."""
-    from .daskrun import realize
+    from ..run.dask import realize
 
     arrays, counts = realize(results, list(problem.operands.values()), output_format(out), out.output, record)
     nan_given, inf_given = counts.pop("", (False, False))

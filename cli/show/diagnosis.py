@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import core
+from ... import core
 
 Array = np.ndarray[Any, np.dtype[Any]]
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import core
-from .errors import InputError
-from .model import Loaded, Sources
-from .operands import is_literal, read_operands
-from .textparse import note, shorten
+from ... import core
+from ..errors import InputError
+from ..model import Loaded, Sources
+from ..read.operands import is_literal, read_operands
+from ..read.textparse import note, shorten
 
 Array = np.ndarray[Any, np.dtype[Any]]
 
@@ -91,12 +91,12 @@ def load(sources: Sources) -> Loaded:
 def backend_operands(arrays: dict[str, Any], lazy: bool) -> dict[str, Any]:
     """The operands as the command computes with them: Dask arrays (lazy), else in memory (a zarr array read)."""
     if lazy:
-        from .daskrun import lazy_operands
+        from ..run.dask import lazy_operands
 
         return lazy_operands(arrays)
     if not any(type(value).__module__.startswith("zarr") for value in arrays.values()):
         return arrays  # no zarr operand: nothing to import
-    from .zarrio import in_memory
+    from ..stores.zarr import in_memory
 
     return {name: in_memory(value) for name, value in arrays.items()}
 

@@ -46,8 +46,8 @@ from typing import Any, BinaryIO
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import InputError, OutputError
-from .progress import working
+from ..errors import InputError, OutputError
+from ..show.progress import working
 
 LARGE_CELLS = 100_000  # numbers; above this, csv/tsv are written by polars
 Array = NDArray[np.generic]
@@ -283,7 +283,7 @@ def _write_zarr(results: Mapping[str, Array], output: Path | None, record: bool)
     if not isinstance(target, str):
         raise InputError("a zarr store is a folder, not a stream", operand="--format",
                          hint="give -o NAME.zarr, or use npy or npz for a stream")
-    from . import zarrio
+    from ..stores import zarr as zarrio
 
     assert output is not None
     with working("writing zarr", sum(np.asarray(a).nbytes for a in results.values())):

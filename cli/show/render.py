@@ -22,7 +22,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ..core.notation import shape_text
+from ...core.notation import shape_text
 
 MAX_ROWS = 16  # more rows than this are summarised NumPy-style: the first and last EDGE_ROWS with an ellipsis
 EDGE_ROWS = 6

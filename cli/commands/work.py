@@ -16,15 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from .. import core
-from ..core.losses import loss_row
-from . import records
+from ... import core
+from ...core.losses import loss_row
+from ..errors import InputError
+from ..model import Blocks, JacobianRequest, Loaded, OutputChoice, Sources
+from ..show.previews import preview_blocks, sparsity
+from ..write import records
+from ..write.output import write_text
 from .binding import load
-from .errors import InputError
-from .model import Blocks, JacobianRequest, Loaded, OutputChoice, Sources
-from .output import write_text
 from .present import computed, descriptive_format, emit, output_format, show, views
-from .previews import preview_blocks, sparsity
 from .upstream import check_upstream, checked_wrt, jacobian_wrt, refuse_target, upstream, wrt_list, wrt_names
 
 Array = np.ndarray[Any, np.dtype[Any]]
@@ -63,7 +63,7 @@ def forward(loaded: Loaded, out: OutputChoice, chunk: str | None = None) -> None
             emit(results, out, lambda console: views().forward(console, loaded, f, out.precision), warned=True)
         return
     if not small(loaded, chunk):
-        from . import chunked
+        from ..run import chunked
 
         fmt = output_format(out)
         decision = chunked.decide(loaded, None, chunked.chunk_option(chunk), fmt)
@@ -92,7 +92,7 @@ def backward(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoic
         lazy_backward(loaded, loss, names, record, out)
         return
     if not small(loaded, chunk):
-        from . import chunked
+        from ..run import chunked
 
         fmt = output_format(out)
         decision = chunked.decide(loaded, names, chunked.chunk_option(chunk), fmt, loss)
@@ -151,7 +151,7 @@ def jacobian(loaded: Loaded, request: JacobianRequest, out: OutputChoice) -> Non
 
     Data formats get the tensor (f.shape + θ.shape; one block: its slice of it); csv and tsv, which hold only
     matrices, get the matrix ∂vec f/∂vec θ (one block: its rows of it)."""
-    from ..core import jacobian as jac
+    from ...core import jacobian as jac
 
     problem = loaded.problem
     if request.dense and request.block is not None:
@@ -209,10 +209,10 @@ def checked_loss(loaded: Loaded, loss: str | None) -> tuple[Array, str]:
 
 def check(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice) -> bool:
     """Finite differences against the analytic gradients of L; True unless an operand fails."""
-    from ..core import gradcheck
+    from ...core import gradcheck
     names = checked_wrt(loaded, wrt_list(wrt))
     if not small(loaded):
-        from .chunked import require_fits
+        from ..run.chunked import require_fits
 
         require_fits(loaded, names, "check")
     G, which = checked_loss(loaded, loss)
@@ -236,7 +236,7 @@ CHECK_WRITERS: dict[str, Callable[[Any, str], str]] = {
 
 def explain(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice) -> None:
     """The chain rule step by step with the operands' own numbers, from G (-G, or the loss's G from f)."""
-    from . import derivation, notation
+    from ..show import derivation, notation
 
     taken = [name for name in ("f", "L") if name in loaded.problem.expression.operands]
     if taken:
@@ -245,7 +245,7 @@ def explain(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice
                          hint=f"rename the operand, e.g. {taken[0]}1")
     names, _ = wrt_names(loaded, wrt)
     if not small(loaded):
-        from .chunked import require_fits
+        from ..run.chunked import require_fits
 
         require_fits(loaded, names, "explain")
     G, note = upstream(loaded, loss)
@@ -267,7 +267,7 @@ def explain(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice
 
 def demo(out: OutputChoice) -> None:
     """The seed example: forward, Jacobian blocks, reduced bias gradient, computed here and drawn by the view."""
-    from ..core import jacobian as jac
+    from ...core import jacobian as jac
 
     problem = core.Problem.build(core.DEFAULT, SEED)
     loaded = Loaded(problem, None, None, True)

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 Array = np.ndarray[Any, np.dtype[Any]]
 Shape = tuple[int, ...]
@@ -258,7 +258,7 @@ class MemoryWriter:
 
     def write(self, start: int, block: Array) -> None:
         width = block.shape[self.axis] if block.ndim else 1
-        from ..core.chunks import columns
+        from ...core.chunks import columns
 
         axis = self.axis - self.array.ndim if self.axis >= 0 else self.axis
         columns(self.array, axis, start, start + width)[...] = block

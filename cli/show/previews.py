@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import core
-from .model import Blocks, Spy
+from ... import core
+from ..model import Blocks, Spy
 
 Array = np.ndarray[Any, np.dtype[Any]]
 
@@ -19,8 +19,8 @@ PREVIEW_BLOCKS = 3
 def preview_blocks(problem: core.Problem, structure: Any, count: int = PREVIEW_BLOCKS, *,
                    memo: Any = None) -> Blocks:
     """The first `count` blocks as matrices ∂f[slice]/∂vec θ (under the size guard)."""
-    from ..core import jacobian as jac
-    from ..core import notation
+    from ...core import jacobian as jac
+    from ...core import notation
 
     shown = min(structure.n_blocks, count)
     limit = 10**7 if structure.kron else 10**5
@@ -40,7 +40,7 @@ def sparsity(problem: core.Problem, structure: Any, blocks: Blocks, width: int, 
     """The sparsity pattern of ∂vec f/∂vec θ in at most SPY_HEIGHT × SPY_WIDTH cells (and width − 4), read from
     the entry rules of a closed form, or from the computed blocks; sampled at random when too big to read all.
     memo: the values the Jacobian's structure and blocks already computed (core.jacobian.Memo)."""
-    from ..core import jacobian as jac
+    from ...core import jacobian as jac
     from .render import spy_grid
 
     rows, cols = math.prod(structure.f_shape), math.prod(structure.operand_shape)

@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from .blocks import NpyData
-from .errors import InputError, OutputError
-from .extras import dask_array, import_extra
-from .npyblocks import NpyTarget, column_bounds, create, read_columns
+from ..errors import InputError, OutputError
+from ..extras import dask_array, import_extra
+from ..stores.blocks import NpyData
+from ..stores.npyblocks import NpyTarget, column_bounds, create, read_columns
 
 BLOCK_BYTES = 64 * 1024 * 1024  # a block of batch columns: large enough for BLAS, small beside a worker's memory
 Results = Mapping[str, Any]
@@ -89,7 +89,7 @@ def lazy_operands(arrays: Mapping[str, Any]) -> dict[str, Any]:
     """Every operand as a Dask array chunked along the batch (the last axis), one column width for all."""
     import_extra("dask.array", "--dask")
     width = batch_width([a for a in arrays.values() if a is not None])
-    from .operands import operand_label
+    from ..read.operands import operand_label
 
     return {name: None if a is None else lazy_array(a, width, operand_label(name)) for name, a in arrays.items()}
 
@@ -203,13 +203,13 @@ def _block_writer(results: Results, fmt: str, output: Path | None, record: bool)
     output; None when the output is not a file the tasks can write (stdout, a pipe, a text format)."""
     if output is None or str(output) == "-" or fmt not in ("npy", "zarr"):
         return None
-    from .output import resolve_output
+    from ..write.output import resolve_output
 
     target = resolve_output(output)
     if isinstance(target, int) or (os.path.exists(target) and not os.path.isfile(target) and fmt == "npy"):
         return None  # a descriptor, FIFO or device: written by the ordinary writer, from memory
     if fmt == "zarr":
-        from .zarrio import lazy_store
+        from ..stores.zarr import lazy_store
 
         return lazy_store(results, Path(target), record, shown=str(output))
     if len(results) != 1:

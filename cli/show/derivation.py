@@ -12,10 +12,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .. import core
-from ..core.engine import Gradients, Problem
-from ..core.expr import Node
-from ..core.rules import PRIMITIVES, keywords_text
+from ... import core
+from ...core.engine import Gradients, Problem
+from ...core.expr import Node
+from ...core.rules import PRIMITIVES, keywords_text
 
 Array = np.ndarray[Any, np.dtype[Any]]
 Part = str | Array
@@ -116,7 +116,7 @@ def _broadcast_nodes(problem: Problem) -> list[tuple[core.BiasBroadcast, Node]]:
 
 def jacobian_step(problem: Problem, name: str) -> Step | None:
     """The structure of ∂f/∂θ, written out in full when small (only where the rules give it a closed form)."""
-    from ..core import jacobian
+    from ...core import jacobian
 
     memo: jacobian.Memo = {}
     structure = jacobian.structure(problem, name, memo=memo)

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import InputError
+from ..errors import InputError
 
 LARGE_TEXT = 1 << 20  # bytes; above this, text is parsed by polars
 CHUNK = 8 << 20  # bytes parsed between two steps of a progress bar

@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import core
-from ..core.losses import loss_row
-from .errors import InputError
-from .model import Loaded
+from ... import core
+from ...core.losses import loss_row
+from ..errors import InputError
+from ..model import Loaded
 
 Array = np.ndarray[Any, np.dtype[Any]]
 

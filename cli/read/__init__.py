@@ -1,0 +1,1 @@
+"""Reading operands: paths, literals, standard input, sniffed from the bytes already read."""

@@ -1,0 +1,1 @@
+"""Views for people: tables, explain's steps, notation, previews, diagnoses, progress."""

@@ -1,0 +1,1 @@
+"""Array stores read and written by block: .npy files and zarr."""

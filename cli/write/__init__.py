@@ -1,0 +1,1 @@
+"""Writing results: formats, write-through and atomic replacement, keyed records."""
