@@ -362,9 +362,17 @@ def _parse_cells(
     return values
 
 
+class Notes:
+    """Whether notes are silenced (-q/--quiet); warnings and errors never are."""
+
+    quiet = False
+
+
 def note(message: str, kind: str = "note") -> None:
     """A one-line note (or warning) on stderr; never on stdout, which carries results, even when stderr is closed
-    (print would then write to stdout)."""
+    (print would then write to stdout). -q silences notes, not warnings."""
+    if kind == "note" and Notes.quiet:
+        return
     if sys.stderr is not None:
         print(f"wxb: {kind}: {message}", file=sys.stderr)
 
@@ -431,13 +439,23 @@ def _all(data: bytes | str) -> bytes:
         return file.read()
 
 
+def polars_module() -> Any:
+    """polars, if installed (the optional extra fast-csv), else None: then NumPy reads and writes what it would."""
+    try:
+        import polars
+    except ImportError:
+        return None
+    return polars
+
+
 def _polars_read(
     data: bytes | str, delimiter: str, width: int, skip: int, labels: bool, advance: Advance | None = None
 ) -> FloatArray | None:
     """The float64 matrix polars reads (less the first column if it holds `labels`), or None if it cannot read it
-    exactly as parse_text would."""
-    import polars as pl
-
+    exactly as parse_text would (or if polars, the optional extra fast-csv, is not installed)."""
+    pl = polars_module()
+    if pl is None:
+        return None
     if delimiter == WHITESPACE:
         delimiter = "\t" if _uses_tabs(data) else " "
     schema = {f"c{i}": pl.String if labels and i == 0 else pl.Float64 for i in range(width)}
