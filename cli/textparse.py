@@ -532,7 +532,8 @@ def _json_or_none(text: str, where: Where) -> FloatArray | None:
 
 
 def json_array(value: object, where: Where) -> FloatArray:
-    """A JSON number or nested list as a float64 array of the same rank; ragged or non-numeric raises."""
+    """A JSON number or nested list as a float64 array of the same rank; null is NaN (as standard JSON writers,
+    wxb's own included, write NaN and ±inf); ragged or non-numeric raises."""
     _json_shape(value, where, "", 0)
     return np.array(value, dtype=np.float64)
 
@@ -540,6 +541,8 @@ def json_array(value: object, where: Where) -> FloatArray:
 def _json_shape(value: object, where: Where, path: str, depth: int) -> tuple[int, ...]:
     if depth > _MAX_JSON_DEPTH:
         raise where.error(f"nested lists deeper than {_MAX_JSON_DEPTH}")
+    if value is None:
+        return ()
     if isinstance(value, bool) or not isinstance(value, (int, float, list)):
         import json
 
