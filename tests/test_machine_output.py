@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import wxb
 
 NAN_X = ("-X", "nan 1", "-b", "0")
