@@ -30,9 +30,11 @@ from .options import (
     JacobianFormatOption,
     OutputOption,
     PrecisionOption,
+    QuietOption,
     SchedulerOption,
     WrtOption,
     operand_options,
+    output_switches,
 )
 
 app = typer.Typer(
@@ -333,6 +335,7 @@ def convert(
     ] = False,
     delimiter: DelimiterOption = None,
     header: HeaderOption = None,
+    quiet: QuietOption = False,
     debug: DebugOption = False,
 ) -> None:
     """Convert large text to .npy in bounded memory, so that it can stream (forward and backward --chunk).
@@ -341,6 +344,7 @@ def convert(
     """
     from .commands.convert import convert as run
 
+    output_switches(pretty=False, quiet=quiet, no_color=False)
     run(source, output, transpose=transpose, delimiter=delimiter, header=header)
 
 

@@ -169,6 +169,16 @@ DebugOption = Annotated[
     bool,
     typer.Option("--debug", help="Show the Python traceback of an error.", rich_help_panel=OUTPUT_PANEL),
 ]
+PrettyOption = Annotated[
+    bool, typer.Option("--pretty", help="Indent JSON (one line without it).", rich_help_panel=OUTPUT_PANEL),
+]
+QuietOption = Annotated[
+    bool,
+    typer.Option("--quiet", "-q", help="No notes on stderr (warnings and errors stay).", rich_help_panel=OUTPUT_PANEL),
+]
+NoColorOption = Annotated[
+    bool, typer.Option("--no-color", help="No colour, as NO_COLOR=1 does.", rich_help_panel=OUTPUT_PANEL),
+]
 ExprOption = Annotated[
     str | None,
     typer.Option(
@@ -234,6 +244,21 @@ OPERAND_OPTIONS: tuple[tuple[str, Any], ...] = (
 )
 
 
+OUTPUT_SWITCHES = {"pretty": PrettyOption, "quiet": QuietOption, "no_color": NoColorOption}
+
+
+def output_switches(pretty: bool, quiet: bool, no_color: bool) -> None:
+    """--pretty, -q and --no-color, for the whole command (each set afresh, as CliRunner runs many in one process)."""
+    import os
+
+    from .output import JsonLayout
+    from .textparse import Notes
+
+    JsonLayout.pretty, Notes.quiet = pretty, quiet
+    if no_color:
+        os.environ["NO_COLOR"] = "1"
+
+
 def operand_options(*, grad: bool = True, loss: bool = False, formula: bool = False,
                     bindings: Any = None) -> Callable[[F], F]:
     """Give a command the operand options, defined once above, and hand it what they say as one argument,
@@ -249,9 +274,12 @@ def operand_options(*, grad: bool = True, loss: bool = False, formula: bool = Fa
         hints |= {"bindings": bindings} if bindings is not None else {}
         shared = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=hint)
                   for name, hint in hints.items() if (grad or name != "G") and (loss or name != "target")]
+        shared += [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=False, annotation=hint)
+                   for name, hint in OUTPUT_SWITCHES.items()]
 
         @functools.wraps(command)
         def run(*args: Any, **kwargs: Any) -> Any:
+            output_switches(**{name: kwargs.pop(name, False) for name in OUTPUT_SWITCHES})
             given = {name: kwargs.pop(name, None) for name, _ in OPERAND_OPTIONS}
             shorthands = {name: given[name] for name in ("W", "X", "b", "T")}
             sources = Sources(given["expr"], given["bindings"], shorthands, given["G"], given["bundle"],

@@ -114,6 +114,7 @@ class BiasBroadcast:
     out_shape: Shape
     reduction: Reduction
     name: str = "b"
+    row_reading_differs: bool = False  # NumPy's reading (a row) would broadcast too, to other numbers
 
     def describe(self) -> str:
         """E.g. 'b (2,) as a column (2,1) → (2,2): repeated along axis 1, 2 times'."""
@@ -154,4 +155,14 @@ def bias_broadcast(shape: Shape, out_shape: Shape, *, name: str = "b", other: Sh
     beside = tuple(out_shape if other is None else other)
     aligned = (shape[0], 1) if len(shape) == 1 and len(beside) >= 2 else tuple(shape)
     reduction = Reduction.between(name, tuple(shape), tuple(out_shape), aligned_shape=aligned)
-    return BiasBroadcast(tuple(shape), aligned, tuple(out_shape), reduction, name)
+    differs = row_reading_differs(tuple(shape), beside)
+    return BiasBroadcast(tuple(shape), aligned, tuple(out_shape), reduction, name, differs)
+
+
+def row_reading_differs(shape: Shape, beside: Shape) -> bool:
+    """True when a 1-D operand (m,), m > 1, read as a column (m, 1) beside `beside` (2 or more axes), would also
+    broadcast as NumPy reads it (along the last axis, a row (1, m)): then the two readings give other numbers."""
+    if len(shape) != 1 or shape[0] == 1 or len(beside) < 2:
+        return False
+    column = (shape[0], 1)
+    return broadcast_conflict(column, beside) is None and broadcast_conflict(shape, beside) is None

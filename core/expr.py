@@ -4,7 +4,8 @@ Python's `ast` reads the text; only a whitelist of node kinds becomes graph node
 operators + − * / @ **, unary minus, `.T`, and calls of the functions in the table of primitives); the exponent
 of ** is a constant, folded when written as arithmetic on numbers (`x ** (1/2)`, `x ** 2 ** 2`). Anything else
 is refused with its position marked. The seed's own notation is accepted: `·` for `@`, `⊕` for `+`, `⊙` for `*`,
-`ᵀ` for `.T`, `−` for `-`.
+`ᵀ` for `.T`, `−` for `-`; and Octave's (and matrixcalculus.org's) transpose `X'` for `X.T` (the language has
+no strings, so a quote has no other meaning).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ __all__ = ["DEFAULT", "DEFAULT_WITHOUT_W", "FUNCTIONS", "Expression", "Expressio
 MAX_LENGTH = 10_000
 MAX_DEPTH = 200
 SHORT_CHAIN = 100  # links of a chain longer than this are labelled by their text as written, not ast.unparse
-NOTATION = {"·": "@", "⊕": "+", "⊙": "*", "ᵀ": ".T", "−": "-", "×": "*"}
+NOTATION = {"·": "@", "⊕": "+", "⊙": "*", "ᵀ": ".T", "'": ".T", "′": ".T", "−": "-", "×": "*"}
 DEFAULT = "W @ X + b"
 DEFAULT_WITHOUT_W = "X + b"
 

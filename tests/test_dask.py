@@ -240,7 +240,7 @@ def test_dask_on_local_threads(tmp_path: Path) -> None:
     check_commands(tmp_path, None)
     np.save(tmp_path / "N.npy", np.array([[1.0, np.nan, np.inf], [2.0, 3.0, 4.0]]))
     done = run("forward", "-X", f"{tmp_path}/N.npy", "-b", "1", "--dask", "-f", "json", cwd=tmp_path)
-    assert done.returncode == 0 and done.stdout == "[[2.0, NaN, Infinity], [3.0, 4.0, 5.0]]\n"
+    assert done.returncode == 0 and done.stdout == "[[2.0, null, null], [3.0, 4.0, 5.0]]\n"
     assert done.stderr == ("wxb: warning: f has 1 NaN entry (from NaN in the operands) and 1 infinite entry (from "
                            "the infinite entries of the operands, or an overflow beyond ±1.8e+308 for float64)\n")
 

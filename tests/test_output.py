@@ -21,6 +21,20 @@ from wxb.cli.write import output
 from wxb.cli.write.output import format_number, write_results, write_text
 
 
+def strict_json(text: str) -> object:
+    """text parsed as RFC 8259 JSON: NaN, Infinity and -Infinity refused."""
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def as_json_keeps(values: np.ndarray) -> np.ndarray:
+    """values as standard JSON keeps them: NaN and ±inf become null (read back as NaN)."""
+    return np.where(np.isfinite(values), values, np.nan).astype(values.dtype)
+
+
 def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
     """Equal shape and identical float64 bits (-0.0 != 0.0); any NaN equals any NaN (text has no NaN payloads)."""
     a64, b64 = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
@@ -207,10 +221,11 @@ def test_large_json_is_streamed_row_by_row_and_reads_back_exactly(tmp_path: Path
     write_results({"f": values}, "json", tmp_path / "big.json")
     write_results({"f": values, "db": SPECIAL}, "json", tmp_path / "record.json")
     text = (tmp_path / "big.json").read_text()
-    assert text.startswith("[") and text.endswith("]\n") and "Infinity" in text and "NaN" in text
-    assert same_bits(np.array(json.loads(text), dtype=dtype), values)
-    record = json.loads((tmp_path / "record.json").read_text())
-    assert same_bits(np.array(record["f"], dtype=dtype), values) and same_bits(np.array(record["db"]), SPECIAL)
+    assert text.startswith("[") and text.endswith("]\n") and "null" in text and "Infinity" not in text
+    assert same_bits(np.array(strict_json(text), dtype=dtype), as_json_keeps(values))  # None reads as NaN
+    record = strict_json((tmp_path / "record.json").read_text())
+    assert same_bits(np.array(record["f"], dtype=dtype), as_json_keeps(values))
+    assert same_bits(np.array(record["db"], dtype=float), as_json_keeps(SPECIAL))
     small = {"f": values.reshape(-1)[:6].reshape(2, 3)}
     write_results(small, "json", tmp_path / "small.json")
     assert (tmp_path / "small.json").read_text().startswith("[[")

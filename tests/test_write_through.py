@@ -316,8 +316,10 @@ def test_a_failing_stdout_raises_an_output_error(monkeypatch: pytest.MonkeyPatch
 
 
 SLOW_WRITER = """
-import sys, time
+import signal, sys, time
 from pathlib import Path
+for name in ("SIGTERM", "SIGHUP"):  # the defaults, whatever was inherited (nohup ignores SIGHUP)
+    signal.signal(getattr(signal, name), signal.SIG_DFL)
 from wxb.cli.write.output import write_atomically
 target, ready = Path(sys.argv[1]), Path(sys.argv[2])
 def slow(stream):
@@ -349,17 +351,22 @@ def test_a_signal_during_the_write_removes_the_temp_file(tmp_path: Path, signum:
 
 
 def test_signal_handlers_are_set_only_during_the_write(tmp_path: Path) -> None:
-    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
-    during: dict[int, object] = {}
+    inherited = {s: signal.signal(s, signal.SIG_DFL) for s in (signal.SIGTERM, signal.SIGHUP)}  # not nohup's SIG_IGN
+    try:
+        before = {s: signal.getsignal(s) for s in inherited}
+        during: dict[int, object] = {}
 
-    def emit(stream: BinaryIO) -> None:
-        during.update({s: signal.getsignal(s) for s in before})
-        stream.write(b"x")
+        def emit(stream: BinaryIO) -> None:
+            during.update({s: signal.getsignal(s) for s in before})
+            stream.write(b"x")
 
-    output.write_atomically(tmp_path / "r.csv", emit)
-    assert {s: signal.getsignal(s) for s in before} == before
-    assert all(during[s] is not before[s] for s in before)
-    assert (tmp_path / "r.csv").read_bytes() == b"x"
+        output.write_atomically(tmp_path / "r.csv", emit)
+        assert {s: signal.getsignal(s) for s in before} == before
+        assert all(during[s] is not before[s] for s in before)
+        assert (tmp_path / "r.csv").read_bytes() == b"x"
+    finally:
+        for s, handler in inherited.items():
+            signal.signal(s, handler)
 
 
 def test_an_ignored_hangup_stays_ignored(tmp_path: Path) -> None:

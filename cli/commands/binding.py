@@ -11,10 +11,12 @@ from typing import Any
 import numpy as np
 
 from ... import core
+from ...core.notation import shape_text
 from ..errors import InputError
 from ..model import Loaded, Sources
 from ..read.operands import is_literal, read_operands
 from ..read.textparse import note, shorten
+from ..write.output import format_number
 
 Array = np.ndarray[Any, np.dtype[Any]]
 
@@ -81,11 +83,36 @@ def load(sources: Sources) -> Loaded:
         bound = {name: value for name, value in bound.items() if name in expression.operands or name in specs}
     weak = [name for name, spec in specs.items() if is_literal(spec)]  # an inline literal's dtype does not count
     problem = _build(expression, bound, weak)
+    _note_row_readings(problem)
     for name, array in bound.items():
         if array.dtype.kind == "f" and array.dtype.itemsize > 8:
             note(f"{name} is {array.dtype}; wxb computes in float64, so digits beyond it are dropped")
     return Loaded(problem, G, target, default, target is not None and key in specs, sources.G is not None,
                   labels.get(key, "-T"))
+
+
+def _note_row_readings(problem: core.Problem) -> None:
+    """A note for each 1-D operand wxb reads as a column where NumPy's reading, a row, would broadcast too."""
+    said = set()
+    for item in problem.broadcasts():
+        if item.row_reading_differs and item.name not in said:
+            said.add(item.name)
+            m = item.bias_shape[0]
+            row, column = _row_and_column(problem.operands[item.name])
+            note(f"{item.name} {shape_text(item.bias_shape)} is read as a column {shape_text((m, 1))}, one value per "
+                 f"row (wxb's rule); NumPy reads a 1-D array as a row, which broadcasts here too, to other numbers. "
+                 f"Give {item.name} two axes to choose: a row 1×{m}, {item.name}={row!r}, or a column {m}×1, "
+                 f"{item.name}={column!r}")
+
+
+def _row_and_column(vector: Any) -> tuple[str, str]:
+    """A 1-D operand as wxb's literal of a row ("10 20 30") and of a column ("10; 20; 30"); placeholders when it
+    is long or not in memory."""
+    if type(vector).__module__.startswith("numpy") and len(vector) <= 8:
+        cells = [text[:-2] if (text := format_number(x)).endswith(".0") else text for x in vector.tolist()]
+    else:
+        cells = ["b1", "b2", "…"]
+    return " ".join(cells), "; ".join(cells)
 
 
 def backend_operands(arrays: dict[str, Any], lazy: bool) -> dict[str, Any]:

@@ -7,7 +7,6 @@ data and prints each gradient's values after its formula.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from ..model import Loaded, OutputChoice, Sources
 from ..read.textparse import note
 from ..show.diagnosis import nonfinite_warnings
 from ..show.notation import bmatrix, identifier_latex
-from ..write.output import write_text
+from ..write.output import json_document, write_text
 from .binding import load, parse_bindings
 from .present import descriptive_format, show
 
@@ -181,7 +180,7 @@ def json_record(derivation: Derivation, values: Mapping[str, Array]) -> str:
     record["using_where"] = {f"d{name}": derivation.named_text(name) for name in derivation.formulas}
     if values:
         record["values"] = {f"d{name}": np.asarray(v, dtype=float).tolist() for name, v in values.items()}
-    return json.dumps(record, ensure_ascii=False, indent=2) + "\n"
+    return json_document(record)
 
 
 # ---- LaTeX ----

@@ -37,6 +37,7 @@ import re
 import stat
 import sys
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -321,7 +322,30 @@ def _from_bytes(
     if len(data) > LARGE_TEXT:
         with reading(f"reading {where.source}", len(data)) as advance:
             return parse_large_text(data, where, delimiter=delimiter, header=header, advance=advance)
-    return parse_text(data, where, delimiter=delimiter, header=header)
+    try:
+        return parse_text(data, where, delimiter=delimiter, header=header)
+    except InputError:
+        literal = _literal_text(data, delimiter)
+        if literal is None:
+            raise
+        return parse_literal(literal, where.operand)
+
+
+def _literal_text(data: bytes, delimiter: str | None) -> str | None:
+    """The text of piped bytes that are not a table but may be an inline literal ("1 2; 3 4"): rows separated by
+    `;` on one line, no delimiter asked for; else None. A literal that fails too leaves the table's error."""
+    if delimiter is not None or b";" not in data:
+        return None
+    try:
+        lines = [line for line in data.decode("utf-8-sig").splitlines() if line.strip()]
+    except UnicodeDecodeError:
+        return None
+    if len(lines) != 1:
+        return None
+    with suppress(InputError):
+        parse_literal(lines[0], "")
+        return lines[0]
+    return None
 
 
 def content_kind(head: bytes, suffix: str) -> str:

@@ -362,9 +362,17 @@ def _parse_cells(
     return values
 
 
+class Notes:
+    """Whether notes are silenced (-q/--quiet); warnings and errors never are."""
+
+    quiet = False
+
+
 def note(message: str, kind: str = "note") -> None:
     """A one-line note (or warning) on stderr; never on stdout, which carries results, even when stderr is closed
-    (print would then write to stdout)."""
+    (print would then write to stdout). -q silences notes, not warnings."""
+    if kind == "note" and Notes.quiet:
+        return
     if sys.stderr is not None:
         print(f"wxb: {kind}: {message}", file=sys.stderr)
 
@@ -431,13 +439,23 @@ def _all(data: bytes | str) -> bytes:
         return file.read()
 
 
+def polars_module() -> Any:
+    """polars, if installed (the optional extra fast-csv), else None: then NumPy reads and writes what it would."""
+    try:
+        import polars
+    except ImportError:
+        return None
+    return polars
+
+
 def _polars_read(
     data: bytes | str, delimiter: str, width: int, skip: int, labels: bool, advance: Advance | None = None
 ) -> FloatArray | None:
     """The float64 matrix polars reads (less the first column if it holds `labels`), or None if it cannot read it
-    exactly as parse_text would."""
-    import polars as pl
-
+    exactly as parse_text would (or if polars, the optional extra fast-csv, is not installed)."""
+    pl = polars_module()
+    if pl is None:
+        return None
     if delimiter == WHITESPACE:
         delimiter = "\t" if _uses_tabs(data) else " "
     schema = {f"c{i}": pl.String if labels and i == 0 else pl.Float64 for i in range(width)}
@@ -514,7 +532,8 @@ def _json_or_none(text: str, where: Where) -> FloatArray | None:
 
 
 def json_array(value: object, where: Where) -> FloatArray:
-    """A JSON number or nested list as a float64 array of the same rank; ragged or non-numeric raises."""
+    """A JSON number or nested list as a float64 array of the same rank; null is NaN (as standard JSON writers,
+    wxb's own included, write NaN and ±inf); ragged or non-numeric raises."""
     _json_shape(value, where, "", 0)
     return np.array(value, dtype=np.float64)
 
@@ -522,6 +541,8 @@ def json_array(value: object, where: Where) -> FloatArray:
 def _json_shape(value: object, where: Where, path: str, depth: int) -> tuple[int, ...]:
     if depth > _MAX_JSON_DEPTH:
         raise where.error(f"nested lists deeper than {_MAX_JSON_DEPTH}")
+    if value is None:
+        return ()
     if isinstance(value, bool) or not isinstance(value, (int, float, list)):
         import json
 

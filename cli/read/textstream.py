@@ -23,6 +23,7 @@ from .textparse import (
     UTF16_BOMS,
     Layout,
     Where,
+    _loadtxt,
     _parse_rows,
     _polars_read,
     data_lines,
@@ -92,6 +93,9 @@ class TextRows:
         labels = self.shape.labels
         fast = _polars_read(piece, self.delimiter, self.width, skip if first_piece else 0, labels)
         if fast is not None and fast.shape[0] == len(lines):
+            return fast
+        fast = _loadtxt(lines, self.delimiter, int(labels))  # without polars, NumPy's C reader
+        if fast is not None and fast.shape[1] == self.width - int(labels):
             return fast
         rows = _parse_rows(lines, self.where, self.delimiter, int(labels))
         if rows and len(rows[0]) != self.width - int(labels):

@@ -15,9 +15,10 @@ bit. A number is written in its shortest round-trip form, laid out as Python's r
 `nan`, `inf`, `-inf`, `-0.0`, and an integer value keeps its point: `6.0`. float32 results are written with
 float32's own shortest digits (`5.6290164`, not the float64 `5.629016399383545`). Large csv/tsv results (over
 LARGE_CELLS numbers) are written by polars, which writes the same shortest digits (float32's own for float32) but
-lays out exponents its own way (`1.5e-7`, `0.00001`); those round-trip exactly too (tested). JSON writes nan and
-±inf as NaN and ±Infinity, as Python's json reads them; a large float vector or matrix in json is written by
-polars too, chunk by chunk of rows, in the same digits as csv.
+lays out exponents its own way (`1.5e-7`, `0.00001`); those round-trip exactly too (tested). JSON is standard JSON
+(RFC 8259): nan and ±inf are written as null (the warning on stderr says where they came from), on one line
+unless --pretty; a large float vector or matrix in json is written by polars too, chunk by chunk of rows, in the
+same digits as csv. Without polars (the optional extra fast-csv), the same text is written by NumPy and Python.
 
 `-o` writes through (write_through): symbolic links are followed, and what they end at decides. A regular file,
 or nothing yet, is written atomically: to a temporary file beside the target, flushed, then renamed over it, so a
@@ -49,12 +50,12 @@ from numpy.typing import NDArray
 from ..errors import InputError, OutputError
 from ..show.progress import working
 
-LARGE_CELLS = 100_000  # numbers; above this, csv/tsv are written by polars
+LARGE_CELLS = 100_000  # numbers; above this, csv/tsv/json are written by polars (when installed) in chunks of rows
 Array = NDArray[np.generic]
 Emit = Callable[[BinaryIO], object]  # writes the prepared output to a binary stream
 
 
-JSON_SPECIALS = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+JSON_SPECIALS = {"nan": "null", "inf": "null", "-inf": "null"}  # RFC 8259 has no NaN or infinity
 
 
 def format_number(x: float | np.floating[Any]) -> str:
@@ -106,10 +107,27 @@ def _delimited(results: Mapping[str, Array], separator: str) -> Emit:
         hint = "use --format json or npy, which keep every dimension"
         raise InputError(f"{name} has {array.ndim} dimensions {array.shape}; {fmt} holds at most 2", hint=hint)
     table = array.reshape(-1, 1) if array.ndim == 1 else array
-    if array.ndim >= 1 and array.size > LARGE_CELLS and array.dtype.kind == "f" and array.dtype.itemsize in (4, 8):
+    if _for_polars(array):
         native = table.astype(table.dtype.newbyteorder("="), copy=False)
         return partial(_polars_delimited, native, separator)
+    if array.ndim >= 1 and array.size > LARGE_CELLS:
+        return partial(_delimited_rows, table, separator)
     return lambda stream: stream.write(_delimited_text(array if array.ndim == 0 else table, separator).encode())
+
+
+def _for_polars(array: Array) -> bool:
+    """Whether polars (when installed: the optional extra fast-csv) writes this array: a large float32/64 one."""
+    from ..read.textparse import polars_module
+
+    big_float = array.size > LARGE_CELLS and array.dtype.kind == "f" and array.dtype.itemsize in (4, 8)
+    return array.ndim >= 1 and big_float and polars_module() is not None
+
+
+def _delimited_rows(table: Array, separator: str, stream: BinaryIO) -> None:
+    """A large table without polars: the same text as _delimited_text, written chunk by chunk of rows."""
+    step = max(JSON_CHUNK // max(table.shape[1], 1), 1)
+    for start in range(0, table.shape[0], step):
+        stream.write(_delimited_text(table[start:start + step], separator).encode())
 
 
 def _delimited_text(array: Array, separator: str) -> str:
@@ -133,12 +151,42 @@ def _polars_delimited(table: Array, separator: str, stream: BinaryIO) -> None:
     stream.write(buffer.getvalue().replace(b"NaN", b"nan"))
 
 
+class JsonLayout:
+    """How JSON is laid out, for every command: one line, or indented with --pretty (set once per command)."""
+
+    pretty = False
+
+
+def json_document(value: object) -> str:
+    """Plain data as standard JSON (NaN and ±inf as null), one line or indented (--pretty), ending with a newline."""
+    import json
+
+    indent = 2 if JsonLayout.pretty else None
+    return json.dumps(_finite_or_null(value), ensure_ascii=False, indent=indent, allow_nan=False) + "\n"
+
+
+def _finite_or_null(value: object) -> object:
+    """value with every NaN and ±inf (which RFC 8259 cannot hold) replaced by None, at any depth."""
+    if isinstance(value, float):
+        return value if value - value == 0 else None
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(item) for item in value]
+    return value
+
+
 def _json(results: Mapping[str, Array], record: bool = False) -> Emit:
     """json: the bare nested list of one result, or an object of them keyed by name (laid out as json.dumps);
     always the object for a record (`--wrt all`), whatever the number of results. Written as it is made."""
     import json
 
     def emit(stream: BinaryIO) -> None:
+        if JsonLayout.pretty:
+            data = {name: np.asarray(a).tolist() for name, a in results.items()}
+            one = len(results) == 1 and not record
+            stream.write(json_document(next(iter(data.values())) if one else data).encode())
+            return
         if len(results) == 1 and not record:
             _write_json_array(np.asarray(next(iter(results.values()))), stream)
         else:
@@ -153,7 +201,7 @@ def _json(results: Mapping[str, Array], record: bool = False) -> Emit:
 
 def _write_json_array(array: Array, stream: BinaryIO) -> None:
     """One array as JSON; a large float vector or matrix streamed in chunks of rows by polars, as csv is."""
-    if array.ndim in (1, 2) and array.size > LARGE_CELLS and array.dtype.kind == "f" and array.dtype.itemsize in (4, 8):
+    if array.ndim in (1, 2) and _for_polars(array):
         table = array.reshape(-1, 1) if array.ndim == 1 else array
         _polars_json(table.astype(table.dtype.newbyteorder("="), copy=False), array.ndim == 2, stream)
     else:
@@ -165,8 +213,8 @@ JSON_CHUNK = 1 << 16  # numbers per chunk of rows written by _polars_json
 
 def _polars_json(table: Array, rows: bool, stream: BinaryIO) -> None:
     """A large float table as JSON nested lists (rows) or one flat list (a column), chunk by chunk of rows: polars
-    writes each chunk's numbers in the same shortest digits as csv, respelled as JSON (±inf as ±Infinity; NaN
-    is NaN already), so no Python object is made per number."""
+    writes each chunk's numbers in the same shortest digits as csv, respelled as JSON (NaN and ±inf as null),
+    so no Python object is made per number."""
     import polars as pl
 
     frame = pl.from_numpy(table)
@@ -175,7 +223,8 @@ def _polars_json(table: Array, rows: bool, stream: BinaryIO) -> None:
     for start in range(0, table.shape[0], step):
         buffer = io.BytesIO()
         frame.slice(start, step).write_csv(buffer, include_header=False)
-        text = buffer.getvalue().rstrip(b"\n").replace(b"inf", b"Infinity").replace(b",", b", ")
+        text = buffer.getvalue().rstrip(b"\n").replace(b"-inf", b"null").replace(b"inf", b"null")
+        text = text.replace(b"NaN", b"null").replace(b",", b", ")
         lines = text.split(b"\n")
         stream.write((b", " if start else b"") + (b"[" + b"], [".join(lines) + b"]" if rows else b", ".join(lines)))
     stream.write(b"]")
@@ -183,7 +232,7 @@ def _polars_json(table: Array, rows: bool, stream: BinaryIO) -> None:
 
 def _json_array(array: Array) -> str:
     """One array as JSON nested lists, each number in its shortest round-trip form of the array's own type."""
-    if array.dtype.kind != "f" or array.dtype.itemsize >= 8:
+    if array.dtype.kind != "f" or (array.dtype.itemsize >= 8 and bool(np.isfinite(array).all())):
         import json
 
         return json.dumps(array.tolist())

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..model import Blocks
-from .output import format_number
+from .output import format_number, json_document
 
 Array = np.ndarray[Any, np.dtype[Any]]
 
@@ -34,10 +34,8 @@ def structure_record(structure: Any, blocks: Blocks) -> dict[str, Any]:
 
 
 def json_text(record: object) -> str:
-    """A record as indented JSON (NaN and ±inf as JavaScript writes them), ending with a newline."""
-    import json
-
-    return json.dumps(record, ensure_ascii=False, indent=2, allow_nan=True) + "\n"
+    """A record as standard JSON (NaN and ±inf as null), one line or indented (--pretty), ending with a newline."""
+    return json_document(record)
 
 
 CHECK_FIELDS = ("operand", "n_checked", "method", "max_abs_error", "max_rel_error", "tolerance", "bound", "verdict",
