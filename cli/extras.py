@@ -10,7 +10,8 @@ from typing import Any
 from .errors import InputError
 
 EXTRA = "wxb[dask]"
-INSTALL = f"pip install '{EXTRA}'"
+# wxb is on no package index, so `pip install 'wxb[dask]'` finds nothing: the extra by path, or its packages by name
+INSTALL = "pip install '.[dask]' in wxb's source folder, or pip install 'dask[array]' distributed zarr"
 
 
 def import_extra(module: str, what: str) -> ModuleType:

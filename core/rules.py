@@ -470,12 +470,21 @@ def solve_accumulation(shapes: Sequence[Shape]) -> float:
 
 def singular_error(node: Node, a: Array) -> SingularMatrixError:
     """The error for a singular matrix a, the first argument of node: its text, shape and condition number."""
-    with np.errstate(all="ignore"):
-        cond = np.max(np.linalg.cond(as_matrix(a)))
     return SingularMatrixError(f"{node.text}: {node.args[0].text} {shape_text(a.shape)} is singular to working "
-                               f"precision ({a.dtype}; condition number {cond:.3g})",
+                               f"precision ({a.dtype}: {condition_text(a)})",
                                hint="a singular matrix has no inverse or log-determinant; check the operand, or "
                                     "add a small multiple of the identity")
+
+
+def condition_text(a: Array) -> str:
+    """κ(a) as the bound 1/ε it exceeds: beyond 1/ε its digits are rounding noise that differs between BLAS builds.
+    Only a matrix refused for another reason (a solution that overflows) shows its own, to two digits."""
+    with np.errstate(all="ignore"):
+        cond = float(np.max(np.linalg.cond(as_matrix(a))))
+    bound = 1 / float(np.finfo(a.dtype).eps)
+    if not math.isfinite(cond) or cond > bound:
+        return f"condition number above 1/ε = {bound:.2g}"
+    return f"condition number {cond:.2g}"
 
 
 def finite(a: Array) -> Any:

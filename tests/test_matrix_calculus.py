@@ -191,6 +191,17 @@ def test_a_singular_matrix_is_one_error_line(expression: str) -> None:
     one_error_line(wxb("backward", "-e", expression, *bound, "--loss", "sum"), "is singular", "condition number")
 
 
+@pytest.mark.parametrize(("dtype", "bound"), [("float64", "4.5e+15"), ("float32", "8.4e+06")])
+@pytest.mark.parametrize("a", [[[1.0, 2.0], [2.0, 4.0]], [[0.0, 0.0], [0.0, 0.0]], [[1.0, 2.0], [2.0, 4.0 + 4e-16]]])
+def test_a_singular_matrix_names_the_bound_it_exceeds_not_blas_digits(a: list[list[float]], dtype: str,
+                                                                        bound: str) -> None:
+    """The condition number of a singular matrix is rounding noise (2.52e+16 on one BLAS, 4.8e+16 on another): the
+    message says what wxb decided, that it exceeds 1/ε of the dtype, and prints no digit of it."""
+    with pytest.raises(SingularMatrixError) as raised:
+        Problem.build("inv(A)", {"A": np.array(a, dtype=dtype)}).forward()
+    assert f"({dtype}: condition number above 1/ε = {bound})" in str(raised.value)
+
+
 def test_a_numerically_singular_matrix_is_refused() -> None:
     nearly = np.array([[1.0, 2.0], [2.0, 4.0 + 4e-16]])
     with pytest.raises(SingularMatrixError, match=r"inv\(A\): A \(2,2\) is singular"):
