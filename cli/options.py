@@ -251,8 +251,8 @@ def output_switches(pretty: bool, quiet: bool, no_color: bool) -> None:
     """--pretty, -q and --no-color, for the whole command (each set afresh, as CliRunner runs many in one process)."""
     import os
 
-    from .write.output import JsonLayout
     from .read.textparse import Notes
+    from .write.output import JsonLayout
 
     JsonLayout.pretty, Notes.quiet = pretty, quiet
     if no_color:
