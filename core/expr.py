@@ -29,7 +29,8 @@ __all__ = ["DEFAULT", "DEFAULT_WITHOUT_W", "FUNCTIONS", "Expression", "Expressio
 MAX_LENGTH = 10_000
 MAX_DEPTH = 200
 SHORT_CHAIN = 100  # links of a chain longer than this are labelled by their text as written, not ast.unparse
-NOTATION = {"·": "@", "⊕": "+", "⊙": "*", "ᵀ": ".T", "'": ".T", "′": ".T", "−": "-", "×": "*"}
+NOTATION = {"·": "@", "⊕": "+", "⊙": "*", "ᵀ": ".T", "′": ".T", "−": "-", "×": "*"}
+PRIME = "'"  # Octave's transpose after an operand, a bracket or another prime; elsewhere it opens Python's quote
 DEFAULT = "W @ X + b"
 DEFAULT_WITHOUT_W = "X + b"
 
@@ -73,8 +74,15 @@ def _normalise(text: str) -> tuple[str, list[int]]:
     """The text with the seed's notation replaced, and for each character of it the column in the original."""
     out: list[str] = []
     columns: list[int] = []
+    quoted = False
     for column, char in enumerate(text):
         replacement = NOTATION.get(char, char)
+        if char == PRIME:
+            before = "".join(out).rstrip()
+            postfix = not quoted and bool(before) and (before[-1].isalnum() or before[-1] in "_)]" or
+                                                       before.endswith(".T"))
+            quoted = not postfix and not quoted
+            replacement = ".T" if postfix else char
         out.append(replacement)
         columns.extend([column] * len(replacement))
     columns.append(len(text))

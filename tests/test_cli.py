@@ -402,7 +402,7 @@ def test_explain_follows_its_own_hint_to_add_loss_mse() -> None:
 # ---- options that exclude or give way to each other ------------------------------------------------------------
 
 def test_block_and_dense_together_are_refused() -> None:
-    assert_one_line_error(run("jacobian", "-X", "1 2; 3 4", "-b", "[1, 2]", "--block", "1", "--dense"), "not both")
+    assert_one_line_error(run("jacobian", "-X", "1 2; 3 4", "-b", "1; 2", "--block", "1", "--dense"), "not both")
 
 
 def test_a_bundled_g_gives_way_to_an_explicit_loss(tmp_path: Path) -> None:

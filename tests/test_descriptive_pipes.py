@@ -62,7 +62,7 @@ def quiet_stderr(stderr: str) -> None:
 @pytest.mark.parametrize("args", [
     f'explain {" ".join(repr(a) for a in SEED)}',
     f'explain -e "{LONG}" W="1 2; 3 4"',
-    f'explain -e "{LONG}" W="1 2; 3 4" --format json',
+    f'explain -e "{LONG}" W="1 2; 3 4" --format json --pretty',
     f'explain -e "{LONG}" W="1 2; 3 4" --format latex',
     f'jacobian -e "{LONG}" W="1 2; 3 4"',
     "demo",

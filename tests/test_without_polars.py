@@ -14,8 +14,8 @@ import pytest
 from conftest import ROOT
 
 from wxb.cli import output, textparse
-from wxb.cli.operands import read_operand
-from wxb.cli.output import write_results
+from wxb.cli.read.operands import read_operand
+from wxb.cli.write.output import write_results
 
 pytest.importorskip("polars")  # the comparison needs both ways
 
