@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from wxb.cli import output, textparse
+from wxb.cli.read import textparse
 from wxb.cli.read.operands import read_operand
+from wxb.cli.write import output
 from wxb.cli.write.output import write_results
 
 pytest.importorskip("polars")  # the comparison needs both ways
