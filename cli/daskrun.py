@@ -72,14 +72,41 @@ def running(dask: bool, scheduler: str | None) -> Iterator[None]:
 
 
 def _connect(distributed: Any, address: str) -> Any:
-    """A client of the scheduler at address; an address that does not answer is one located error."""
+    """A client of the scheduler at address; an address that does not answer is one located error (at once when the
+    name does not resolve or the connection is refused: only a silent host waits for the timeout)."""
     try:
+        _probe(address)
         return distributed.Client(address)  # waits distributed.comm.timeouts.connect (30 s; DASK_ env to change)
     except (OSError, TimeoutError, ValueError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise InputError(f"cannot reach the Dask scheduler at {address!r}: {reason}", operand="--scheduler",
                          hint="start one with `dask scheduler` and workers with `dask worker ADDRESS`, or use "
                          "--dask to compute on this machine") from None
+
+
+def _probe(address: str) -> None:
+    """For a tcp:// address (the default protocol): OSError at once when its host name does not resolve or
+    nothing listens on its port; nothing when a connection opens or the host stays silent (the client waits)."""
+    import socket
+
+    protocol, _, location = address.rpartition("://")
+    if protocol not in ("", "tcp") or not location:
+        return
+    host, _, port = location.rpartition(":") if location.rpartition(":")[2].isdigit() else (location, "", "8786")
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        found = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise OSError(f"the host name {host!r} does not resolve ({exc.strerror})") from None
+    family, kind, proto, _, where = found[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.settimeout(1)
+        try:
+            probe.connect(where)
+        except ConnectionRefusedError:
+            raise OSError(f"nothing listens on port {port} of {host} (connection refused)") from None
+        except OSError:
+            return  # silent or unreachable for now: the client's own timeout decides
 
 
 # ---------------------------------------------------------------- operands in

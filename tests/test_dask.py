@@ -259,6 +259,19 @@ def test_unreachable_scheduler_is_one_line(tmp_path: Path, monkeypatch: pytest.M
     assert done.stderr.startswith("wxb: error: cannot reach the Dask scheduler at") and done.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize(("where", "reason"), [("127.0.0.1:{port}", "connection refused"),
+                                              ("no-such-host.invalid:8786", "does not resolve")])
+def test_a_refused_scheduler_or_an_unknown_name_is_said_at_once(tmp_path: Path, where: str, reason: str) -> None:
+    """Known at once, so not after distributed's 30 s connect timeout (left at its default here)."""
+    address = "tcp://" + where.format(port=free_port())
+    started = time.monotonic()
+    done = run("forward", "-X", "1 2; 3 4", "-b", "5; 6", "--scheduler", address, cwd=tmp_path)
+    elapsed = time.monotonic() - started
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"wxb: error: cannot reach the Dask scheduler at '{address}'") and reason in done.stderr
+    assert elapsed < 15, elapsed  # the interpreter and distributed's import included; the timeout is 30 s
+
+
 # ---------------------------------------------------------------- a real cluster: scheduler and two workers
 
 
