@@ -62,6 +62,7 @@ def running(dask: bool, scheduler: str | None) -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the client's own notes (versions, ports) are not the user's business
         client = _connect(distributed, scheduler)
+    _quiet_interruption()
     try:
         with client.as_current():
             yield
@@ -69,6 +70,18 @@ def running(dask: bool, scheduler: str | None) -> Iterator[None]:
         with contextlib.suppress(Exception), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             client.close()
+
+
+def _quiet_interruption() -> None:
+    """After Ctrl-C the client's gathering tasks end in AllExit, which asyncio would log as "Task exception was
+    never retrieved" with a traceback each, as they are collected: the interruption is wxb's own exit 130."""
+    import logging
+
+    def not_all_exit(record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return type(exc).__name__ != "AllExit"
+
+    logging.getLogger("asyncio").addFilter(not_all_exit)
 
 
 def _connect(distributed: Any, address: str) -> Any:

@@ -339,3 +339,24 @@ def test_backward_on_a_real_cluster(cluster: str, tmp_path: Path) -> None:
     with Client(cluster) as client, pytest.raises(InputError) as caught:
         client.compute(lazy.sum()).result()
     assert failure(caught.value)[1] == f"wxb: error: cannot read it: No such file or directory, in -X {layout.path}"
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_cluster_run_is_exit_130_and_quiet(cluster: str, tmp_path: Path) -> None:
+    """SIGINT while the workers compute X @ X.T (seconds on one thread each): 130, and none of the client's
+    "Task exception was never retrieved … AllExit" tracebacks."""
+    import signal
+
+    np.save(tmp_path / "X.npy", np.random.default_rng(0).normal(size=(1500, 6000)))
+    process = subprocess.Popen([WXB, "forward", "-e", "X @ X.T", f"X={tmp_path}/X.npy", "-o", str(tmp_path / "f.npy"),
+                                "--scheduler", cluster], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]:  # the output is created as the tasks start
+        assert process.poll() is None and time.monotonic() < deadline, "wxb ended before it was interrupted"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "Task exception" not in stderr, stderr
+    assert not (tmp_path / "f.npy").exists()
