@@ -125,13 +125,16 @@ def _probe(address: str) -> None:
 # ---------------------------------------------------------------- operands in
 
 
-def lazy_operands(arrays: Mapping[str, Any]) -> dict[str, Any]:
-    """Every operand as a Dask array chunked along the batch (the last axis), one column width for all."""
+def lazy_operands(arrays: Mapping[str, Any], labels: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Every operand as a Dask array chunked along the batch (the last axis), one column width for all; labels:
+    how each was given (`-X`, `X=`), as its reader tasks name it."""
     import_extra("dask.array", "--dask")
     width = batch_width([a for a in arrays.values() if a is not None])
     from .operands import operand_label
 
-    return {name: None if a is None else lazy_array(a, width, operand_label(name)) for name, a in arrays.items()}
+    given = labels or {}
+    return {name: None if a is None else lazy_array(a, width, given.get(name, operand_label(name)))
+            for name, a in arrays.items()}
 
 
 def batch_width(arrays: list[Any]) -> int:
