@@ -29,6 +29,12 @@ def broadcast_conflict(small: Shape, large: Shape) -> tuple[int, int, int] | Non
     return None
 
 
+def same_column(shape: Shape, of: Shape) -> bool:
+    """True when one shape is (n,) and the other (n, 1): a 1-D value is a column, so the two hold the same thing."""
+    one, two = sorted((shape, of), key=len)
+    return len(one) == 1 and two == (*one, 1)
+
+
 def broadcast_axes(shape: Shape, full_shape: Shape) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """(dropped, kept): axes of full_shape that an operand of `shape` was broadcast along, leading and size-1."""
     lead = len(full_shape) - len(shape)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .broadcast import BiasBroadcast, Reduction, Shape, bias_broadcast, unbroadcast
+from .broadcast import BiasBroadcast, Reduction, Shape, bias_broadcast, same_column, unbroadcast
 from .errors import BindingError, ShapeError, WxbError
 from .expr import Expression, Node, parse
 from .losses import upstream_gradient
@@ -159,6 +159,8 @@ class Problem:
         if g.shape == ():  # a view (NumPy) or f's own lazy full (Dask): never an f-sized array filled up front
             g = g.astype(np.result_type(self.dtype, g.dtype), copy=False)
             return filled(g, self.f_shape, like=self.forward() if self.lazy else None)
+        if same_column(g.shape, self.f_shape):  # a 1-D G for an (m,1) f, or a column G for a 1-D f
+            g = g.reshape(self.f_shape)
         if g.shape != self.f_shape:
             raise ShapeError(f"G has shape {shape_text(g.shape)} but f = {self.expression.text} has shape "
                              f"{shape_text(self.f_shape)}: the upstream gradient ∂L/∂f must have f's shape")

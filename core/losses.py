@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .broadcast import check_fits
+from .broadcast import check_fits, same_column
 from .errors import WxbError
 from .notation import shape_text
 from .operands import as_operand, filled
@@ -69,7 +69,7 @@ def _target(name: str, f: Array, target: ArrayLike | None) -> Array | None:
     from .rules import aligned  # the one rule for 1-D operands: beside a matrix, a column
 
     t = as_operand(target, "T")
-    shape = aligned(t.shape, f.shape)
+    shape = f.shape if same_column(t.shape, f.shape) else aligned(t.shape, f.shape)
     label = f"T {shape_text(t.shape)}" + (f" as a column {shape_text(shape)}" if shape != t.shape else "")
     check_fits("T", shape, "f", f.shape, label=label)
     return t.reshape(shape)

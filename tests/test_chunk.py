@@ -313,3 +313,21 @@ def test_check_and_explain_refuse_what_does_not_fit(tmp_path: Any, command: str)
     assert result.exit_code == 2
     assert f"wxb: error: {command} of tanh(W @ X + b) needs about" in result.stderr
     assert "it does not stream" in result.stderr
+
+
+def test_a_tiny_chunk_is_rounded_up_and_a_huge_one_that_fits_runs_whole(tmp_path: Any) -> None:
+    """--chunk 1 (one byte) ran one block per column (20,000 blocks); --chunk 1TB said "does not fit" of a batch
+    that fits. Through the real wxb: the results are the whole run's either way."""
+    from conftest import wxb
+
+    X = np.arange(40_000.0).reshape(2, 20_000) / 8
+    np.save(tmp_path / "X.npy", X)
+    args = ["forward", "-X", str(tmp_path / "X.npy"), "-b", "1", "-o"]
+    tiny = wxb(*args, str(tmp_path / "tiny.npy"), "--chunk", "1", timeout=120)
+    assert tiny.returncode == 0, tiny.stderr
+    assert tiny.stderr == ("wxb: note: --chunk 1 byte makes 20,000 blocks of 1 column: rounded up to blocks of 79 "
+                           "columns (1.2 kB)\n")
+    huge = wxb(*args, str(tmp_path / "huge.npy"), "--chunk", "1TB")
+    assert huge.returncode == 0 and huge.stderr == "", huge.stderr
+    for name in ("tiny", "huge"):
+        np.testing.assert_array_equal(np.load(tmp_path / f"{name}.npy"), X + 1)

@@ -6,8 +6,10 @@ and a real distributed run (a `dask scheduler` and two `dask worker` processes o
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -259,6 +261,20 @@ def test_unreachable_scheduler_is_one_line(tmp_path: Path, monkeypatch: pytest.M
     assert done.stderr.startswith("wxb: error: cannot reach the Dask scheduler at") and done.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize(("where", "reason"), [("127.0.0.1:{port}", "connection refused"),
+                                              ("no-such-host.invalid:8786", "does not resolve")])
+def test_a_refused_scheduler_or_an_unknown_name_is_said_at_once(tmp_path: Path, where: str, reason: str) -> None:
+    """Known at once, so not after distributed's 30 s connect timeout (left at its default here)."""
+    address = "tcp://" + where.format(port=free_port())
+    started = time.monotonic()
+    done = run("forward", "-X", "1 2; 3 4", "-b", "5; 6", "--scheduler", address, cwd=tmp_path)
+    elapsed = time.monotonic() - started
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"wxb: error: cannot reach the Dask scheduler at '{address}'")
+    assert reason in done.stderr
+    assert elapsed < 15, elapsed  # the interpreter and distributed's import included; the timeout is 30 s
+
+
 # ---------------------------------------------------------------- a real cluster: scheduler and two workers
 
 
@@ -271,11 +287,19 @@ def free_port() -> int:
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[str]:
     """`dask scheduler` and two `dask worker` processes on 127.0.0.1, always stopped afterwards."""
+    with running_cluster(tmp_path, 2) as address:
+        yield address
+
+
+@contextlib.contextmanager
+def running_cluster(tmp_path: Path, workers: int, private: Path | None = None) -> Iterator[str]:
+    """A scheduler and `workers` workers on 127.0.0.1; with `private`, each worker sees that folder as an empty
+    tmpfs of its own (a mount namespace: what a worker on another machine sees of a local folder)."""
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     dask_cli = str(Path(sys.executable).parent / "dask")
     logs = tmp_path / "logs"
-    logs.mkdir()
+    logs.mkdir(exist_ok=True)
     processes: list[subprocess.Popen[bytes]] = []
 
     def start(argv: list[str], log: str) -> None:
@@ -284,10 +308,14 @@ def cluster(tmp_path: Path) -> Iterator[str]:
 
     try:
         start([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], "scheduler.log")
-        for i in range(2):
-            start([dask_cli, "worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard",
-                   "--memory-limit", "1GB", "--local-directory", str(tmp_path / f"w{i}")], f"worker{i}.log")
-        wait_for_workers(address, 2)
+        for i in range(workers):
+            worker = [dask_cli, "worker", address, "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard",
+                      "--memory-limit", "1GB", "--local-directory", str(tmp_path / f"w{i}")]
+            if private is not None:
+                worker = ["unshare", "-m", "sh", "-c", f'mount -t tmpfs tmpfs "{private}" && exec "$@"', "sh",
+                          *worker]
+            start(worker, f"worker{i}.log")
+        wait_for_workers(address, workers)
         yield address
     finally:
         for process in reversed(processes):
@@ -298,6 +326,24 @@ def cluster(tmp_path: Path) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def can_unshare() -> bool:
+    """Root with mount namespaces (unshare -m, mount -t tmpfs): what the private-folder cluster needs."""
+    with tempfile.TemporaryDirectory() as folder:
+        done = subprocess.run(["unshare", "-m", "sh", "-c", f'mount -t tmpfs tmpfs "{folder}"'], capture_output=True)
+        return done.returncode == 0
+
+
+@pytest.fixture
+def private_cluster(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A scheduler and one worker to which tmp_path/data is an empty folder of its own (wxb sees the real one)."""
+    if not shutil.which("unshare") or not can_unshare():
+        pytest.skip("needs unshare -m and tmpfs mounts (root): a worker with its own view of a folder")
+    data = tmp_path / "data"
+    data.mkdir()
+    with running_cluster(tmp_path, 1, private=data) as address:
+        yield address, data
 
 
 def wait_for_workers(address: str, count: int, timeout: float = 60) -> None:
@@ -324,4 +370,37 @@ def test_backward_on_a_real_cluster(cluster: str, tmp_path: Path) -> None:
     (data / "X.npy").unlink()  # gone before the workers read it: their error comes back as wxb's
     with Client(cluster) as client, pytest.raises(InputError) as caught:
         client.compute(lazy.sum()).result()
-    assert failure(caught.value)[1] == f"wxb: error: cannot read it: No such file or directory, in -X {layout.path}"
+    message = failure(caught.value)[1]
+    assert message.startswith(f"wxb: error: it is missing on a Dask worker, in -X {layout.path} (hint: ")
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_cluster_run_is_exit_130_and_quiet(cluster: str, tmp_path: Path) -> None:
+    """SIGINT while the workers compute X @ X.T (seconds on one thread each): 130, and none of the client's
+    "Task exception was never retrieved … AllExit" tracebacks."""
+    import signal
+
+    np.save(tmp_path / "X.npy", np.random.default_rng(0).normal(size=(1500, 6000)))
+    process = subprocess.Popen([WXB, "forward", "-e", "X @ X.T", f"X={tmp_path}/X.npy", "-o", str(tmp_path / "f.npy"),
+                                "--scheduler", cluster], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]:  # the output is created as the tasks start
+        assert process.poll() is None and time.monotonic() < deadline, "wxb ended before it was interrupted"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "Task exception" not in stderr, stderr
+    assert not (tmp_path / "f.npy").exists()
+
+
+@pytest.mark.slow
+def test_an_operand_missing_on_a_worker_names_its_binding_and_says_where(private_cluster: tuple[str, Path]) -> None:
+    address, data = private_cluster
+    np.save(data / "X.npy", np.eye(3))
+    done = run("forward", "-e", "2 * X", f"X={data}/X.npy", "-f", "csv", "--scheduler", address, cwd=data.parent)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr == (f"wxb: error: it is missing on a Dask worker, in X= {data}/X.npy (hint: with --scheduler "
+                           "the workers read the operands themselves: put them on storage every worker sees, under the "
+                           "same path)\n")

@@ -648,3 +648,26 @@ def test_explain_states_which_axes_are_summed() -> None:
 def test_an_expression_that_ends_too_early_is_marked_at_its_end() -> None:
     done = wxb("forward", "-e", "W @ X +", "W=1 2", "X=1; 1")
     assert done.returncode == 2 and "ends too early, at column 8: W @ X +⟨here⟩" in done.stderr
+
+
+@pytest.mark.parametrize(("x", "given"), [((3,), (3, 1)), ((3, 1), (3,))])
+def test_a_column_and_a_1d_upstream_or_target_are_the_same(tmp_path: Path, x: tuple[int, ...],
+                                                            given: tuple[int, ...]) -> None:
+    """A 1-D value is a column: a (3,1) G or T for a (3,) f, and a (3,) one for a (3,1) f, are f's own shape."""
+    W = np.array([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 0.0]])
+    xs, g = np.array([1.0, 0.0, -1.0]).reshape(x), np.array([1.0, 0.0, 0.0]).reshape(given)
+    for name, value in {"W": W, "x": xs, "g": g}.items():
+        np.save(tmp_path / f"{name}.npy", value)
+    problem = ["backward", "-e", "softmax(W @ x)", f"W={tmp_path}/W.npy", f"x={tmp_path}/x.npy", "--wrt", "x"]
+    from wxb.core.engine import Problem
+
+    exact = Problem.build("softmax(W @ x)", {"W": W, "x": xs})
+    for upstream in (["-G", f"{tmp_path}/g.npy"], ["--loss", "mse", "-T", f"{tmp_path}/g.npy"],
+                     ["--loss", "mse", "--target", f"{tmp_path}/g.npy"]):
+        done = wxb(*problem, *upstream, "-f", "json")
+        assert done.returncode == 0, (upstream, done.stderr)
+        if upstream[0] == "-G":
+            want = exact.backward(g.reshape(exact.f_shape), ["x"]).keyed()["dx"]
+        else:
+            want = exact.backward(None, ["x"], loss="mse", target=g.reshape(exact.f_shape)).keyed()["dx"]
+        np.testing.assert_allclose(np.array(json.loads(done.stdout)).reshape(x), want, rtol=1e-12)

@@ -81,3 +81,17 @@ def test_a_narrow_terminal_hides_columns_and_never_cuts_a_number() -> None:
     text = console.export_text()
     assert "2.06755e-05" in text and "…" in text
     assert all(len(line.rstrip()) <= 40 for line in text.splitlines())
+
+
+def test_explain_on_a_narrow_terminal_shows_every_column_that_fits() -> None:
+    """40 columns: a 2×2 matrix of six-digit numbers fits a panel whole, and is shown whole, in every step."""
+    from conftest import wxb
+
+    done = wxb("explain", "-e", "tanh(W @ X + b)", "W=0.25 0.5; 0.75 1", "X=0.5 0.25; 1 2", "b=0.5; 1",
+               env={"COLUMNS": "40"})
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert all(len(line) <= 40 for line in lines)
+    f = lines.index(next(line for line in lines if "f = tanh(z2)" in line))
+    assert "0.809301" in lines[f + 3] and "0.915825" in lines[f + 3] and "…" not in lines[f + 3], lines[f:f + 5]
+    assert "…" not in "\n".join(lines[:f + 5])

@@ -72,7 +72,7 @@ def load(sources: Sources) -> Loaded:
         wanted["G"] = sources.G
     arrays = read_operands(wanted, bundle=sources.bundle, delimiter=sources.delimiter, header=sources.header,
                            labels=labels)
-    arrays = backend_operands(arrays, sources.lazy)
+    arrays = backend_operands(arrays, sources.lazy, labels)
     if expression is None:
         expression = core.parse(core.DEFAULT if arrays.get("W") is not None else core.DEFAULT_WITHOUT_W)
         _require_default(arrays)
@@ -115,12 +115,13 @@ def _row_and_column(vector: Any) -> tuple[str, str]:
     return " ".join(cells), "; ".join(cells)
 
 
-def backend_operands(arrays: dict[str, Any], lazy: bool) -> dict[str, Any]:
-    """The operands as the command computes with them: Dask arrays (lazy), else in memory (a zarr array read)."""
+def backend_operands(arrays: dict[str, Any], lazy: bool, labels: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The operands as the command computes with them: Dask arrays (lazy), else in memory (a zarr array read);
+    labels: how each was given (`-X`, `X=`), for the workers' messages."""
     if lazy:
         from ..run.dask import lazy_operands
 
-        return lazy_operands(arrays)
+        return lazy_operands(arrays, labels)
     if not any(type(value).__module__.startswith("zarr") for value in arrays.values()):
         return arrays  # no zarr operand: nothing to import
     from ..stores.zarr import in_memory

@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 Array = np.ndarray[Any, np.dtype[Any]]
 DEFAULT_CHUNK = 256 << 20  # bytes of the largest batch operand per block, when streaming is chosen for you
+MIN_BLOCK = 1 << 20  # a --chunk below this is rounded up to it, or to 1/MAX_BLOCKS of the batch when that is less:
+MAX_BLOCKS = 256  # each block costs a few milliseconds of its own, whatever its size
 TEXT_FORMATS = ("csv", "tsv", "json", "table")
 
 
@@ -159,10 +161,19 @@ def _width(loaded: Loaded, plan: Streaming, wrt: tuple[str, ...] | None, kind: s
                          f"{size_text(fixed + step)}", hint="free memory, or run it on Dask with --dask")
     asked = DEFAULT_CHUNK if not isinstance(chunk, int) else chunk
     width = max(asked // column, 1)
-    if isinstance(chunk, int) and width > most:
+    smallest = max(min(MIN_BLOCK // column, math.ceil(plan.size / MAX_BLOCKS)), 1)
+    if width < smallest:
+        note(f"--chunk {size_text(asked)} makes {math.ceil(plan.size / width):,} blocks of {_columns(width)}: "
+             f"rounded up to blocks of {_columns(smallest)} ({size_text(smallest * column)})")
+        width = smallest
+    if isinstance(chunk, int) and min(width, plan.size) > most:
         note(f"--chunk {size_text(chunk)} does not fit in {size_text(available)}: blocks of {most:,} columns "
              f"({size_text(most * column)}) instead")
     return max(min(width, most, plan.size), 1)
+
+
+def _columns(width: int) -> str:
+    return f"{width:,} column" + ("s" if width != 1 else "")
 
 
 # ---- Reading blocks ----

@@ -62,6 +62,7 @@ def running(dask: bool, scheduler: str | None) -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the client's own notes (versions, ports) are not the user's business
         client = _connect(distributed, scheduler)
+    _quiet_interruption()
     try:
         with client.as_current():
             yield
@@ -71,9 +72,23 @@ def running(dask: bool, scheduler: str | None) -> Iterator[None]:
             client.close()
 
 
+def _quiet_interruption() -> None:
+    """After Ctrl-C the client's gathering tasks end in AllExit, which asyncio would log as "Task exception was
+    never retrieved" with a traceback each, as they are collected: the interruption is wxb's own exit 130."""
+    import logging
+
+    def not_all_exit(record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return type(exc).__name__ != "AllExit"
+
+    logging.getLogger("asyncio").addFilter(not_all_exit)
+
+
 def _connect(distributed: Any, address: str) -> Any:
-    """A client of the scheduler at address; an address that does not answer is one located error."""
+    """A client of the scheduler at address; an address that does not answer is one located error (at once when the
+    name does not resolve or the connection is refused: only a silent host waits for the timeout)."""
     try:
+        _probe(address)
         return distributed.Client(address)  # waits distributed.comm.timeouts.connect (30 s; DASK_ env to change)
     except (OSError, TimeoutError, ValueError) as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
@@ -82,16 +97,44 @@ def _connect(distributed: Any, address: str) -> Any:
                          "--dask to compute on this machine") from None
 
 
+def _probe(address: str) -> None:
+    """For a tcp:// address (the default protocol): OSError at once when its host name does not resolve or
+    nothing listens on its port; nothing when a connection opens or the host stays silent (the client waits)."""
+    import socket
+
+    protocol, _, location = address.rpartition("://")
+    if protocol not in ("", "tcp") or not location:
+        return
+    host, _, port = location.rpartition(":") if location.rpartition(":")[2].isdigit() else (location, "", "8786")
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        found = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise OSError(f"the host name {host!r} does not resolve ({exc.strerror})") from None
+    family, kind, proto, _, where = found[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.settimeout(1)
+        try:
+            probe.connect(where)
+        except ConnectionRefusedError:
+            raise OSError(f"nothing listens on port {port} of {host} (connection refused)") from None
+        except OSError:
+            return  # silent or unreachable for now: the client's own timeout decides
+
+
 # ---------------------------------------------------------------- operands in
 
 
-def lazy_operands(arrays: Mapping[str, Any]) -> dict[str, Any]:
-    """Every operand as a Dask array chunked along the batch (the last axis), one column width for all."""
+def lazy_operands(arrays: Mapping[str, Any], labels: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Every operand as a Dask array chunked along the batch (the last axis), one column width for all; labels:
+    how each was given (`-X`, `X=`), as its reader tasks name it."""
     import_extra("dask.array", "--dask")
     width = batch_width([a for a in arrays.values() if a is not None])
     from ..read.operands import operand_label
 
-    return {name: None if a is None else lazy_array(a, width, operand_label(name)) for name, a in arrays.items()}
+    given = labels or {}
+    return {name: None if a is None else lazy_array(a, width, given.get(name, operand_label(name)))
+            for name, a in arrays.items()}
 
 
 def batch_width(arrays: list[Any]) -> int:

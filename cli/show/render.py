@@ -90,6 +90,16 @@ def _columns_that_fit(a: np.ndarray, rows: list[int | None], precision: int, wid
     return [*range(edge), None, *range(n - edge, n)]
 
 
+def shows_every_column(a: np.ndarray, precision: int, width: int) -> bool:
+    """True when array_view at `width` shows every column of a (of each 2-D slice of an N-d a) with no ….
+
+    A 1-D or 0-d a is one column."""
+    if a.ndim < 2:
+        return True
+    matrix = a.reshape(-1, *a.shape[-2:])[0]
+    return None not in _columns_that_fit(matrix, _summarised(matrix.shape[0], MAX_ROWS, EDGE_ROWS), precision, width)
+
+
 def aligned_texts(values: np.ndarray, precision: int) -> list[str]:
     """Numbers of one column as texts of equal width, aligned on the decimal point as NumPy prints them."""
     texts = [number_text(x, precision) for x in values]

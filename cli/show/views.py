@@ -162,12 +162,18 @@ def explain(console: Console, steps: list[Step], precision: int) -> None:
         if drawn is not None and max(map(len, drawn.plain.splitlines())) <= width - 4:
             parts = [drawn]
         elif step.arrays:
-            views = [render.array_view(np.asarray(a), name, precision=precision, width=max(width // 2, 20))
+            views = [render.array_view(np.asarray(a), name, precision=precision, width=_view_width(a, width, precision))
                      for name, a in step.arrays.items()]
             parts.append(Columns(views, padding=(0, 4)))
         if step.note:
             parts.append(Text(step.note, style="dim"))
         console.print(Panel(Group(*parts), title=Text(f"{number}. {step.title}"), title_align="left"))
+
+
+def _view_width(a: Any, width: int, precision: int) -> int:
+    """Half the terminal, so two tables sit side by side, unless that hides columns the panel's inside would show."""
+    half, inside = max(width // 2, 20), max(width - 4, 20)
+    return half if render.shows_every_column(np.asarray(a), precision, half) else inside
 
 
 def _drawable(equation: tuple[str | np.ndarray, ...]) -> bool:

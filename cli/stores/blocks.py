@@ -50,7 +50,7 @@ def size_text(n: float) -> str:
         if n >= scale:
             value = n / scale
             return f"{value:.1f} {unit}" if value < 10 and round(value, 1) != int(value) else f"{value:.0f} {unit}"
-    return f"{n:.0f} bytes"
+    return "1 byte" if n == 1 else f"{n:.0f} bytes"
 
 
 def _read_number(path: str) -> int | None:

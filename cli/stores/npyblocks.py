@@ -33,7 +33,24 @@ def read_columns(layout: NpyData, start: int, stop: int, label: str = "") -> Arr
             return read_block(replace(layout, shape=(1,)), -1, 0, 1).reshape(())
         return read_block(layout, -1, start, stop)
     except OSError as exc:
+        if isinstance(exc, FileNotFoundError) and on_a_worker():
+            raise InputError("it is missing on a Dask worker", operand=label or None, source=layout.path,
+                             hint="with --scheduler the workers read the operands themselves: put them on storage "
+                             "every worker sees, under the same path") from None
         raise InputError(f"cannot read it: {exc.strerror or exc}", operand=label or None, source=layout.path) from None
+
+
+def on_a_worker() -> bool:
+    """True inside a task run by a dask.distributed worker (another machine's view of the files, maybe)."""
+    import sys
+
+    if "distributed" not in sys.modules:
+        return False
+    try:
+        sys.modules["distributed"].get_worker()
+    except ValueError:
+        return False
+    return True
 
 
 def column_bounds(n: int, width: int) -> list[tuple[int, int]]:
