@@ -665,9 +665,16 @@ def first_extreme(choose: Callable[..., Array], node: Node, x: Array) -> Array:
 
 
 def norm(node: Node, x: Array) -> Array:
-    """‖x‖: the 2-norm of a vector, the Frobenius norm of a matrix (over the axis, or all axes)."""
-    out: Array = np.sqrt(np.sum(x * x, axis=resolved_axis(node, x.ndim), keepdims=keeps(node)))
-    return out
+    """‖x‖ = s·‖x/s‖ with s = max |x| (as LAPACK's nrm2 scales), so ‖x‖² neither overflows nor underflows: the
+    2-norm of a vector, the Frobenius norm of a matrix (over the axis, or all axes)."""
+    axis = resolved_axis(node, x.ndim)
+    if x.size == 0:
+        empty: Array = np.sqrt(np.sum(x * x, axis=axis, keepdims=keeps(node)))
+        return empty
+    top = np.max(np.abs(x), axis=axis, keepdims=True)
+    scale = np.where((top > 0) & np.isfinite(top), top, 1)
+    unit = x / scale
+    return unkept(node, np.sqrt(np.sum(unit * unit, axis=axis, keepdims=True)) * scale, x)
 
 
 def norm_vjp(node: Node, g: Array, ans: Array, x: Array) -> Array:
