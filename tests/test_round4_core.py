@@ -48,3 +48,12 @@ def test_forward_norm_at_tiny_x_is_not_zero() -> None:
     result = wxb("forward", "-e", "norm(X)", "X=1e-170 1e-170", "--format", "csv")
     assert result.returncode == 0, result.stderr
     np.testing.assert_allclose(float(result.stdout), math.sqrt(2) * 1e-170, rtol=1e-15)
+
+
+def test_derive_refuses_a_batch_solved_with_a_1d_operand_in_one_line_naming_the_users_formula() -> None:
+    result = wxb("derive", "-e", "solve(A, b)", "A=2x3x3", "b=3")
+    assert result.returncode == 2
+    assert result.stderr.startswith("wxb: error: solve(A, b) solves a batch with a 1-D operand"), result.stderr
+    assert "A.T" not in result.stderr and "one column" in result.stderr
+    batched = wxb("derive", "-e", "solve(A, b)", "A=2x3x3", "b=2x3x1")
+    assert batched.returncode == 0 and "dL/db" in batched.stdout, batched.stderr
