@@ -57,3 +57,31 @@ def test_derive_refuses_a_batch_solved_with_a_1d_operand_in_one_line_naming_the_
     assert "A.T" not in result.stderr and "one column" in result.stderr
     batched = wxb("derive", "-e", "solve(A, b)", "A=2x3x3", "b=2x3x1")
     assert batched.returncode == 0 and "dL/db" in batched.stdout, batched.stderr
+
+
+@pytest.mark.parametrize(("expression", "value"), [("norm(X)", "0 0"), ("sum(norm(X, axis=0))", "[[0,1],[0,2]]")])
+def test_derive_eval_says_where_the_norm_formula_does_not_hold_and_blames_no_operand(expression: str,
+                                                                                       value: str) -> None:
+    result = wxb("derive", "--eval", "-e", expression, f"X={value}")
+    assert result.returncode == 0, result.stderr
+    assert "warning: X has" not in result.stderr
+    assert "dL/dX has 2 NaN entries" in result.stderr
+    assert "does not hold where it gives NaN" in result.stderr and "wxb backward" in result.stderr
+    assert "the subgradient 0" in result.stderr
+    backward = wxb("backward", "-e", expression, f"X={value}", "--format", "csv")
+    assert backward.stdout.split("\n")[0].split(",")[0] == "0.0"
+
+
+def test_derive_eval_at_a_given_nan_blames_the_operand_and_claims_nothing_of_the_formula() -> None:
+    result = wxb("derive", "--eval", "-e", "norm(X)", "X=nan 1")
+    assert "from NaN in X" in result.stderr and "does not hold" not in result.stderr
+
+
+def test_derive_eval_of_det_at_a_singular_matrix_prints_the_formula_and_points_to_backward() -> None:
+    result = wxb("derive", "--eval", "-e", "det(A)", "A=[[1,2],[2,4]]")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "dL/dA = det(A) * inv(A).T\n"
+    assert "does not hold at a singular matrix" in result.stderr
+    assert "wxb backward gives dL/dA (the cofactors adj(A)ᵀ, exact at a singular A too)" in result.stderr
+    backward = wxb("backward", "-e", "det(A)", "A=[[1,2],[2,4]]", "--format", "csv").stdout
+    np.testing.assert_allclose([[float(v) for v in row.split(",")] for row in backward.split()], [[4, -2], [-2, 1]])
