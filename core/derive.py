@@ -771,7 +771,7 @@ def _edge(writer: Writer, node: Node, index: int, g: Term, terms: Mapping[int, T
         env["y"] = terms[id(node.args[1])]
     if "n" in _names(source):
         env["n"] = _count(writer, node, x)
-    if row.product:
+    if row.unsummed is not None:
         _batched_vector(writer, node, x, env["y"])
     grad = instantiate(source, env, node, writer)
     arg = terms[id(node.args[index])]
@@ -802,11 +802,13 @@ def _own_shape(writer: Writer, node: Node, index: int, grad: Term, arg: Term) ->
 
 
 def _batched_vector(writer: Writer, node: Node, x: Term, y: Term) -> None:
-    """Refuse a batch @ a 1-D right operand: G lacks the axis np.matmul dropped, and the language cannot put it
-    back. (A 1-D left operand is a column, whatever the batch: its formulas hold.)"""
+    """Refuse a batch @ (or solve with) a 1-D right operand: G lacks the axis np.matmul (np.linalg.solve) dropped,
+    and the language cannot put it back. (A 1-D left operand is a column, whatever the batch: its formulas hold.)"""
     if writer.ndim(y) == 1 and writer.ndim(x) >= 3:
-        raise DeriveError(f"{node.text} multiplies a batch by a 1-D operand: its gradient formula would need the "
-                          "axis @ dropped put back", hint="give the 1-D operand as a matrix with one column")
+        what, by, op = ("multiplies", "by", "@") if PRIMITIVES[node.op].product else ("solves", "with", node.op)
+        raise DeriveError(f"{node.text} {what} a batch {by} a 1-D operand: its gradient formula would need the "
+                          f"axis {op} dropped put back",
+                          hint="give the 1-D operand as a matrix with one column")
 
 
 def _batch_edge(writer: Writer, grad: Term, arg: Term) -> Term:

@@ -70,6 +70,9 @@ class Primitive:
     matrix); joint: all VJPs at once, when they share work; differential: the rule's reason, the differential
     its VJPs come from (d log|det X| = tr(X⁻¹ dX)), for explain.
 
+    exact: what backward gives where the gradient formula does not hold ('the subgradient 0 at {x} = 0'), which
+    `wxb derive --eval` points to there.
+
     formulas: ∂L/∂(argument i) in wxb's own expression language, one per argument, which `wxb derive` writes
     out (G the upstream gradient, x and y the arguments, f the value, p the exponent of ** and q = p − 1, n the
     count a mean divides by; a function called works along the row's own axis). Four pseudo-functions stand for
@@ -113,6 +116,7 @@ class Primitive:
     differential: str = ""
     formulas: tuple[str, ...] = ()
     no_formula: str = ""
+    exact: str = ""
     batch: str = "columns"
 
     @property
@@ -674,9 +678,16 @@ def first_extreme(choose: Callable[..., Array], node: Node, x: Array) -> Array:
 
 
 def norm(node: Node, x: Array) -> Array:
-    """‖x‖: the 2-norm of a vector, the Frobenius norm of a matrix (over the axis, or all axes)."""
-    out: Array = np.sqrt(np.sum(x * x, axis=resolved_axis(node, x.ndim), keepdims=keeps(node)))
-    return out
+    """‖x‖ = s·‖x/s‖ with s = max |x| (as LAPACK's nrm2 scales), so ‖x‖² neither overflows nor underflows: the
+    2-norm of a vector, the Frobenius norm of a matrix (over the axis, or all axes)."""
+    axis = resolved_axis(node, x.ndim)
+    if x.size == 0:
+        empty: Array = np.sqrt(np.sum(x * x, axis=axis, keepdims=keeps(node)))
+        return empty
+    top = np.max(np.abs(x), axis=axis, keepdims=True)
+    scale = np.where((top > 0) & np.isfinite(top), top, 1)
+    unit = x / scale
+    return unkept(node, np.sqrt(np.sum(unit * unit, axis=axis, keepdims=True)) * scale, x)
 
 
 def norm_vjp(node: Node, g: Array, ans: Array, x: Array) -> Array:
@@ -739,11 +750,11 @@ def binary(name: str, symbol: str, forward: Forward, vjp_x: VJP, vjp_y: VJP, rul
 def reduction(name: str, symbol: str, forward: Forward, vjp: VJP, rule: str, formula: str, *, uses: str,
               linear: bool = False, latex: str = "", shape: ShapeRule = reduced_shape,
               keywords: tuple[tuple[str, Keyword], ...] = AXIS, differential: str = "",
-              no_formula: str = "", batch: str = "reduce") -> Primitive:
+              no_formula: str = "", batch: str = "reduce", exact: str = "") -> Primitive:
     """A reduction over an axis (kept with size 1 by default) or over every axis (a scalar)."""
     return Primitive(name, symbol, shape, forward, (vjp,), (rule,), (linear,), uses, keywords=keywords,
                      latex=latex, accumulation=sum_accumulation, differential=differential,
-                     formulas=(formula,) if formula else (), no_formula=no_formula, batch=batch)
+                     formulas=(formula,) if formula else (), no_formula=no_formula, batch=batch, exact=exact)
 
 
 def extremum(name: str, value: Callable[..., Array], index: Callable[..., Array], which: str) -> Primitive:
@@ -758,11 +769,11 @@ def extremum(name: str, value: Callable[..., Array], index: Callable[..., Array]
 
 def matrix_function(name: str, symbol: str, shape: ShapeRule, forward: Forward, vjp: VJP, rule: str, formula: str,
                     *, uses: str, latex: str = "", linear: bool = False, differential: str = "",
-                    check: Callable[[Node, Sequence[Array], Array], None] | None = None) -> Primitive:
+                    check: Callable[[Node, Sequence[Array], Array], None] | None = None, exact: str = "") -> Primitive:
     """A function of the last two axes (batched over the leading ones, as @ is)."""
     return Primitive(name, symbol, shape, forward, (vjp,), (rule,), (linear,), uses, latex=latex,
                      accumulation=solve_accumulation, check=check, differential=differential, formulas=(formula,),
-                     batch="matrix")
+                     batch="matrix", exact=exact)
 
 
 def signed(g: Array, x: Array) -> Array:
@@ -830,7 +841,8 @@ PRIMITIVES: dict[str, Primitive] = {row.name: row for row in (
                     differential="d tr {x} = tr d{x}"),
     matrix_function("det", "det", det_shape, lambda n, x: np.linalg.det(as_matrix(x)), det_vjp,
                     "{G}·adj({x})ᵀ", "expand(G * f) * inv(x).T", uses="x", latex=r"\det",
-                    differential="d det {x} = tr(adj({x})·d{x}) = det {x}·tr({x}⁻¹·d{x})"),
+                    differential="d det {x} = tr(adj({x})·d{x}) = det {x}·tr({x}⁻¹·d{x})",
+                    exact="the cofactors adj({x})ᵀ, exact at a singular {x} too"),
     matrix_function("logdet", "log det", det_shape, logdet, logdet_vjp,
                     "{G}·{x}⁻ᵀ", "expand(G) * inv(x).T", uses="x", latex=r"\log\det", check=check_logdet,
                     differential="d log|det {x}| = tr({x}⁻¹·d{x})"),
@@ -866,5 +878,6 @@ PRIMITIVES: dict[str, Primitive] = {row.name: row for row in (
     extremum("min", np.min, np.argmin, "minimiser"),
     reduction("norm", "‖·‖", norm, norm_vjp, "{G} ⊙ {x} ⊘ {f}", "x * expand(G / f)", uses="xf",
               latex=r"\operatorname{norm}",
-              differential="d‖{x}‖ = ⟨{x}, d{x}⟩ / ‖{x}‖, and at {x} = 0 the subgradient 0"),
+              differential="d‖{x}‖ = ⟨{x}, d{x}⟩ / ‖{x}‖, and at {x} = 0 the subgradient 0",
+              exact="the subgradient 0 where {f} = 0"),
 )}

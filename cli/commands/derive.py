@@ -18,6 +18,7 @@ from ... import core
 from ...core import derive as symbolic
 from ...core.derive import Derivation, Term
 from ...core.notation import shape_text
+from ...core.rules import PRIMITIVES
 from ..errors import InputError
 from ..model import Loaded, OutputChoice, Sources
 from ..read.textparse import note
@@ -60,9 +61,14 @@ def derive(sources: Sources, request: Request, out: OutputChoice) -> None:
         note(f"no shapes given: {', '.join(derivation.assumed)} taken to have the shape of what "
              f"{'it is' if len(derivation.assumed) == 1 else 'they are'} combined with, so nothing is summed over a "
              "broadcast axis; give shapes (b=3, W=3x4) for those sums")
-    values = evaluated(derivation, loaded, request.loss) if loaded is not None and request.evaluate else {}
-    for line in nonfinite_warnings(values, loaded.problem if loaded else None):
+    values, failed = evaluated(derivation, loaded, request.loss) if loaded is not None and request.evaluate else ({},
+                                                                                                                {})
+    for line in nonfinite_warnings({f"dL/d{name}": v for name, v in values.items()}, loaded.problem if loaded else None,
+                                   {"G": loaded.G} if loaded else None):
         note(line, "warning")
+    if loaded is not None:
+        for line in unheld_lines(derivation, loaded, values, failed):
+            note(line, "warning")
     lines = formula_lines(derivation, request.inline)
     if fmt == "json":
         write_text(json_record(derivation, values), out.output)
@@ -131,20 +137,42 @@ def seed(expression: core.Expression, shapes: Mapping[str, tuple[int, ...]] | No
     return None
 
 
-def evaluated(derivation: Derivation, loaded: Loaded, loss: str | None) -> dict[str, Array]:
-    """Each formula's value, computed by the engine from the operands (and G), in its operand's shape."""
+def evaluated(derivation: Derivation, loaded: Loaded, loss: str | None) -> tuple[dict[str, Array], dict[str, str]]:
+    """Each formula's value, computed by the engine from the operands (and G), in its operand's shape; and for
+    each formula that has no value here (a matrix it inverts is singular), why."""
     operands = dict(loaded.problem.operands)
     if derivation.upstream:
         if loaded.G is None:
             raise InputError("--eval needs G = ∂L/∂f, which the formulas use",
                              hint="give -G, or --loss sum for L = Σ f")
         operands["G"] = loaded.problem.upstream(loaded.G)
-    values = {}
+    values, failed = {}, {}
     for name in derivation.formulas:
         formula = core.parse(derivation.text(name), upstream=True)
-        value = core.Problem.build(formula, {n: operands[n] for n in formula.operands}).forward()
+        try:
+            value = core.Problem.build(formula, {n: operands[n] for n in formula.operands}).forward()
+        except core.SingularMatrixError as exc:
+            failed[name] = str(exc)
+            continue
         values[name] = symbolic.shaped_like(value, operands[name].shape).astype(loaded.problem.dtype)
-    return values
+    return values, failed
+
+
+def unheld_lines(derivation: Derivation, loaded: Loaded, values: Mapping[str, Array],
+                 failed: Mapping[str, str]) -> list[str]:
+    """Where a formula does not hold at the operands' values: it needs a singular matrix's inverse, or it gives
+    NaN (0/0) from operands and G that hold none; each pointing to backward, whose rules hold there."""
+    given = [*loaded.problem.operands.values(), *([loaded.G] if loaded.G is not None else [])]
+    nan_given = any(np.isnan(np.asarray(a)).any() for a in given)
+    exact = [PRIMITIVES[node.op].exact.format(x=node.args[0].text, f=node.text)
+             for node in loaded.problem.order if node.op in PRIMITIVES and PRIMITIVES[node.op].exact]
+    there = f" ({'; '.join(exact)})" if exact else ""
+    lines = [f"dL/d{name} = {derivation.text(name)} does not hold at a singular matrix ({why}); wxb backward gives "
+             f"dL/d{name}{there}" for name, why in failed.items()]
+    lines += [f"dL/d{name} = {derivation.text(name)} does not hold where it gives NaN (0/0 at a point it excludes); "
+              f"wxb backward gives dL/d{name} there{there}"
+              for name, value in values.items() if not nan_given and np.isnan(np.asarray(value)).any()]
+    return lines
 
 
 # ---- Views ----

@@ -1,0 +1,87 @@
+"""Round-4 findings in the core and the commands over it: norm scaled by max |x|, derive --eval at the points
+where a formula does not hold, the batch rules of a constant around a root sum, and derive's simplifier."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from conftest import wxb
+
+from wxb.core import Problem
+
+
+@pytest.mark.parametrize(("value", "norm"), [(1e200, math.sqrt(2) * 1e200), (1e-200, math.sqrt(2) * 1e-200),
+                                             (1e-170, math.sqrt(2) * 1e-170), (3.0, math.sqrt(18))])
+@pytest.mark.parametrize("axis", ["", ", axis=0"])
+def test_norm_is_scaled_by_the_largest_entry_so_its_square_neither_overflows_nor_underflows(
+        value: float, norm: float, axis: str) -> None:
+    problem = Problem.build(f"norm(X{axis})", {"X": np.array([value, value])})
+    np.testing.assert_allclose(problem.forward(), norm, rtol=1e-15)
+    np.testing.assert_allclose(problem.backward()["X"], [math.sqrt(0.5)] * 2, rtol=1e-15)
+
+
+def test_norm_of_a_matrix_along_an_axis_scales_each_slice_by_its_own_largest_entry() -> None:
+    X = np.array([[1e200, 0.0, 3.0], [1e200, 0.0, 4.0]])
+    problem = Problem.build("norm(X, axis=0, keepdims=False)", {"X": X})
+    np.testing.assert_allclose(problem.forward(), [math.sqrt(2) * 1e200, 0.0, 5.0], rtol=1e-15)
+    grad = problem.backward(np.ones(3))["X"]
+    np.testing.assert_allclose(grad, [[math.sqrt(0.5), 0, 0.6], [math.sqrt(0.5), 0, 0.8]], rtol=1e-15)
+
+
+def test_norm_keeps_inf_and_nan_and_the_norm_of_nothing_is_zero() -> None:
+    assert Problem.build("norm(X)", {"X": np.array([np.inf, 1.0])}).forward() == np.inf
+    assert np.isnan(Problem.build("norm(X)", {"X": np.array([np.nan, 1.0])}).forward())
+    assert Problem.build("norm(X)", {"X": np.zeros((0, 2))}).forward() == 0
+
+
+@pytest.mark.parametrize("value", ["1e200 1e200", "1e-200 1e-200"])
+def test_backward_norm_at_huge_and_tiny_x_gives_x_over_its_norm(value: str) -> None:
+    result = wxb("backward", "-e", "norm(X)", f"X={value}", "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose([float(v) for v in result.stdout.split(",")], [math.sqrt(0.5)] * 2, rtol=1e-15)
+    assert result.stderr == ""
+
+
+def test_forward_norm_at_tiny_x_is_not_zero() -> None:
+    result = wxb("forward", "-e", "norm(X)", "X=1e-170 1e-170", "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    np.testing.assert_allclose(float(result.stdout), math.sqrt(2) * 1e-170, rtol=1e-15)
+
+
+def test_derive_refuses_a_batch_solved_with_a_1d_operand_in_one_line_naming_the_users_formula() -> None:
+    result = wxb("derive", "-e", "solve(A, b)", "A=2x3x3", "b=3")
+    assert result.returncode == 2
+    assert result.stderr.startswith("wxb: error: solve(A, b) solves a batch with a 1-D operand"), result.stderr
+    assert "A.T" not in result.stderr and "one column" in result.stderr
+    batched = wxb("derive", "-e", "solve(A, b)", "A=2x3x3", "b=2x3x1")
+    assert batched.returncode == 0 and "dL/db" in batched.stdout, batched.stderr
+
+
+@pytest.mark.parametrize(("expression", "value"), [("norm(X)", "0 0"), ("sum(norm(X, axis=0))", "[[0,1],[0,2]]")])
+def test_derive_eval_says_where_the_norm_formula_does_not_hold_and_blames_no_operand(expression: str,
+                                                                                       value: str) -> None:
+    result = wxb("derive", "--eval", "-e", expression, f"X={value}")
+    assert result.returncode == 0, result.stderr
+    assert "warning: X has" not in result.stderr
+    assert "dL/dX has 2 NaN entries" in result.stderr
+    assert "does not hold where it gives NaN" in result.stderr and "wxb backward" in result.stderr
+    assert "the subgradient 0" in result.stderr
+    backward = wxb("backward", "-e", expression, f"X={value}", "--format", "csv")
+    assert backward.stdout.split("\n")[0].split(",")[0] == "0.0"
+
+
+def test_derive_eval_at_a_given_nan_blames_the_operand_and_claims_nothing_of_the_formula() -> None:
+    result = wxb("derive", "--eval", "-e", "norm(X)", "X=nan 1")
+    assert "from NaN in X" in result.stderr and "does not hold" not in result.stderr
+
+
+def test_derive_eval_of_det_at_a_singular_matrix_prints_the_formula_and_points_to_backward() -> None:
+    result = wxb("derive", "--eval", "-e", "det(A)", "A=[[1,2],[2,4]]")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "dL/dA = det(A) * inv(A).T\n"
+    assert "does not hold at a singular matrix" in result.stderr
+    assert "wxb backward gives dL/dA (the cofactors adj(A)ᵀ, exact at a singular A too)" in result.stderr
+    backward = wxb("backward", "-e", "det(A)", "A=[[1,2],[2,4]]", "--format", "csv").stdout
+    np.testing.assert_allclose([[float(v) for v in row.split(",")] for row in backward.split()], [[4, -2], [-2, 1]])
