@@ -27,7 +27,6 @@ array([2., 2.])
 from typing import TYPE_CHECKING
 
 from .affine import Forward, affine, backward, expand_bias, forward
-from .broadcast import BiasBroadcast, Reduction, unbroadcast
 from .engine import Evaluation, Gradients, Problem
 from .errors import (
     BiasEnlargesError,
@@ -41,6 +40,7 @@ from .errors import (
 from .expr import DEFAULT, DEFAULT_WITHOUT_W, Expression, ExpressionError, parse
 from .losses import LOSSES, Loss, loss_value, upstream_gradient
 from .operands import align_bias, as_operand
+from .shapes import BiasBroadcast, Reduction, unbroadcast
 
 if TYPE_CHECKING:
     from .affine import dense_jacobian, gradient_check, jacobian_block, jacobian_entries, jacobian_structure

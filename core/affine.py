@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .broadcast import BiasBroadcast
 from .engine import Gradients, Problem
 from .expr import DEFAULT, DEFAULT_WITHOUT_W
 from .operands import align_bias, as_operand
+from .shapes import BiasBroadcast
 
 if TYPE_CHECKING:
     from .gradcheck import CheckReport

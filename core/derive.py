@@ -33,11 +33,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .broadcast import Shape
 from .errors import WxbError
 from .expr import Expression, Node
 from .notation import shape_text
-from .rules import PRIMITIVES, aligned, as_matrix_shape, resolved_axis
+from .primitives import PRIMITIVES
+from .shapes import Shape, aligned, as_matrix_shape, resolved_axis
 
 
 class DeriveError(WxbError, ValueError):
@@ -481,7 +481,7 @@ class Writer:
     def reduced_to(self, t: Term, target: Shape, full: Shape) -> Term:
         """t (broadcasting to full) summed over the axes an operand of shape `target` was broadcast along; an
         axis along which t is constant is a factor (its length), not a sum."""
-        from .broadcast import broadcast_axes
+        from .shapes import broadcast_axes
 
         own = self.shape(t) or ()
         if len(own) > len(full) == 1:  # t is the (m, 1) column a 1-D f stands for

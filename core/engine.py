@@ -5,7 +5,7 @@
     grads = problem.backward(G)          # grads["b"], grads.reductions["b"]
 
 The engine holds no primitive's name: each node's shape, value, check, gradients and rounding come from its row
-in core/rules.py (the conventions are stated there: a 1-D operand is a column everywhere, reductions along an
+in core/primitives/ (the conventions are stated there: a 1-D operand is a column everywhere, reductions along an
 axis keep it). float32 stays float32: the computation runs in float32 when every float operand with an axis is float32
 (scalars, integers, booleans and operands named as `weak` do not count), else in float64.
 """
@@ -20,13 +20,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .broadcast import BiasBroadcast, Reduction, Shape, bias_broadcast, same_column, unbroadcast
 from .errors import BindingError, ShapeError, WxbError
 from .expr import Expression, Node, parse
 from .losses import upstream_gradient
 from .notation import shape_text
 from .operands import as_array, as_operand, filled, is_duck
-from .rules import PRIMITIVES, aligned, constant_text, matmul_shape, singular_error
+from .primitives import PRIMITIVES
+from .primitives.linalg import singular_error
+from .primitives.row import constant_text
+from .shapes import BiasBroadcast, Reduction, Shape, aligned, bias_broadcast, matmul_shape, same_column, unbroadcast
 
 __all__ = ["Evaluation", "Gradients", "Problem", "aligned", "constant_text", "matmul_shape", "node_shape", "reverse",
            "rounding_scale", "rule_text"]

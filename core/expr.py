@@ -22,7 +22,7 @@ from typing import Any
 
 from .errors import WxbError
 from .nodes import Keyword, Node
-from .rules import PRIMITIVES
+from .primitives import PRIMITIVES
 
 __all__ = ["DEFAULT", "DEFAULT_WITHOUT_W", "FUNCTIONS", "Expression", "ExpressionError", "Node", "parse"]
 

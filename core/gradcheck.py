@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .engine import Problem, rounding_scale
-from .rules import PRIMITIVES
+from .primitives import PRIMITIVES
 
 Array = np.ndarray[Any, np.dtype[Any]]
 N_DIRECTIONS = 12

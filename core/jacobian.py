@@ -17,12 +17,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import notation
-from .broadcast import Shape, broadcast_axes
 from .engine import Evaluation, Problem, _needed_values, aligned, reverse
 from .errors import TooLargeError, WxbError
 from .expr import Node
 from .notation import shape_text, subscript
-from .rules import PRIMITIVES
+from .primitives import PRIMITIVES
+from .shapes import Shape, broadcast_axes
 
 Array = np.ndarray[Any, np.dtype[Any]]
 DENSE_LIMIT = 10**7

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .broadcast import check_fits, same_column
 from .errors import WxbError
 from .notation import shape_text
 from .operands import as_operand, filled
+from .shapes import check_fits, same_column
 
 Array = np.ndarray[Any, np.dtype[Any]]
 
@@ -66,7 +66,7 @@ def _target(name: str, f: Array, target: ArrayLike | None) -> Array | None:
         return None
     if target is None:
         raise WxbError(f"the {name} loss needs a target T", hint="give the target with -T, or use the sum or mean loss")
-    from .rules import aligned  # the one rule for 1-D operands: beside a matrix, a column
+    from .shapes import aligned  # the one rule for 1-D operands: beside a matrix, a column
 
     t = as_operand(target, "T")
     shape = f.shape if same_column(t.shape, f.shape) else aligned(t.shape, f.shape)

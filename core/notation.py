@@ -16,7 +16,7 @@ Shape = tuple[int, ...]
 
 
 class ReductionFacts(Protocol):
-    """What a sentence about a gradient's reduction reads (wxb.core.broadcast.Reduction has it)."""
+    """What a sentence about a gradient's reduction reads (wxb.core.shapes.Reduction has it)."""
 
     @property
     def operand(self) -> str: ...
@@ -36,7 +36,7 @@ class ReductionFacts(Protocol):
 
 
 class BroadcastFacts(Protocol):
-    """What a sentence about a broadcast reads (wxb.core.broadcast.BiasBroadcast has it)."""
+    """What a sentence about a broadcast reads (wxb.core.shapes.BiasBroadcast has it)."""
 
     @property
     def name(self) -> str: ...

@@ -23,7 +23,8 @@ import numpy as np
 
 from .engine import Problem, _closure, _needed_values, aligned
 from .expr import Node
-from .rules import PRIMITIVES, resolved_axis
+from .primitives import PRIMITIVES
+from .shapes import resolved_axis
 
 Shape = tuple[int, ...]
 Array = np.ndarray[Any, np.dtype[Any]]

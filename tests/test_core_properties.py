@@ -26,7 +26,7 @@ from wxb.core import (
     unbroadcast,
     upstream_gradient,
 )
-from wxb.core.broadcast import summed_matmul
+from wxb.core.shapes import summed_matmul
 
 SIZES = st.integers(0, 3)
 BATCH_SIZES = st.sampled_from([0, 1, 2, 3, 2, 3])  # empty batches now and then, mostly real ones

@@ -93,7 +93,7 @@ def close(got: np.ndarray, want: np.ndarray, rtol: float, what: str) -> None:
 def whole_matrices(tree: Tree) -> bool:
     """True when the tree uses a row that needs whole matrices (det, inv, …), which Dask does not compute."""
     from wxb.core.engine import WHOLE
-    from wxb.core.rules import PRIMITIVES
+    from wxb.core.primitives import PRIMITIVES
 
     row = PRIMITIVES.get(tree.op)
     return (row is not None and row.batch in WHOLE) or any(whole_matrices(arg) for arg in tree.args)

@@ -27,7 +27,7 @@ from test_engine_oracle import Case, cases, well_posed
 from wxb.core.derive import DeriveError, derive
 from wxb.core.engine import Problem
 from wxb.core.expr import parse
-from wxb.core.rules import PRIMITIVES
+from wxb.core.primitives import PRIMITIVES
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 ROOT = Path(__file__).resolve().parent.parent

@@ -759,7 +759,7 @@ def test_a_flat_relu_under_a_product_keeps_every_other_entry_finite() -> None:
 
 def test_every_primitive_has_an_oracle() -> None:
     """A row of the table without an entry in ORACLE would go untested by the property tests above."""
-    from wxb.core.rules import PRIMITIVES
+    from wxb.core.primitives import PRIMITIVES
 
     missing = sorted(set(PRIMITIVES) - set(ORACLE))
     assert not missing, f"rows without an autograd oracle: {missing}"

@@ -119,7 +119,7 @@ def test_transpose() -> None:
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_every_function(function: str) -> None:
-    from wxb.core.rules import PRIMITIVES
+    from wxb.core.primitives import PRIMITIVES
 
     arity = PRIMITIVES[function].arity
     root = parse(f"{function}({', '.join(['W @ X'] * arity)})").root

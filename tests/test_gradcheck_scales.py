@@ -11,7 +11,7 @@ from conftest import wxb
 
 from wxb.core import Problem, gradient_check
 from wxb.core.gradcheck import check_problem
-from wxb.core.rules import PRIMITIVES
+from wxb.core.primitives import PRIMITIVES
 
 W = np.array([[1.0, 2.0], [3.0, 4.0]])
 X = np.array([[1.0, -2.0], [3.0, 0.5]])

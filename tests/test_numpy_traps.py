@@ -8,7 +8,7 @@ import pytest
 from conftest import wxb
 
 from wxb import core
-from wxb.core.broadcast import row_reading_differs
+from wxb.core.shapes import row_reading_differs
 
 README_CASE = ("forward", "-e", "X @ W.T + b", "X=1 2; 3 4; 5 6", "W=1 0; 0 1; 1 1")
 

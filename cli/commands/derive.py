@@ -18,7 +18,7 @@ from ... import core
 from ...core import derive as symbolic
 from ...core.derive import Derivation, Term
 from ...core.notation import shape_text
-from ...core.rules import PRIMITIVES
+from ...core.primitives import PRIMITIVES
 from ..errors import InputError
 from ..model import Loaded, OutputChoice, Sources
 from ..read.textparse import note

@@ -15,7 +15,8 @@ import numpy as np
 from ... import core
 from ...core.engine import Gradients, Problem
 from ...core.expr import Node
-from ...core.rules import PRIMITIVES, keywords_text
+from ...core.primitives import PRIMITIVES
+from ...core.primitives.row import keywords_text
 
 Array = np.ndarray[Any, np.dtype[Any]]
 Part = str | Array

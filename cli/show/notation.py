@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ...core.rules import PRIMITIVES
+from ...core.primitives import PRIMITIVES
 from .derivation import Step
 
 Array = np.ndarray[Any, np.dtype[Any]]

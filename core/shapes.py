@@ -1,21 +1,27 @@
-"""Broadcasting both ways: a bias stretched to f's shape, and a gradient summed back to an operand's shape.
+"""Shapes: broadcasting both ways, and the one home of "a 1-D operand is a column".
 
-`unbroadcast` is the one reduction rule (autograd's): sum the leading axes the operand lacks, and sum with
-keepdims the axes where the operand has size 1 but the gradient does not.
+A 1-D operand is a column (m, 1): beside a matrix (`aligned`), under `.T`, on either side of `@` and as the matrix
+of the square-matrix rows (`as_matrix_shape`, `as_matrix`). `unbroadcast` is the one reduction rule (autograd's):
+sum the leading axes the operand lacks, and sum with keepdims the axes where the operand has size 1 but the
+gradient does not. The shape rules shared by several families of primitives live here too.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from . import notation
 from .errors import BiasEnlargesError, ShapeError
+from .nodes import Node
 from .notation import count, shape_text
 
-Shape = tuple[int, ...]
+Array = np.ndarray[Any, np.dtype[Any]]
+
 
 
 def broadcast_conflict(small: Shape, large: Shape) -> tuple[int, int, int] | None:
@@ -172,3 +178,143 @@ def row_reading_differs(shape: Shape, beside: Shape) -> bool:
         return False
     column = (shape[0], 1)
     return broadcast_conflict(column, beside) is None and broadcast_conflict(shape, beside) is None
+
+
+# ---- The 1-D column rule, axes, matrices ----
+
+
+
+Shape = tuple[int, ...]
+
+
+def aligned(shape: Shape, other: Shape) -> Shape:
+    """An elementwise argument's shape as it broadcasts: a 1-D one beside 2 or more axes is a column (m, 1)."""
+    return (shape[0], 1) if len(shape) == 1 and len(other) >= 2 else shape
+
+
+def as_matrix_shape(shape: Shape) -> Shape:
+    """A shape as a matrix (or a batch of them): a 1-D operand is a column (m, 1)."""
+    return (shape[0], 1) if len(shape) == 1 else shape
+
+
+def as_matrix(a: Array) -> Array:
+    """An array as a matrix (or a batch of them): a 1-D operand is a column (m, 1)."""
+    return a.reshape(-1, 1) if a.ndim == 1 else a
+
+
+def elementwise_shape(node: Node, shapes: Sequence[Shape]) -> Shape:
+    """The shape of x ∘ y, refusing shapes that do not broadcast and outer sums (both arguments enlarged)."""
+    if len(shapes) == 1:
+        return shapes[0]
+    x, y = shapes
+    texts = (node.args[0].text, node.args[1].text)
+    ax, ay = aligned(x, y), aligned(y, x)
+    labels = [f"{t} {shape_text(s)}" + (f" as a column {shape_text(a)}" if a != s else "")
+              for t, s, a in zip(texts, (x, y), (ax, ay), strict=True)]
+    column = next((t for t, s, a in zip(texts, (x, y), (ax, ay), strict=True) if a != s), None)
+    other = texts[1] if column == texts[0] else texts[0]
+    big = y if column == texts[0] else x
+    hint = (f"a 1-D {column} is a column, one value per row of {other} ({big[-2]} rows); "
+            f"for a row give {column} the shape {shape_text((1, big[-1]))}") if column else None
+    conflict = broadcast_conflict(ax, ay)
+    if conflict is not None:
+        axis, s, n = conflict
+        raise ShapeError(f"{labels[0]} and {labels[1]} do not broadcast in {node.text}: "
+                         f"on axis {axis}, {texts[0]} has size {s} but {texts[1]} has size {n}", hint=hint)
+    out = tuple(np.broadcast_shapes(ax, ay))
+    if out not in (ax, ay):
+        raise BiasEnlargesError(f"{labels[0]} and {labels[1]} would make an outer sum {shape_text(out)} in "
+                                f"{node.text}: each would be enlarged; one of them must have the result's shape",
+                                hint=hint)
+    return out
+
+
+def matmul_shape(w: Shape, x: Shape, texts: tuple[str, str] = ("W", "X")) -> Shape:
+    """(..., m, k) @ (..., k, n) → (..., m, n), batch axes broadcast. A 1-D operand is a column: on the left it
+    is (m, 1), on the right (k, 1) with that axis of 1 dropped from the result (as np.matmul drops it)."""
+    for text, shape in zip(texts, (w, x), strict=True):
+        if not shape:
+            raise ShapeError(f"{text} is a scalar (shape ()), but {texts[0]} @ {texts[1]} is a matrix product: "
+                             f"both need an axis", hint="use * for a scalar factor")
+    w2, x2 = as_matrix_shape(w), as_matrix_shape(x)
+    if w2[-1] != x2[-2]:
+        what = "column" if w2[-1] == 1 else "columns"
+        rows = "row" if x2[-2] == 1 else "rows"
+        hint = (f"a 1-D {texts[0]} is a column {shape_text(w2)}; for a row write {texts[0]}.T"
+                if len(w) == 1 else None)
+        raise ShapeError(f"{texts[0]} {shape_text(w)} and {texts[1]} {shape_text(x)} do not multiply: "
+                         f"{texts[0]} has {w2[-1]} {what} but {texts[1]} has {x2[-2]} {rows}", hint=hint)
+    conflict = broadcast_conflict(w2[:-2], x2[:-2])
+    if conflict is not None:
+        axis, s, n = conflict
+        raise ShapeError(f"the batch axes of {texts[0]} {shape_text(w)} and {texts[1]} {shape_text(x)} do not "
+                         f"broadcast: on batch axis {axis}, {texts[0]} has size {s} but {texts[1]} has size {n}")
+    batch = tuple(np.broadcast_shapes(w2[:-2], x2[:-2]))
+    return (*batch, w2[-2]) + ((x2[-1],) if len(x) > 1 else ())
+
+
+def transpose_shape(node: Node, shapes: Sequence[Shape]) -> Shape:
+    """Aᵀ: the last two axes swapped; a 1-D column (m,) becomes the row (1, m); a scalar stays."""
+    (a,) = shapes
+    if len(a) < 2:
+        return (1, a[0]) if a else ()
+    return (*a[:-2], a[-1], a[-2])
+
+
+def resolved_axis(node: Node, ndim: int) -> int | None:
+    """The node's axis for an argument of ndim axes: softmax's default −2 is axis 0 of a vector."""
+    if node.axis is None:
+        return None
+    if node.axis == -2 and ndim == 1 and node.default_axis:
+        return 0
+    return node.axis
+
+
+def keeps(node: Node) -> bool:
+    """Whether a reduction keeps its reduced axes: keepdims as given, else yes along an axis, no over all axes."""
+    if "keepdims" in node.given:
+        return bool(node.keyword("keepdims"))
+    return node.axis is not None
+
+
+def checked_axis(node: Node, shape: Shape) -> int | None:
+    """The node's axis, refused when the argument has no such axis."""
+    axis = resolved_axis(node, len(shape))
+    if axis is not None and not -len(shape) <= axis < len(shape):
+        raise ShapeError(f"{node.text}: axis {node.axis} is out of range for {node.args[0].text} "
+                         f"{shape_text(shape)}, which has {len(shape)} axes")
+    return axis
+
+
+def along_shape(node: Node, shapes: Sequence[Shape]) -> Shape:
+    """A function along an axis (softmax): the argument's shape, once the axis is checked."""
+    checked_axis(node, shapes[0])
+    return shapes[0]
+
+
+def reduced_shape(node: Node, shapes: Sequence[Shape]) -> Shape:
+    """A reduction's shape: the axis kept with size 1 (by default) or dropped; over every axis a scalar."""
+    (x,) = shapes
+    axis = checked_axis(node, x)
+    keep = keeps(node)
+    if axis is None:
+        return (1,) * len(x) if keep else ()
+    axis %= len(x)
+    return tuple(1 if a == axis else n for a, n in enumerate(x) if keep or a != axis)
+
+
+def matrix_arg(node: Node, shape: Shape, index: int = 0) -> Shape:
+    """An argument's shape as a matrix (1-D: a column), refused when it is a scalar."""
+    if not shape:
+        raise ShapeError(f"{node.text}: {node.args[index].text} is a scalar (shape ()), but {node.op} needs a matrix")
+    return as_matrix_shape(shape)
+
+
+def square_arg(node: Node, shape: Shape, index: int = 0) -> Shape:
+    """An argument's shape as a batch of square matrices, refused (one line) when it is not square."""
+    m = matrix_arg(node, shape, index)
+    if m[-1] != m[-2]:
+        column = " (a 1-D operand is a column)" if len(shape) == 1 else ""
+        raise ShapeError(f"{node.text}: {node.args[index].text} {shape_text(shape)} is not square{column}: "
+                         f"{node.op} needs n×n matrices in its last two axes")
+    return m

@@ -1,0 +1,185 @@
+"""The rows along an axis: reductions (the axis kept with size 1 by default, or every axis: a scalar) and the
+functions along an axis that keep the shape (softmax, log_softmax).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..nodes import Keyword, Node
+from ..notation import shape_text
+from ..shapes import Array, Shape, along_shape, keeps, reduced_shape, resolved_axis
+from .row import VJP, Forward, Primitive, ShapeRule, count, expand, kept, sum_accumulation, unkept
+
+
+def nonempty_reduced_shape(node: Node, shapes: Sequence[Shape]) -> Shape:
+    """max and min: a reduction that needs at least one entry along the reduced axes."""
+    out = reduced_shape(node, shapes)
+    axis = resolved_axis(node, len(shapes[0]))
+    n = math.prod(shapes[0]) if axis is None else shapes[0][axis]
+    if n == 0:
+        raise ShapeError(f"{node.text}: {node.args[0].text} {shape_text(shapes[0])} has no entries to take the "
+                         f"{node.op} of" + ("" if axis is None else f" along axis {node.axis}"))
+    return out
+
+
+def shifted(x: Array, axis: int | None) -> Array:
+    """x minus its largest entry along axis (0 where that is not finite), so exp never overflows."""
+    if x.size == 0:
+        return x
+    top = np.max(x, axis=axis, keepdims=True)
+    out: Array = x - np.where(np.isfinite(top), top, 0)
+    return out
+
+
+def log_sum_exp_shifted(z: Array, axis: int | None) -> Array:
+    """log Σ exp z over axis, keeping the axis, for z already shifted by its maximum."""
+    out: Array = np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+    return out
+
+
+def logsumexp_keep(x: Array, axis: int | None) -> Array:
+    """log Σ exp x over axis, keeping the axis, computed stably (the max is taken out first)."""
+    if x.size == 0:
+        return log_sum_exp_shifted(x, axis)
+    top = np.max(x, axis=axis, keepdims=True)
+    out: Array = log_sum_exp_shifted(shifted(x, axis), axis) + np.where(np.isfinite(top), top, 0)
+    return out
+
+
+def stable_softmax(x: Array, axis: int | None) -> Array:
+    """e^x / Σ e^x along axis, from x shifted by its maximum: exact for large equal entries (1e20, 1e20)."""
+    e = np.exp(shifted(x, axis))
+    out: Array = e / np.sum(e, axis=axis, keepdims=True)
+    return out
+
+
+def reduce_sum(node: Node, x: Array) -> Array:
+    """Σ x over the axis (all axes by default)."""
+    out: Array = np.sum(x, axis=resolved_axis(node, x.ndim), keepdims=keeps(node))
+    return out
+
+
+def mean(node: Node, x: Array) -> Array:
+    """Σ x / N over the axis (all axes by default); the mean of no entries is nan, as NumPy's."""
+    total = reduce_sum(node, x)
+    n = count(node, x)
+    out: Array = total / n if n else np.full_like(total, np.nan, dtype=x.dtype)
+    return out
+
+
+def logsumexp(node: Node, x: Array) -> Array:
+    """log Σ e^x over the axis (all axes by default), stably."""
+    return unkept(node, logsumexp_keep(x, resolved_axis(node, x.ndim)), x)
+
+
+def extreme(pick: Callable[..., Array], node: Node, x: Array) -> Array:
+    """max or min (pick) over the axis (all axes by default)."""
+    out: Array = pick(x, axis=resolved_axis(node, x.ndim), keepdims=keeps(node))
+    return out
+
+
+def first_extreme(choose: Callable[..., Array], node: Node, x: Array) -> Array:
+    """[x is the FIRST maximiser (minimiser: choose is argmax or argmin) along the axis]: ties give the whole
+    gradient to the first, in C order (as PyTorch's max with dim does), not a share to each."""
+    axis = resolved_axis(node, x.ndim)
+    if axis is None:
+        positions = np.arange(x.size).reshape(x.shape)
+        first: Array = positions == choose(x)
+        return first
+    axis %= x.ndim
+    positions = np.arange(x.shape[axis]).reshape([-1 if a == axis else 1 for a in range(x.ndim)])
+    along: Array = positions == np.expand_dims(choose(x, axis=axis), axis)
+    return along
+
+
+def norm(node: Node, x: Array) -> Array:
+    """‖x‖ = s·‖x/s‖ with s = max |x| (as LAPACK's nrm2 scales), so ‖x‖² neither overflows nor underflows: the
+    2-norm of a vector, the Frobenius norm of a matrix (over the axis, or all axes)."""
+    axis = resolved_axis(node, x.ndim)
+    if x.size == 0:
+        empty: Array = np.sqrt(np.sum(x * x, axis=axis, keepdims=keeps(node)))
+        return empty
+    top = np.max(np.abs(x), axis=axis, keepdims=True)
+    scale = np.where((top > 0) & np.isfinite(top), top, 1)
+    unit = x / scale
+    return unkept(node, np.sqrt(np.sum(unit * unit, axis=axis, keepdims=True)) * scale, x)
+
+
+def norm_vjp(node: Node, g: Array, ans: Array, x: Array) -> Array:
+    """G ⊙ x/‖x‖, and 0 where ‖x‖ = 0 (a subgradient: every vector of norm ≤ 1 is one there)."""
+    f = kept(node, ans, x)
+    grad: Array = kept(node, g, x) * np.where(f == 0, 0, x / np.where(f == 0, 1, f))
+    return grad
+
+
+def softmax(node: Node, x: Array) -> Array:
+    """e^x / Σ e^x along the axis (each column, by default), stably."""
+    return stable_softmax(x, resolved_axis(node, x.ndim))
+
+
+def log_softmax(node: Node, x: Array) -> Array:
+    """x − log Σ e^x along the axis, as (x − max) − log Σ e^(x − max), so no digit of x is lost."""
+    axis = resolved_axis(node, x.ndim)
+    z = shifted(x, axis)
+    out: Array = z - log_sum_exp_shifted(z, axis)
+    return out
+
+
+def summed(node: Node, a: Array, x: Array) -> Array:
+    """Σ a along the node's axis, kept with size 1."""
+    total: Array = np.sum(a, axis=resolved_axis(node, x.ndim), keepdims=True)
+    return total
+
+
+AXIS = (("axis", None), ("keepdims", True))
+
+
+def reduction(name: str, symbol: str, forward: Forward, vjp: VJP, rule: str, formula: str, *, uses: str,
+              linear: bool = False, latex: str = "", shape: ShapeRule = reduced_shape,
+              keywords: tuple[tuple[str, Keyword], ...] = AXIS, differential: str = "",
+              no_formula: str = "", batch: str = "reduce", exact: str = "") -> Primitive:
+    """A reduction over an axis (kept with size 1 by default) or over every axis (a scalar)."""
+    return Primitive(name, symbol, shape, forward, (vjp,), (rule,), (linear,), uses, keywords=keywords,
+                     latex=latex, accumulation=sum_accumulation, differential=differential,
+                     formulas=(formula,) if formula else (), no_formula=no_formula, batch=batch, exact=exact)
+
+
+def extremum(name: str, value: Callable[..., Array], index: Callable[..., Array], which: str) -> Primitive:
+    """max or min: over an axis or every axis; the whole gradient goes to the first {which} in C order."""
+    return reduction(name, name, lambda n, x: extreme(value, n, x),
+                     lambda n, g, f, x: kept(n, g, x) * first_extreme(index, n, x),
+                     f"{{G}} at the first {which} of {{x}}, 0 elsewhere", "", uses="x", shape=nonempty_reduced_shape,
+                     latex=rf"\{name}", differential=f"d {name} {{x}} = d{{x}} at its {which} (on a tie, the first "
+                     "in C order)", no_formula=f"the gradient of {name} goes to the first {which} of each slice, "
+                     "which no formula of wxb's language selects")
+
+
+
+ROWS: tuple[Primitive, ...] = (
+    Primitive("softmax", "softmax", along_shape, softmax,
+              (lambda n, g, f, x: f * (g - summed(n, g * f, x)),), ("{f} ⊙ ({G} − Σ {G} ⊙ {f})",), (False,), "xf",
+              keywords=(("axis", -2),), accumulation=sum_accumulation, formulas=("f * (G - keep_sum(G * f))",),
+              batch="axis"),
+    Primitive("log_softmax", "log_softmax", along_shape, log_softmax,
+              (lambda n, g, f, x: g - np.exp(f) * summed(n, g, x),), ("{G} − exp({f}) ⊙ Σ {G}",), (False,), "xf",
+              keywords=(("axis", -2),), accumulation=sum_accumulation, formulas=("G - exp(f) * keep_sum(G)",),
+              batch="axis"),
+    reduction("sum", "Σ", reduce_sum, lambda n, g, f, x: expand(n, g, x),
+              "{G} repeated along the summed axes", "expand(G)", uses="x", linear=True, batch="sum"),
+    reduction("mean", "mean", mean, lambda n, g, f, x: expand(n, g / max(count(n, x), 1), x),
+              "{G} / N repeated along the averaged axes", "expand(G / n)", uses="x", linear=True, batch="mean"),
+    reduction("logsumexp", "logsumexp", logsumexp,
+              lambda n, g, f, x: kept(n, g, x) * stable_softmax(x, resolved_axis(n, x.ndim)),
+              "{G} ⊙ softmax({x})", "expand(G) * softmax(x)", uses="x", batch="logsumexp"),
+    extremum("max", np.max, np.argmax, "maximiser"),
+    extremum("min", np.min, np.argmin, "minimiser"),
+    reduction("norm", "‖·‖", norm, norm_vjp, "{G} ⊙ {x} ⊘ {f}", "x * expand(G / f)", uses="xf",
+              latex=r"\operatorname{norm}",
+              differential="d‖{x}‖ = ⟨{x}, d{x}⟩ / ‖{x}‖, and at {x} = 0 the subgradient 0",
+              exact="the subgradient 0 where {f} = 0"),
+)

@@ -1,0 +1,180 @@
+"""One row of the table of primitives (`Primitive`), as JAX's `standard_primitive(shape_rule, dtype_rule, name)`:
+its fields grouped by the concern that reads them, and the defaults every row starts from.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..nodes import Keyword, Node
+from ..shapes import Array, Shape, as_matrix_shape, keeps, resolved_axis
+
+Forward = Callable[..., Array]
+
+
+VJP = Callable[..., Array]
+
+
+ShapeRule = Callable[[Node, Sequence[Shape]], Shape]
+
+
+Joint = Callable[[Node, Array, Array | None, Sequence[Array | None], Sequence[bool]], list[Array | None]]
+
+
+def same_dtype(*dtypes: np.dtype[Any]) -> np.dtype[Any]:
+    """The default dtype rule: the result has its arguments' (common) floating dtype."""
+    return np.result_type(*dtypes, np.float16)
+
+
+def two_roundings(shapes: Sequence[Shape]) -> float:
+    """The default rounding count of one value: an elementwise operation rounds about twice."""
+    return 2.0
+
+
+@dataclass(frozen=True)
+class Primitive:
+    """One row of the table.
+
+    shape: the shape rule (node, argument shapes) → result shape, raising ShapeError; dtype: the dtype rule.
+    keywords: the keywords accepted, with their defaults. linear[i]: linear in argument i, the others held fixed.
+    uses: which values the VJPs read (x, y: arguments; f: the result). template: how explain writes the node
+    ('{x} + {y}'; '' for a call 'name(x, …)'); drawn: how explain draws it with numbers (infix: the formula
+    then the arrays; call: name(array); '': the value only). elementwise: the arguments broadcast (a 1-D one
+    beside a matrix as a column) and the engine sums gradients back with unbroadcast; its Jacobian is diagonal
+    with the factors given per argument ('' where it is I). product: a matrix product's Jacobian (Xᵀ ⊗ I).
+    additive: a sum of its arguments (linear in both at once; the right one a bias). inplace: the ufunc that
+    may write into a fresh left argument; fresh: the value is a new array the next row may write into.
+    accumulation: how many roundings the value collects; unsummed: the shape of a gradient before the row
+    summed its batch axes (for the explanation); check: raises for a value that must not pass (a singular
+    matrix); joint: all VJPs at once, when they share work; differential: the rule's reason, the differential
+    its VJPs come from (d log|det X| = tr(X⁻¹ dX)), for explain.
+
+    exact: what backward gives where the gradient formula does not hold ('the subgradient 0 at {x} = 0'), which
+    `wxb derive --eval` points to there.
+
+    formulas: ∂L/∂(argument i) in wxb's own expression language, one per argument, which `wxb derive` writes
+    out (G the upstream gradient, x and y the arguments, f the value, p the exponent of ** and q = p − 1, n the
+    count a mean divides by; a function called works along the row's own axis). Four pseudo-functions stand for
+    what depends on shapes: expand(G) puts a reduced G back along the axes the row reduced (its axis=, every
+    axis, or a matrix function's last two) so that it broadcasts against x; keep_sum(t) sums t along the row's
+    axis, keeping it; full(G) is G in f's own shape (for a rule not elementwise in G); eye(x) is the identity
+    of x's last two axes. no_formula: why there is none, where none exists (then formulas is empty); a test
+    requires one or the other of every row.
+
+    batch: how it treats the batch (the last axis of the operands that carry it), for streaming in blocks of
+    columns (wxb.core.plan): columns (column k of the value from column k of the arguments: elementwise), matmul,
+    transpose, axis (along the node's axis: streams unless that axis is the batch's), matrix (on the last two axes
+    as matrices: streams only with the batch on a leading axis), sum, mean, logsumexp (reductions whose blocks
+    combine when the batch is summed away at the root), reduce (a reduction whose blocks do not combine), whole
+    (needs every column at once)."""
+
+    name: str
+    symbol: str
+    shape: ShapeRule
+    forward: Forward
+    vjps: tuple[VJP, ...]
+    rules: tuple[str, ...]
+    linear: tuple[bool, ...]
+    uses: str = "xyf"
+    called: bool = True
+    keywords: tuple[tuple[str, Keyword], ...] = ()
+    latex: str = ""
+    template: str = ""
+    drawn: str = "call"
+    dtype: Callable[..., np.dtype[Any]] = same_dtype
+    elementwise: bool = False
+    factors: tuple[str, ...] = ()
+    product: bool = False
+    additive: bool = False
+    inplace: np.ufunc | None = None
+    fresh: bool = False
+    accumulation: Callable[[Sequence[Shape]], float] = two_roundings
+    unsummed: Callable[[int, Sequence[Shape], Shape], Shape] | None = None
+    check: Callable[[Node, Sequence[Array], Array], None] | None = None
+    joint: Joint | None = None
+    differential: str = ""
+    formulas: tuple[str, ...] = ()
+    no_formula: str = ""
+    exact: str = ""
+    batch: str = "columns"
+
+    @property
+    def arity(self) -> int:
+        """How many arguments the primitive takes."""
+        return len(self.vjps)
+
+    def gradients(self, node: Node, g: Array, ans: Array | None, args: Sequence[Array | None],
+                  wanted: Sequence[bool]) -> list[Array | None]:
+        """The VJP of each wanted argument (None for the others): the joint rule when the row has one."""
+        if self.joint is not None:
+            return self.joint(node, g, ans, args, wanted)
+        return [vjp(node, g, ans, *args) if want else None for vjp, want in zip(self.vjps, wanted, strict=True)]
+
+    def written(self, node: Node, args: Sequence[str]) -> str:
+        """The node written with its arguments' labels: 'z1 + B', 'W·X', 'tanh(z2)', 'sum(X, axis=1)'."""
+        if self.template:
+            return self.template.format(**dict(zip("xy", args, strict=False)), p=constant_text(node.power))
+        return f"{self.name}({', '.join(args)}{keywords_text(node)})"
+
+
+def constant_text(x: float) -> str:
+    """A constant as written: 2, not 2.0."""
+    return str(int(x)) if float(x).is_integer() else repr(x)
+
+
+def keywords_text(node: Node) -> str:
+    """', axis=1' for the keywords the expression gave, in the row's order ('' for none)."""
+    return "".join(f", {name}={value}" for name, value in node.keywords if name in node.given)
+
+
+def swap(a: Array) -> Array:
+    """aᵀ over the last two axes (a vector or scalar is its own transpose, as NumPy's .T)."""
+    return a if a.ndim < 2 else np.swapaxes(a, -1, -2)
+
+
+def transpose(a: Array) -> Array:
+    """aᵀ: the last two axes swapped; a 1-D operand is a column, so its transpose is a row (1, m)."""
+    return a.reshape(1, -1) if a.ndim == 1 else swap(a)
+
+
+def kept(node: Node, g: Array, x: Array) -> Array:
+    """A reduction's gradient g with the reduced axes back with size 1, to broadcast against x."""
+    if keeps(node):
+        return g
+    axis = resolved_axis(node, x.ndim)
+    return g.reshape((1,) * x.ndim) if axis is None else np.expand_dims(g, axis)
+
+
+def expand(node: Node, g: Array, x: Array) -> Array:
+    """A reduced gradient g stretched back along the reduced axis (or all axes) to x's shape."""
+    return np.broadcast_to(kept(node, g, x), x.shape)
+
+
+def count(node: Node, x: Array) -> int:
+    """How many entries a reduction over the node's axis combines."""
+    axis = resolved_axis(node, x.ndim)
+    return int(x.size if axis is None else x.shape[axis])
+
+
+def unkept(node: Node, kept_value: Array, x: Array) -> Array:
+    """A value computed with the reduced axes kept, with them dropped when the node does not keep them."""
+    if keeps(node):
+        return kept_value
+    axis = resolved_axis(node, x.ndim)
+    out: Array = kept_value.reshape(()) if axis is None else np.squeeze(kept_value, axis=axis)
+    return out
+
+
+def sum_accumulation(shapes: Sequence[Shape]) -> float:
+    """A sum of n entries collects about log2 n + 1 roundings (NumPy sums pairwise)."""
+    return float(max(math.log2(max(math.prod(shapes[0]), 1)), 1.0) + 1)
+
+
+def solve_accumulation(shapes: Sequence[Shape]) -> float:
+    """An LU factorisation of n×n collects about n roundings per entry, and κ(A) magnifies them (not counted)."""
+    return float(as_matrix_shape(shapes[0])[-1] + 1)
