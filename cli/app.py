@@ -374,7 +374,7 @@ def main() -> None:
     command = typer.main.get_command(app)
     if COMPLETE_VAR in os.environ:  # the shell asks for completions (Tab): Click answers, before any usage logic
         sys.exit(command.main(args=sys.argv[1:], prog_name="wxb"))
-    argv = help_alias(sys.argv[1:])
+    argv = help_alias(sys.argv[1:], list(getattr(command, "commands", {})))
     if not argv:
         typer.echo(short_usage(command), err=True)
         sys.exit(ExitStatus.ERROR)
@@ -395,11 +395,37 @@ COMPLETE_VAR = "_WXB_COMPLETE"
 SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
 
 
-def help_alias(argv: list[str]) -> list[str]:
-    """`wxb help` is `wxb --help`, and `wxb help COMMAND` is `wxb COMMAND --help`; other argv is unchanged."""
+def help_alias(argv: list[str], commands: list[str]) -> list[str]:
+    """`wxb help` is `wxb --help`, and `wxb help COMMAND` is `wxb COMMAND --help`; `wxb help functions` and
+    `wxb help FUNCTION` show the expression language and exit; other argv is unchanged."""
     if argv[:1] != ["help"]:
         return argv
-    return [*argv[1:2], "--help"]
+    if len(argv) == 1 or argv[1] in commands:
+        return [*argv[1:2], "--help"]
+    from . import topics
+
+    text = topics.topic(argv[1]) if len(argv) == 2 else None
+    if text is None:
+        typer.echo(topics.unknown(" ".join(argv[1:]), commands), err=True)
+        sys.exit(ExitStatus.ERROR)
+    show_topic(text)
+    sys.exit(ExitStatus.OK)
+
+
+def show_topic(text: str) -> None:
+    """A help topic: on a terminal through Rich (its headings bold), elsewhere the same text without colour."""
+    if not sys.stdout.isatty():
+        sys.stdout.write(text)
+        return
+    from rich.text import Text
+
+    from .render import make_console
+
+    styled = Text()
+    for line in text.splitlines(keepends=True):
+        styled.append(line, style="bold" if line.endswith(":\n") or line.startswith(("example:", "Operators"))
+                      else "")
+    make_console().print(styled, end="")
 
 
 def _named_shell(argv: Sequence[str]) -> None:
