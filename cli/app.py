@@ -6,6 +6,7 @@ so `wxb --help` and `wxb --version` start without NumPy or Rich.
 
 # No `from __future__ import annotations`: Typer would have to eval every hint of every command at each start.
 import functools
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -21,28 +22,32 @@ from .options import (
     ChunkOption,
     DaskOption,
     DebugOption,
-    DelimiterOption,
     DemoFormatOption,
     DeriveBindingsArgument,
     DeriveFormatOption,
+    DescriptionOutputOption,
     FormatOption,
-    HeaderOption,
     JacobianFormatOption,
     OutputOption,
     PrecisionOption,
     QuietOption,
     SchedulerOption,
+    SourceDelimiterOption,
+    SourceHeaderOption,
     WrtOption,
     operand_options,
     output_switches,
 )
 
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
     name="wxb",
     no_args_is_help=False,  # a bare `wxb` gets main's short usage instead
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings=HELP_OPTIONS,
+    epilog="Manual: docs/ in the source tree (make docs builds it; docs/index.md is its start). "
+    "Completion: wxb --install-completion \\[bash|zsh|fish].",
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -142,7 +147,7 @@ def _out(fmt: str | None, output: Any, precision: int) -> Any:
     return OutputChoice(fmt, output, precision)
 
 
-@app.command()
+@app.command(context_settings=HELP_OPTIONS)
 @guarded
 @operand_options(grad=False, formula=True)
 def forward(
@@ -166,7 +171,7 @@ def forward(
         commands.forward(commands.load(lazy), _out(fmt, output, precision), chunk)
 
 
-@app.command()
+@app.command(context_settings=HELP_OPTIONS)
 @guarded
 @operand_options(loss=True)
 def backward(
@@ -192,7 +197,7 @@ def backward(
         commands.backward(commands.load(lazy), loss.value if loss else None, wrt, _out(fmt, output, precision), chunk)
 
 
-@app.command()
+@app.command(context_settings=HELP_OPTIONS)
 @guarded
 @operand_options(grad=False)
 def jacobian(
@@ -229,7 +234,7 @@ def jacobian(
     commands.jacobian(commands.load(sources), request, _out(fmt, output, precision))
 
 
-@app.command()
+@app.command(context_settings=HELP_OPTIONS)
 @guarded
 @operand_options(loss=True)
 def check(
@@ -237,7 +242,7 @@ def check(
     loss: LossOption = None,
     wrt: WrtOption = None,
     fmt: CheckFormatOption = None,
-    output: OutputOption = None,
+    output: DescriptionOutputOption = None,
     precision: PrecisionOption = 3,
     dask: DaskOption = False,
     scheduler: SchedulerOption = None,
@@ -256,7 +261,7 @@ def check(
         raise typer.Exit(ExitStatus.CHECK_FAILED)
 
 
-@app.command()
+@app.command(context_settings=HELP_OPTIONS)
 @guarded
 @operand_options(loss=True)
 def explain(
@@ -269,7 +274,7 @@ def explain(
                      "a terminal, text in a pipe, or from -o's suffix: .txt .json .md .tex).", show_default=False,
                      rich_help_panel="Output"),
     ] = None,
-    output: OutputOption = None,
+    output: DescriptionOutputOption = None,
     precision: PrecisionOption = 6,
     dask: DaskOption = False,
     scheduler: SchedulerOption = None,
@@ -286,7 +291,7 @@ def explain(
     commands.explain(commands.load(sources), loss.value if loss else None, wrt, _out(fmt, output, precision))
 
 
-@app.command()
+@app.command(context_settings=HELP_OPTIONS)
 @guarded
 @operand_options(bindings=DeriveBindingsArgument)
 def derive(
@@ -304,7 +309,7 @@ def derive(
         bool, typer.Option("--eval", help="Also evaluate each formula with the operands' data (and -G).")
     ] = False,
     fmt: DeriveFormatOption = None,
-    output: OutputOption = None,
+    output: DescriptionOutputOption = None,
     precision: PrecisionOption = 6,
     debug: DebugOption = False,
 ) -> None:
@@ -318,7 +323,7 @@ def derive(
     deriving.derive(sources, request, _out(fmt, output, precision))
 
 
-@app.command()
+@app.command(context_settings=HELP_OPTIONS)
 @guarded
 def convert(
     source: Annotated[str, typer.Argument(metavar="SRC", help="CSV, TSV or whitespace-delimited text: a path, or - "
@@ -333,8 +338,8 @@ def convert(
         typer.Option("--transpose", "-t", help="The rows are samples: write the transpose, so the batch is the last "
                      "axis (Fortran order: its column blocks read contiguously)."),
     ] = False,
-    delimiter: DelimiterOption = None,
-    header: HeaderOption = None,
+    delimiter: SourceDelimiterOption = None,
+    header: SourceHeaderOption = None,
     quiet: QuietOption = False,
     debug: DebugOption = False,
 ) -> None:
@@ -348,11 +353,11 @@ def convert(
     run(source, output, transpose=transpose, delimiter=delimiter, header=header)
 
 
-@app.command()
+@app.command(context_settings=HELP_OPTIONS)
 @guarded
 def demo(
     fmt: DemoFormatOption = None,
-    output: OutputOption = None,
+    output: DescriptionOutputOption = None,
     precision: PrecisionOption = 6,
     debug: DebugOption = False,
 ) -> None:
@@ -369,16 +374,20 @@ def main() -> None:
     """The console script: usage errors as one line, die quietly on a closed pipe (as Unix filters do)."""
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    _named_shell(sys.argv[1:])
     command = typer.main.get_command(app)
-    if not sys.argv[1:]:
+    if COMPLETE_VAR in os.environ:  # the shell asks for completions (Tab): Click answers, before any usage logic
+        sys.exit(command.main(args=sys.argv[1:], prog_name="wxb"))
+    argv = help_alias(sys.argv[1:], list(getattr(command, "commands", {})))
+    if not argv:
         typer.echo(short_usage(command), err=True)
         sys.exit(ExitStatus.ERROR)
     try:
-        repeated = repeated_option(command, sys.argv[1:])
+        repeated = repeated_option(command, argv)
         if repeated:
             typer.echo(f"wxb: error: {repeated} is given more than once (hint: give each option once)", err=True)
             sys.exit(ExitStatus.ERROR)
-        status = command.main(args=sys.argv[1:], prog_name="wxb", standalone_mode=False)
+        status = command.main(args=argv, prog_name="wxb", standalone_mode=False)
     except typer.TyperException as exc:  # Click's usage errors, vendored by Typer
         sys.exit(usage_error(exc))
     except (KeyboardInterrupt, typer.Abort):
@@ -386,21 +395,61 @@ def main() -> None:
     sys.exit(status if isinstance(status, int) else ExitStatus.OK)
 
 
+COMPLETE_VAR = "_WXB_COMPLETE"
+SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
+
+
+def help_alias(argv: list[str], commands: list[str]) -> list[str]:
+    """`wxb help` is `wxb --help`, and `wxb help COMMAND` is `wxb COMMAND --help`; `wxb help functions` and
+    `wxb help FUNCTION` show the expression language and exit; other argv is unchanged."""
+    if argv[:1] != ["help"]:
+        return argv
+    if len(argv) == 1 or argv[1] in commands:
+        return [*argv[1:2], "--help"]
+    from . import topics
+
+    text = topics.topic(argv[1]) if len(argv) == 2 else None
+    if text is None:
+        typer.echo(topics.unknown(" ".join(argv[1:]), commands), err=True)
+        sys.exit(ExitStatus.ERROR)
+    show_topic(text)
+    sys.exit(ExitStatus.OK)
+
+
+def show_topic(text: str) -> None:
+    """A help topic: on a terminal through Rich (its headings bold), elsewhere the same text without colour."""
+    if not sys.stdout.isatty():
+        sys.stdout.write(text)
+        return
+    from rich.text import Text
+
+    from .show.render import make_console
+
+    styled = Text()
+    for line in text.splitlines(keepends=True):
+        styled.append(line, style="bold" if line.endswith(":\n") or line.startswith(("example:", "Operators"))
+                      else "")
+    make_console().print(styled, end="")
+
+
+def _named_shell(argv: Sequence[str]) -> None:
+    """`--show-completion fish` and `--install-completion zsh` take the shell named, not the one detected."""
+    if len(argv) > 1 and argv[0] in ("--show-completion", "--install-completion") and argv[1] in SHELLS:
+        os.environ["_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION"] = "1"  # Typer then reads the shell from argv
+
+
 def repeated_option(command: Any, argv: Sequence[str]) -> str | None:
     """The first single-valued option given twice in argv for a subcommand (`-X a.csv -X b.csv`, or `-X` and
     `--input`), as Click's own parser reads argv, else None (Click, which keeps the last, would not say)."""
-    from typer._click import Context
-    from typer._click.exceptions import ClickException
-
     if not argv or argv[0].startswith("-"):
         return None
     sub = getattr(command, "commands", {}).get(argv[0])
     if sub is None:
         return None
-    context = Context(sub, info_name=argv[0], resilient_parsing=True)
+    context = typer.Context(sub, info_name=argv[0], resilient_parsing=True, **sub.context_settings)
     try:
         _, _, order = sub.make_parser(context).parse_args(list(argv[1:]))
-    except ClickException:
+    except typer.TyperException:  # Click's exceptions derive from it: public API only
         return None  # a usage error, which the real parse reports
     seen: set[str | None] = set()
     for param in order:

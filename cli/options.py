@@ -17,7 +17,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 OPERANDS_PANEL = "Operands: a path, FILE.npz:KEY, - (stdin) or \"1 2; 3 4\""
 EXPRESSION_PANEL = "Expression"
 OUTPUT_PANEL = "Output"
-DASK_PANEL = "Beyond memory: Dask (the wxb[dask] extra)"
+DASK_PANEL = "Beyond memory: Dask (the dask extra: pip install '.[dask]' in a checkout)"
+SOURCE_PANEL = "Source text"
 
 WeightOption = Annotated[
     str | None,
@@ -68,7 +69,8 @@ OperandTOption = Annotated[
     typer.Option(
         "-T",
         metavar="T",
-        help="The operand T of the expression (-e), as T=SOURCE binds it; this command has no loss, so no target.",
+        help="The operand T of the expression (-e), as T=SOURCE binds it (not an mse target: this command has no "
+        "--loss mse).",
         rich_help_panel=OPERANDS_PANEL,
         show_default=False,
     ),
@@ -115,6 +117,11 @@ DelimiterOption = Annotated[
         show_default=False,
     ),
 ]
+SourceDelimiterOption = Annotated[
+    str | None,
+    typer.Option("--delimiter", metavar="CHAR", help="Column delimiter of SRC: one character, or tab, space, "
+                 "whitespace (default: sniffed).", rich_help_panel=SOURCE_PANEL, show_default=False),
+]
 HeaderOption = Annotated[
     bool | None,
     typer.Option(
@@ -124,6 +131,12 @@ HeaderOption = Annotated[
         rich_help_panel=OPERANDS_PANEL,
         show_default=False,
     ),
+]
+SourceHeaderOption = Annotated[
+    bool | None,
+    typer.Option("--header/--no-header", help="The first row of SRC is a header, always skipped (--header), or "
+                 "data, never skipped (--no-header). Default: sniffed, with a note on stderr.",
+                 rich_help_panel=SOURCE_PANEL, show_default=False),
 ]
 FormatOption = Annotated[
     str | None,
@@ -151,6 +164,19 @@ OutputOption = Annotated[
         metavar="PATH",
         help="Write the result to PATH, format from its suffix: a file (or a symlink's target) is replaced "
         "atomically; a FIFO, device or /dev/fd/N is written directly; NAME.zarr is a zarr store.",
+        rich_help_panel=OUTPUT_PANEL,
+        show_default=False,
+        callback=_named,
+    ),
+]
+DescriptionOutputOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="PATH",
+        help="Write the result to PATH, format from its suffix: a file (or a symlink's target) is replaced "
+        "atomically; a FIFO, device or /dev/fd/N is written directly.",
         rich_help_panel=OUTPUT_PANEL,
         show_default=False,
         callback=_named,
