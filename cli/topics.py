@@ -53,7 +53,8 @@ def gradient_lines(row: Any) -> list[str]:
 def example(row: Any) -> str:
     """A command that shows the row's gradient, runnable anywhere, printing no digit the machine decides."""
     arguments = EXAMPLE_ARGUMENTS[:len(row.vjps)]
-    called = f"{row.name}({', '.join(arguments)})" if row.called else operator_spellings(*arguments, p="3")[row.name]
+    x, y = (*arguments, "Y")[:2]
+    called = f"{row.name}({', '.join(arguments)})" if row.called else operator_spellings(x, y, p="3")[row.name]
     if row.formulas:
         shapes = " ".join(f"{name}=2x2" for name in EXAMPLE_ARGUMENTS[:len(row.vjps)])
         return f"wxb derive -e '{called}' {shapes}"
