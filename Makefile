@@ -1,6 +1,6 @@
 # Everything installs into ./.venv from PyPI; nothing else is needed but Python 3 and make.
 # Three stamps, so that each target installs only what it needs: the base package (demo), the test tools and every
-# extra the suite exercises (test, lint, bench), the manual's tools (docs).
+# extra the suite exercises, the manual's tools included (test, lint, bench: the suite builds the manual), the manual alone (docs).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
