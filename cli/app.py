@@ -27,6 +27,8 @@ from .options import (
     DeriveFormatOption,
     DescriptionOutputOption,
     FormatOption,
+    InMemoryDaskOption,
+    InMemorySchedulerOption,
     JacobianFormatOption,
     OutputOption,
     PrecisionOption,
@@ -35,6 +37,7 @@ from .options import (
     SourceDelimiterOption,
     SourceHeaderOption,
     WrtOption,
+    completes,
     operand_options,
     output_switches,
 )
@@ -47,7 +50,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
     context_settings=HELP_OPTIONS,
     epilog="Manual: docs/ in the source tree (make docs builds it; docs/index.md is its start). "
-    "Completion: wxb --install-completion \\[bash|zsh|fish].",
+    "Completion: wxb --install-completion \\[bash|zsh|fish]. The expression language: wxb help functions.",
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -218,8 +221,8 @@ def jacobian(
     fmt: JacobianFormatOption = None,
     output: OutputOption = None,
     precision: PrecisionOption = 6,
-    dask: DaskOption = False,
-    scheduler: SchedulerOption = None,
+    dask: InMemoryDaskOption = False,
+    scheduler: InMemorySchedulerOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Show the Jacobian of f in blocks: ∂f[:,k]/∂b = I for every column k, its Kronecker form and a spy plot.
@@ -244,8 +247,8 @@ def check(
     fmt: CheckFormatOption = None,
     output: DescriptionOutputOption = None,
     precision: PrecisionOption = 3,
-    dask: DaskOption = False,
-    scheduler: SchedulerOption = None,
+    dask: InMemoryDaskOption = False,
+    scheduler: InMemorySchedulerOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Compare the analytic gradients of L with central finite differences; exit 1 if any disagree. L is Σ G ⊙ f
@@ -272,12 +275,12 @@ def explain(
         str | None,
         typer.Option("--format", "-f", metavar="FMT", help="table, text, json, markdown or latex (default: table on "
                      "a terminal, text in a pipe, or from -o's suffix: .txt .json .md .tex).", show_default=False,
-                     rich_help_panel="Output"),
+                     rich_help_panel="Output", autocompletion=completes("table", "text", "json", "markdown", "latex")),
     ] = None,
     output: DescriptionOutputOption = None,
     precision: PrecisionOption = 6,
-    dask: DaskOption = False,
-    scheduler: SchedulerOption = None,
+    dask: InMemoryDaskOption = False,
+    scheduler: InMemorySchedulerOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Derive the gradients step by step with your own numbers: B = b·1ᵀ, the forward pass, the chain rule.
@@ -377,6 +380,7 @@ def main() -> None:
     _named_shell(sys.argv[1:])
     command = typer.main.get_command(app)
     if COMPLETE_VAR in os.environ:  # the shell asks for completions (Tab): Click answers, before any usage logic
+        os.environ["COLUMNS"] = "65536"  # Typer renders each option's help with Rich: one line each, for fish and zsh
         sys.exit(command.main(args=sys.argv[1:], prog_name="wxb"))
     argv = help_alias(sys.argv[1:], list(getattr(command, "commands", {})))
     if not argv:

@@ -14,10 +14,20 @@ from .model import Sources
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
+def completes(*values: str) -> Callable[[str], list[str]]:
+    """What Tab offers for an option's value: those of `values` that start with what is typed."""
+
+    def offered(incomplete: str) -> list[str]:
+        return [value for value in values if value.startswith(incomplete)]
+
+    return offered
+
+
 OPERANDS_PANEL = "Operands: a path, FILE.npz:KEY, - (stdin) or \"1 2; 3 4\""
 EXPRESSION_PANEL = "Expression"
 OUTPUT_PANEL = "Output"
-DASK_PANEL = "Beyond memory: Dask (the dask extra: pip install '.[dask]' in a checkout)"
+DASK_PANEL = "Beyond memory: Dask (the dask extra: pip install '.\\[dask]' in a checkout)"
 SOURCE_PANEL = "Source text"
 
 WeightOption = Annotated[
@@ -145,6 +155,7 @@ FormatOption = Annotated[
         "-f",
         metavar="FMT",
         help="table, csv, tsv, json, npy or npz (default: table on a terminal, csv in a pipe, or from -o's suffix).",
+        autocompletion=completes("table", "csv", "tsv", "json", "npy", "npz"),
         rich_help_panel=OUTPUT_PANEL,
         show_default=False,
     ),
@@ -239,19 +250,21 @@ WrtOption = Annotated[
 DemoFormatOption = Annotated[
     str | None,
     typer.Option("--format", "-f", metavar="FMT", help="table or text (default: table on a terminal, text in a "
-                 "pipe or a file).", rich_help_panel=OUTPUT_PANEL, show_default=False),
+                 "pipe or a file).", rich_help_panel=OUTPUT_PANEL, show_default=False,
+                 autocompletion=completes("table", "text")),
 ]
 CheckFormatOption = Annotated[
     str | None,
     typer.Option("--format", "-f", metavar="FMT", help="table, text, csv, tsv or json (default: table on a "
                  "terminal, text in a pipe, or from -o's suffix).", rich_help_panel=OUTPUT_PANEL,
-                 show_default=False),
+                 show_default=False, autocompletion=completes("table", "text", "csv", "tsv", "json")),
 ]
 JacobianFormatOption = Annotated[
     str | None,
     typer.Option("--format", "-f", metavar="FMT", help="The structure: table, text or json; with --block or "
                  "--dense: table, csv, tsv, json, npy or npz (default: table on a terminal, else text or csv, or "
-                 "from -o's suffix).", rich_help_panel=OUTPUT_PANEL, show_default=False),
+                 "from -o's suffix).", rich_help_panel=OUTPUT_PANEL, show_default=False,
+                 autocompletion=completes("table", "text", "json", "csv", "tsv", "npy", "npz")),
 ]
 
 
@@ -340,6 +353,16 @@ SchedulerOption = Annotated[
                  "(tcp://host:8786); .npy and zarr operands and -o must be on storage every worker sees.",
                  rich_help_panel=DASK_PANEL, show_default=False),
 ]
+InMemoryDaskOption = Annotated[
+    bool,
+    typer.Option("--dask", help="Accepted, so that a line written for forward runs here too: this command computes "
+                 "in memory, and a note says so (--dask is for forward and backward).", rich_help_panel=DASK_PANEL),
+]
+InMemorySchedulerOption = Annotated[
+    str | None,
+    typer.Option("--scheduler", metavar="ADDRESS", help="Accepted as --dask is: this command computes in memory, "
+                 "with a note.", rich_help_panel=DASK_PANEL, show_default=False),
+]
 DeriveBindingsArgument = Annotated[
     list[str] | None,
     typer.Argument(metavar="[NAME=SHAPE|NAME=SOURCE]...", help="Each operand's shape (W=3x4, b=3, s=() for a "
@@ -349,5 +372,5 @@ DeriveFormatOption = Annotated[
     str | None,
     typer.Option("--format", "-f", metavar="FMT", help="text, json, markdown or latex (default: text, styled on a "
                  "terminal, or from -o's suffix: .txt .json .md .tex).", rich_help_panel=OUTPUT_PANEL,
-                 show_default=False),
+                 show_default=False, autocompletion=completes("text", "json", "markdown", "latex")),
 ]
