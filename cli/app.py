@@ -30,6 +30,7 @@ from .options import (
     InMemoryDaskOption,
     InMemorySchedulerOption,
     JacobianFormatOption,
+    JacobianOutputOption,
     OutputOption,
     PrecisionOption,
     QuietOption,
@@ -165,7 +166,19 @@ def forward(
 ) -> None:
     """Compute f = W·X ⊕ b (the bias broadcast over W·X), or any expression given with -e.
 
-    [bold]Example[/bold]: wxb forward -X "1 2; 3 4" -b "5; 6"   (f = [[6,7],[9,10]])
+    [bold]Examples[/bold] (each runs as it is, in any folder):
+
+      $ wxb forward -X "1 2; 3 4" -b "5; 6"
+          f = X ⊕ b (W = I when -W is absent): 6,7 / 9,10
+      $ wxb forward -W "1 0; 0 2" -X "1 2; 3 4" -b "1; 1"
+          f = W·X ⊕ b: 2,3 / 7,9
+      $ wxb forward -e "relu(W @ X + b)" W="1 -1; 0 1" X="1 2; 3 4" b="0; 0"
+          any layer over named operands: 0,0 / 3,4
+      $ echo "1 2; 3 4" | wxb forward -X - -b "5; 6" -f csv
+          X from standard input: 6,7 / 9,10
+      $ wxb forward -X "1 2; 3 4" -b "5; 6" -o f.npy
+      $ wxb forward -X f.npy -b "-6; -9" -f json
+          f as .npy (format from the suffix), read back: [[0.0, 1.0], [0.0, 1.0]]
     """
     from .commands import work as commands
 
@@ -191,7 +204,18 @@ def backward(
 ) -> None:
     """Backpropagate an upstream gradient G = ∂L/∂f to dL/db (and dL/dW, dL/dX, or any operand of -e).
 
-    [bold]Example[/bold]: wxb backward -X "1 2; 3 4" -b "5; 6"   (dL/db = G·1 = [2;2])
+    [bold]Examples[/bold] (each runs as it is, in any folder):
+
+      $ wxb backward -X "1 2; 3 4" -b "5; 6"
+          L = Σ f, so G = 1 and dL/db = G·1: 2 / 2
+      $ wxb backward -X "1 2; 3 4" -b "5; 6" -G "1 0; 0 1" --wrt all -f json
+          your own upstream G; every gradient, keyed dX and db
+      $ wxb backward -X "1 2; 3 4" -b "5; 6" --loss mse -T "5 7; 9 10"
+          G = 2(f − T)/N from a mean squared error; dL/db: 0.5 / 0
+      $ wxb backward -e "tanh(X + b)" X="0 0; 0 0" b="0; 0" --wrt b
+          through a layer, where tanh′(0) = 1; dL/db: 2 / 2
+      $ wxb backward -X "1 2; 3 4" -b "5; 6" -o db.npy
+          the gradient as .npy, written atomically
     """
     from .commands import work as commands
 
@@ -219,7 +243,7 @@ def jacobian(
     dense: Annotated[bool, typer.Option("--dense", help="Output the whole dense Jacobian (size-guarded).")] = False,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Most entries --dense may allocate.")] = 10_000_000,
     fmt: JacobianFormatOption = None,
-    output: OutputOption = None,
+    output: JacobianOutputOption = None,
     precision: PrecisionOption = 6,
     dask: InMemoryDaskOption = False,
     scheduler: InMemorySchedulerOption = None,
@@ -227,7 +251,18 @@ def jacobian(
 ) -> None:
     """Show the Jacobian of f in blocks: ∂f[:,k]/∂b = I for every column k, its Kronecker form and a spy plot.
 
-    [bold]Example[/bold]: wxb jacobian -X "1 2; 3 4" -b "5; 6"   (2 blocks, each I₂)
+    [bold]Examples[/bold] (each runs as it is, in any folder):
+
+      $ wxb jacobian -X "1 2; 3 4" -b "5; 6"
+          ∂f[:,k]/∂b = I₂ for both columns k, the Kronecker form, a spy plot
+      $ wxb jacobian -W "1 2; 3 4" -X "1 0; 0 1" -b "5; 6" --wrt W
+          ∂vec f/∂vec W = Xᵀ ⊗ I₂, and its blocks side by side
+      $ wxb jacobian -e "relu(W @ X)" W="1 -1; 0 1" X="1 2; 3 4" --wrt X
+          the rows relu′ zeroes: diag(vec relu′(z))·(I₂ ⊗ W)
+      $ wxb jacobian -X "1 2; 3 4" -b "5; 6" --block 1 -f csv
+          one block as data: 1,0 / 0,1
+      $ wxb jacobian -X "1 2; 3 4" -b "5; 6" --dense -f csv
+          ∂vec f/∂b as one 4×2 matrix (--limit guards its size)
     """
     from .commands import work as commands
 
@@ -254,7 +289,16 @@ def check(
     """Compare the analytic gradients of L with central finite differences; exit 1 if any disagree. L is Σ G ⊙ f
     for -G, else the --loss (default sum: L = Σ f), against -T for mse; the check says which.
 
-    [bold]Example[/bold]: wxb check -W samples/dense/W.csv -X samples/dense/X.csv -b samples/dense/b.csv
+    [bold]Examples[/bold] (each runs as it is, in any folder):
+
+      $ wxb check -X "1 2; 3 4" -b "5; 6"
+          the seed's gradients against finite differences: exit 0, every row ✓
+      $ wxb check -e "tanh(W @ X + b)" W="1 2; 3 4" X="1 0; 0 1" b="0; 0"
+          a layer: every operand (--wrt picks some)
+      $ wxb check -e "logdet(A)" A="2 1; 1 3"
+          a matrix function: d log|det A| = tr(A⁻¹·dA)
+      $ wxb check -X "1 2; 3 4" -b "5; 6" --loss mse -T "5 7; 9 10" -f json
+          another loss, the verdict as data (exit 1 if any gradient disagrees)
     """
     from .commands import work as commands
 
@@ -285,7 +329,16 @@ def explain(
 ) -> None:
     """Derive the gradients step by step with your own numbers: B = b·1ᵀ, the forward pass, the chain rule.
 
-    [bold]Example[/bold]: wxb explain -X "1 2; 3 4" -b "5; 6"
+    [bold]Examples[/bold] (each runs as it is, in any folder):
+
+      $ wxb explain -X "1 2; 3 4" -b "5; 6"
+          why dL/db = G·1: the broadcast, the forward pass, the chain rule
+      $ wxb explain -X "1 2; 3 4" -b "5; 6" --wrt X -G "1 0; 0 1"
+          dL/dX with your own upstream gradient
+      $ wxb explain -e "relu(W @ X + b)" W="1 -1; 0 1" X="1 2; 3 4" b="0; 0"
+          a layer: each node, each Jacobian, each backward step
+      $ wxb explain -X "1 2; 3 4" -b "5; 6" -o steps.md
+          the same steps as Markdown (from the suffix; .tex gives LaTeX)
     """
     from .commands import work as commands
 
@@ -318,7 +371,18 @@ def derive(
 ) -> None:
     """Write each gradient dL/dθ as a formula in wxb's expression language, from shapes, names or data.
 
-    [bold]Example[/bold]: wxb derive -e "sum((W @ X + b - Y) ** 2)" --wrt W   (dL/dW = 2 * (W @ X + b - Y) @ X.T)
+    [bold]Examples[/bold] (each runs as it is, in any folder):
+
+      $ wxb derive -e "sum((W @ X + b - Y) ** 2)" --wrt W
+          from names alone: dL/dW = 2 * (W @ X + b - Y) @ X.T
+      $ wxb derive -e "sum(tanh(W @ X + b))" W=3x4 X=4x10 b=3 --wrt all
+          from shapes: the sum over the broadcast axis is written out
+      $ wxb derive -e "logdet(A)" A=2x2
+          a matrix function: dL/dA = inv(A).T
+      $ wxb derive -e "sum(W @ X)" W="1 2; 3 4" X="1 0; 0 1" --eval
+          from data: each formula, then its value
+      $ wxb derive -e "x.T @ A @ x" x=3 A=3x3 --wrt x -f latex
+          as LaTeX: (A + A^T) x
     """
     from .commands import derive as deriving
 
@@ -348,7 +412,15 @@ def convert(
 ) -> None:
     """Convert large text to .npy in bounded memory, so that it can stream (forward and backward --chunk).
 
-    [bold]Example[/bold]: wxb convert X.csv -o X.npy   (or: zcat X.csv.gz | wxb convert - -o X.npy --transpose)
+    [bold]Examples[/bold] (each runs as it is, in any folder):
+
+      $ printf "1,2\\n3,4\\n" > X.csv
+      $ wxb convert X.csv -o X.npy
+          a CSV as .npy, which forward and backward then stream in blocks
+      $ printf "1 2\\n3 4\\n" | wxb convert - -o X.npy --transpose
+          the rows are samples: their transpose, one sample per column
+      $ printf "a,b\\n1,2\\n" | wxb convert - -o X.npy --header -q
+          skip a header row, without the note that says so
     """
     from .commands.convert import convert as run
 
@@ -366,7 +438,14 @@ def demo(
 ) -> None:
     """Run the seed example, no files needed: W = I, X = [[1,2],[3,4]], b = [5;6].
 
-    [bold]Example[/bold]: wxb demo
+    [bold]Examples[/bold] (each runs as it is, in any folder):
+
+      $ wxb demo
+          the seed: f = W·X ⊕ b, its Jacobian blocks, dL/db = G·1
+      $ wxb demo -f text
+          the same as plain text (what a pipe gets)
+      $ wxb demo -o demo.txt
+          into a file
     """
     from .commands import work as commands
 

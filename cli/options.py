@@ -193,6 +193,20 @@ DescriptionOutputOption = Annotated[
         callback=_named,
     ),
 ]
+JacobianOutputOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="PATH",
+        help="Write the result to PATH, format from its suffix: a file (or a symlink's target) is replaced "
+        "atomically; a FIFO, device or /dev/fd/N is written directly; with --block or --dense, NAME.zarr is a "
+        "zarr store.",
+        rich_help_panel=OUTPUT_PANEL,
+        show_default=False,
+        callback=_named,
+    ),
+]
 
 
 PrecisionOption = Annotated[

@@ -53,8 +53,11 @@ class Request:
 def derive(sources: Sources, request: Request, out: OutputChoice) -> None:
     """dL/dθ for each operand asked for, as formulas (and with --eval, their values)."""
     fmt = descriptive_format(out, FORMATS)
-    expression = core.parse(sources.expr if sources.expr is not None else core.DEFAULT)
+    expression = core.parse(sources.expr if sources.expr is not None else default_expression(sources))
     shapes, loaded = operand_shapes(expression, sources, request.evaluate)
+    if loaded is not None:
+        expression = loaded.problem.expression  # from the data: W @ X + b, or X + b when no W was bound
+        given_data(loaded)
     names = wrt_names(expression, request.wrt)
     derivation = symbolic.derive(expression, shapes, names, seed=seed(expression, shapes, request.loss))
     if derivation.assumed:
@@ -123,6 +126,23 @@ def wrt_names(expression: core.Expression, wrt: str | None) -> tuple[str, ...]:
             raise InputError(f"{name} is not an operand of {expression.text}", operand="--wrt",
                              hint="choose from " + ", ".join(expression.operands))
     return tuple(name for name in expression.operands if name in names)
+
+
+def given_data(loaded: Loaded) -> None:
+    """Refuse what derive cannot use: an operand T that f does not read (derive has no --loss mse, so no target),
+    and a -G without f's shape (checked as backward checks it, also without --eval)."""
+    if loaded.target is not None:
+        raise InputError(f"{loaded.target_label} is not an operand of f = {loaded.problem.expression.text}",
+                         operand=loaded.target_label, hint="derive has no --loss mse; -T binds an operand T of -e")
+    if loaded.G is not None:
+        loaded.problem.upstream(loaded.G)
+
+
+def default_expression(sources: Sources) -> str:
+    """W @ X + b, or X + b when operands are given without W (as the other commands read -X and -b alone)."""
+    bound = {name for name, given in sources.shorthands.items() if given is not None}
+    bound |= {binding.partition("=")[0] for binding in sources.bindings or []}
+    return core.DEFAULT_WITHOUT_W if bound and "W" not in bound and sources.bundle is None else core.DEFAULT
 
 
 def seed(expression: core.Expression, shapes: Mapping[str, tuple[int, ...]] | None, loss: str | None) -> Term | None:
