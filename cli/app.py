@@ -5,18 +5,17 @@ so `wxb --help` and `wxb --version` start without NumPy or Rich.
 """
 
 # No `from __future__ import annotations`: Typer would have to eval every hint of every command at each start.
-import functools
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
-from enum import Enum
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
-from .errors import ExitStatus
+from . import argv
+from .errors import ExitStatus, guarded
 from .options import (
     CheckFormatOption,
     ChunkOption,
@@ -25,12 +24,14 @@ from .options import (
     DemoFormatOption,
     DeriveBindingsArgument,
     DeriveFormatOption,
+    DeriveLossOption,
     DescriptionOutputOption,
     FormatOption,
     InMemoryDaskOption,
     InMemorySchedulerOption,
     JacobianFormatOption,
     JacobianOutputOption,
+    LossOption,
     OutputOption,
     PrecisionOption,
     QuietOption,
@@ -55,55 +56,6 @@ app = typer.Typer(
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class FormulaLoss(str, Enum):
-    sum = "sum"
-    mean = "mean"
-
-
-class Loss(str, Enum):
-    sum = "sum"
-    mean = "mean"
-    mse = "mse"
-
-
-LossOption = Annotated[
-    Loss | None,
-    typer.Option(
-        "--loss",
-        "-l",
-        help="Scalar loss that gives G when -G is absent: sum (G = 1), mean (G = 1/N) "
-        "or mse against the target (-T or --target; G = 2(f − T)/N). Default: sum.",
-        show_default=False,
-    ),
-]
-
-
-def guarded(command: F) -> F:
-    """Run a command so that every failure the user can cause ends in one line on stderr and its exit status;
-    NumPy's floating-point warnings are silenced here and reported per result by the commands."""
-
-    @functools.wraps(command)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            import numpy as np
-
-            with np.errstate(all="ignore"):
-                return command(*args, **kwargs)
-        except typer.Exit:
-            raise
-        except BaseException as exc:
-            if kwargs.get("debug") and not isinstance(exc, KeyboardInterrupt):
-                raise
-            from .errors import failure
-
-            status, message = failure(exc)
-            if message:
-                typer.echo(message, err=True)
-            raise typer.Exit(status) from None
-
-    return run  # type: ignore[return-value]
 
 
 def _print_version(value: bool) -> None:
@@ -352,11 +304,7 @@ def explain(
 @operand_options(bindings=DeriveBindingsArgument)
 def derive(
     sources: Any,
-    loss: Annotated[
-        FormulaLoss | None,
-        typer.Option("--loss", "-l", help="L = sum(f) (G = 1) or mean(f) (G = 1/N); default: G itself, or 1 when "
-                     "f is a scalar.", show_default=False),
-    ] = None,
+    loss: DeriveLossOption = None,
     wrt: WrtOption = None,
     inline: Annotated[
         bool, typer.Option("--inline", help="Write every subexpression out: no z = … lines (what forward -e takes).")
@@ -456,109 +404,23 @@ def main() -> None:
     """The console script: usage errors as one line, die quietly on a closed pipe (as Unix filters do)."""
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    _named_shell(sys.argv[1:])
+    argv.named_shell(sys.argv[1:])
     command = typer.main.get_command(app)
-    if COMPLETE_VAR in os.environ:  # the shell asks for completions (Tab): Click answers, before any usage logic
+    if argv.COMPLETE_VAR in os.environ:  # the shell asks for completions (Tab): Click answers, before any usage logic
         os.environ["COLUMNS"] = "65536"  # Typer renders each option's help with Rich: one line each, for fish and zsh
         sys.exit(command.main(args=sys.argv[1:], prog_name="wxb"))
-    argv = help_alias(sys.argv[1:], list(getattr(command, "commands", {})))
-    if not argv:
-        typer.echo(short_usage(command), err=True)
+    args = argv.help_alias(sys.argv[1:], list(getattr(command, "commands", {})))
+    if not args:
+        typer.echo(argv.short_usage(command), err=True)
         sys.exit(ExitStatus.ERROR)
     try:
-        repeated = repeated_option(command, argv)
+        repeated = argv.repeated_option(command, args)
         if repeated:
             typer.echo(f"wxb: error: {repeated} is given more than once (hint: give each option once)", err=True)
             sys.exit(ExitStatus.ERROR)
-        status = command.main(args=argv, prog_name="wxb", standalone_mode=False)
+        status = command.main(args=args, prog_name="wxb", standalone_mode=False)
     except typer.TyperException as exc:  # Click's usage errors, vendored by Typer
-        sys.exit(usage_error(exc))
+        sys.exit(argv.usage_error(exc))
     except (KeyboardInterrupt, typer.Abort):
         sys.exit(ExitStatus.INTERRUPTED)
     sys.exit(status if isinstance(status, int) else ExitStatus.OK)
-
-
-COMPLETE_VAR = "_WXB_COMPLETE"
-SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
-
-
-def help_alias(argv: list[str], commands: list[str]) -> list[str]:
-    """`wxb help` is `wxb --help`, and `wxb help COMMAND` is `wxb COMMAND --help`; `wxb help functions` and
-    `wxb help FUNCTION` show the expression language and exit; other argv is unchanged."""
-    if argv[:1] != ["help"]:
-        return argv
-    if len(argv) == 1 or argv[1] in commands:
-        return [*argv[1:2], "--help"]
-    from . import topics
-
-    text = topics.topic(argv[1]) if len(argv) == 2 else None
-    if text is None:
-        typer.echo(topics.unknown(" ".join(argv[1:]), commands), err=True)
-        sys.exit(ExitStatus.ERROR)
-    show_topic(text)
-    sys.exit(ExitStatus.OK)
-
-
-def show_topic(text: str) -> None:
-    """A help topic: on a terminal through Rich (its headings bold), elsewhere the same text without colour."""
-    if not sys.stdout.isatty():
-        sys.stdout.write(text)
-        return
-    from rich.text import Text
-
-    from .show.render import make_console
-
-    styled = Text()
-    for line in text.splitlines(keepends=True):
-        styled.append(line, style="bold" if line.endswith(":\n") or line.startswith(("example:", "Operators"))
-                      else "")
-    make_console().print(styled, end="")
-
-
-def _named_shell(argv: Sequence[str]) -> None:
-    """`--show-completion fish` and `--install-completion zsh` take the shell named, not the one detected."""
-    if len(argv) > 1 and argv[0] in ("--show-completion", "--install-completion") and argv[1] in SHELLS:
-        os.environ["_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION"] = "1"  # Typer then reads the shell from argv
-
-
-def repeated_option(command: Any, argv: Sequence[str]) -> str | None:
-    """The first single-valued option given twice in argv for a subcommand (`-X a.csv -X b.csv`, or `-X` and
-    `--input`), as Click's own parser reads argv, else None (Click, which keeps the last, would not say)."""
-    if not argv or argv[0].startswith("-"):
-        return None
-    sub = getattr(command, "commands", {}).get(argv[0])
-    if sub is None:
-        return None
-    context = typer.Context(sub, info_name=argv[0], resilient_parsing=True, **sub.context_settings)
-    try:
-        _, _, order = sub.make_parser(context).parse_args(list(argv[1:]))
-    except typer.TyperException:  # Click's exceptions derive from it: public API only
-        return None  # a usage error, which the real parse reports
-    seen: set[str | None] = set()
-    for param in order:
-        if getattr(param, "param_type_name", "") != "option" or getattr(param, "multiple", False):
-            continue
-        if param.name in seen:
-            return "/".join((*param.opts, *param.secondary_opts))
-        seen.add(param.name)
-    return None
-
-
-def short_usage(command: Any) -> str:
-    """A few lines for a bare `wxb`: how to call it, each command with its summary, and where the help is."""
-    commands = getattr(command, "commands", {})
-    width = max(map(len, commands), default=0)
-    lines = ["usage: wxb <command> [options] [NAME=SOURCE]...", "", "commands:"]
-    lines += [f"  {name:<{width}}  {sub.get_short_help_str(limit=70)}" for name, sub in commands.items()]
-    lines += ["", "See 'wxb --help' for the options, and 'wxb <command> --help' for one command."]
-    return "\n".join(lines)
-
-
-def usage_error(exc: typer.TyperException) -> ExitStatus:
-    """Print a usage error the wxb way (errors.failure), one line on stderr, and return its exit status."""
-    from .errors import failure
-
-    status, message = failure(exc)
-    if message:
-        typer.echo(message, err=True)
-    return status

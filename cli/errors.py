@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from enum import IntEnum
+from typing import Any, TypeVar
+
+import typer
 
 from ..core.errors import WxbError
 
@@ -74,3 +79,30 @@ def failure(exc: BaseException) -> tuple[ExitStatus, str | None]:
         hint = f" (hint: see '{ctx.command_path} --help')" if ctx is not None else ""
         return ExitStatus.ERROR, f"wxb: error: {' '.join(str(format_message()).split())}{hint}"
     return ExitStatus.ERROR, error_message(exc)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guarded(command: F) -> F:
+    """Run a command so that every failure the user can cause ends in one line on stderr and its exit status;
+    NumPy's floating-point warnings are silenced here and reported per result by the commands."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            import numpy as np
+
+            with np.errstate(all="ignore"):
+                return command(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except BaseException as exc:
+            if kwargs.get("debug") and not isinstance(exc, KeyboardInterrupt):
+                raise
+            status, message = failure(exc)
+            if message:
+                typer.echo(message, err=True)
+            raise typer.Exit(status) from None
+
+    return run  # type: ignore[return-value]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -387,4 +388,34 @@ DeriveFormatOption = Annotated[
     typer.Option("--format", "-f", metavar="FMT", help="text, json, markdown or latex (default: text, styled on a "
                  "terminal, or from -o's suffix: .txt .json .md .tex).", rich_help_panel=OUTPUT_PANEL,
                  show_default=False, autocompletion=completes("text", "json", "markdown", "latex")),
+]
+
+
+class FormulaLoss(str, Enum):
+    sum = "sum"
+    mean = "mean"
+
+
+class Loss(str, Enum):
+    sum = "sum"
+    mean = "mean"
+    mse = "mse"
+
+
+LossOption = Annotated[
+    Loss | None,
+    typer.Option(
+        "--loss",
+        "-l",
+        help="Scalar loss that gives G when -G is absent: sum (G = 1), mean (G = 1/N) "
+        "or mse against the target (-T or --target; G = 2(f − T)/N). Default: sum.",
+        show_default=False,
+    ),
+]
+
+
+DeriveLossOption = Annotated[
+    FormulaLoss | None,
+    typer.Option("--loss", "-l", help="L = sum(f) (G = 1) or mean(f) (G = 1/N); default: G itself, or 1 when "
+                 "f is a scalar.", show_default=False),
 ]

@@ -463,3 +463,11 @@ def test_the_option_text_is_true_on_the_command(command: str, name: str, key: st
         for words in held.words:
             assert words in help_text, (command, name, words)
         held.run(command, tmp_path)
+
+
+def test_the_loss_choices_are_the_table_of_losses() -> None:
+    from wxb.cli.options import FormulaLoss, Loss
+    from wxb.core import LOSSES
+
+    assert [loss.value for loss in Loss] == list(LOSSES)
+    assert [loss.value for loss in FormulaLoss] == [name for name, row in LOSSES.items() if not row.needs_target]
