@@ -1,0 +1,186 @@
+"""Judging a gradient the user derived: right, or wrong with the kind of mistake a person makes.
+
+The claim's values and the true gradient's are given at several points (draws): the user's own numbers, if any,
+then seeded generic matrices. A claim is right when it agrees with the gradient at every draw. When it does not,
+each common mistake is tried in turn against the true gradient, and the first that explains every draw is the
+diagnosis: the wrong shape (f's shape where the operand is broadcast: the missing sum; the transpose; another
+shape), the transpose, a constant factor, right only for a symmetric argument, right at the user's numbers by
+chance. Arrays in, a verdict out: no formulas are parsed and nothing is printed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from .notation import shape_text
+from .shapes import broadcast_axes, unbroadcast
+
+Array = np.ndarray[Any, np.dtype[Any]]
+
+RTOL = 1e-7  # the claim and the gradient are the same numbers computed in another order: far below any mistake
+
+
+@dataclass(frozen=True)
+class Points:
+    """One claim and its operand's true gradient at each draw (the user's numbers first when `user` is True);
+    `symmetric`: the same at draws where the claim's matrix operands are symmetric, when any is square."""
+
+    claimed: Sequence[Array]
+    true: Sequence[Array]
+    user: bool = False
+    symmetric: tuple[Sequence[Array], Sequence[Array]] | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """right; else kind (shape, missing-sum, transposed, factor, symmetric-only, by-chance, wrong) and a sentence
+    saying what is wrong; worst: the largest disagreement |claim − gradient| at the draw where it is largest,
+    `at` that draw's index (0 is the user's numbers when given) and `where` the entry."""
+
+    right: bool
+    kind: str
+    message: str
+    worst: float = 0.0
+    at: int = 0
+    where: tuple[int, ...] = ()
+
+
+def close(a: Array, b: Array) -> bool:
+    """a ≈ b entry by entry, relative to the larger of the two (and exact for zeros)."""
+    if a.shape != b.shape:
+        return False
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return bool(np.array_equal(a, b, equal_nan=True))
+    scale = max(float(np.max(np.abs(a), initial=0.0)), float(np.max(np.abs(b), initial=0.0)))
+    return bool(np.max(np.abs(a - b), initial=0.0) <= RTOL * scale)
+
+
+def as_gradient(claimed: Array, shape: tuple[int, ...]) -> Array:
+    """The claim in its operand's shape when it only differs by the 1-D reading: (n,) for (n, 1) and back."""
+    if claimed.shape != shape and claimed.size == int(np.prod(shape)) and \
+            [n for n in claimed.shape if n != 1] == [n for n in shape if n != 1]:
+        return claimed.reshape(shape)
+    return claimed
+
+
+def judge(name: str, points: Points) -> Verdict:
+    """The verdict on the claim dL/d`name` from its values and the gradient's at every draw."""
+    true = [np.asarray(t, dtype=np.float64) for t in points.true]
+    claimed = [as_gradient(np.asarray(c, dtype=np.float64), t.shape) for c, t in zip(points.claimed, true,
+                                                                                     strict=True)]
+    if claimed[0].shape != true[0].shape:
+        return _wrong_shape(name, claimed, true)
+    agree = [close(c, t) for c, t in zip(claimed, true, strict=True)]
+    if all(agree):
+        return Verdict(True, "right", f"dL/d{name} is right at {_draws(len(true), points.user)}")
+    worst, at, where = _worst(claimed, true)
+    for diagnose in (_transposed, _factor, _symmetric_only, _by_chance):
+        found = diagnose(name, claimed, true, agree, points)
+        if found:
+            kind, message = found
+            return Verdict(False, kind, message, worst, at, where)
+    return Verdict(False, "wrong", f"dL/d{name} is wrong: it matches no common mistake (a transpose, a factor, a "
+                   "missing sum, a symmetric-only rule)", worst, at, where)
+
+
+def _draws(n: int, user: bool) -> str:
+    generic = n - 1 if user else n
+    parts = (["your numbers"] if user else []) + ([f"{generic} generic draws"] if generic else [])
+    return " and ".join(parts)
+
+
+def _worst(claimed: list[Array], true: list[Array]) -> tuple[float, int, tuple[int, ...]]:
+    """The largest |claim − gradient|, the draw it is at and its entry."""
+    gaps = [np.abs(c - t) for c, t in zip(claimed, true, strict=True)]
+    at = max(range(len(gaps)), key=lambda i: float(np.nanmax(gaps[i], initial=0.0)))
+    gap = gaps[at]
+    if gap.size == 0:
+        return 0.0, at, ()
+    where = np.unravel_index(int(np.nanargmax(gap)), gap.shape) if not np.isnan(gap).all() else (0,) * gap.ndim
+    return float(gap[where]), at, tuple(int(i) for i in where)
+
+
+def _wrong_shape(name: str, claimed: list[Array], true: list[Array]) -> Verdict:
+    """Why a claim of another shape is wrong: the missing sum over broadcast axes, the transpose, or the shape."""
+    have, want = claimed[0].shape, true[0].shape
+    dropped, kept = broadcast_axes(want, have) if _broadcasts(want, have) else ((), ())
+    summed = dropped + kept
+    if summed and all(close(unbroadcast(c, want), t) for c, t in zip(claimed, true, strict=True)):
+        axes = ", ".join(str(a) for a in summed)
+        how = f"sum over axis {axes}" if len(summed) == 1 else f"sum over axes {axes}"
+        return Verdict(False, "missing-sum", f"dL/d{name} has f's shape {shape_text(have)}, but {name} "
+                       f"{shape_text(want)} is broadcast along f: the gradient needs the {how} (the chain rule "
+                       f"adds every place {name} is used), which gives {name}'s shape")
+    if len(have) >= 2 and have[:-2] + have[-2:][::-1] == want and all(
+            close(np.swapaxes(c, -1, -2), t) for c, t in zip(claimed, true, strict=True)):
+        return Verdict(False, "transposed", f"dL/d{name} is the transpose of the gradient: it has shape "
+                       f"{shape_text(have)}, and a gradient has its operand's shape {shape_text(want)}")
+    return Verdict(False, "shape", f"dL/d{name} has shape {shape_text(have)}, but a gradient has its operand's shape: "
+                   f"{name} is {shape_text(want)}")
+
+
+def _broadcasts(small: tuple[int, ...], big: tuple[int, ...]) -> bool:
+    try:
+        return tuple(np.broadcast_shapes(small, big)) == big and small != big
+    except ValueError:
+        return False
+
+
+def _transposed(name: str, claimed: list[Array], true: list[Array], agree: list[bool],
+                points: Points) -> tuple[str, str] | None:
+    shape = true[0].shape
+    if len(shape) < 2 or shape[-1] != shape[-2] or shape[-1] < 2:
+        return None
+    if all(close(np.swapaxes(c, -1, -2), t) for c, t in zip(claimed, true, strict=True)):
+        return "transposed", f"dL/d{name} is the transpose of the gradient (square, so the shapes agree)"
+    return None
+
+
+def _factor(name: str, claimed: list[Array], true: list[Array], agree: list[bool],
+            points: Points) -> tuple[str, str] | None:
+    """claim = k · gradient with one constant k ≠ 1 at every draw."""
+    ratios = []
+    for c, t in zip(claimed, true, strict=True):
+        norm = float(np.vdot(t, t))
+        if norm == 0.0 or not np.isfinite(norm):
+            return None
+        ratios.append(float(np.vdot(c, t)) / norm)
+    k = ratios[0]
+    if k == 0.0 or abs(k - 1.0) <= RTOL or not all(abs(r - k) <= RTOL * abs(k) for r in ratios):
+        return None
+    if not all(close(c, k * t) for c, t in zip(claimed, true, strict=True)):
+        return None
+    return "factor", f"dL/d{name} is off by a constant factor: it is {_number(k)} times the gradient"
+
+
+def _number(k: float) -> str:
+    """k as a person writes it: −1, 2, 1/2, 0.37."""
+    fraction = Fraction(k).limit_denominator(12)
+    if abs(float(fraction) - k) <= RTOL * abs(k):
+        return str(fraction).replace("-", "−")
+    return f"{k:.4g}".replace("-", "−")
+
+
+def _symmetric_only(name: str, claimed: list[Array], true: list[Array], agree: list[bool],
+                    points: Points) -> tuple[str, str] | None:
+    if points.symmetric is None:
+        return None
+    at_claimed, at_true = points.symmetric
+    if all(close(as_gradient(np.asarray(c, np.float64), np.shape(t)), np.asarray(t, np.float64))
+           for c, t in zip(at_claimed, at_true, strict=True)):
+        return "symmetric-only", (f"dL/d{name} is right only where the square operands are symmetric (A = Aᵀ); "
+                                  "for a general matrix the gradient has both A and Aᵀ")
+    return None
+
+
+def _by_chance(name: str, claimed: list[Array], true: list[Array], agree: list[bool],
+               points: Points) -> tuple[str, str] | None:
+    if points.user and agree[0]:
+        return "by-chance", (f"dL/d{name} agrees at your numbers, but not at generic draws of the same shapes: it "
+                             "holds there by chance (special values), not as a formula")
+    return None

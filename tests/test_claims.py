@@ -1,0 +1,89 @@
+"""core.claims: a claimed gradient judged against the true one at several draws, and its mistake named."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from wxb.core.claims import Points, judge
+
+rng = np.random.default_rng(7)
+A = [rng.normal(size=(3, 3)) for _ in range(4)]
+x = [rng.normal(size=(3, 1)) for _ in range(4)]
+
+
+def quadratic_gradient(a: np.ndarray, v: np.ndarray) -> np.ndarray:
+    return (a + a.T) @ v  # d(xᵀAx)/dx
+
+
+def test_a_right_claim_is_right() -> None:
+    true = [quadratic_gradient(a, v) for a, v in zip(A, x, strict=True)]
+    claimed = [a @ v + a.T @ v for a, v in zip(A, x, strict=True)]
+    verdict = judge("x", Points(claimed, true))
+    assert verdict.right and verdict.kind == "right" and "4 generic draws" in verdict.message
+
+
+def test_the_seeds_answer_B_has_fs_shape_and_misses_the_sum() -> None:
+    G = [rng.normal(size=(2, 5)) for _ in range(3)]
+    verdict = judge("b", Points(G, [g.sum(axis=1, keepdims=True) for g in G]))
+    assert (verdict.right, verdict.kind) == (False, "missing-sum")
+    assert "sum over axis 1" in verdict.message and "(2,5)" in verdict.message
+
+
+def test_symmetric_only() -> None:
+    true = [quadratic_gradient(a, v) for a, v in zip(A, x, strict=True)]
+    sym = [(a + a.T) / 2 for a in A]
+    verdict = judge("x", Points([2 * a @ v for a, v in zip(A, x, strict=True)], true,
+                                symmetric=([2 * s @ v for s, v in zip(sym, x, strict=True)],
+                                           [quadratic_gradient(s, v) for s, v in zip(sym, x, strict=True)])))
+    assert verdict.kind == "symmetric-only"
+
+
+@pytest.mark.parametrize(("k", "said"), [(2.0, "2 times"), (0.5, "1/2 times"), (-1.0, "−1 times"), (3.0, "3 times")])
+def test_a_constant_factor_is_named(k: float, said: str) -> None:
+    true = [a @ v for a, v in zip(A, x, strict=True)]
+    verdict = judge("x", Points([k * t for t in true], true))
+    assert verdict.kind == "factor" and said in verdict.message
+
+
+def test_a_transpose_is_named_square_or_not() -> None:
+    true = [a @ a for a in A]
+    assert judge("A", Points([t.T for t in true], true)).kind == "transposed"
+    wide = [rng.normal(size=(2, 3)) for _ in range(3)]
+    assert judge("W", Points([w.T for w in wide], wide)).kind == "transposed"
+
+
+def test_another_shape_says_the_operands_shape() -> None:
+    verdict = judge("W", Points([np.ones((4, 4))], [np.ones((2, 3))]))
+    assert verdict.kind == "shape" and "(2,3)" in verdict.message
+
+
+def test_right_at_the_users_numbers_only_is_by_chance() -> None:
+    identity = np.eye(3)
+    users = [identity @ x[0]]  # claim A @ x where the gradient is A.T @ x: equal at A = I
+    claimed = users + [a @ v for a, v in zip(A[1:], x[1:], strict=True)]
+    true = [identity.T @ x[0]] + [a.T @ v for a, v in zip(A[1:], x[1:], strict=True)]
+    verdict = judge("x", Points(claimed, true, user=True))
+    assert verdict.kind == "by-chance"
+    assert verdict.worst > 0 and verdict.at > 0
+
+
+def test_a_wrong_claim_names_the_worst_entry() -> None:
+    true = [np.zeros((2, 2))]
+    claimed = [np.array([[0.0, 0.0], [0.0, 5.0]])]
+    verdict = judge("X", Points(claimed, true))
+    assert verdict.kind == "wrong" and verdict.worst == 5.0 and verdict.where == (1, 1)
+
+
+def test_a_1d_claim_for_a_column_operand_is_read_as_that_column() -> None:
+    true = [a @ v for a, v in zip(A, x, strict=True)]
+    assert judge("x", Points([t.ravel() for t in true], true)).right
+
+
+@given(st.floats(min_value=-8, max_value=8).filter(lambda k: abs(k - 1) > 1e-3 and abs(k) > 1e-3))
+def test_any_factor_is_a_factor_never_right(k: float) -> None:
+    true = [a @ v for a, v in zip(A, x, strict=True)]
+    verdict = judge("x", Points([k * t for t in true], true))
+    assert not verdict.right and verdict.kind == "factor"
