@@ -10,13 +10,17 @@ chance. Arrays in, a verdict out: no formulas are parsed and nothing is printed 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
+from .engine import Problem
+from .errors import WxbError
+from .expr import Expression
+from .losses import upstream_gradient
 from .notation import shape_text
 from .shapes import broadcast_axes, unbroadcast
 
@@ -184,3 +188,114 @@ def _by_chance(name: str, claimed: list[Array], true: list[Array], agree: list[b
         return "by-chance", (f"dL/d{name} agrees at your numbers, but not at generic draws of the same shapes: it "
                              "holds there by chance (special values), not as a formula")
     return None
+
+
+# ---- The points a claim is judged at ----
+
+ASSUMPTIONS = ("symmetric", "spd", "diagonal", "orthogonal")
+DRAWS = 4
+
+
+def generic(shape: tuple[int, ...], rng: np.random.Generator, assume: str | None = None,
+            positive: bool = False) -> Array:
+    """A generic array of `shape`: no symmetry, no orthogonality, no repeated values; a square matrix well
+    conditioned (U·diag(s)·Vᵀ with singular values in [1, 2]); positive entries where the domain asks for them;
+    or one that satisfies the assumption."""
+    if len(shape) >= 2 and shape[-1] == shape[-2] and (assume or not positive):
+        n = shape[-1]
+        u: Array = np.linalg.qr(rng.normal(size=(*shape[:-2], n, n)))[0]
+        v: Array = np.linalg.qr(rng.normal(size=(*shape[:-2], n, n)))[0]
+        s = rng.uniform(1.0, 2.0, size=(*shape[:-2], 1, n))
+        if assume == "orthogonal":
+            return u
+        if assume == "diagonal":
+            return np.eye(n) * s
+        if assume == "spd":
+            return (v * s) @ np.swapaxes(v, -1, -2)
+        square = (u * s) @ np.swapaxes(v, -1, -2)
+        return (square + np.swapaxes(square, -1, -2)) / 2 if assume == "symmetric" else square
+    if positive:
+        return rng.uniform(0.5, 2.0, size=shape)
+    return rng.normal(size=shape)
+
+
+def symmetrised(operands: dict[str, Array]) -> dict[str, Array] | None:
+    """The operands with every square matrix made symmetric, (A + Aᵀ)/2; None when none is square."""
+    square = [name for name, a in operands.items() if a.ndim >= 2 and a.shape[-1] == a.shape[-2] > 1]
+    if not square:
+        return None
+    return {name: (a + np.swapaxes(a, -1, -2)) / 2 if name in square else a for name, a in operands.items()}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """dL/d`name` = `formula` (the expression language, G the upstream gradient), or its values given as data."""
+
+    name: str
+    formula: Expression | None = None
+    values: Array | None = None
+
+
+def assess(expression: Expression, claims: Sequence[Claim], shapes: Mapping[str, tuple[int, ...]], *,
+           user: Mapping[str, Array] | None = None, G: Array | None = None, loss: str | None = None,
+           target: Array | None = None, assume: Mapping[str, str] | None = None, draws: int = DRAWS,
+           seed: int = 0) -> dict[str, Verdict]:
+    """Each claim judged at the user's numbers (when given) and at `draws` seeded generic draws of the operands'
+    shapes (which honour `assume`). L is Σ G ⊙ f: G given, else from the loss (default sum); where a claim reads G
+    itself, the draws draw G too, so that a formula right only for G = 1 is caught."""
+    assume = dict(assume or {})
+    reads_G = any(c.formula is not None and "G" in c.formula.operands for c in claims)
+    points: list[tuple[dict[str, Array], Array]] = []
+    if user is not None:
+        points.append((dict(user), _upstream(expression, user, G, loss, target)))
+    positive = False
+    for k in range(draws if all(c.formula is not None for c in claims) else 0):
+        rng = np.random.default_rng([seed, k])
+        operands = {name: generic(shape, rng, assume.get(name), positive) for name, shape in shapes.items()}
+        problem = Problem.build(expression, operands)
+        if not np.isfinite(problem.forward()).all():
+            if positive:
+                raise WxbError(f"f = {expression.text} is not finite at generic positive operands",
+                               hint="give the operands' values, where it is")
+            positive = True
+            rng = np.random.default_rng([seed, k])
+            operands = {name: generic(shape, rng, assume.get(name), True) for name, shape in shapes.items()}
+        drawn_G = rng.normal(size=problem.f_shape) if (reads_G or G is not None) and loss is None else None
+        drawn_T = rng.normal(size=problem.f_shape) if loss == "mse" else None
+        points.append((operands, _upstream(expression, operands, drawn_G, loss, drawn_T)))
+    at_symmetric = [(s, g) for s, g in ((symmetrised(ops), g) for ops, g in points[int(user is not None):])
+                    if s is not None]
+    verdicts = {}
+    for claim in claims:
+        try:
+            claimed = [_claimed(claim, ops, g) for ops, g in points] if claim.formula is not None else \
+                [np.asarray(claim.values)]
+        except WxbError as exc:  # the claim does not even compute with these shapes
+            verdicts[claim.name] = Verdict(False, "shape", f"dL/d{claim.name} cannot be computed: {exc}")
+            continue
+        true = [_gradient(expression, ops, g, claim.name) for ops, g in points[:len(claimed)]]
+        symmetric = None
+        if claim.formula is not None and at_symmetric:
+            symmetric = ([_claimed(claim, s, g) for s, g in at_symmetric],
+                         [_gradient(expression, s, g, claim.name) for s, g in at_symmetric])
+        verdicts[claim.name] = judge(claim.name, Points(claimed, true, user=user is not None, symmetric=symmetric))
+    return verdicts
+
+
+def _upstream(expression: Expression, operands: Mapping[str, Array], G: Array | None, loss: str | None,
+              target: Array | None) -> Array:
+    """G = ∂L/∂f at these operands: given, from the loss, or 1 (L = Σ f)."""
+    problem = Problem.build(expression, operands)
+    if G is not None:
+        return problem.upstream(G)
+    return upstream_gradient(problem.forward(), loss or "sum", target)
+
+
+def _gradient(expression: Expression, operands: Mapping[str, Array], G: Array, name: str) -> Array:
+    return Problem.build(expression, operands).backward(G, [name]).grads[name]
+
+
+def _claimed(claim: Claim, operands: Mapping[str, Array], G: Array) -> Array:
+    assert claim.formula is not None
+    given = {**operands, "G": G}
+    return Problem.build(claim.formula, {name: given[name] for name in claim.formula.operands}).forward()

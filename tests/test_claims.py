@@ -87,3 +87,49 @@ def test_any_factor_is_a_factor_never_right(k: float) -> None:
     true = [a @ v for a, v in zip(A, x, strict=True)]
     verdict = judge("x", Points([k * t for t in true], true))
     assert not verdict.right and verdict.kind == "factor"
+
+
+# ---- assess: the claims judged at drawn points ----
+
+def claims(**formulas: str) -> list:
+    from wxb.core.claims import Claim
+    from wxb.core.expr import parse
+
+    return [Claim(name, parse(text, upstream=True)) for name, text in formulas.items()]
+
+
+def test_assess_the_quadratic_form() -> None:
+    from wxb.core.claims import assess
+    from wxb.core.expr import parse
+
+    f = parse("x.T @ A @ x")
+    shapes = {"x": (3, 1), "A": (3, 3)}
+    assert assess(f, claims(x="(A + A.T) @ x"), shapes)["x"].right
+    assert assess(f, claims(x="2 * A @ x"), shapes)["x"].kind == "symmetric-only"
+    assert assess(f, claims(x="2 * A @ x"), shapes, assume={"A": "symmetric"})["x"].right
+    assert assess(f, claims(A="x @ x.T"), shapes)["A"].right
+    assert assess(f, claims(A="x.T @ x"), shapes)["A"].kind == "shape"
+
+
+def test_assess_the_seeds_bias() -> None:
+    from wxb.core.claims import assess
+    from wxb.core.expr import parse
+
+    f = parse("W @ X + b")
+    shapes = {"W": (2, 3), "X": (3, 4), "b": (2, 1)}
+    verdicts = assess(f, claims(b="G", W="G @ X.T", X="W @ G"), shapes)
+    assert verdicts["b"].kind == "missing-sum"
+    assert verdicts["W"].right
+    assert verdicts["X"].kind == "shape" and "do not multiply" in verdicts["X"].message
+
+
+def test_a_claim_right_only_for_G_equal_to_one_is_caught() -> None:
+    from wxb.core.claims import assess
+    from wxb.core.expr import parse
+
+    f = parse("W @ X")
+    shapes = {"W": (2, 3), "X": (3, 3)}
+    verdict = assess(f, claims(X="W.T @ G"), shapes)["X"]
+    assert verdict.right
+    wrong = assess(f, claims(X="G.T @ W"), {"W": (3, 3), "X": (3, 3)})["X"]
+    assert not wrong.right
