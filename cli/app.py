@@ -17,8 +17,11 @@ import typer
 from . import argv
 from .errors import ExitStatus, guarded
 from .options import (
+    AssumeOption,
     CheckFormatOption,
     ChunkOption,
+    ClaimOption,
+    ClaimsOption,
     DaskOption,
     DebugOption,
     DemoFormatOption,
@@ -231,6 +234,9 @@ def check(
     sources: Any,
     loss: LossOption = None,
     wrt: WrtOption = None,
+    claim: ClaimOption = None,
+    claims: ClaimsOption = None,
+    assume: AssumeOption = None,
     fmt: CheckFormatOption = None,
     output: DescriptionOutputOption = None,
     precision: PrecisionOption = 3,
@@ -251,10 +257,24 @@ def check(
           a matrix function: d log|det A| = tr(A⁻¹·dA)
       $ wxb check -X "1 2; 3 4" -b "5; 6" --loss mse -T "5 7; 9 10" -f json
           another loss, the verdict as data (exit 1 if any gradient disagrees)
+      $ wxb check -e "x.T @ A @ x" -c "dL/dx = 2 * A @ x" x=n A=nxn
+          your own gradient judged: right only for a symmetric A (exit 1)
     """
     from .commands import work as commands
 
     _in_memory("check", dask, scheduler)
+    if claim or claims is not None:
+        from .commands import claim as claiming
+
+        if wrt is not None:
+            raise typer.BadParameter("a claim names its own operand (dL/dNAME); --wrt is for the check without one",
+                                     param_hint="--wrt")
+        request = claiming.Request(claim or [], claims, assume or [], loss.value if loss else None)
+        if not claiming.check_claims(sources, request, _out(fmt, output, precision)):
+            raise typer.Exit(ExitStatus.CHECK_FAILED)
+        return
+    if assume:
+        raise typer.BadParameter("--assume is for the draws of check --claim", param_hint="--assume")
 
     if not commands.check(commands.load(sources), loss.value if loss else None, wrt, _out(fmt, output, precision)):
         raise typer.Exit(ExitStatus.CHECK_FAILED)

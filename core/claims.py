@@ -66,7 +66,7 @@ def close(a: Array, b: Array) -> bool:
 
 def as_gradient(claimed: Array, shape: tuple[int, ...]) -> Array:
     """The claim in its operand's shape when it only differs by the 1-D reading: (n,) for (n, 1) and back."""
-    if claimed.shape != shape and claimed.size == int(np.prod(shape)) and \
+    if claimed.shape != shape and 1 in (claimed.ndim, len(shape)) and claimed.size == int(np.prod(shape)) and \
             [n for n in claimed.shape if n != 1] == [n for n in shape if n != 1]:
         return claimed.reshape(shape)
     return claimed

@@ -419,6 +419,36 @@ def _debug(command: str, folder: Path) -> None:
     assert "Traceback" in wxb(command, *bad, "--debug", cwd=folder).stderr
 
 
+@claim("--claim", "'dL/dNAME = FORMULA'", "dNAME=SOURCE for numbers", "shapes (x=3 A=3x3)",
+       "symbolic sizes (W=mxk)", "exit 1 if any claim is wrong")
+def _claim(command: str, folder: Path) -> None:
+    quad = ["-e", "x.T @ A @ x"]
+    ok(command, folder, *quad, "--claim", "dL/dx = (A + A.T) @ x", "x=3", "A=3x3")
+    ok(command, folder, *quad, "-c", "dL/dx = (A + A.T) @ x", "-c", "dL/dA = x @ x.T", "x=n", "A=nxn")
+    ok(command, folder, "--claim", "db=2; 2", "-X", "1 2; 3 4", "-b", "5; 6")
+    assert wxb(command, *quad, "--claim", "dL/dx = A @ x", "x=3", "A=3x3", cwd=folder).returncode == 1
+
+
+@claim("--claims", "from FILE or - (stdin)", "wxb derive's own output is valid, its z = … lines included")
+def _claims(command: str, folder: Path) -> None:
+    expr = ["-e", "sum(tanh(W @ X) * tanh(W @ X))", "W=2x3", "X=3x4"]
+    derived = ok("derive", folder, *expr).stdout
+    assert "z" in derived.split("=")[0]
+    (folder / "mine.txt").write_text(derived)
+    ok(command, folder, *expr, "--claims", "mine.txt")
+    assert wxb(command, *expr, "--claims", "-", stdin=derived, cwd=folder).returncode == 0
+
+
+@claim("--assume", "symmetric, spd, diagonal or orthogonal")
+def _assume(command: str, folder: Path) -> None:
+    for kind in ("symmetric", "spd", "diagonal"):
+        ok(command, folder, "-e", "x.T @ A @ x", "-c", "dL/dx = 2 * A @ x", "--assume", f"A={kind}", "x=3",
+           "A=3x3")
+    ok(command, folder, "-e", "sum(A @ x)", "-c", "dL/dx = A.T @ (x ** 0)", "--assume", "A=orthogonal", "x=3",
+       "A=3x3")
+    refused(command, folder, *base(command), "--assume", "W=symmetric")
+
+
 # Which claim each (command, option) is held to, where the name differs by command.
 SPECIAL = {("derive", "bindings"): "derive-bindings", ("derive", "--loss"): "derive-loss",
            ("jacobian", "--wrt"): "jacobian-wrt", ("convert", "--output"): "convert-output"}

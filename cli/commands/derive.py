@@ -53,6 +53,7 @@ class Request:
 def derive(sources: Sources, request: Request, out: OutputChoice) -> None:
     """dL/dθ for each operand asked for, as formulas (and with --eval, their values)."""
     fmt = descriptive_format(out, FORMATS)
+    sources = with_sizes(sources, request.loss)
     expression = core.parse(sources.expr if sources.expr is not None else default_expression(sources))
     shapes, loaded = operand_shapes(expression, sources, request.evaluate)
     if loaded is not None:
@@ -126,6 +127,23 @@ def wrt_names(expression: core.Expression, wrt: str | None) -> tuple[str, ...]:
             raise InputError(f"{name} is not an operand of {expression.text}", operand="--wrt",
                              hint="choose from " + ", ".join(expression.operands))
     return tuple(name for name in expression.operands if name in names)
+
+
+SEED_SIZES = ["W=mxk", "X=kxn", "b=m"]  # the seed's f = W·X ⊕ b: b a column, one value per row of W·X
+
+
+def with_sizes(sources: Sources, loss: str | None) -> Sources:
+    """Symbolic sizes (W=mxk, b=m) made concrete, which the formulas do not depend on; with nothing given at all,
+    the seed's own sizes, so that `wxb derive` answers dL/db = sum(G, axis=1) as the seed asked."""
+    from .claim import sized
+
+    nothing = sources.expr is None and not sources.bindings and sources.bundle is None and \
+        not any(sources.shorthands.values()) and sources.G is None
+    bindings, chosen = sized(SEED_SIZES if nothing else sources.bindings)
+    if chosen and loss == "mean":
+        raise InputError("--loss mean divides by f's size, which symbolic sizes do not give", operand="--loss",
+                         hint="give numbers (W=3x4), or --loss sum")
+    return sources._replace(bindings=bindings)
 
 
 def given_data(loaded: Loaded) -> None:
