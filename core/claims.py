@@ -38,6 +38,7 @@ class Points:
     true: Sequence[Array]
     user: bool = False
     symmetric: tuple[Sequence[Array], Sequence[Array]] | None = None
+    square: tuple[str, ...] = ()  # the square operands the symmetric draws make symmetric
 
 
 @dataclass(frozen=True)
@@ -81,15 +82,16 @@ def judge(name: str, points: Points) -> Verdict:
         return _wrong_shape(name, claimed, true)
     agree = [close(c, t) for c, t in zip(claimed, true, strict=True)]
     if all(agree):
-        return Verdict(True, "right", f"dL/d{name} is right at {_draws(len(true), points.user)}")
-    worst, at, where = _worst(claimed, true)
+        return Verdict(True, "right", f"at {_draws(len(true), points.user)}")
+    # the largest disagreement at the user's numbers when it is there (what they can look at), else at a draw
+    worst, at, where = _worst(claimed[:1], true[:1]) if points.user and not agree[0] else _worst(claimed, true)
     for diagnose in (_transposed, _factor, _symmetric_only, _by_chance):
         found = diagnose(name, claimed, true, agree, points)
         if found:
             kind, message = found
             return Verdict(False, kind, message, worst, at, where)
-    return Verdict(False, "wrong", f"dL/d{name} is wrong: it matches no common mistake (a transpose, a factor, a "
-                   "missing sum, a symmetric-only rule)", worst, at, where)
+    return Verdict(False, "wrong", "it matches no common mistake (a transpose, a factor, a missing sum, a "
+                   "symmetric-only rule)", worst, at, where)
 
 
 def _draws(n: int, user: bool) -> str:
@@ -117,14 +119,13 @@ def _wrong_shape(name: str, claimed: list[Array], true: list[Array]) -> Verdict:
     if summed and all(close(unbroadcast(c, want), t) for c, t in zip(claimed, true, strict=True)):
         axes = ", ".join(str(a) for a in summed)
         how = f"sum over axis {axes}" if len(summed) == 1 else f"sum over axes {axes}"
-        return Verdict(False, "missing-sum", f"dL/d{name} has f's shape {shape_text(have)}, but {name} "
-                       f"{shape_text(want)} is broadcast along f: the gradient needs the {how} (the chain rule "
-                       f"adds every place {name} is used), which gives {name}'s shape")
+        return Verdict(False, "missing-sum", f"it has f's shape {shape_text(have)}, but {name} {shape_text(want)} "
+                       f"is broadcast: {how} (the chain rule adds up every place {name} is used)")
     if len(have) >= 2 and have[:-2] + have[-2:][::-1] == want and all(
             close(np.swapaxes(c, -1, -2), t) for c, t in zip(claimed, true, strict=True)):
-        return Verdict(False, "transposed", f"dL/d{name} is the transpose of the gradient: it has shape "
-                       f"{shape_text(have)}, and a gradient has its operand's shape {shape_text(want)}")
-    return Verdict(False, "shape", f"dL/d{name} has shape {shape_text(have)}, but a gradient has its operand's shape: "
+        return Verdict(False, "transposed", f"it is the transpose of the gradient: {shape_text(have)}, where a "
+                       f"gradient has its operand's shape {shape_text(want)}")
+    return Verdict(False, "shape", f"it has shape {shape_text(have)}, but a gradient has its operand's shape: "
                    f"{name} is {shape_text(want)}")
 
 
@@ -141,7 +142,7 @@ def _transposed(name: str, claimed: list[Array], true: list[Array], agree: list[
     if len(shape) < 2 or shape[-1] != shape[-2] or shape[-1] < 2:
         return None
     if all(close(np.swapaxes(c, -1, -2), t) for c, t in zip(claimed, true, strict=True)):
-        return "transposed", f"dL/d{name} is the transpose of the gradient (square, so the shapes agree)"
+        return "transposed", "it is the transpose of the gradient (square, so the shapes agree)"
     return None
 
 
@@ -159,7 +160,7 @@ def _factor(name: str, claimed: list[Array], true: list[Array], agree: list[bool
         return None
     if not all(close(c, k * t) for c, t in zip(claimed, true, strict=True)):
         return None
-    return "factor", f"dL/d{name} is off by a constant factor: it is {_number(k)} times the gradient"
+    return "factor", f"it is off by a constant factor: {_number(k)} times the gradient"
 
 
 def _number(k: float) -> str:
@@ -177,16 +178,17 @@ def _symmetric_only(name: str, claimed: list[Array], true: list[Array], agree: l
     at_claimed, at_true = points.symmetric
     if all(close(as_gradient(np.asarray(c, np.float64), np.shape(t)), np.asarray(t, np.float64))
            for c, t in zip(at_claimed, at_true, strict=True)):
-        return "symmetric-only", (f"dL/d{name} is right only where the square operands are symmetric (A = Aᵀ); "
-                                  "for a general matrix the gradient has both A and Aᵀ")
+        which = ", ".join(points.square) or "the square operands"
+        return "symmetric-only", (f"it holds only where {which} {'is' if len(points.square) == 1 else 'are'} "
+                                  "symmetric; in general the gradient has both A and Aᵀ")
     return None
 
 
 def _by_chance(name: str, claimed: list[Array], true: list[Array], agree: list[bool],
                points: Points) -> tuple[str, str] | None:
     if points.user and agree[0]:
-        return "by-chance", (f"dL/d{name} agrees at your numbers, but not at generic draws of the same shapes: it "
-                             "holds there by chance (special values), not as a formula")
+        return "by-chance", ("it agrees at your numbers, but not at generic draws of the same shapes: there "
+                             "by chance, not as a formula")
     return None
 
 
@@ -271,14 +273,16 @@ def assess(expression: Expression, claims: Sequence[Claim], shapes: Mapping[str,
             claimed = [_claimed(claim, ops, g) for ops, g in points] if claim.formula is not None else \
                 [np.asarray(claim.values)]
         except WxbError as exc:  # the claim does not even compute with these shapes
-            verdicts[claim.name] = Verdict(False, "shape", f"dL/d{claim.name} cannot be computed: {exc}")
+            verdicts[claim.name] = Verdict(False, "shape", f"it cannot be computed: {exc}")
             continue
         true = [_gradient(expression, ops, g, claim.name) for ops, g in points[:len(claimed)]]
         symmetric = None
         if claim.formula is not None and at_symmetric:
             symmetric = ([_claimed(claim, s, g) for s, g in at_symmetric],
                          [_gradient(expression, s, g, claim.name) for s, g in at_symmetric])
-        verdicts[claim.name] = judge(claim.name, Points(claimed, true, user=user is not None, symmetric=symmetric))
+        square = tuple(n for n, shape in shapes.items() if len(shape) >= 2 and shape[-1] == shape[-2] > 1)
+        verdicts[claim.name] = judge(claim.name, Points(claimed, true, user=user is not None, symmetric=symmetric,
+                                                        square=square))
     return verdicts
 
 
