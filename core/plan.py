@@ -71,8 +71,9 @@ class Refused(Exception):
 class Streaming:
     """How an expression streams along the batch (N columns, carried by the operands `carriers` on their last
     axis): per node, the axis of its value that holds the batch (from the end; None: none). root: 'columns' (f
-    holds the batch on axis f_axis), 'reduced' (the root sums it away; blocks merge by `combine`), or 'none'
-    (nothing carries a batch). reason: why it does not stream; '' when it does."""
+    holds the batch on axis f_axis), 'reduced' (a node sums it away, the reducer; blocks
+    merge by `combine`, and the nodes above it, which hold no batch (2 * sum(…), c + sum(…)), are computed once,
+    on the merged value), or 'none' (nothing carries a batch). reason: why it does not stream; '' when it does."""
 
     size: int
     carriers: tuple[str, ...]
@@ -81,6 +82,7 @@ class Streaming:
     combine: str = ""
     reason: str = ""
     f_axis: int | None = None
+    reducer: Node | None = field(default=None, repr=False, compare=False)
 
     @property
     def streams(self) -> bool:
@@ -179,6 +181,7 @@ def _tags(problem: Problem, carriers: set[str], size: int) -> tuple[dict[int, in
     """Each node's batch axis, and the node that sums the batch away (the root only); Refused otherwise."""
     tags: dict[int, int | None] = {}
     reducer: Node | None = None
+    above: set[int] = set()  # the reducer and the nodes that use its value
     for node in problem.order:
         if node.op == "var":
             tags[id(node)] = -1 if node.name in carriers else None
@@ -186,10 +189,15 @@ def _tags(problem: Problem, carriers: set[str], size: int) -> tuple[dict[int, in
         if node.op == "const":
             tags[id(node)] = None
             continue
-        if reducer is not None and any(arg is reducer for arg in node.args):
-            raise Refused(f"{node.text} uses {reducer.text}, which sums over the whole batch: that needs every "
-                          "block before one value of it")
         args = [tags[id(arg)] for arg in node.args]
+        if any(id(arg) in above for arg in node.args):
+            if any(tag is not None for tag in args):
+                assert reducer is not None
+                raise Refused(f"{node.text} uses {reducer.text}, which sums over the whole batch: that needs every "
+                              "block before one value of it")
+            above.add(id(node))
+            tags[id(node)] = None
+            continue
         rule = PRIMITIVES[node.op].batch
         ndim = len(problem.shape(node.args[0]))
         if all(tag is None for tag in args):
@@ -208,12 +216,13 @@ def _tags(problem: Problem, carriers: set[str], size: int) -> tuple[dict[int, in
             tags[id(node)], summed = _reduce_tag(node, ndim, len(problem.shape(node)), args[0])
             if summed and rule not in COMBINES:
                 raise Refused(f"{node.text} reduces over the batch, and its blocks do not combine")
+            if summed and reducer is not None:
+                raise Refused(f"{node.text} and {reducer.text} each sum over the batch")
             if summed:
                 reducer = node
+                above.add(id(node))
         else:
             raise Refused(f"{node.text} needs every column of its argument at once")
-    if reducer is not None and reducer is not problem.root:
-        raise Refused(f"{reducer.text} sums over the batch before the end of the expression")
     return tags, reducer
 
 
@@ -253,7 +262,7 @@ def streaming(problem: Problem) -> Streaming:
             root = "reduced" if reducer is not None else ("columns" if root_tag is not None else "none")
             combine = PRIMITIVES[reducer.op].batch if reducer is not None else ""
             ordered = tuple(name for name in problem.expression.operands if name in subset)
-            return Streaming(size, ordered, tags, root, combine, f_axis=root_tag)
+            return Streaming(size, ordered, tags, root, combine, f_axis=root_tag, reducer=reducer)
     return Streaming(size, (biggest[0],), {}, "none", reason=first_reason)
 
 
