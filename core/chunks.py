@@ -6,9 +6,10 @@
 Blocks come from `read(name, start, stop)` (columns start:stop of an operand's last axis, or of G and T along f's
 batch axis; by default sliced from the problem's own arrays) and values that hold the batch go to
 `write(name, start, block)` ('f', or 'd' + an operand's name), block by block. Gradients of operands without the
-batch (W, b) are summed across blocks; a root that sums the batch away combines its blocks (wxb.core.plan.COMBINES)
-and its upstream gradient is shared out so that each block's VJP is the whole's on its columns. The sums run in
-another order than the whole's, so results agree to rounding (about 1e-15 relative), not bit for bit.
+batch (W, b) are summed across blocks; a node that sums the batch away combines its blocks (by its row's Combine,
+wxb.core.primitives.batch), and its upstream gradient is shared out so that each block's VJP is the whole's on its
+columns; nodes above it run once, on the merged value. The sums run in another order than the whole's, so results
+agree to rounding (about 1e-15 relative), not bit for bit.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from numpy.typing import ArrayLike
 from .engine import Gradients, Problem
 from .expr import Expression, Node
 from .losses import loss_row, upstream_gradient
-from .plan import COMBINES, Streaming
+from .plan import Streaming
 
 Array = np.ndarray[Any, np.dtype[Any]]
 Read = Callable[[str, int, int], Array]
@@ -104,7 +105,8 @@ def block_problem(problem: Problem, plan: Streaming, read: Read, start: int, sto
 
 def merged(problem: Problem, plan: Streaming, values: list[Array], counts: list[int]) -> Array:
     """The reducer's value from its blocks' values."""
-    return COMBINES[plan.combine].merge(values, counts, plan.size).astype(problem.dtype, copy=False)
+    assert plan.combine is not None
+    return plan.combine.merge(values, counts, plan.size).astype(problem.dtype, copy=False)
 
 
 def forward_blocks(problem: Problem, plan: Streaming, width: int, read: Read, write: Write) -> Array | None:
@@ -159,11 +161,12 @@ def _reduced_backward(problem: Problem, plan: Streaming, width: int, read: Read,
                       wrt: tuple[str, ...], G: ArrayLike | None, loss: str | None,
                       target: ArrayLike | None) -> Gradients:
     """The root sums the batch away: G of the whole (from the whole f for a loss), each block's G its share."""
-    combine = COMBINES[plan.combine]
+    combine = plan.combine
+    assert combine is not None
     values: list[Array] = []
     whole: Array | None = None
     above = has_outer(problem, plan)
-    if loss is not None or plan.combine == "logsumexp" or above:
+    if loss is not None or combine.reads_values or above:
         for start, stop in blocks(plan.size, width):
             values.append(block_problem(problem, plan, read, start, stop).forward())
         counts = [stop - start for start, stop in blocks(plan.size, width)]
