@@ -35,7 +35,7 @@ def test_the_reductions_whose_blocks_combine() -> None:
 
 @pytest.mark.parametrize("bad", ["colums", "columns", None, 3])
 def test_a_row_with_a_batch_that_is_not_a_kind_fails_when_it_is_made(bad: object) -> None:
-    with pytest.raises(TypeError, match="is not a kind of wxb.core.primitives.batch"):
+    with pytest.raises(TypeError, match=r"is not a kind of wxb\.core\.primitives\.batch"):
         replace(PRIMITIVES["sin"], batch=bad)
 
 
