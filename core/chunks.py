@@ -6,9 +6,10 @@
 Blocks come from `read(name, start, stop)` (columns start:stop of an operand's last axis, or of G and T along f's
 batch axis; by default sliced from the problem's own arrays) and values that hold the batch go to
 `write(name, start, block)` ('f', or 'd' + an operand's name), block by block. Gradients of operands without the
-batch (W, b) are summed across blocks; a root that sums the batch away combines its blocks (wxb.core.plan.COMBINES)
-and its upstream gradient is shared out so that each block's VJP is the whole's on its columns. The sums run in
-another order than the whole's, so results agree to rounding (about 1e-15 relative), not bit for bit.
+batch (W, b) are summed across blocks; a node that sums the batch away combines its blocks (by its row's Combine,
+wxb.core.primitives.batch), and its upstream gradient is shared out so that each block's VJP is the whole's on its
+columns; nodes above it run once, on the merged value. The sums run in another order than the whole's, so results
+agree to rounding (about 1e-15 relative), not bit for bit.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .engine import Gradients, Problem
+from .expr import Expression, Node
 from .losses import loss_row, upstream_gradient
-from .plan import COMBINES, Streaming
+from .plan import Streaming
 
 Array = np.ndarray[Any, np.dtype[Any]]
 Read = Callable[[str, int, int], Array]
@@ -56,12 +58,55 @@ def slicing(problem: Problem, G: ArrayLike | None = None, target: ArrayLike | No
     return read
 
 
+REDUCED = "sum over the batch"  # the operand that stands for the reducer's merged value in the nodes above it
+
+
+def inner(problem: Problem, plan: Streaming) -> Expression:
+    """The part of the expression that runs block by block: the whole, or the reducer's subtree when nodes above
+    the reducer (2 * sum(…)) are computed once, on its merged value."""
+    node = plan.reducer
+    if node is None or node is problem.root:
+        return problem.expression
+    names = {n.name for n in Expression(node.text, node, ()).nodes() if n.op == "var"}
+    return Expression(node.text, node, tuple(name for name in problem.expression.operands if name in names))
+
+
+def outer(problem: Problem, plan: Streaming, merged: Array) -> Problem:
+    """The nodes above the reducer as a problem of their own, the reducer replaced by its merged value."""
+    assert plan.reducer is not None
+    made: dict[int, Node] = {id(plan.reducer): Node("var", name=REDUCED, text=plan.reducer.text)}
+
+    def rebuilt(node: Node) -> Node:
+        if id(node) not in made:
+            made[id(node)] = replace(node, args=tuple(rebuilt(arg) for arg in node.args))
+        return made[id(node)]
+
+    root = rebuilt(problem.root)
+    names = {n.name for n in Expression(root.text, root, ()).nodes() if n.op == "var"}
+    expression = Expression(problem.expression.text, root,
+                            (*(n for n in problem.expression.operands if n in names), REDUCED))
+    operands = {name: problem.operands[name] for name in expression.operands if name != REDUCED}
+    return Problem.build(expression, {**operands, REDUCED: merged.astype(problem.dtype, copy=False)})
+
+
+def has_outer(problem: Problem, plan: Streaming) -> bool:
+    """Whether nodes above the reducer are computed once, on its merged value."""
+    return plan.reducer is not None and plan.reducer is not problem.root
+
+
 def block_problem(problem: Problem, plan: Streaming, read: Read, start: int, stop: int) -> Problem:
-    """The problem on columns start:stop: the carriers' blocks, the other operands whole, in the whole's dtype."""
-    operands = {name: (read(name, start, stop) if name in plan.carriers else array)
-                for name, array in problem.operands.items()}
-    return Problem.build(problem.expression, {name: a.astype(problem.dtype, copy=False)
-                                              for name, a in operands.items()})
+    """The problem on columns start:stop: the carriers' blocks, the other operands whole, in the whole's dtype
+    (the reducer's subtree only, when nodes above it run once on the merged value)."""
+    expression = inner(problem, plan)
+    operands = {name: (read(name, start, stop) if name in plan.carriers else problem.operands[name])
+                for name in expression.operands}
+    return Problem.build(expression, {name: a.astype(problem.dtype, copy=False) for name, a in operands.items()})
+
+
+def merged(problem: Problem, plan: Streaming, values: list[Array], counts: list[int]) -> Array:
+    """The reducer's value from its blocks' values."""
+    assert plan.combine is not None
+    return plan.combine.merge(values, counts, plan.size).astype(problem.dtype, copy=False)
 
 
 def forward_blocks(problem: Problem, plan: Streaming, width: int, read: Read, write: Write) -> Array | None:
@@ -76,7 +121,8 @@ def forward_blocks(problem: Problem, plan: Streaming, width: int, read: Read, wr
             counts.append(stop - start)
     if plan.root == "columns":
         return None
-    return COMBINES[plan.combine].merge(values, counts, plan.size).astype(problem.dtype, copy=False)
+    reduced = merged(problem, plan, values, counts)
+    return outer(problem, plan, reduced).forward() if has_outer(problem, plan) else reduced
 
 
 def backward_blocks(problem: Problem, plan: Streaming, width: int, read: Read, write: Write,
@@ -115,29 +161,51 @@ def _reduced_backward(problem: Problem, plan: Streaming, width: int, read: Read,
                       wrt: tuple[str, ...], G: ArrayLike | None, loss: str | None,
                       target: ArrayLike | None) -> Gradients:
     """The root sums the batch away: G of the whole (from the whole f for a loss), each block's G its share."""
-    combine = COMBINES[plan.combine]
+    combine = plan.combine
+    assert combine is not None
     values: list[Array] = []
     whole: Array | None = None
-    if loss is not None or plan.combine == "logsumexp":
+    above = has_outer(problem, plan)
+    if loss is not None or combine.reads_values or above:
         for start, stop in blocks(plan.size, width):
             values.append(block_problem(problem, plan, read, start, stop).forward())
         counts = [stop - start for start, stop in blocks(plan.size, width)]
-        whole = combine.merge(values, counts, plan.size).astype(problem.dtype, copy=False)
+        whole = merged(problem, plan, values, counts)
+    top = outer(problem, plan, whole) if above and whole is not None else None
     if loss is not None:
         assert whole is not None
-        upstream = upstream_gradient(whole, loss, target).astype(problem.dtype, copy=False)
+        f = top.forward() if top is not None else whole
+        upstream = upstream_gradient(f, loss, target).astype(problem.dtype, copy=False)
     else:
         upstream = problem.upstream(G) if G is not None or problem.f_shape == () else problem.upstream(None)
     sums: dict[str, Array] = {}
+    once: Gradients | None = None
+    if top is not None:  # the nodes above the reducer, once: their operands' gradients and the reducer's G
+        once = top.backward(upstream, tuple(name for name in top.expression.operands
+                                            if name in wrt or name == REDUCED))
+        upstream = once.grads[REDUCED]
+        sums.update({name: np.array(g) for name, g in once.grads.items() if name != REDUCED})
+    block_wrt = tuple(name for name in wrt if name in inner(problem, plan).operands)
     last: Gradients | None = None
-    for index, (start, stop) in enumerate(blocks(plan.size, width)):
+    for index, (start, stop) in enumerate(blocks(plan.size, width) if block_wrt or once is None else ()):
         value = values[index] if values else np.zeros(problem.f_shape, problem.dtype)
         share = combine.scale(value, whole if whole is not None else value, stop - start, plan.size)
-        last = block_problem(problem, plan, read, start, stop).backward(upstream * share, wrt)
+        last = block_problem(problem, plan, read, start, stop).backward(upstream * share, block_wrt)
         _collect(plan, dict(last.grads), start, write, sums)
         last = replace(last, grads={})
+    if once is not None:
+        return _joined(once, last, sums, wrt)
     assert last is not None
     return replace(last, grads=sums)
+
+
+def _joined(above: Gradients, below: Gradients | None, sums: dict[str, Array], wrt: tuple[str, ...]) -> Gradients:
+    """The gradients of the nodes above the reducer and of its blocks as one: an operand used in both (W in
+    sum(W @ X) + sum(W)) has the contributions of each."""
+    parts = [above] + ([below] if below is not None else [])
+    contributions = {name: tuple(c for p in parts for c in p.contributions.get(name, ())) for name in wrt}
+    reductions = {name: r for p in parts for name, r in p.reductions.items() if name in wrt}
+    return replace(parts[-1], grads=sums, reductions=reductions, contributions=contributions)
 
 
 def _collect(plan: Streaming, grads: dict[str, Array], start: int, write: Write, sums: dict[str, Array]) -> None:

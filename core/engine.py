@@ -26,6 +26,7 @@ from .losses import upstream_gradient
 from .notation import shape_text
 from .operands import as_array, as_operand, filled, is_duck
 from .primitives import PRIMITIVES
+from .primitives.batch import KINDS
 from .primitives.linalg import singular_error
 from .primitives.row import constant_text
 from .shapes import BiasBroadcast, Reduction, Shape, aligned, bias_broadcast, matmul_shape, same_column, unbroadcast
@@ -34,7 +35,7 @@ __all__ = ["Evaluation", "Gradients", "Problem", "aligned", "constant_text", "ma
            "rounding_scale", "rule_text"]
 
 Array = np.ndarray[Any, np.dtype[Any]]
-WHOLE = ("matrix", "whole")  # batch rules of the rows that need whole matrices
+WHOLE = tuple(kind for kind in KINDS if kind.whole_matrices)  # the batch kinds of rows that need whole matrices
 
 
 # ---- Shapes: every node's shape, checked before anything is computed ----
@@ -214,7 +215,7 @@ class Problem:
 
 def whole_matrix_ops(order: tuple[Node, ...]) -> list[str]:
     """The primitives of order that need whole matrices (det, inv, …: their batch rule is matrix or whole)."""
-    return sorted({node.op for node in order if node.op in PRIMITIVES and PRIMITIVES[node.op].batch in WHOLE})
+    return sorted({node.op for node in order if node.op in PRIMITIVES and PRIMITIVES[node.op].batch.whole_matrices})
 
 
 def _refuse_whole_matrices(order: tuple[Node, ...]) -> None:

@@ -2,9 +2,10 @@
 
 The batch is the last axis of the operands that carry it (X's columns: one sample each). Every node's value then
 holds the batch on one axis (its tag, counted from the end), or not at all; the rows of the table say how each
-primitive moves it (`Primitive.batch`). An expression streams when the engine, run once per block of batch
-columns, gives each block's columns of every value: f's columns (written block by block), or, when the root sums
-the batch away (sum, mean, logsumexp), values that combine across blocks. It is refused when a value needs the
+primitive moves it (`Primitive.batch`, whose rule the analysis calls). An expression streams when the engine,
+run once per block of batch columns, gives each block's columns of every value: f's columns (written block by
+block), or, when a node sums the batch away (sum, mean, logsumexp), values that combine across blocks by the row's
+Combine, the nodes above it (2 * sum(…)) computed once on the merged value. It is refused when a value needs the
 whole batch before one column of it (`X / sum(X)`, `softmax(…, axis=-1)`, `X @ X.T`).
 
 Memory is estimated from shapes alone (nothing is computed): operands held in memory, the values the forward pass
@@ -21,66 +22,33 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Problem, _closure, _needed_values, aligned
+from .engine import Problem, _closure, _needed_values
 from .expr import Node
 from .primitives import PRIMITIVES
-from .shapes import resolved_axis
+from .primitives.batch import Combine, Refused
 
 Shape = tuple[int, ...]
 Array = np.ndarray[Any, np.dtype[Any]]
 
 
-# ---- Combining blocks of a root that sums the batch away ----
-
-@dataclass(frozen=True)
-class Combine:
-    """How the values of a batch-reducing root combine across blocks, and the factor that turns the upstream
-    gradient G of the whole into the G of one block (the block's VJP then equals the whole's on its columns).
-
-    merge(values, counts, N) → the whole's value; scale(value_b, whole, count_b, N) → G_b / G."""
-
-    merge: Callable[[list[Array], list[int], int], Array]
-    scale: Callable[[Array, Array, int, int], Array | float]
-
-
-def _merge_logsumexp(values: list[Array], counts: list[int], total: int) -> Array:
-    """log Σ_b e^(v_b), with the running maximum taken out first."""
-    stacked = np.stack(values)
-    top = np.max(stacked, axis=0)
-    top = np.where(np.isfinite(top), top, 0)
-    merged: Array = np.log(np.sum(np.exp(stacked - top), axis=0)) + top
-    return merged
-
-
-COMBINES: dict[str, Combine] = {
-    "sum": Combine(lambda v, n, total: sum(v[1:], start=v[0]), lambda v, whole, n, total: 1.0),
-    "mean": Combine(lambda v, n, total: sum((x * (k / total) for x, k in zip(v, n, strict=True)),
-                                            start=np.zeros_like(v[0])),
-                    lambda v, whole, n, total: n / total),
-    "logsumexp": Combine(_merge_logsumexp, lambda v, whole, n, total: np.exp(v - whole)),
-}
-
-
 # ---- Where the batch is in each node ----
-
-class Refused(Exception):
-    """Why the expression does not stream (internal to the analysis)."""
-
 
 @dataclass(frozen=True)
 class Streaming:
     """How an expression streams along the batch (N columns, carried by the operands `carriers` on their last
     axis): per node, the axis of its value that holds the batch (from the end; None: none). root: 'columns' (f
-    holds the batch on axis f_axis), 'reduced' (the root sums it away; blocks merge by `combine`), or 'none'
-    (nothing carries a batch). reason: why it does not stream; '' when it does."""
+    holds the batch on axis f_axis), 'reduced' (a node sums it away, the reducer; blocks merge by its row's
+    `combine`, and the nodes above it, which hold no batch (2 * sum(…), c + sum(…)), are computed once,
+    on the merged value), or 'none' (nothing carries a batch). reason: why it does not stream; '' when it does."""
 
     size: int
     carriers: tuple[str, ...]
     tags: Mapping[int, int | None] = field(repr=False)
     root: str
-    combine: str = ""
+    combine: Combine | None = None
     reason: str = ""
     f_axis: int | None = None
+    reducer: Node | None = field(default=None, repr=False, compare=False)
 
     @property
     def streams(self) -> bool:
@@ -91,94 +59,12 @@ class Streaming:
         return self.tags.get(id(node))
 
 
-def _negative(axis: int, ndim: int) -> int:
-    return axis - ndim if axis >= 0 else axis
-
-
-def _elementwise_tag(problem: Problem, node: Node, tags: list[int | None], size: int) -> int | None:
-    shapes = [problem.shape(arg) for arg in node.args]
-    found: set[int] = set()
-    for index, tag in enumerate(tags):
-        if tag is None:
-            continue
-        own = shapes[index]
-        other = shapes[1 - index] if len(shapes) == 2 else own
-        found.add(-2 if len(own) == 1 and len(aligned(own, other)) == 2 else tag)
-    if len(found) > 1:
-        raise Refused(f"{node.text} combines the batch of one argument with another axis of the other, so each "
-                      "column needs many columns")
-    if not found:
-        return None
-    tag = found.pop()
-    out = problem.shape(node)
-    for index, (arg, arg_tag) in enumerate(zip(node.args, tags, strict=True)):
-        own = shapes[index]
-        view = aligned(own, shapes[1 - index]) if len(shapes) == 2 else own
-        if arg_tag is None and len(view) >= -tag and view[tag] != 1 and out[tag] == size:
-            raise Refused(f"{arg.text} has the batch's size {size} on the batch axis of {node.text} but is not "
-                          "split along it (only operands whose last axis is the batch are)")
-    return tag
-
-
-def _matmul_tag(problem: Problem, node: Node, tags: list[int | None]) -> int | None:
-    (w, x), (tw, tx) = [problem.shape(arg) for arg in node.args], tags
-    contracted = (tw is not None and (tw == -1 or len(w) == 1)) or (tx is not None and (tx == -2 or len(x) == 1))
-    if contracted:
-        raise Refused(f"{node.text} sums over the batch inside a product (it contracts the batch axis), so one "
-                      "column of it needs every column")
-    if tw == -2 and tx == -1:
-        raise Refused(f"{node.text} puts the batch on both of its axes, so each column needs every column")
-    tail = int(len(w) > 1) + int(len(x) > 1)
-    mapped = set()
-    if tw == -2:
-        mapped.add(-2 if len(x) > 1 else -1)
-    if tx == -1:
-        mapped.add(-1)
-    for tag in (tw, tx):
-        if tag is not None and tag <= -3:
-            mapped.add(tag + 2 - tail)
-    if len(mapped) > 1:
-        raise Refused(f"{node.text} holds the batch on two different axes of its arguments")
-    return mapped.pop() if mapped else None
-
-
-def _along_tag(node: Node, ndim: int, tag: int | None) -> int | None:
-    axis = resolved_axis(node, ndim)
-    if tag is not None and (axis is None or _negative(axis, ndim) == tag):
-        raise Refused(f"{node.text} works along the batch axis, so each column of it needs every column")
-    return tag
-
-
-def _matrix_tag(problem: Problem, node: Node, tags: list[int | None]) -> int | None:
-    found = set()
-    for arg, tag in zip(node.args, tags, strict=True):
-        if tag is None:
-            continue
-        if tag >= -2:
-            raise Refused(f"{node.text} treats the last two axes of {arg.text} as a matrix, and the batch is one "
-                          "of them")
-        found.add(tag + len(problem.shape(arg)) - len(problem.shape(node)))
-    if len(found) > 1:
-        raise Refused(f"{node.text} holds the batch on two different axes of its arguments")
-    return found.pop() if found else None
-
-
-def _reduce_tag(node: Node, ndim: int, out_ndim: int, tag: int | None) -> tuple[int | None, bool]:
-    """The tag after a reduction (its axis removed, or kept with size 1), and whether the batch was summed away."""
-    if tag is None:
-        return None, False
-    axis = resolved_axis(node, ndim)
-    if axis is None or _negative(axis, ndim) == tag:
-        return None, True
-    if out_ndim == ndim:  # the reduced axis kept: the batch stays where it was
-        return tag, False
-    return (tag if _negative(axis, ndim) < tag else tag + 1), False
-
-
 def _tags(problem: Problem, carriers: set[str], size: int) -> tuple[dict[int, int | None], Node | None]:
-    """Each node's batch axis, and the node that sums the batch away (the root only); Refused otherwise."""
+    """Each node's batch axis (by its row's batch rule), and the node that sums the batch away (None when none
+    does); Refused otherwise."""
     tags: dict[int, int | None] = {}
     reducer: Node | None = None
+    above: set[int] = set()  # the reducer and the nodes that use its value
     for node in problem.order:
         if node.op == "var":
             tags[id(node)] = -1 if node.name in carriers else None
@@ -186,34 +72,28 @@ def _tags(problem: Problem, carriers: set[str], size: int) -> tuple[dict[int, in
         if node.op == "const":
             tags[id(node)] = None
             continue
-        if reducer is not None and any(arg is reducer for arg in node.args):
-            raise Refused(f"{node.text} uses {reducer.text}, which sums over the whole batch: that needs every "
-                          "block before one value of it")
         args = [tags[id(arg)] for arg in node.args]
+        if any(id(arg) in above for arg in node.args):
+            if any(tag is not None for tag in args):
+                assert reducer is not None
+                raise Refused(f"{node.text} uses {reducer.text}, which sums over the whole batch: that needs every "
+                              "block before one value of it")
+            above.add(id(node))
+            tags[id(node)] = None
+            continue
         rule = PRIMITIVES[node.op].batch
-        ndim = len(problem.shape(node.args[0]))
         if all(tag is None for tag in args):
             tags[id(node)] = None
-        elif rule == "columns":
-            tags[id(node)] = _elementwise_tag(problem, node, args, size)
-        elif rule == "matmul":
-            tags[id(node)] = _matmul_tag(problem, node, args)
-        elif rule == "transpose":
-            tags[id(node)] = args[0] if ndim < 2 or args[0] is None or args[0] <= -3 else -3 - args[0]
-        elif rule == "axis":
-            tags[id(node)] = _along_tag(node, ndim, args[0])
-        elif rule == "matrix":
-            tags[id(node)] = _matrix_tag(problem, node, args)
-        elif rule in (*COMBINES, "reduce"):
-            tags[id(node)], summed = _reduce_tag(node, ndim, len(problem.shape(node)), args[0])
-            if summed and rule not in COMBINES:
-                raise Refused(f"{node.text} reduces over the batch, and its blocks do not combine")
-            if summed:
-                reducer = node
-        else:
-            raise Refused(f"{node.text} needs every column of its argument at once")
-    if reducer is not None and reducer is not problem.root:
-        raise Refused(f"{reducer.text} sums over the batch before the end of the expression")
+            continue
+        tags[id(node)] = rule.tag(node, problem.shape, args, size)
+        if tags[id(node)] is not None:
+            continue
+        if rule.combine is None:  # the rule summed the batch away
+            raise Refused(f"{node.text} reduces over the batch, and its blocks do not combine")
+        if reducer is not None:
+            raise Refused(f"{node.text} and {reducer.text} each sum over the batch")
+        reducer = node
+        above.add(id(node))
     return tags, reducer
 
 
@@ -251,9 +131,9 @@ def streaming(problem: Problem) -> Streaming:
                 continue
             root_tag = tags[id(problem.root)]
             root = "reduced" if reducer is not None else ("columns" if root_tag is not None else "none")
-            combine = PRIMITIVES[reducer.op].batch if reducer is not None else ""
+            combine = PRIMITIVES[reducer.op].batch.combine if reducer is not None else None
             ordered = tuple(name for name in problem.expression.operands if name in subset)
-            return Streaming(size, ordered, tags, root, combine, f_axis=root_tag)
+            return Streaming(size, ordered, tags, root, combine, f_axis=root_tag, reducer=reducer)
     return Streaming(size, (biggest[0],), {}, "none", reason=first_reason)
 
 
@@ -343,7 +223,7 @@ def _vjp_work(problem: Problem, node: Node, active: set[int]) -> int:
     they pass G on unchanged."""
     rule = PRIMITIVES[node.op]
     args = [_nbytes(problem.shape(arg), problem.dtype) for arg in node.args if id(arg) in active]
-    if rule.batch in ("matmul", "transpose"):
+    if rule.batch.argument_sized_vjps:
         return sum(args)
     if not rule.uses:
         return 0

@@ -97,6 +97,8 @@ def test_random_expressions_in_blocks_equal_the_whole(case: Case) -> None:
     ("sum(tanh(X))", {"X": (4, 10)}, "reduced", ("X",)),
     ("mean(X * X, axis=1)", {"X": (4, 10)}, "reduced", ("X",)),
     ("logsumexp(W @ X)", {"W": (3, 4), "X": (4, 10)}, "reduced", ("X",)),
+    ("2 * sum(X)", {"X": (4, 10)}, "reduced", ("X",)),
+    ("c + sum(X) / c", {"X": (4, 10), "c": ()}, "reduced", ("X",)),
 ])
 def test_what_streams(expression: str, shapes: dict[str, tuple[int, ...]], root: str,
                       carriers: tuple[str, ...]) -> None:
@@ -112,7 +114,7 @@ def test_what_streams(expression: str, shapes: dict[str, tuple[int, ...]], root:
     ("z - mean(z, axis=1)", {"z": (4, 10)}, "sums over the whole batch"),
     ("X @ X.T", {"X": (4, 10)}, "contracts the batch axis"),
     ("X.T @ X", {"X": (4, 10)}, "both of its axes"),
-    ("2 * sum(X)", {"X": (4, 10)}, "sums over the whole batch"),
+    ("sum(X) + sum(X * X)", {"X": (4, 10)}, "each sum over the batch"),
     ("X + W.T", {"X": (4, 10), "W": (10, 4)}, "not split along it"),
 ])
 def test_what_is_refused(expression: str, shapes: dict[str, tuple[int, ...]], reason: str) -> None:
@@ -120,6 +122,26 @@ def test_what_is_refused(expression: str, shapes: dict[str, tuple[int, ...]], re
     plan = streaming(problem)
     assert not plan.streams
     assert reason in plan.reason
+
+
+@pytest.mark.parametrize(("expression", "wrt"), [
+    ("(sum(W @ X) + sum(W)) ** 2", ("W", "X")), ("c + sum(X) / c", ("c",)), ("c + sum(X) / c", ("X", "c")),
+])
+def test_nodes_above_a_root_sum_run_once_and_keep_every_contribution(expression: str, wrt: tuple[str, ...]) -> None:
+    rng = np.random.default_rng(4)
+    shapes = {"W": (3, 4), "X": (4, 10), "c": ()}
+    problem = Problem.build(expression, {name: rng.normal(size=shapes[name])
+                                         for name in ("W", "X", "c") if name in expression})
+    plan = streaming(problem)
+    whole = problem.backward(None, wrt)
+    got = Collected({f"d{name}": -1 for name in wrt})
+    grads = backward_blocks(problem, plan, 3, slicing(problem), got.write, wrt)
+    for name in wrt:
+        actual = got.whole(f"d{name}") if name in plan.carriers else grads.grads[name]
+        np.testing.assert_allclose(actual, whole.grads[name], rtol=1e-12)
+    assert set(grads.grads) == {name for name in wrt if name not in plan.carriers}
+    assert {name: len(grads.contributions[name]) for name in wrt} == {name: len(whole.contributions[name])
+                                                                        for name in wrt}
 
 
 def test_columns_picks_an_axis() -> None:

@@ -26,6 +26,7 @@ from ..shapes import (
     transpose_shape,
     unbroadcast,
 )
+from .batch import MATMUL, MATRIX, TRANSPOSE, WHOLE
 from .row import VJP, Forward, Primitive, ShapeRule, solve_accumulation, swap, transpose
 
 
@@ -277,7 +278,7 @@ def matrix_function(name: str, symbol: str, shape: ShapeRule, forward: Forward, 
     """A function of the last two axes (batched over the leading ones, as @ is)."""
     return Primitive(name, symbol, shape, forward, (vjp,), (rule,), (linear,), uses, latex=latex,
                      accumulation=solve_accumulation, check=check, differential=differential, formulas=(formula,),
-                     batch="matrix", exact=exact)
+                     batch=MATRIX, exact=exact)
 
 
 
@@ -285,9 +286,9 @@ ROWS: tuple[Primitive, ...] = (
     Primitive("matmul", "·", lambda n, s: matmul_shape(s[0], s[1], (n.args[0].text, n.args[1].text)), matmul,
               (matmul_vjp_left, matmul_vjp_right), ("{G}·{y}ᵀ", "{x}ᵀ·{G}"), (True, True), "xy", called=False,
               template="{x}·{y}", drawn="infix", product=True, fresh=True, accumulation=matmul_accumulation,
-              unsummed=matmul_unsummed, formulas=("G @ y.T", "x.T @ G"), batch="matmul"),
+              unsummed=matmul_unsummed, formulas=("G @ y.T", "x.T @ G"), batch=MATMUL),
     Primitive("T", "ᵀ", transpose_shape, lambda n, x: transpose(x), (lambda n, g, f, x: swap(g).reshape(x.shape),),
-              ("{G}ᵀ",), (True,), "x", called=False, template="{x}ᵀ", drawn="", formulas=("G.T",), batch="transpose"),
+              ("{G}ᵀ",), (True,), "x", called=False, template="{x}ᵀ", drawn="", formulas=("G.T",), batch=TRANSPOSE),
     matrix_function("trace", "tr", trace_shape, trace, trace_vjp,
                     "{G}·I", "expand(G) * eye(x)", uses="x", latex=r"\operatorname{tr}", linear=True,
                     differential="d tr {x} = tr d{x}"),
@@ -306,7 +307,7 @@ ROWS: tuple[Primitive, ...] = (
               (False, True), "xyf", latex=r"\operatorname{solve}", accumulation=solve_accumulation,
               unsummed=solve_unsummed, check=check_inverse, joint=solve_gradients,
               differential="d({x}⁻¹{y}) = {x}⁻¹·(d{y} − d{x}·{f})",
-              formulas=("-solve(x.T, full(G)) @ f.T", "solve(x.T, full(G))"), batch="matrix"),
+              formulas=("-solve(x.T, full(G)) @ f.T", "solve(x.T, full(G))"), batch=MATRIX),
     Primitive("diag", "diag", diag_shape, diag, (diag_vjp,), ("diag({G})",), (True,), "x",
-              latex=r"\operatorname{diag}", formulas=("diag(full(G))",), batch="whole"),
+              latex=r"\operatorname{diag}", formulas=("diag(full(G))",), batch=WHOLE),
 )

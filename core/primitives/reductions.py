@@ -13,6 +13,7 @@ from ..errors import ShapeError
 from ..nodes import Keyword, Node
 from ..notation import shape_text
 from ..shapes import Array, Shape, along_shape, keeps, reduced_shape, resolved_axis
+from .batch import ALONG_AXIS, REDUCE, Batch, Combine
 from .row import VJP, Forward, Primitive, ShapeRule, count, expand, kept, sum_accumulation, unkept
 
 
@@ -142,7 +143,7 @@ AXIS = (("axis", None), ("keepdims", True))
 def reduction(name: str, symbol: str, forward: Forward, vjp: VJP, rule: str, formula: str, *, uses: str,
               linear: bool = False, latex: str = "", shape: ShapeRule = reduced_shape,
               keywords: tuple[tuple[str, Keyword], ...] = AXIS, differential: str = "",
-              no_formula: str = "", batch: str = "reduce", exact: str = "") -> Primitive:
+              no_formula: str = "", batch: Batch = REDUCE, exact: str = "") -> Primitive:
     """A reduction over an axis (kept with size 1 by default) or over every axis (a scalar)."""
     return Primitive(name, symbol, shape, forward, (vjp,), (rule,), (linear,), uses, keywords=keywords,
                      latex=latex, accumulation=sum_accumulation, differential=differential,
@@ -159,23 +160,43 @@ def extremum(name: str, value: Callable[..., Array], index: Callable[..., Array]
                      "which no formula of wxb's language selects")
 
 
+# ---- How the blocks of a reduction over the batch combine (streaming, wxb.core.chunks) ----
+
+def merge_logsumexp(values: list[Array], counts: list[int], total: int) -> Array:
+    """log Σ_b e^(v_b), with the running maximum taken out first."""
+    stacked = np.stack(values)
+    top = np.max(stacked, axis=0)
+    top = np.where(np.isfinite(top), top, 0)
+    merged: Array = np.log(np.sum(np.exp(stacked - top), axis=0)) + top
+    return merged
+
+
+SUM_BLOCKS = Combine(lambda v, n, total: sum(v[1:], start=v[0]), lambda v, whole, n, total: 1.0)
+MEAN_BLOCKS = Combine(lambda v, n, total: sum((x * (k / total) for x, k in zip(v, n, strict=True)),
+                                              start=np.zeros_like(v[0])),
+                      lambda v, whole, n, total: n / total)
+LOGSUMEXP_BLOCKS = Combine(merge_logsumexp, lambda v, whole, n, total: np.exp(v - whole), reads_values=True)
+
 
 ROWS: tuple[Primitive, ...] = (
     Primitive("softmax", "softmax", along_shape, softmax,
               (lambda n, g, f, x: f * (g - summed(n, g * f, x)),), ("{f} ⊙ ({G} − Σ {G} ⊙ {f})",), (False,), "xf",
               keywords=(("axis", -2),), accumulation=sum_accumulation, formulas=("f * (G - keep_sum(G * f))",),
-              batch="axis"),
+              batch=ALONG_AXIS),
     Primitive("log_softmax", "log_softmax", along_shape, log_softmax,
               (lambda n, g, f, x: g - np.exp(f) * summed(n, g, x),), ("{G} − exp({f}) ⊙ Σ {G}",), (False,), "xf",
               keywords=(("axis", -2),), accumulation=sum_accumulation, formulas=("G - exp(f) * keep_sum(G)",),
-              batch="axis"),
+              batch=ALONG_AXIS),
     reduction("sum", "Σ", reduce_sum, lambda n, g, f, x: expand(n, g, x),
-              "{G} repeated along the summed axes", "expand(G)", uses="x", linear=True, batch="sum"),
+              "{G} repeated along the summed axes", "expand(G)", uses="x", linear=True,
+              batch=REDUCE.summing(SUM_BLOCKS)),
     reduction("mean", "mean", mean, lambda n, g, f, x: expand(n, g / max(count(n, x), 1), x),
-              "{G} / N repeated along the averaged axes", "expand(G / n)", uses="x", linear=True, batch="mean"),
+              "{G} / N repeated along the averaged axes", "expand(G / n)", uses="x", linear=True,
+              batch=REDUCE.summing(MEAN_BLOCKS)),
     reduction("logsumexp", "logsumexp", logsumexp,
               lambda n, g, f, x: kept(n, g, x) * stable_softmax(x, resolved_axis(n, x.ndim)),
-              "{G} ⊙ softmax({x})", "expand(G) * softmax(x)", uses="x", batch="logsumexp"),
+              "{G} ⊙ softmax({x})", "expand(G) * softmax(x)", uses="x",
+              batch=REDUCE.summing(LOGSUMEXP_BLOCKS)),
     extremum("max", np.max, np.argmax, "maximiser"),
     extremum("min", np.min, np.argmin, "minimiser"),
     reduction("norm", "‖·‖", norm, norm_vjp, "{G} ⊙ {x} ⊘ {f}", "x * expand(G / f)", uses="xf",

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..nodes import Keyword, Node
 from ..shapes import Array, Shape, as_matrix_shape, keeps, resolved_axis
+from .batch import COLUMNS, Batch, known
 
 Forward = Callable[..., Array]
 
@@ -67,11 +68,9 @@ class Primitive:
     requires one or the other of every row.
 
     batch: how it treats the batch (the last axis of the operands that carry it), for streaming in blocks of
-    columns (wxb.core.plan): columns (column k of the value from column k of the arguments: elementwise), matmul,
-    transpose, axis (along the node's axis: streams unless that axis is the batch's), matrix (on the last two axes
-    as matrices: streams only with the batch on a leading axis), sum, mean, logsumexp (reductions whose blocks
-    combine when the batch is summed away at the root), reduce (a reduction whose blocks do not combine), whole
-    (needs every column at once)."""
+    columns (wxb.core.plan): one kind of wxb.core.primitives.batch (COLUMNS: column k of the value from column k
+    of the arguments, MATMUL, TRANSPOSE, ALONG_AXIS, MATRIX, REDUCE, WHOLE), a reduction's with the Combine its
+    blocks merge by when the batch is summed away (sum, mean, logsumexp); anything else fails at import."""
 
     name: str
     symbol: str
@@ -101,7 +100,11 @@ class Primitive:
     formulas: tuple[str, ...] = ()
     no_formula: str = ""
     exact: str = ""
-    batch: str = "columns"
+    batch: Batch = COLUMNS
+
+    def __post_init__(self) -> None:
+        if not known(self.batch):
+            raise TypeError(f"{self.name}: batch={self.batch!r} is not a kind of wxb.core.primitives.batch")
 
     @property
     def arity(self) -> int:
