@@ -1,9 +1,9 @@
 """`wxb help functions`, `wxb help operators` and `wxb help FUNCTION`: the expression language, written from the
-table of primitives (wxb.core.rules) and the parser's operator table (wxb.core.expr), so it cannot go stale."""
+table of primitives (wxb.core.primitives) and the parser's syntax table (wxb.core.expr.SYNTAX), so it cannot go
+stale."""
 
 from __future__ import annotations
 
-import ast
 import difflib
 from typing import Any
 
@@ -20,18 +20,12 @@ def _rows() -> dict[str, Any]:
 
 
 def operator_spellings(x: str = "x", y: str = "y", p: str = "p") -> dict[str, str]:
-    """Each operator's primitive name → how an expression writes it, from the parser's table (x + y, -x, x.T);
-    an operator differentiable in its left argument only (**) has the exponent p on its right."""
-    from ..core.expr import BINARY
+    """Each operator's primitive name → how an expression writes it, from the parser's syntax table (x + y, -x,
+    x.T); an operator differentiable in its left argument only (**) has the exponent p on its right."""
+    from ..core.expr import SYNTAX
 
     rows = _rows()
-    left = ast.Name(x)
-    right = {True: ast.Name(y), False: ast.Name(p)}
-    spelled = {name: ast.unparse(ast.BinOp(left, op(), right[len(rows[name].vjps) == 2]))
-               for op, name in BINARY.items()}
-    spelled["neg"] = ast.unparse(ast.UnaryOp(ast.USub(), left))
-    spelled["T"] = ast.unparse(ast.Attribute(left, "T"))
-    return spelled
+    return {row.primitive: row.written(x, y if len(rows[row.primitive].vjps) == 2 else p) for row in SYNTAX}
 
 
 def call_text(row: Any) -> str:

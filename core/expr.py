@@ -29,12 +29,50 @@ __all__ = ["DEFAULT", "DEFAULT_WITHOUT_W", "FUNCTIONS", "Expression", "Expressio
 MAX_LENGTH = 10_000
 MAX_DEPTH = 200
 SHORT_CHAIN = 100  # links of a chain longer than this are labelled by their text as written, not ast.unparse
-NOTATION = {"·": "@", "⊕": "+", "⊙": "*", "ᵀ": ".T", "′": ".T", "−": "-", "×": "*"}
 PRIME = "'"  # Octave's transpose after an operand, a bracket or another prime; elsewhere it opens Python's quote
 DEFAULT = "W @ X + b"
 DEFAULT_WITHOUT_W = "X + b"
 
-BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.MatMult: "matmul", ast.Pow: "pow"}
+
+@dataclass(frozen=True)
+class Syntax:
+    """One operator of the language. node: the Python AST node it is read from; primitive: the row it builds;
+    symbol: how wxb writes it; precedence: how tightly it binds (1 + −, 2 * / @, 3 unary minus, 4 **, 5 an atom
+    such as x.T); form: infix (x + y), prefix (−x) or postfix (x.T); seed: the seed's notation for it."""
+
+    node: type[ast.AST]
+    primitive: str
+    symbol: str
+    precedence: int
+    form: str = "infix"
+    seed: tuple[str, ...] = ()
+
+    def written(self, x: str, y: str = "y") -> str:
+        """The operator applied: 'x + y', '-x', 'x.T' (y, the right side, only for an infix operator)."""
+        if self.form == "prefix":
+            return f"{self.symbol}{x}"
+        if self.form == "postfix":
+            return f"{x}{self.symbol}"
+        return f"{x} {self.symbol} {y}"
+
+
+# The one table of the infix syntax: the parser, the printers and `wxb help operators` read it.
+SYNTAX: tuple[Syntax, ...] = (
+    Syntax(ast.Add, "add", "+", 1, seed=("⊕",)),
+    Syntax(ast.Sub, "sub", "-", 1, seed=("−",)),  # − is the seed's minus, unary too
+    Syntax(ast.Mult, "mul", "*", 2, seed=("⊙", "×")),
+    Syntax(ast.Div, "div", "/", 2),
+    Syntax(ast.MatMult, "matmul", "@", 2, seed=("·",)),
+    Syntax(ast.Pow, "pow", "**", 4),
+    Syntax(ast.USub, "neg", "-", 3, form="prefix"),
+    Syntax(ast.Attribute, "T", ".T", 5, form="postfix", seed=("ᵀ", "′")),
+)
+OPERATORS = {row.primitive: row for row in SYNTAX}
+BINARY = {row.node: row.primitive for row in SYNTAX if row.form == "infix"}
+PREFIX = {row.node: row.primitive for row in SYNTAX if row.form == "prefix"}
+TRANSPOSE = OPERATORS["T"].symbol
+NOTATION = {spelling: row.symbol for row in SYNTAX for spelling in row.seed}
+INFIX_TEXT = " ".join(row.symbol for row in SYNTAX if row.form == "infix")  # '+ - * / @ **'
 # The functions and the keywords each takes, from the table of primitives.
 FUNCTIONS = tuple(name for name, row in PRIMITIVES.items() if row.called)
 KEYWORDS = {name: dict(row.keywords) for name, row in PRIMITIVES.items() if row.called}
@@ -80,9 +118,9 @@ def _normalise(text: str) -> tuple[str, list[int]]:
         if char == PRIME:
             before = "".join(out).rstrip()
             postfix = not quoted and bool(before) and (before[-1].isalnum() or before[-1] in "_)]" or
-                                                       before.endswith(".T"))
+                                                       before.endswith(TRANSPOSE))
             quoted = not postfix and not quoted
-            replacement = ".T" if postfix else char
+            replacement = TRANSPOSE if postfix else char
         out.append(replacement)
         columns.extend([column] * len(replacement))
     columns.append(len(text))
@@ -139,16 +177,16 @@ class _Builder:
                 return inner
             if inner.op == "const":
                 return Node("const", value=-inner.value, text=ast.unparse(node))
-            return Node("neg", (inner,), text=ast.unparse(node))
+            return Node(PREFIX[type(node.op)], (inner,), text=ast.unparse(node))
         if isinstance(node, ast.Attribute):
-            if node.attr != "T":
-                raise self.refuse(f"'.{node.attr}' is not allowed (only .T, the transpose)", node)
+            if f".{node.attr}" != TRANSPOSE:
+                raise self.refuse(f"'.{node.attr}' is not allowed (only {TRANSPOSE}, the transpose)", node)
             return Node("T", (self.build(node.value, depth + 1),), text=ast.unparse(node))
         if isinstance(node, ast.Call):
             return self.call(node, depth)
         kind = _kind(node.op) if isinstance(node, ast.UnaryOp) else _kind(node)
         raise self.refuse(f"{kind} is not allowed in an expression", node,
-                          hint="use operands, numbers, + - * / @ **, .T and " + ", ".join(FUNCTIONS))
+                          hint=f"use operands, numbers, {INFIX_TEXT}, {TRANSPOSE} and " + ", ".join(FUNCTIONS))
 
     def operand(self, node: ast.Name) -> Node:
         """The one node of this operand name."""
@@ -187,7 +225,7 @@ class _Builder:
         op = BINARY.get(type(node.op))
         if op is None:
             raise self.refuse(f"the operator {_kind(node.op)} is not allowed", node,
-                              hint="use + - * / @ or ** with a constant exponent")
+                              hint=f"use {INFIX_TEXT.replace(' **', ' or **')} with a constant exponent")
         if op == "pow":
             exponent = self.build(node.right, depth + 1)
             power = _folded(exponent)

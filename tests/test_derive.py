@@ -22,10 +22,12 @@ import autograd.numpy as anp
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
+from primitive_cases import CASES, SQUARE, M, P
 from test_engine_oracle import Case, cases, well_posed
 
 from wxb.core.derive import DeriveError, derive
 from wxb.core.engine import Problem
+from wxb.core.errors import BiasEnlargesError
 from wxb.core.expr import parse
 from wxb.core.primitives import PRIMITIVES
 
@@ -75,43 +77,7 @@ def round_trip(expr: str, operands: dict[str, np.ndarray], G: np.ndarray | None 
 # ---- every primitive that exists ----
 
 RNG = np.random.default_rng(7)
-M = RNG.uniform(-2, 2, (3, 4))
-P = RNG.uniform(0.5, 2, (3, 4))
-SQUARE = RNG.uniform(-1, 1, (3, 3)) + 3 * np.eye(3)
-PRIMITIVE_CASES = {
-    "add": ("X + b", {"X": M, "b": RNG.uniform(-1, 1, 3)}),
-    "sub": ("X - b", {"X": M, "b": RNG.uniform(-1, 1, (1, 4))}),
-    "mul": ("X * Y", {"X": M, "Y": RNG.uniform(-1, 1, (3, 4))}),
-    "div": ("X / Y", {"X": M, "Y": P}),
-    "neg": ("-X", {"X": M}),
-    "pow": ("X ** 3", {"X": M}),
-    "relu": ("relu(X)", {"X": M}),
-    "tanh": ("tanh(X)", {"X": M}),
-    "sigmoid": ("sigmoid(X)", {"X": M}),
-    "exp": ("exp(X)", {"X": M}),
-    "log": ("log(X)", {"X": P}),
-    "sqrt": ("sqrt(X)", {"X": P}),
-    "abs": ("abs(X)", {"X": M}),
-    "sign": ("sign(X) * X", {"X": M}),
-    "matmul": ("W @ X", {"W": RNG.uniform(-1, 1, (2, 3)), "X": M}),
-    "T": ("X.T", {"X": M}),
-    "softmax": ("softmax(X)", {"X": M}),
-    "log_softmax": ("log_softmax(X, axis=1)", {"X": M}),
-    "sum": ("sum(X, axis=0)", {"X": M}),
-    "mean": ("mean(X, axis=1)", {"X": M}),
-    "logsumexp": ("logsumexp(X)", {"X": M}),
-    "sin": ("sin(X)", {"X": M}),
-    "cos": ("cos(X)", {"X": M}),
-    "log1p": ("log1p(X)", {"X": P}),
-    "softplus": ("softplus(X)", {"X": M}),
-    "trace": ("trace(X)", {"X": SQUARE}),
-    "det": ("det(X)", {"X": SQUARE}),
-    "logdet": ("logdet(X)", {"X": SQUARE}),
-    "inv": ("inv(X)", {"X": SQUARE}),
-    "solve": ("solve(A, B)", {"A": SQUARE, "B": M}),
-    "diag": ("diag(X)", {"X": SQUARE}),
-    "norm": ("norm(X)", {"X": M}),
-}
+DERIVE_CASES = {name: entry.derive for name, entry in CASES.items() if entry.derive is not None}
 
 
 @pytest.mark.parametrize("op", sorted(PRIMITIVES))
@@ -125,7 +91,7 @@ def test_every_row_has_a_formula_per_argument_or_says_why_not(op: str) -> None:
         assert isinstance(done, DeriveError) and row.no_formula in str(done)
     else:
         assert len(row.formulas) == row.arity and all(row.formulas), f"{op}: one formula per argument"
-        assert op in PRIMITIVE_CASES, f"{op} has no case in PRIMITIVE_CASES"
+        assert op in DERIVE_CASES, f"{op} has no derive case in tests/primitive_cases.py"
 
 
 def subprocess_free_derive(expr: str, shapes: dict[str, Shape]) -> DeriveError | None:
@@ -136,9 +102,9 @@ def subprocess_free_derive(expr: str, shapes: dict[str, Shape]) -> DeriveError |
     return None
 
 
-@pytest.mark.parametrize("op", sorted(PRIMITIVE_CASES))
+@pytest.mark.parametrize("op", sorted(DERIVE_CASES))
 def test_each_primitive_formula_equals_backward(op: str) -> None:
-    expr, operands = PRIMITIVE_CASES[op]
+    expr, operands = DERIVE_CASES[op]
     f_shape = Problem.build(expr, operands).f_shape
     G = RNG.uniform(-1, 1, f_shape)
     round_trip(expr, operands, G)
@@ -201,7 +167,25 @@ def test_random_trees_formulas_equal_backward(case: Case) -> None:
         assert reason, f"an undocumented refusal: {error}"
         event(f"derive refused: {reason[0]}")
         assume(False)
-    round_trip(case.text, case.operands, case.G, rtol=1e-8)
+    try:
+        round_trip(case.text, case.operands, case.G, rtol=1e-8)
+    except BiasEnlargesError as error:  # the known bug below, and only it
+        assert KNOWN_OUTER_BROADCAST in str(error) and str(error).startswith("G "), error
+        event("derive wrote a kept G beside a column (a known bug)")
+        assume(False)
+
+
+# A known bug in derive, found when the random trees began drawing from the rows (tests/primitive_cases.py): for
+# a reduction along an axis that keeps it, derive writes the kept G beside an argument broadcast along another axis
+# (dL/dW = G / exp(X), G (1,2,2) and exp(X) (2,2,1)), which wxb refuses as an outer broadcast. When the test below
+# passes, remove it and the skip of KNOWN_OUTER_BROADCAST above.
+KNOWN_OUTER_BROADCAST = "would make an outer sum"
+
+
+@pytest.mark.xfail(strict=True, raises=BiasEnlargesError, reason="derive writes G / exp(X) for an outer broadcast")
+def test_a_kept_G_beside_a_column_is_expanded() -> None:
+    W, X = RNG.uniform(-1, 1, (2, 2, 2)), RNG.uniform(-1, 1, (2, 2, 1))
+    round_trip("sum(W / exp(X), axis=0)", {"W": W, "X": X}, RNG.uniform(-1, 1, (1, 2, 2)))
 
 
 def test_a_1d_bias_gradient_is_its_column() -> None:

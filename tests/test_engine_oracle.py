@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from primitive_cases import ALONG, BINARY, CASES, EMPTY_REDUCTIONS, POSITIVE, REDUCTIONS, UNARY, resolved
 
 from wxb.core.engine import Problem
 from wxb.core.errors import BiasEnlargesError, ShapeError, WxbError
@@ -32,11 +33,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # log(0) of e
 
 Shape = tuple[int, ...]
 NAMES = ("W", "X", "b", "A", "B", "C", "x", "y", "z", "W1", "b2", "T", "H", "K", "U", "V")
-UNARY = ("neg", "relu", "tanh", "sigmoid", "exp", "abs", "pow", "sin", "cos", "softplus")
-POSITIVE = ("log", "sqrt", "pow_frac", "log1p")
-KINKED = ("relu", "abs", "sign")
-REDUCTIONS = ("sum", "mean", "logsumexp", "max", "min", "norm")
-EXTREMES = ("max", "min")
+# The rows the generator shapes by hand; the others it draws from the rows and their entries (tests/primitive_cases.py).
+SHAPED = ("matmul", "T", "trace", "det", "logdet", "inv", "solve", "diag")
 
 
 # ---- Trees: a node knows its shape, renders as text and evaluates with autograd.numpy ----
@@ -72,112 +70,6 @@ class Tree:
         return f"{self.op}({', '.join(a)}{axis}{keep})"
 
 
-def resolved(tree: Tree, ndim: int) -> int | None:
-    """The axis the engine is documented to use: softmax's default is −2, axis 0 for a 1-D argument."""
-    if tree.axis == "default":
-        if tree.op in ("softmax", "log_softmax"):
-            return 0 if ndim == 1 else -2
-        return None
-    assert not isinstance(tree.axis, str)
-    return tree.axis
-
-
-def keeps(tree: Tree, axis: int | None) -> bool:
-    """The documented keepdims: as written, else kept along an axis and dropped over every axis."""
-    return tree.keepdims if tree.keepdims is not None else axis is not None
-
-
-def column(a: Any, other: Any) -> Any:
-    """The convention: a 1-D argument beside one with 2 or more axes is a column (m, 1)."""
-    return anp.reshape(a, (a.shape[0], 1)) if anp.ndim(a) == 1 and anp.ndim(other) >= 2 else a
-
-
-def as_matrix(a: Any) -> Any:
-    """The convention for matrix arguments: a 1-D operand is a column (m, 1)."""
-    return anp.reshape(a, (-1, 1)) if anp.ndim(a) == 1 else a
-
-
-def lse_keep(x: Any, axis: int | None) -> Any:
-    """log Σ e^x, the naive way (values here are moderate), the axis kept."""
-    return anp.log(anp.sum(anp.exp(x), axis=axis, keepdims=True))
-
-
-def oracle_trace(x: Any) -> Any:
-    """Σᵢ Xᵢᵢ over the last two axes, as a masked sum (independent of np.trace)."""
-    m = as_matrix(x)
-    return anp.sum(m * np.eye(m.shape[-2], m.shape[-1]), axis=(-2, -1))
-
-
-def oracle_diag(x: Any) -> Any:
-    """A vector to its diagonal matrix; a (batch of) matrix to its diagonal, as masked sums."""
-    if anp.ndim(x) == 1:
-        return anp.reshape(x, (-1, 1)) * np.eye(x.shape[0])
-    k = min(x.shape[-2:])
-    return anp.sum(x[..., :k, :k] * np.eye(k), axis=-1)
-
-
-def oracle_solve(a: Any, b: Any) -> Any:
-    """A⁻¹B with the batch axes broadcast by adding zeros (autograd sums them back); a 1-D B is a column."""
-    b2 = as_matrix(b)
-    batch = np.broadcast_shapes(a.shape[:-2], b2.shape[:-2])
-    out = anp.linalg.solve(a + np.zeros((*batch, *a.shape[-2:])), b2 + np.zeros((*batch, *b2.shape[-2:])))
-    return out[..., 0] if anp.ndim(b) == 1 else out
-
-
-def reduce(function: Any) -> Any:
-    """An oracle reduction over the tree's axis, keeping it as the engine documents."""
-    def apply(tree: Tree, x: Any) -> Any:
-        axis = resolved(tree, anp.ndim(x))
-        return function(x, axis, keeps(tree, axis))
-    return apply
-
-
-def along(tree: Tree, x: Any, log: bool) -> Any:
-    axis = resolved(tree, anp.ndim(x))
-    return x - lse_keep(x, axis) if log else anp.exp(x - lse_keep(x, axis))
-
-
-# The oracle's table: every row of PRIMITIVES, computed independently with autograd.numpy (a test checks that no
-# row is missing, so a primitive cannot be added untested).
-ORACLE: dict[str, Any] = {
-    "add": lambda t, x, y: column(x, y) + column(y, x),
-    "sub": lambda t, x, y: column(x, y) - column(y, x),
-    "mul": lambda t, x, y: column(x, y) * column(y, x),
-    "div": lambda t, x, y: column(x, y) / column(y, x),
-    "neg": lambda t, x: -x,
-    "pow": lambda t, x: x ** t.power,
-    "relu": lambda t, x: anp.maximum(x, 0.0),
-    "tanh": lambda t, x: anp.tanh(x),
-    "sigmoid": lambda t, x: 1.0 / (1.0 + anp.exp(-x)),
-    "softplus": lambda t, x: anp.log(1.0 + anp.exp(x)),
-    "exp": lambda t, x: anp.exp(x),
-    "log": lambda t, x: anp.log(x),
-    "log1p": lambda t, x: anp.log1p(x),
-    "sqrt": lambda t, x: anp.sqrt(x),
-    "abs": lambda t, x: anp.abs(x),
-    "sign": lambda t, x: anp.sign(x),
-    "sin": lambda t, x: anp.sin(x),
-    "cos": lambda t, x: anp.cos(x),
-    "matmul": lambda t, x, y: anp.matmul(as_matrix(x), y),
-    "T": lambda t, x: anp.reshape(x, (1, -1)) if anp.ndim(x) == 1 else (anp.swapaxes(x, -1, -2) if anp.ndim(x) >= 2
-                                                                        else x),
-    "trace": lambda t, x: oracle_trace(x),
-    "det": lambda t, x: anp.linalg.det(as_matrix(x)),
-    "logdet": lambda t, x: anp.linalg.slogdet(as_matrix(x))[1],
-    "inv": lambda t, x: anp.reshape(anp.linalg.inv(as_matrix(x)), x.shape),
-    "solve": lambda t, a, b: oracle_solve(as_matrix(a), b),
-    "diag": lambda t, x: oracle_diag(x),
-    "softmax": lambda t, x: along(t, x, log=False),
-    "log_softmax": lambda t, x: along(t, x, log=True),
-    "sum": reduce(lambda x, axis, keep: anp.sum(x, axis=axis, keepdims=keep)),
-    "mean": reduce(lambda x, axis, keep: anp.mean(x, axis=axis, keepdims=keep)),
-    "logsumexp": reduce(lambda x, axis, keep: anp.log(anp.sum(anp.exp(x), axis=axis, keepdims=keep))),
-    "max": reduce(lambda x, axis, keep: anp.max(x, axis=axis, keepdims=keep)),
-    "min": reduce(lambda x, axis, keep: anp.min(x, axis=axis, keepdims=keep)),
-    "norm": reduce(lambda x, axis, keep: anp.sqrt(anp.sum(x * x, axis=axis, keepdims=keep))),
-}
-
-
 def evaluate(tree: Tree, env: dict[str, Any], kinks: list[np.ndarray] | None = None) -> Any:
     """The tree's value, computed independently with autograd.numpy (differentiable by autograd)."""
     op = tree.op
@@ -186,17 +78,25 @@ def evaluate(tree: Tree, env: dict[str, Any], kinks: list[np.ndarray] | None = N
     if op == "const":
         return anp.array(tree.value)
     xs = [evaluate(arg, env, kinks) for arg in tree.args]
-    if kinks is not None and op in KINKED:
-        kinks.append(np.asarray(xs[0], dtype=np.float64))
-    if kinks is not None and op == "norm":  # ‖x‖ = 0 is a kink (autograd's gradient there is nan, wxb's 0)
-        kinks.append(np.asarray(ORACLE[op](tree, *xs), dtype=np.float64))
-    if kinks is not None and op in EXTREMES:  # a tie between the two largest entries is a kink too
-        x = np.asarray(xs[0], dtype=np.float64)
-        axis = resolved(tree, x.ndim)
-        top = np.sort(x.reshape(-1) if axis is None else np.moveaxis(x, axis, -1), axis=-1)
-        if top.shape[-1] > 1:
-            kinks.append(top[..., -1] - top[..., -2] if op == "max" else top[..., 1] - top[..., 0])
-    return ORACLE[op](tree, *xs)
+    entry = CASES[op]
+    if kinks is not None and entry.kink:
+        kinks.append(kink_distance(tree, entry.kink, xs, entry.oracle(tree, *xs)))
+    return entry.oracle(tree, *xs)
+
+
+def kink_distance(tree: Tree, kind: str, xs: list[Any], value: Any) -> np.ndarray:
+    """How far the example is from the row's kink: its argument or value from 0 (relu, abs, sign; ‖x‖ = 0, where
+    autograd's gradient is nan and wxb's 0), or the gap between the two largest (or smallest) entries (max, min)."""
+    if kind == "argument":
+        return np.asarray(xs[0], dtype=np.float64)
+    if kind == "value":
+        return np.asarray(value, dtype=np.float64)
+    x = np.asarray(xs[0], dtype=np.float64)
+    axis = resolved(tree, x.ndim)
+    top = np.sort(x.reshape(-1) if axis is None else np.moveaxis(x, axis, -1), axis=-1)
+    if top.shape[-1] <= 1:
+        return np.ones(())
+    return top[..., -1] - top[..., -2] if kind == "top tie" else top[..., 1] - top[..., 0]
 
 
 # ---- The generator: top-down from the shape each node must have ----
@@ -263,17 +163,18 @@ class Generator:
         kind = self.draw(st.sampled_from(kinds))
         return getattr(self, kind)(shape, depth - 1)
 
+    def power(self, op: str, domain: str) -> float:
+        """The exponent of ** in this domain (1 for a row without one)."""
+        powers = CASES[op].powers.get(domain)
+        return self.draw(st.sampled_from(powers)) if powers else 1.0
+
     def unary(self, shape: Shape, depth: int) -> Tree:
         op = self.draw(st.sampled_from(UNARY))
-        power = self.draw(st.sampled_from([1.0, 2.0, 3.0])) if op == "pow" else 1.0
-        return Tree(op, shape, (self.node(shape, depth),), power=power)
+        return Tree(op, shape, (self.node(shape, depth),), power=self.power(op, "real"))
 
     def positive(self, shape: Shape, depth: int) -> Tree:
         op = self.draw(st.sampled_from(POSITIVE))
-        arg = self.positive_node(shape, depth)
-        if op == "pow_frac":
-            return Tree("pow", shape, (arg,), power=self.draw(st.sampled_from([0.5, -1.0, 1.5, -0.5])))
-        return Tree(op, shape, (arg,))
+        return Tree(op, shape, (self.positive_node(shape, depth),), power=self.power(op, "positive"))
 
     def small_shape(self, shape: Shape) -> Shape:
         """A shape that broadcasts to `shape` without enlarging it, under the column convention."""
@@ -286,10 +187,10 @@ class Generator:
         return tuple(1 if self.draw(st.booleans()) else n for n in suffix)
 
     def binary(self, shape: Shape, depth: int) -> Tree:
-        op = self.draw(st.sampled_from(["add", "sub", "mul", "div"]))
+        op = self.draw(st.sampled_from(BINARY))
         small = self.small_shape(shape)
         full_left = self.draw(st.booleans())
-        if op == "div":
+        if "positive" in CASES[op].domains:  # a denominator: its right argument > 0
             if full_left:
                 return Tree(op, shape, (self.node(shape, depth), self.positive_node(small, depth)))
             return Tree(op, shape, (self.node(small, depth), self.positive_node(shape, depth)))
@@ -398,14 +299,13 @@ class Generator:
             axis = position if negative == -2 and len(arg_shape) == 1 else self.draw(st.sampled_from([position,
                                                                                                        negative]))
             keepdims = False
-        ops = ["sum"] if reduced_size == 0 else ["sum", "mean", "logsumexp", "max", "min", "norm"]
-        op = self.draw(st.sampled_from(ops))
+        op = self.draw(st.sampled_from(EMPTY_REDUCTIONS if reduced_size == 0 else REDUCTIONS))
         if keepdims is None and axis in ("default", None) and shape != ():
             keepdims = True
         return Tree(op, shape, (self.node(arg_shape, depth),), axis=axis, keepdims=keepdims)
 
     def along(self, shape: Shape, depth: int) -> Tree:
-        op = self.draw(st.sampled_from(["softmax", "log_softmax"]))
+        op = self.draw(st.sampled_from(ALONG))
         choices: list[int | str | None] = ["default", "default", None, *range(len(shape)),
                                            *(a for a in range(-len(shape), 0) if not (a == -2 and len(shape) == 1))]
         return Tree(op, shape, (self.node(shape, depth),), axis=self.draw(st.sampled_from(choices)))
@@ -753,14 +653,3 @@ def test_a_flat_relu_under_a_product_keeps_every_other_entry_finite() -> None:
     grads = problem.backward(None)
     assert np.isfinite(grads["W"]).all() and np.isfinite(grads["X"]).all()
     np.testing.assert_array_equal(grads["X"], [[0.0, 0.25], [0.5, 0.5]])
-
-
-# ---- Every row has an oracle ----
-
-def test_every_primitive_has_an_oracle() -> None:
-    """A row of the table without an entry in ORACLE would go untested by the property tests above."""
-    from wxb.core.primitives import PRIMITIVES
-
-    missing = sorted(set(PRIMITIVES) - set(ORACLE))
-    assert not missing, f"rows without an autograd oracle: {missing}"
-    assert not set(ORACLE) - set(PRIMITIVES)
