@@ -66,7 +66,7 @@ def test_json_null_reads_back_as_nan() -> None:
 
 
 def test_quiet_silences_notes_but_not_warnings() -> None:
-    args = ("derive", "--format", "json")
+    args = ("derive", "-e", "W @ X + b", "--format", "json")  # names only: a note says nothing is summed
     assert "wxb: note:" in wxb(*args).stderr
     quiet = wxb(*args, "-q")
     assert quiet.returncode == 0 and quiet.stderr == "" and quiet.stdout == wxb(*args).stdout

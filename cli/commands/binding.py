@@ -4,8 +4,10 @@ problem."""
 from __future__ import annotations
 
 import keyword
+import re
 import unicodedata
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -149,3 +151,30 @@ def _build(expression: core.Expression, bound: dict[str, Array], weak: list[str]
     except core.BindingError as exc:
         raise InputError(str(exc), hint=f"bind the operands of {expression.text} with NAME=SOURCE (-W, -X, -b "
                          f"and -T bind W, X, b and T): {', '.join(expression.operands)}") from None
+
+
+SIZE_NAMES = re.compile(r"[A-Za-z_]\w*|\d+")
+SIZES = (3, 4, 5, 2, 6, 7, 8)  # drawn sizes for symbolic ones: distinct, so that a transpose cannot fit by chance
+
+
+def sized(bindings: list[str] | None) -> tuple[list[str] | None, dict[str, int]]:
+    """Bindings with symbolic sizes (W=mxk, b=m) made concrete, the same name the same size, distinct names
+    distinct sizes; and the sizes chosen. A spec that names a file is data, whatever it looks like."""
+    if not bindings:
+        return bindings, {}
+    chosen: dict[str, int] = {}
+    out = []
+    for binding in bindings:
+        name, equals, spec = binding.partition("=")
+        parts = re.split(r"\s*[x×]\s*", spec.strip()) if equals else []
+        symbolic = parts and all(SIZE_NAMES.fullmatch(p) for p in parts) and any(not p.isdigit() for p in parts)
+        if symbolic and not Path(spec).exists():
+            for part in parts:
+                if not part.isdigit() and part not in chosen:
+                    if len(chosen) >= len(SIZES):
+                        raise InputError("too many symbolic sizes", operand=f"{name}=",
+                                         hint=f"use at most {len(SIZES)} names")
+                    chosen[part] = SIZES[len(chosen)]
+            binding = f"{name}=" + "x".join(p if p.isdigit() else str(chosen[p]) for p in parts)
+        out.append(binding)
+    return out, chosen

@@ -16,13 +16,12 @@ from ..errors import InputError
 from ..model import OutputChoice, Sources
 from ..read.operands import read_operands
 from ..write.output import json_document, write_text
+from .binding import sized
 from .present import descriptive_format, show
 
 CLAIM = re.compile(r"\s*dL\s*/\s*d([A-Za-z_]\w*)\s*=\s*(.+?)\s*")
 NUMBERS = re.compile(r"\s*d([A-Za-z_]\w*)\s*=\s*(.+?)\s*")
 DEFINITION = re.compile(r"\s*(z\d*)\s*=\s*(.+?)\s*")
-SIZE_NAMES = re.compile(r"[A-Za-z_]\w*|\d+")
-SIZES = (3, 4, 5, 2, 6, 7, 8)  # drawn sizes for symbolic ones: distinct, so that a transpose cannot fit by chance
 
 
 @dataclass(frozen=True)
@@ -118,29 +117,6 @@ def assumptions(specs: Sequence[str], expression: core.Expression) -> dict[str, 
             raise InputError(f"{name} is not an operand of f = {expression.text}", operand="--assume")
         found[name] = kind
     return found
-
-
-def sized(bindings: list[str] | None) -> tuple[list[str] | None, dict[str, int]]:
-    """Bindings with symbolic sizes (W=mxk, b=m) made concrete, the same name the same size, distinct names
-    distinct sizes; and the sizes chosen. A spec that names a file is data, whatever it looks like."""
-    if not bindings:
-        return bindings, {}
-    chosen: dict[str, int] = {}
-    out = []
-    for binding in bindings:
-        name, equals, spec = binding.partition("=")
-        parts = re.split(r"\s*[x×]\s*", spec.strip()) if equals else []
-        symbolic = parts and all(SIZE_NAMES.fullmatch(p) for p in parts) and any(not p.isdigit() for p in parts)
-        if symbolic and not Path(spec).exists():
-            for part in parts:
-                if not part.isdigit() and part not in chosen:
-                    if len(chosen) >= len(SIZES):
-                        raise InputError("too many symbolic sizes", operand=f"{name}=",
-                                         hint=f"use at most {len(SIZES)} names")
-                    chosen[part] = SIZES[len(chosen)]
-            binding = f"{name}=" + "x".join(p if p.isdigit() else str(chosen[p]) for p in parts)
-        out.append(binding)
-    return out, chosen
 
 
 def check_claims(sources: Sources, request: Request, out: OutputChoice) -> bool:

@@ -25,7 +25,7 @@ from ..read.textparse import note
 from ..show.diagnosis import nonfinite_warnings
 from ..show.notation import bmatrix, identifier_latex
 from ..write.output import json_document, write_text
-from .binding import load, parse_bindings
+from .binding import load, parse_bindings, sized
 from .present import descriptive_format, show
 
 Array = np.ndarray[Any, np.dtype[Any]]
@@ -135,8 +135,6 @@ SEED_SIZES = ["W=mxk", "X=kxn", "b=m"]  # the seed's f = W·X ⊕ b: b a column,
 def with_sizes(sources: Sources, loss: str | None) -> Sources:
     """Symbolic sizes (W=mxk, b=m) made concrete, which the formulas do not depend on; with nothing given at all,
     the seed's own sizes, so that `wxb derive` answers dL/db = sum(G, axis=1) as the seed asked."""
-    from .claim import sized
-
     nothing = sources.expr is None and not sources.bindings and sources.bundle is None and \
         not any(sources.shorthands.values()) and sources.G is None
     bindings, chosen = sized(SEED_SIZES if nothing else sources.bindings)
