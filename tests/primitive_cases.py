@@ -129,6 +129,7 @@ ROW = RNG.uniform(-1, 1, (1, 4))
 COLUMN = RNG.uniform(-1, 1, 3)
 OTHER = RNG.uniform(-1, 1, (3, 4))
 WIDE = RNG.uniform(-1, 1, (2, 3))
+UNIT = RNG.uniform(-0.9, 0.9, (3, 4))  # inside arcsin's and arccos's domain, away from tan's poles
 
 
 def of_x(expression: str, x: np.ndarray = M) -> DerivedCase:
@@ -157,6 +158,15 @@ CASES: dict[str, Entry] = {
                   undrawn="flat on each side of 0: drawn, it would zero every gradient beneath it"),
     "sin": Entry(lambda t, x: anp.sin(x), of_x("sin(X)")),
     "cos": Entry(lambda t, x: anp.cos(x), of_x("cos(X)")),
+    "tan": Entry(lambda t, x: anp.tan(x), of_x("tan(X)", UNIT), domains=(),
+                 undrawn="poles at ±π/2: a random tree's argument may sit on one"),
+    "arctan": Entry(lambda t, x: anp.arctan(x), of_x("arctan(X)")),
+    "arcsin": Entry(lambda t, x: anp.arcsin(x), of_x("arcsin(X)", UNIT), domains=(),
+                    undrawn="defined on [−1, 1] only: a random tree's argument leaves it"),
+    "arccos": Entry(lambda t, x: anp.arccos(x), of_x("arccos(X)", UNIT), domains=(),
+                    undrawn="defined on [−1, 1] only: a random tree's argument leaves it"),
+    "sinh": Entry(lambda t, x: anp.sinh(x), of_x("sinh(X)")),
+    "cosh": Entry(lambda t, x: anp.cosh(x), of_x("cosh(X)")),
     "matmul": Entry(lambda t, x, y: anp.matmul(as_matrix(x), y), ("W @ X", {"W": WIDE, "X": M})),
     "T": Entry(lambda t, x: transposed(x), of_x("X.T")),
     "trace": Entry(lambda t, x: oracle_trace(x), of_x("trace(X)", SQUARE)),

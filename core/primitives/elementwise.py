@@ -5,11 +5,16 @@ Each VJP is written for the broadcast shape; the engine sums it back to the argu
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 
+from ..errors import WxbError
 from ..nodes import Node
 from ..shapes import Array, elementwise_shape
 from .row import VJP, Forward, Primitive
+
+Check = Callable[[Node, Sequence[Array], Array], None]
 
 
 def sigmoid(x: Array) -> Array:
@@ -35,11 +40,23 @@ def power_vjp(node: Node, g: Array, x: Array) -> Array:
 
 
 def unary(name: str, forward: Forward, vjp: VJP, rule: str, formula: str, *, uses: str, linear: bool = False,
-          symbol: str = "", template: str = "", drawn: str = "call", factor: str = "") -> Primitive:
-    """An elementwise function of one argument; factor: its diagonal Jacobian (default diag(vec name′(x)))."""
+          symbol: str = "", template: str = "", drawn: str = "call", factor: str = "",
+          check: Check | None = None) -> Primitive:
+    """An elementwise function of one argument; factor: its diagonal Jacobian (default diag(vec name′(x)));
+    check: refuses an argument outside the domain."""
     return Primitive(name, symbol or name, elementwise_shape, forward, (vjp,), (rule,), (linear,), uses,
                      called=not template, template=template, drawn=drawn, elementwise=True,
-                     factors=(factor or f"diag(vec {symbol or name}′({{x}}))",), formulas=(formula,))
+                     factors=(factor or f"diag(vec {symbol or name}′({{x}}))",), formulas=(formula,), check=check)
+
+
+def within_one(node: Node, args: Sequence[Array], value: Array) -> None:
+    """arcsin and arccos: every finite entry of the argument in [−1, 1], else one error naming the node."""
+    x = args[0]
+    outside = np.isfinite(x) & (np.abs(x) > 1)
+    if np.any(outside):
+        at = tuple(int(i) for i in np.argwhere(outside)[0])
+        raise WxbError(f"{node.text}: {node.args[0].text} has {float(x[at])!r} at {list(at)}, outside "
+                       f"{node.op}'s domain [−1, 1]", hint=f"{node.op} takes values from −1 to 1")
 
 
 def binary(name: str, symbol: str, forward: Forward, vjp_x: VJP, vjp_y: VJP, rule_x: str, rule_y: str,
@@ -101,4 +118,16 @@ ROWS: tuple[Primitive, ...] = (
           "{G} ⊙ cos({x})", "G * cos(x)", uses="x"),
     unary("cos", lambda n, x: np.cos(x),               lambda n, g, f, x: -g * np.sin(x),
           "−{G} ⊙ sin({x})", "-G * sin(x)", uses="x"),
+    unary("tan", lambda n, x: np.tan(x),               lambda n, g, f, x: g * (1 + f * f),
+          "{G} ⊙ (1 + {f}²)", "G * (1 + f ** 2)", uses="f"),
+    unary("arctan", lambda n, x: np.arctan(x),         lambda n, g, f, x: g / (1 + x * x),
+          "{G} ⊘ (1 + {x}²)", "G / (1 + x ** 2)", uses="x"),
+    unary("arcsin", lambda n, x: np.arcsin(x),         lambda n, g, f, x: g / np.sqrt(1 - x * x),
+          "{G} ⊘ √(1 − {x}²)", "G / sqrt(1 - x ** 2)", uses="x", check=within_one),
+    unary("arccos", lambda n, x: np.arccos(x),         lambda n, g, f, x: -g / np.sqrt(1 - x * x),
+          "−{G} ⊘ √(1 − {x}²)", "-G / sqrt(1 - x ** 2)", uses="x", check=within_one),
+    unary("sinh", lambda n, x: np.sinh(x),             lambda n, g, f, x: g * np.cosh(x),
+          "{G} ⊙ cosh({x})", "G * cosh(x)", uses="x"),
+    unary("cosh", lambda n, x: np.cosh(x),             lambda n, g, f, x: g * np.sinh(x),
+          "{G} ⊙ sinh({x})", "G * sinh(x)", uses="x"),
 )
