@@ -110,7 +110,9 @@ class Entry:
     argument > 0: log's, a denominator); () for not at all, with the reason in `undrawn`. powers: the exponents
     drawn for ** in each domain. kink: where the oracle skips an example, 'argument' (within 1e-3 of 0),
     'value' (the value within 1e-3 of 0), 'top tie' or 'bottom tie' (the two largest, or smallest, entries
-    within 1e-3). empty: a reduction defined over zero entries (drawn over an empty axis too)."""
+    within 1e-3). empty: a reduction defined over zero entries (drawn over an empty axis too). formula_args: the
+    arguments at which the row's formula templates, evaluated with NumPy, must equal autograd's VJP of the oracle
+    (on the plain tree: no axis=, no keepdims=, power 1)."""
 
     oracle: Oracle
     derive: DerivedCase | None
@@ -119,6 +121,17 @@ class Entry:
     kink: str = ""
     empty: bool = False
     undrawn: str = ""
+    formula_args: tuple[np.ndarray, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plain:
+    """The oracle's tree for a row called plainly, f(x): no axis=, no keepdims=, power 1."""
+
+    op: str
+    axis: str = "default"
+    keepdims: None = None
+    power: float = 1.0
 
 
 RNG = np.random.default_rng(7)
@@ -148,33 +161,36 @@ CASES: dict[str, Entry] = {
     "relu": Entry(lambda t, x: anp.maximum(x, 0.0), of_x("relu(X)"), kink="argument"),
     "tanh": Entry(lambda t, x: anp.tanh(x), of_x("tanh(X)")),
     "sigmoid": Entry(lambda t, x: 1.0 / (1.0 + anp.exp(-x)), of_x("sigmoid(X)")),
-    "softplus": Entry(lambda t, x: anp.log(1.0 + anp.exp(x)), of_x("softplus(X)")),
+    "softplus": Entry(lambda t, x: anp.log(1.0 + anp.exp(x)), of_x("softplus(X)"), formula_args=(M,)),
     "exp": Entry(lambda t, x: anp.exp(x), of_x("exp(X)")),
     "log": Entry(lambda t, x: anp.log(x), of_x("log(X)", P), domains=("positive",)),
-    "log1p": Entry(lambda t, x: anp.log1p(x), of_x("log1p(X)", P), domains=("positive",)),
+    "log1p": Entry(lambda t, x: anp.log1p(x), of_x("log1p(X)", P), domains=("positive",), formula_args=(P,)),
     "sqrt": Entry(lambda t, x: anp.sqrt(x), of_x("sqrt(X)", P), domains=("positive",)),
     "abs": Entry(lambda t, x: anp.abs(x), of_x("abs(X)"), kink="argument"),
     "sign": Entry(lambda t, x: anp.sign(x), of_x("sign(X) * X"), domains=(), kink="argument",
                   undrawn="flat on each side of 0: drawn, it would zero every gradient beneath it"),
-    "sin": Entry(lambda t, x: anp.sin(x), of_x("sin(X)")),
-    "cos": Entry(lambda t, x: anp.cos(x), of_x("cos(X)")),
-    "tan": Entry(lambda t, x: anp.tan(x), of_x("tan(X)", UNIT), domains=(),
+    "sin": Entry(lambda t, x: anp.sin(x), of_x("sin(X)"), formula_args=(M,)),
+    "cos": Entry(lambda t, x: anp.cos(x), of_x("cos(X)"), formula_args=(M,)),
+    "tan": Entry(lambda t, x: anp.tan(x), of_x("tan(X)", UNIT), domains=(), formula_args=(UNIT,),
                  undrawn="poles at ±π/2: a random tree's argument may sit on one"),
-    "arctan": Entry(lambda t, x: anp.arctan(x), of_x("arctan(X)")),
-    "arcsin": Entry(lambda t, x: anp.arcsin(x), of_x("arcsin(X)", UNIT), domains=(),
+    "arctan": Entry(lambda t, x: anp.arctan(x), of_x("arctan(X)"), formula_args=(M,)),
+    "arcsin": Entry(lambda t, x: anp.arcsin(x), of_x("arcsin(X)", UNIT), domains=(), formula_args=(UNIT,),
                     undrawn="defined on [−1, 1] only: a random tree's argument leaves it"),
-    "arccos": Entry(lambda t, x: anp.arccos(x), of_x("arccos(X)", UNIT), domains=(),
+    "arccos": Entry(lambda t, x: anp.arccos(x), of_x("arccos(X)", UNIT), domains=(), formula_args=(UNIT,),
                     undrawn="defined on [−1, 1] only: a random tree's argument leaves it"),
-    "sinh": Entry(lambda t, x: anp.sinh(x), of_x("sinh(X)")),
-    "cosh": Entry(lambda t, x: anp.cosh(x), of_x("cosh(X)")),
+    "sinh": Entry(lambda t, x: anp.sinh(x), of_x("sinh(X)"), formula_args=(M,)),
+    "cosh": Entry(lambda t, x: anp.cosh(x), of_x("cosh(X)"), formula_args=(M,)),
     "matmul": Entry(lambda t, x, y: anp.matmul(as_matrix(x), y), ("W @ X", {"W": WIDE, "X": M})),
     "T": Entry(lambda t, x: transposed(x), of_x("X.T")),
-    "trace": Entry(lambda t, x: oracle_trace(x), of_x("trace(X)", SQUARE)),
-    "det": Entry(lambda t, x: anp.linalg.det(as_matrix(x)), of_x("det(X)", SQUARE)),
-    "logdet": Entry(lambda t, x: anp.linalg.slogdet(as_matrix(x))[1], of_x("logdet(X)", SQUARE)),
-    "inv": Entry(lambda t, x: anp.reshape(anp.linalg.inv(as_matrix(x)), x.shape), of_x("inv(X)", SQUARE)),
-    "solve": Entry(lambda t, a, b: oracle_solve(as_matrix(a), b), ("solve(A, B)", {"A": SQUARE, "B": M})),
-    "diag": Entry(lambda t, x: oracle_diag(x), of_x("diag(X)", SQUARE)),
+    "trace": Entry(lambda t, x: oracle_trace(x), of_x("trace(X)", SQUARE), formula_args=(SQUARE,)),
+    "det": Entry(lambda t, x: anp.linalg.det(as_matrix(x)), of_x("det(X)", SQUARE), formula_args=(SQUARE,)),
+    "logdet": Entry(lambda t, x: anp.linalg.slogdet(as_matrix(x))[1], of_x("logdet(X)", SQUARE),
+                    formula_args=(SQUARE,)),
+    "inv": Entry(lambda t, x: anp.reshape(anp.linalg.inv(as_matrix(x)), x.shape), of_x("inv(X)", SQUARE),
+                 formula_args=(SQUARE,)),
+    "solve": Entry(lambda t, a, b: oracle_solve(as_matrix(a), b), ("solve(A, B)", {"A": SQUARE, "B": M}),
+                   formula_args=(SQUARE, M)),
+    "diag": Entry(lambda t, x: oracle_diag(x), of_x("diag(X)", SQUARE), formula_args=(SQUARE,)),
     "softmax": Entry(along(log=False), of_x("softmax(X)")),
     "log_softmax": Entry(along(log=True), of_x("log_softmax(X, axis=1)")),
     "sum": Entry(reduce(lambda x, axis, keep: anp.sum(x, axis=axis, keepdims=keep)), of_x("sum(X, axis=0)"),
@@ -185,7 +201,7 @@ CASES: dict[str, Entry] = {
     "max": Entry(reduce(lambda x, axis, keep: anp.max(x, axis=axis, keepdims=keep)), None, kink="top tie"),
     "min": Entry(reduce(lambda x, axis, keep: anp.min(x, axis=axis, keepdims=keep)), None, kink="bottom tie"),
     "norm": Entry(reduce(lambda x, axis, keep: anp.sqrt(anp.sum(x * x, axis=axis, keepdims=keep))), of_x("norm(X)"),
-                  kink="value"),
+                  kink="value", formula_args=(M,)),
 }
 
 
