@@ -22,10 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Problem, _closure, _needed_values
+from .engine import Problem
+from .evaluation import closure
 from .expr import Node
 from .primitives import PRIMITIVES
 from .primitives.batch import Combine, Refused
+from .reverse import needed_values
 
 Shape = tuple[int, ...]
 Array = np.ndarray[Any, np.dtype[Any]]
@@ -208,8 +210,8 @@ def estimate(problem: Problem, *, wrt: tuple[str, ...] | None, resident: Iterabl
         results = 0 if problem.root.op != "var" else f_bytes
         return Estimate(held, sum(sizes.values()), results, f_bytes * (2 if text_output else 0))
     active = problem.depends_on(set(wrt))
-    wanted = _needed_values(problem, active) | ({id(problem.root)} if upstream == "made" else set())
-    computed = _closure(problem, wanted)  # the values the forward pass of reverse mode computes
+    wanted = needed_values(problem, active) | ({id(problem.root)} if upstream == "made" else set())
+    computed = closure(problem, wanted)  # the values the forward pass of reverse mode computes
     values = sum(size for key, size in sizes.items() if key in computed)
     values += max((_vjp_work(problem, node, active) for node in problem.intermediates() if id(node) in active),
                   default=0) + (f_bytes if upstream in ("made", "given") else 0)

@@ -18,7 +18,7 @@ def problem() -> Problem:
 
 def test_explain_computes_each_value_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """G comes from f in the backward pass's own forward pass (explain used to compute f first, then again)."""
-    from wxb.core import engine
+    from wxb.core import evaluation as engine
 
     rng = np.random.default_rng(1)
     problem = Problem.build("W @ X + b", {"W": rng.standard_normal((3, 3)), "X": rng.standard_normal((3, 4)),
