@@ -43,9 +43,15 @@ def is_package(name: str) -> bool:
 
 
 def imported(name: str, tree: ast.AST) -> Iterator[str]:
-    """Every module the source imports (absolute names), wherever the import stands, wxb's own or not."""
+    """Every module the source imports when it runs (absolute names), wherever the import stands, wxb's own or
+    not; imports under `if TYPE_CHECKING:` are the type checker's only and are left out."""
     package = name if is_package(name) else name.rpartition(".")[0]
+    typing_only = {id(inner) for block in ast.walk(tree) if isinstance(block, ast.If) and
+                   ast.unparse(block.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+                   for stmt in block.body for inner in ast.walk(stmt)}  # read by the type checker, never run
     for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -171,7 +177,8 @@ def test_the_checks_can_fail() -> None:
     """The circle finder and the I/O scan see what they look for."""
     assert cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert cycle({"a": {"b"}, "b": set()}) == []
-    tree = ast.parse("def f():\n    import rich.console\n    from ..cli import app\n    from . import notation, x\n")
+    tree = ast.parse("def f():\n    import rich.console\n    from ..cli import app\n    from . import notation, x\n"
+                     "if TYPE_CHECKING:\n    from . import engine\n")
     assert set(imported("wxb.core.expr", tree)) == {"rich.console", "wxb.cli.app", "wxb.core", "wxb.core.notation"}
     assert cycle(units("wxb.core")) == [] and "wxb.core.primitives" in units("wxb.core")["wxb.core.expr"]
 
