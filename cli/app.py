@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from .env import Environment, current, using
 from .errors import ExitStatus
 from .options import (
     CheckFormatOption,
@@ -36,7 +37,7 @@ from .options import (
     SourceHeaderOption,
     WrtOption,
     operand_options,
-    output_switches,
+    switched_environment,
 )
 
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
@@ -85,7 +86,7 @@ def guarded(command: F) -> F:
         try:
             import numpy as np
 
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"), using(Environment.from_process()):  # the terminal's state, read once
                 return command(*args, **kwargs)
         except typer.Exit:
             raise
@@ -136,7 +137,7 @@ def _on_dask(dask: bool, scheduler: str | None) -> Any:
 def _in_memory(command: str, dask: bool, scheduler: str | None) -> None:
     """jacobian, check and explain compute in memory: say so when --dask or --scheduler was asked for."""
     if dask or scheduler is not None:
-        from .read.textparse import note
+        from .env import note
 
         note(f"{command} computes in memory: {'--scheduler' if scheduler else '--dask'} is for forward and backward")
 
@@ -349,8 +350,8 @@ def convert(
     """
     from .commands.convert import convert as run
 
-    output_switches(pretty=False, quiet=quiet, no_color=False)
-    run(source, output, transpose=transpose, delimiter=delimiter, header=header)
+    with using(switched_environment(pretty=False, quiet=quiet, no_color=False)):
+        run(source, output, transpose=transpose, delimiter=delimiter, header=header)
 
 
 @app.command(context_settings=HELP_OPTIONS)
@@ -418,8 +419,9 @@ def help_alias(argv: list[str], commands: list[str]) -> list[str]:
 
 def show_topic(text: str) -> None:
     """A help topic: on a terminal through Rich (its headings bold), elsewhere the same text without colour."""
-    if not sys.stdout.isatty():
-        sys.stdout.write(text)
+    env = current()
+    if not env.stdout_isatty:
+        print(text, end="", file=env.stdout)
         return
     from rich.text import Text
 

@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 from conftest import WXB, shell, wxb
 
+from wxb.cli.env import Environment, using
 from wxb.cli.errors import InputError, OutputError
 from wxb.cli.write import output
 
@@ -302,12 +303,12 @@ class FailingStdout:
         pass
 
 
-def test_a_failing_stdout_raises_an_output_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys, "stdout", FailingStdout())
-    with pytest.raises(OutputError, match=r"^cannot write to stdout: No space left on device$"):
+def test_a_failing_stdout_raises_an_output_error() -> None:
+    failing = Environment(None, FailingStdout(), None)  # type: ignore[arg-type]  # only .buffer and .flush
+    with using(failing), pytest.raises(OutputError, match=r"^cannot write to stdout: No space left on device$"):
         output.write_results({"f": np.zeros((300, 300))}, "csv")
-    monkeypatch.setattr(sys, "stdout", None)
-    with pytest.raises(OutputError, match=r"^cannot write to stdout: it is closed$"):
+    closed = Environment(None, None, None)
+    with using(closed), pytest.raises(OutputError, match=r"^cannot write to stdout: it is closed$"):
         output.write_text("x\n")
     assert issubclass(OutputError, InputError)
 

@@ -35,7 +35,6 @@ import io
 import os
 import re
 import stat
-import sys
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from pathlib import Path
@@ -269,8 +268,11 @@ def _text_fits(path: Path, size: int, where: Where) -> None:
 
 def _read_stdin(label: str, delimiter: str | None, header: bool | None) -> Archive | Array:
     where = Where(label, "stdin")
-    stream = sys.stdin
-    if stream is None or stream.isatty():
+    from ..env import current
+
+    env = current()
+    stream = env.stdin
+    if stream is None or env.stdin_isatty:
         hint = f"pipe or redirect data into it, e.g. wxb ... {label} - < data.csv"
         raise InputError(f"{label} reads standard input, but it is a terminal", hint=hint)
     return _from_stream(stream.buffer, where, delimiter, header)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import io
 import re
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +37,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..env import note
 from ..errors import InputError
 
 LARGE_TEXT = 1 << 20  # bytes; above this, text is parsed by polars
@@ -360,21 +360,6 @@ def _parse_cells(
             raise _cell_error(cell, where, line, column, delimiter, trailing=last)
         values.append(float(text))
     return values
-
-
-class Notes:
-    """Whether notes are silenced (-q/--quiet); warnings and errors never are."""
-
-    quiet = False
-
-
-def note(message: str, kind: str = "note") -> None:
-    """A one-line note (or warning) on stderr; never on stdout, which carries results, even when stderr is closed
-    (print would then write to stdout). -q silences notes, not warnings."""
-    if kind == "note" and Notes.quiet:
-        return
-    if sys.stderr is not None:
-        print(f"wxb: {kind}: {message}", file=sys.stderr)
 
 
 # ---------------------------------------------------------------- large text: polars, same rules

@@ -28,8 +28,8 @@ import numpy as np
 from ...core import chunks
 from ...core.engine import whole_matrix_ops
 from ...core.plan import Streaming, block_shapes, estimate, fake_problem, per_column, streaming
+from ..env import note
 from ..errors import InputError
-from ..read.textparse import note
 from ..stores.blocks import (
     MemoryWriter,
     NpyData,

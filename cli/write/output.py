@@ -36,7 +36,6 @@ import io
 import os
 import signal
 import stat
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from functools import partial
@@ -151,17 +150,13 @@ def _polars_delimited(table: Array, separator: str, stream: BinaryIO) -> None:
     stream.write(buffer.getvalue().replace(b"NaN", b"nan"))
 
 
-class JsonLayout:
-    """How JSON is laid out, for every command: one line, or indented with --pretty (set once per command)."""
-
-    pretty = False
-
-
 def json_document(value: object) -> str:
     """Plain data as standard JSON (NaN and ±inf as null), one line or indented (--pretty), ending with a newline."""
     import json
 
-    indent = 2 if JsonLayout.pretty else None
+    from ..env import current
+
+    indent = 2 if current().pretty else None
     return json.dumps(_finite_or_null(value), ensure_ascii=False, indent=indent, allow_nan=False) + "\n"
 
 
@@ -181,8 +176,12 @@ def _json(results: Mapping[str, Array], record: bool = False) -> Emit:
     always the object for a record (`--wrt all`), whatever the number of results. Written as it is made."""
     import json
 
+    from ..env import current
+
+    pretty = current().pretty
+
     def emit(stream: BinaryIO) -> None:
-        if JsonLayout.pretty:
+        if pretty:
             data = {name: np.asarray(a).tolist() for name, a in results.items()}
             one = len(results) == 1 and not record
             stream.write(json_document(next(iter(data.values())) if one else data).encode())
@@ -357,7 +356,9 @@ def _write(emit: Emit, output: Path | None) -> None:
 
 def _to_stdout(emit: Emit) -> None:
     """Emit to stdout; a closed stdout or one that fails (a full disk) is an OutputError naming stdout."""
-    stdout = sys.stdout
+    from ..env import current
+
+    stdout = current().stdout
     if stdout is None or getattr(stdout, "closed", False):
         raise OutputError("cannot write to stdout: it is closed")
     try:
@@ -467,9 +468,12 @@ def _own_descriptor_folders() -> tuple[str, ...]:
 def _write_descriptor(descriptor: int, emit: Emit, shown: str) -> None:
     """An inherited descriptor (`/dev/stdout`, `/dev/fd/63` from `>(...)`), written through a copy of it: nothing is
     reopened, truncated or replaced, and a descriptor opened for appending keeps appending."""
-    for stream in (sys.stdout, sys.stderr):  # whatever they hold comes first, as it would on the descriptor
+    from ..env import current
+
+    env = current()
+    for held in (env.stdout, env.stderr):  # whatever they hold comes first, as it would on the descriptor
         with suppress(AttributeError, OSError, ValueError):
-            stream.flush()
+            held.flush()  # type: ignore[union-attr]  # None is an AttributeError, suppressed
     with _reported("cannot write it", shown), open(os.dup(descriptor), "wb") as stream:
         emit(stream)
 
