@@ -407,7 +407,7 @@ def help_alias(argv: list[str], commands: list[str]) -> list[str]:
         return argv
     if len(argv) == 1 or argv[1] in commands:
         return [*argv[1:2], "--help"]
-    from . import topics
+    from .show import topics
 
     text = topics.topic(argv[1]) if len(argv) == 2 else None
     if text is None:

@@ -14,7 +14,7 @@ EXAMPLE_ARGUMENTS = ("X", "Y")
 
 
 def _rows() -> dict[str, Any]:
-    from ..core.primitives import PRIMITIVES
+    from ...core.primitives import PRIMITIVES
 
     return PRIMITIVES
 
@@ -22,7 +22,7 @@ def _rows() -> dict[str, Any]:
 def operator_spellings(x: str = "x", y: str = "y", p: str = "p") -> dict[str, str]:
     """Each operator's primitive name → how an expression writes it, from the parser's table (x + y, -x, x.T);
     an operator differentiable in its left argument only (**) has the exponent p on its right."""
-    from ..core.expr import BINARY
+    from ...core.expr import BINARY
 
     rows = _rows()
     left = ast.Name(x)
