@@ -45,6 +45,8 @@ from numpy.typing import NDArray
 
 from ..errors import InputError
 from ..show.progress import reading
+from .largetext import parse_large_text
+from .literals import json_array, parse_literal
 from .textparse import (
     LARGE_TEXT,
     SUFFIX_DELIMITERS,
@@ -52,9 +54,6 @@ from .textparse import (
     WHITESPACE,
     Where,
     decode,
-    json_array,
-    parse_large_text,
-    parse_literal,
     parse_text,
     shorten,
 )

@@ -116,7 +116,7 @@ def _delimited(results: Mapping[str, Array], separator: str) -> Emit:
 
 def _for_polars(array: Array) -> bool:
     """Whether polars (when installed: the optional extra fast-csv) writes this array: a large float32/64 one."""
-    from ..read.textparse import polars_module
+    from ..read.largetext import polars_module
 
     big_float = array.size > LARGE_CELLS and array.dtype.kind == "f" and array.dtype.itemsize in (4, 8)
     return array.ndim >= 1 and big_float and polars_module() is not None
