@@ -23,7 +23,7 @@ from ..read.textstream import text_to_npy
 
 def _to_npy(source: IO[bytes], head: bytes, where: Where, output: Path, delimiter: str | None,
             header: bool | None, transpose: bool) -> tuple[int, ...]:
-    from ..write.output import write_through
+    from ..write.through import write_through
 
     shapes: list[tuple[int, ...]] = []
 
