@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from . import argv
+from .env import using
 from .errors import ExitStatus, guarded
 from .options import (
     AssumeOption,
@@ -44,7 +45,7 @@ from .options import (
     WrtOption,
     completes,
     operand_options,
-    output_switches,
+    switched_environment,
 )
 
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
@@ -95,7 +96,7 @@ def _on_dask(dask: bool, scheduler: str | None) -> Any:
 def _in_memory(command: str, dask: bool, scheduler: str | None) -> None:
     """jacobian, check and explain compute in memory: say so when --dask or --scheduler was asked for."""
     if dask or scheduler is not None:
-        from .read.textparse import note
+        from .env import note
 
         note(f"{command} computes in memory: {'--scheduler' if scheduler else '--dask'} is for forward and backward")
 
@@ -392,8 +393,8 @@ def convert(
     """
     from .commands.convert import convert as run
 
-    output_switches(pretty=False, quiet=quiet, no_color=False)
-    run(source, output, transpose=transpose, delimiter=delimiter, header=header)
+    with using(switched_environment(pretty=False, quiet=quiet, no_color=False)):
+        run(source, output, transpose=transpose, delimiter=delimiter, header=header)
 
 
 @app.command(context_settings=HELP_OPTIONS)

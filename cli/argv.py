@@ -21,7 +21,7 @@ def help_alias(argv: list[str], commands: list[str]) -> list[str]:
         return argv
     if len(argv) == 1 or argv[1] in commands:
         return [*argv[1:2], "--help"]
-    from . import topics
+    from .show import topics
 
     text = topics.topic(argv[1]) if len(argv) == 2 else None
     if text is None:
@@ -33,8 +33,11 @@ def help_alias(argv: list[str], commands: list[str]) -> list[str]:
 
 def show_topic(text: str) -> None:
     """A help topic: on a terminal through Rich (its headings bold), elsewhere the same text without colour."""
-    if not sys.stdout.isatty():
-        sys.stdout.write(text)
+    from .env import current
+
+    env = current()
+    if not env.stdout_isatty:
+        print(text, end="", file=env.stdout)
         return
     from rich.text import Text
 

@@ -93,7 +93,9 @@ def guarded(command: F) -> F:
         try:
             import numpy as np
 
-            with np.errstate(all="ignore"):
+            from .env import Environment, using
+
+            with np.errstate(all="ignore"), using(Environment.from_process()):  # the terminal's state, read once
                 return command(*args, **kwargs)
         except typer.Exit:
             raise

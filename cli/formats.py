@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .errors import InputError
-from .write.output import descriptor, is_terminal
+from .write.through import descriptor, is_terminal
 
 
 class Format(NamedTuple):

@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from .env import Environment, current, using
 from .model import Sources
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -301,16 +302,10 @@ OPERAND_OPTIONS: tuple[tuple[str, Any], ...] = (
 OUTPUT_SWITCHES = {"pretty": PrettyOption, "quiet": QuietOption, "no_color": NoColorOption}
 
 
-def output_switches(pretty: bool, quiet: bool, no_color: bool) -> None:
-    """--pretty, -q and --no-color, for the whole command (each set afresh, as CliRunner runs many in one process)."""
-    import os
-
-    from .read.textparse import Notes
-    from .write.output import JsonLayout
-
-    JsonLayout.pretty, Notes.quiet = pretty, quiet
-    if no_color:
-        os.environ["NO_COLOR"] = "1"
+def switched_environment(pretty: bool, quiet: bool, no_color: bool) -> Environment:
+    """The Environment a command runs under: the one its entry point built, with --pretty, -q and --no-color (each
+    set afresh for each command, as CliRunner runs many in one process)."""
+    return current().switched(quiet=quiet, pretty=pretty, no_color=no_color)
 
 
 def operand_options(*, grad: bool = True, loss: bool = False, formula: bool = False,
@@ -333,12 +328,13 @@ def operand_options(*, grad: bool = True, loss: bool = False, formula: bool = Fa
 
         @functools.wraps(command)
         def run(*args: Any, **kwargs: Any) -> Any:
-            output_switches(**{name: kwargs.pop(name, False) for name in OUTPUT_SWITCHES})
+            env = switched_environment(**{name: kwargs.pop(name, False) for name in OUTPUT_SWITCHES})
             given = {name: kwargs.pop(name, None) for name, _ in OPERAND_OPTIONS}
             shorthands = {name: given[name] for name in ("W", "X", "b", "T")}
             sources = Sources(given["expr"], given["bindings"], shorthands, given["G"], given["bundle"],
                               given["delimiter"], given["header"], given["target"], formula)
-            return command(*args, sources=sources, **kwargs)
+            with using(env):
+                return command(*args, sources=sources, **kwargs)
 
         run.__signature__ = inspect.Signature(shared + own)  # type: ignore[attr-defined]
         run.__annotations__ = {p.name: p.annotation for p in shared + own}

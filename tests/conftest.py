@@ -3,14 +3,18 @@ wxb as a real process: `wxb(...)` for one command, `shell(...)` for a bash pipel
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, settings
+
+from wxb.cli.env import Environment, using
 
 settings.register_profile(
     "wxb",
@@ -46,3 +50,23 @@ def shell(script: str, *, stdin: str | bytes | None = None, env: Mapping[str, st
     """A bash script (pipefail) in which `wxb` (and $WXB) is this environment's wxb: its status and streams."""
     return subprocess.run(["bash", "-o", "pipefail", "-c", script], input=stdin, capture_output=True, text=text,
                           timeout=timeout, cwd=cwd, env=_environment(env))
+
+
+def stream(data: bytes = b"") -> io.TextIOWrapper:
+    """A standard stream in memory (text over bytes, so it has .buffer as sys's streams do)."""
+    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", write_through=True)
+
+
+def written(held: Any) -> str:
+    """What was written to a stream(): its bytes, as text."""
+    return str(held.buffer.getvalue().decode())
+
+
+@contextmanager
+def environment(stdin: bytes = b"", **fields: Any) -> Iterator[Environment]:
+    """Run the body under an Environment of in-memory streams (stdin holding `stdin`), not a terminal unless
+    fields say so (stdin_isatty=True, width=40, quiet=True...): what a test builds instead of patching sys."""
+    env = Environment(stream(stdin), stream(), stream(), **fields)
+    with using(env):
+        yield env
+

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import environment
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from wxb.cli.errors import InputError, error_message
+from wxb.cli.read.largetext import parse_large_text
 from wxb.cli.read.operands import read_operand, read_operands
-from wxb.cli.read.textparse import Where, parse_large_text, parse_text
+from wxb.cli.read.textparse import Where, parse_text
 
 
 @pytest.fixture
@@ -236,13 +238,10 @@ def test_a_malicious_pickle_runs_no_code(here: Path, monkeypatch: pytest.MonkeyP
         np.save(buffer, evil, allow_pickle=True)
     else:
         np.savez(buffer, X=evil)
-    if container.endswith("stdin"):
-        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(buffer.getvalue())))
-        spec = "-"
-    else:
-        spec = f"evil.{container}"
+    spec = "-" if container.endswith("stdin") else f"evil.{container}"
+    if spec != "-":
         Path(spec).write_bytes(buffer.getvalue())
-    with pytest.raises(InputError, match="holds Python objects"):
+    with environment(buffer.getvalue()), pytest.raises(InputError, match="holds Python objects"):
         read_operand(spec, "-X")
     assert not marker.exists()
     # the fixture really is dangerous: unpickling it does create the marker
@@ -253,28 +252,22 @@ def test_a_malicious_pickle_runs_no_code(here: Path, monkeypatch: pytest.MonkeyP
 # ---------------------------------------------------------------- standard input
 
 
-class Terminal(io.TextIOWrapper):
-    def isatty(self) -> bool:
-        return True
-
-
-def test_stdin_that_is_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sys.stdin", Terminal(io.BytesIO(b"1\n")))
-    with pytest.raises(InputError, match=r"^-X reads standard input, but it is a terminal$") as caught:
+def test_stdin_that_is_a_terminal() -> None:
+    terminal = environment(b"1\n", stdin_isatty=True)
+    with terminal, pytest.raises(InputError, match=r"^-X reads standard input, but it is a terminal$") as caught:
         read_operand("-", "-X")
     assert caught.value.hint and "pipe or redirect" in caught.value.hint
 
 
 @pytest.mark.parametrize("data", [b"", b"\n  \n"])
-def test_empty_stdin(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
-    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
-    with pytest.raises(InputError, match=r"^standard input is empty, in -G stdin$"):
+def test_empty_stdin(data: bytes) -> None:
+    with environment(data), pytest.raises(InputError, match=r"^standard input is empty, in -G stdin$"):
         read_operand("-", "-G")
 
 
-def test_bad_text_on_stdin_is_located(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"1,2\n3,x\n")))
-    with pytest.raises(InputError, match=r"^non-numeric cell 'x', in -X stdin line 2 column 2$"):
+def test_bad_text_on_stdin_is_located() -> None:
+    message = r"^non-numeric cell 'x', in -X stdin line 2 column 2$"
+    with environment(b"1,2\n3,x\n"), pytest.raises(InputError, match=message):
         read_operand("-", "-X")
 
 
@@ -310,7 +303,8 @@ def array_or_input_error(read: Callable[[], np.ndarray]) -> None:
 @given(st.text(max_size=60))
 def test_any_literal_text(text: str) -> None:
     assume(text != "-")
-    array_or_input_error(lambda: read_operand(text, "-X"))
+    with environment():  # "-:" and its kin read stdin: an empty one, never pytest's
+        array_or_input_error(lambda: read_operand(text, "-X"))
 
 
 literal_alphabet = st.sampled_from(list('0123456789 ,;[].eE+-\nnaifjNI"{}:tx'))
@@ -320,7 +314,8 @@ literal_alphabet = st.sampled_from(list('0123456789 ,;[].eE+-\nnaifjNI"{}:tx'))
 @given(st.text(literal_alphabet, max_size=40))
 def test_any_literal_made_of_number_characters(text: str) -> None:
     assume(text != "-")
-    array_or_input_error(lambda: read_operand(text, "-X"))
+    with environment():  # "-:" and its kin read stdin: an empty one, never pytest's
+        array_or_input_error(lambda: read_operand(text, "-X"))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

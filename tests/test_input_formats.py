@@ -19,8 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wxb.cli.errors import InputError, error_message
+from wxb.cli.read.largetext import parse_large_text
 from wxb.cli.read.operands import read_operand, read_operands
-from wxb.cli.read.textparse import LARGE_TEXT, Where, parse_large_text, parse_text
+from wxb.cli.read.textparse import LARGE_TEXT, Where, parse_text
 from wxb.core.operands import as_operand
 
 

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from wxb.cli.errors import InputError
+from wxb.cli.read.largetext import parse_large_text
 from wxb.cli.read.operands import read_operand, read_operands
-from wxb.cli.read.textparse import Where, parse_large_text, parse_text
+from wxb.cli.read.textparse import Where, parse_text
 
 
 def same_bits(a: np.ndarray, b: np.ndarray) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import environment
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -289,23 +290,14 @@ def test_unwritable_targets(tmp_path: Path, where: str, message: str) -> None:
 # ---------------------------------------------------------------- the spinner
 
 
-class FakeTerminal:
-    def isatty(self) -> bool:
-        return True
-
-
 @pytest.mark.parametrize(
     ("size", "terminal", "term", "shown"),
     [(BIG + 1, True, "xterm", True), (BIG - 1, True, "xterm", False), (BIG + 1, False, "xterm", False),
      (BIG + 1, True, "dumb", False)],
 )  # fmt: skip
-def test_spinner_only_for_big_work_on_a_terminal(
-    monkeypatch: pytest.MonkeyPatch, size: int, terminal: bool, term: str, shown: bool
-) -> None:
-    if terminal:
-        monkeypatch.setattr("sys.stderr", FakeTerminal())
-    monkeypatch.setenv("TERM", term)
-    assert wants_spinner(size) is shown
+def test_spinner_only_for_big_work_on_a_terminal(size: int, terminal: bool, term: str, shown: bool) -> None:
+    with environment(stderr_isatty=terminal, dumb=term == "dumb"):
+        assert wants_spinner(size) is shown
 
 
 def test_write_text_to_stdout_and_atomically_to_a_file(

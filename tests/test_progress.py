@@ -8,15 +8,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wxb.cli.errors import InputError
-from wxb.cli.read import textparse
-from wxb.cli.read.textparse import Where, parse_large_text, parse_text
+from wxb.cli.read import largetext
+from wxb.cli.read.largetext import parse_large_text
+from wxb.cli.read.textparse import Where, parse_text
 
 cells = st.sampled_from(["1", "-2.5", "3e-7", "nan", "inf", "0.1", "x", "", "1,5", "  4 "])
 
 
 @given(st.binary(max_size=200), st.integers(1, 40))
 def test_chunks_cover_the_data_and_end_on_newlines(data: bytes, size: int) -> None:
-    pieces = list(textparse._chunks(data, size))
+    pieces = list(largetext._chunks(data, size))
     assert b"".join(data[start:end] for start, end in pieces) == data
     assert all(data[end - 1 : end] == b"\n" for _, end in pieces[:-1])
 
@@ -36,7 +37,7 @@ def test_reading_in_pieces_agrees_with_one_read(rows: list[list[str]], delimiter
     for reader in (lambda: parse_text(data, where), lambda: parse_large_text(data, where, advance=done.append)):
         try:
             with pytest.MonkeyPatch.context() as patch:
-                patch.setattr(textparse, "CHUNK", chunk)
+                patch.setattr(largetext, "CHUNK", chunk)
                 outcomes.append(reader())
         except InputError as exc:
             outcomes.append(str(exc))
@@ -50,7 +51,7 @@ def test_reading_in_pieces_agrees_with_one_read(rows: list[list[str]], delimiter
 
 
 def test_a_clean_file_reports_every_byte_in_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(textparse, "CHUNK", 64)
+    monkeypatch.setattr(largetext, "CHUNK", 64)
     values = np.arange(600.0).reshape(200, 3) / 7
     data = "".join(",".join(repr(v) for v in row) + "\n" for row in values.tolist()).encode()
     done: list[int] = []

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from wxb.cli.read import textparse
+from wxb.cli.read import largetext, textparse
 from wxb.cli.read.operands import read_operand
 from wxb.cli.write import output
 from wxb.cli.write.output import write_results
@@ -45,7 +45,7 @@ def big_text(tmp_path: Path) -> tuple[Path, np.ndarray]:
 
 def without_polars(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "polars", None)  # `import polars` raises ImportError
-    assert textparse.polars_module() is None
+    assert largetext.polars_module() is None
 
 
 def test_large_text_by_path_reads_the_same_without_polars(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,8 +26,9 @@ import numpy as np
 import pytest
 from conftest import WXB, shell, wxb
 
+from wxb.cli.env import Environment, using
 from wxb.cli.errors import InputError, OutputError
-from wxb.cli.write import output
+from wxb.cli.write import output, through
 
 SEED = ["-X", "1 2; 3 4", "-b", "5; 6"]
 SEED_CSV = "6.0,7.0\n9.0,10.0\n"
@@ -302,12 +303,12 @@ class FailingStdout:
         pass
 
 
-def test_a_failing_stdout_raises_an_output_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys, "stdout", FailingStdout())
-    with pytest.raises(OutputError, match=r"^cannot write to stdout: No space left on device$"):
+def test_a_failing_stdout_raises_an_output_error() -> None:
+    failing = Environment(None, FailingStdout(), None)  # type: ignore[arg-type]  # only .buffer and .flush
+    with using(failing), pytest.raises(OutputError, match=r"^cannot write to stdout: No space left on device$"):
         output.write_results({"f": np.zeros((300, 300))}, "csv")
-    monkeypatch.setattr(sys, "stdout", None)
-    with pytest.raises(OutputError, match=r"^cannot write to stdout: it is closed$"):
+    closed = Environment(None, None, None)
+    with using(closed), pytest.raises(OutputError, match=r"^cannot write to stdout: it is closed$"):
         output.write_text("x\n")
     assert issubclass(OutputError, InputError)
 
@@ -320,7 +321,7 @@ import signal, sys, time
 from pathlib import Path
 for name in ("SIGTERM", "SIGHUP"):  # the defaults, whatever was inherited (nohup ignores SIGHUP)
     signal.signal(getattr(signal, name), signal.SIG_DFL)
-from wxb.cli.write.output import write_atomically
+from wxb.cli.write.through import write_atomically
 target, ready = Path(sys.argv[1]), Path(sys.argv[2])
 def slow(stream):
     stream.write(b"half-written")
@@ -360,7 +361,7 @@ def test_signal_handlers_are_set_only_during_the_write(tmp_path: Path) -> None:
             during.update({s: signal.getsignal(s) for s in before})
             stream.write(b"x")
 
-        output.write_atomically(tmp_path / "r.csv", emit)
+        through.write_atomically(tmp_path / "r.csv", emit)
         assert {s: signal.getsignal(s) for s in before} == before
         assert all(during[s] is not before[s] for s in before)
         assert (tmp_path / "r.csv").read_bytes() == b"x"
@@ -373,7 +374,7 @@ def test_an_ignored_hangup_stays_ignored(tmp_path: Path) -> None:
     previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
     try:
         seen: list[object] = []
-        output.write_atomically(tmp_path / "r.csv", lambda stream: seen.append(signal.getsignal(signal.SIGHUP)))
+        through.write_atomically(tmp_path / "r.csv", lambda stream: seen.append(signal.getsignal(signal.SIGHUP)))
         assert seen == [signal.SIG_IGN] and signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGHUP, previous)

@@ -14,10 +14,11 @@ import numpy as np
 
 from ... import core
 from ...core.notation import shape_text
+from ..env import note
 from ..errors import InputError
 from ..model import Loaded, Sources
 from ..read.operands import is_literal, read_operands
-from ..read.textparse import note, shorten
+from ..read.textparse import shorten
 from ..write.output import format_number
 
 Array = np.ndarray[Any, np.dtype[Any]]

@@ -11,7 +11,6 @@ DST formats are a table by suffix (WRITERS); zarr can be added beside .npy.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, BinaryIO
@@ -24,7 +23,7 @@ from ..read.textstream import text_to_npy
 
 def _to_npy(source: IO[bytes], head: bytes, where: Where, output: Path, delimiter: str | None,
             header: bool | None, transpose: bool) -> tuple[int, ...]:
-    from ..write.output import write_through
+    from ..write.through import write_through
 
     shapes: list[tuple[int, ...]] = []
 
@@ -42,8 +41,9 @@ WRITERS: dict[str, Writer] = {".npy": _to_npy}
 
 def convert(source: str, output: Path, *, transpose: bool, delimiter: str | None, header: bool | None) -> None:
     """CSV, TSV or whitespace-delimited text (a path, or - for stdin) to DST by its suffix, in bounded memory."""
+    from ..env import current, note
     from ..read.operands import normalize_delimiter
-    from ..read.textparse import SUFFIX_DELIMITERS, note
+    from ..read.textparse import SUFFIX_DELIMITERS
 
     suffix = output.suffix.lower()
     if suffix not in WRITERS:
@@ -52,10 +52,11 @@ def convert(source: str, output: Path, *, transpose: bool, delimiter: str | None
     delimiter = normalize_delimiter(delimiter) or SUFFIX_DELIMITERS.get(Path(source).suffix.lower())
     where = Where("convert", "stdin" if source == "-" else source)
     if source == "-":
-        if sys.stdin is None or sys.stdin.isatty():
+        env = current()
+        if env.stdin is None or env.stdin_isatty:
             raise InputError("convert - reads standard input, but it is a terminal",
                              hint="pipe text into it, e.g. wxb convert - -o X.npy < X.csv")
-        stream: IO[bytes] = sys.stdin.buffer
+        stream: IO[bytes] = env.stdin.buffer
         shape = _convert_stream(stream, where, output, delimiter, header, transpose)
     else:
         try:

@@ -19,9 +19,9 @@ from ...core import derive as symbolic
 from ...core.derive import Derivation, Term
 from ...core.notation import shape_text
 from ...core.primitives import PRIMITIVES
+from ..env import note
 from ..errors import InputError
 from ..model import Loaded, OutputChoice, Sources
-from ..read.textparse import note
 from ..show.diagnosis import nonfinite_warnings
 from ..show.notation import bmatrix, identifier_latex
 from ..write.output import json_document, write_text

@@ -3,7 +3,6 @@ a pipe or a file, in the format wxb.cli.formats chooses."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
@@ -12,8 +11,8 @@ import numpy as np
 
 from ... import core
 from .. import formats
+from ..env import note
 from ..model import OutputChoice
-from ..read.textparse import note
 from ..show.diagnosis import nonfinite_lines, nonfinite_warnings
 from ..write.output import write_results, write_text
 
@@ -28,8 +27,9 @@ def views() -> ModuleType:
 
 def stdout_is_terminal() -> bool:
     """True when stdout is an open terminal."""
-    stdout = sys.stdout
-    return stdout is not None and not getattr(stdout, "closed", False) and stdout.isatty()
+    from ..env import current
+
+    return current().stdout_isatty
 
 
 def output_format(out: OutputChoice) -> str:

@@ -43,11 +43,11 @@ SMALL = 64 << 20  # bytes: eight times every value of a command under this fits 
 def small(loaded: Loaded, chunk: str | None = None) -> bool:
     """True when a command is so small that it fits anywhere: then the memory plan (cli.chunked) is not even
     imported, which keeps start-up as it was. Never with --chunk or a WXB_MEMORY cap."""
-    import os
+    from ..env import current
 
     problem = loaded.problem
     values = sum(math.prod(shape) for shape in problem.shapes.values()) * problem.dtype.itemsize
-    return chunk is None and "WXB_MEMORY" not in os.environ and 8 * values < SMALL
+    return chunk is None and current().memory_cap is None and 8 * values < SMALL
 
 
 # ---- forward ----

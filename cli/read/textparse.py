@@ -28,20 +28,18 @@ Matrix literals
 
 from __future__ import annotations
 
-import io
 import re
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ..env import note
 from ..errors import InputError
 
 LARGE_TEXT = 1 << 20  # bytes; above this, text is parsed by polars
-CHUNK = 8 << 20  # bytes parsed between two steps of a progress bar
 WHITESPACE = " "  # the delimiter value meaning "any run of spaces and tabs"
 SUFFIX_DELIMITERS = {".tsv": "\t"}  # .txt and .dat are sniffed like .csv (np.savetxt writes any delimiter)
 SNIFFED = ("\t", ";", ",")
@@ -49,14 +47,11 @@ UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # little- and big-endian byte-order mar
 _NUMBER = re.compile(r"[+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)", re.IGNORECASE)
 _DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
 _INTEGER = re.compile(r"[+-]?\d+")  # a signed integer cell (a header of column numbers, a label)
-_LONE_CR = re.compile(rb"\r[^\n]")
 _MISSING = {"na", "n/a", "#n/a", "<na>", "null", "none", "nil", "missing", "nat", "?", "-", "--"}
 _OTHER_DELIMITERS = ("|", ";", ",", "\t", ":")
-_MAX_JSON_DEPTH = 32
 _BOM = b"\xef\xbb\xbf"
 
 FloatArray = NDArray[np.float64]
-Advance = Callable[[int], object]  # told how many more bytes are done
 
 
 @dataclass(frozen=True)
@@ -360,220 +355,3 @@ def _parse_cells(
             raise _cell_error(cell, where, line, column, delimiter, trailing=last)
         values.append(float(text))
     return values
-
-
-class Notes:
-    """Whether notes are silenced (-q/--quiet); warnings and errors never are."""
-
-    quiet = False
-
-
-def note(message: str, kind: str = "note") -> None:
-    """A one-line note (or warning) on stderr; never on stdout, which carries results, even when stderr is closed
-    (print would then write to stdout). -q silences notes, not warnings."""
-    if kind == "note" and Notes.quiet:
-        return
-    if sys.stderr is not None:
-        print(f"wxb: {kind}: {message}", file=sys.stderr)
-
-
-# ---------------------------------------------------------------- large text: polars, same rules
-
-
-def parse_large_text(
-    data: bytes | str,
-    where: Where,
-    *,
-    delimiter: str | None = None,
-    header: bool | None = None,
-    advance: Advance | None = None,
-) -> FloatArray:
-    """parse_text's result for big inputs (data or a path), by polars; on any doubt, parse_text decides.
-
-    With `advance`, the text is parsed in CHUNK-sized pieces and advance(bytes) is called after each (a progress
-    bar); the result is the same."""
-    data = _polars_ready(data, where)
-    lines = list(data_lines(decode(_head(data), where)))[:6]
-    if not lines:
-        return parse_text(_all(data), where, delimiter=delimiter, header=header)
-    delimiter = delimiter or sniff_delimiter([line for _, line in lines[:5]])
-    shape = layout(lines, delimiter, header)
-    widest = lines[1] if shape.header and len(lines) > 1 else lines[0]
-    skip = lines[0][0] if shape.header else lines[0][0] - 1
-    array = _polars_read(data, delimiter, len(split_cells(widest[1], delimiter)), skip, shape.labels, advance)
-    if array is None:
-        return parse_text(_all(data), where, delimiter=delimiter, header=header)
-    shape.say(where, lines[0])
-    return array
-
-
-def _polars_ready(data: bytes | str, where: Where) -> bytes | str:
-    """data itself when polars can read it (UTF-8, LF or CR LF line ends), else its text re-encoded so."""
-    start = _start(data)
-    if start[:2] in UTF16_BOMS or _LONE_CR.search(start):
-        return decode(_all(data), where).encode("utf-8")
-    return data
-
-
-def _start(data: bytes | str, size: int = 1 << 16) -> bytes:
-    """The first `size` bytes of data (bytes, or a path)."""
-    if isinstance(data, bytes):
-        return data[:size]
-    with open(data, "rb") as file:
-        return file.read(size)
-
-
-def _head(data: bytes | str, size: int = 1 << 16) -> bytes:
-    """The whole lines among the first `size` bytes of data."""
-    head = _start(data, size)
-    cut = head.rfind(b"\n")
-    if cut < 0 and len(head) == size:
-        return _all(data)  # one enormous line: look at all of it rather than at half a cell
-    return head[: cut + 1]
-
-
-def _all(data: bytes | str) -> bytes:
-    if isinstance(data, bytes):
-        return data
-    with open(data, "rb") as file:
-        return file.read()
-
-
-def polars_module() -> Any:
-    """polars, if installed (the optional extra fast-csv), else None: then NumPy reads and writes what it would."""
-    try:
-        import polars
-    except ImportError:
-        return None
-    return polars
-
-
-def _polars_read(
-    data: bytes | str, delimiter: str, width: int, skip: int, labels: bool, advance: Advance | None = None
-) -> FloatArray | None:
-    """The float64 matrix polars reads (less the first column if it holds `labels`), or None if it cannot read it
-    exactly as parse_text would (or if polars, the optional extra fast-csv, is not installed)."""
-    pl = polars_module()
-    if pl is None:
-        return None
-    if delimiter == WHITESPACE:
-        delimiter = "\t" if _uses_tabs(data) else " "
-    schema = {f"c{i}": pl.String if labels and i == 0 else pl.Float64 for i in range(width)}
-
-    def read(source: io.BytesIO | str, skip_lines: int) -> FloatArray | None:
-        try:
-            frame = pl.read_csv(source, has_header=False, separator=delimiter, schema=schema,
-                                skip_lines=skip_lines, comment_prefix="#", glob=False)
-        except Exception:  # polars raises many kinds; the careful parser will name the problem
-            return None
-        if labels:
-            frame = frame.drop("c0")
-        if any(count for count in frame.null_count().row(0)):
-            return None
-        return np.asarray(frame.to_numpy(), dtype=np.float64)
-
-    if advance is None:
-        whole = read(io.BytesIO(data) if isinstance(data, bytes) else data, skip)
-        return whole if whole is not None and len(whole) else None
-    parts = []
-    content = _all(data)
-    for start, end in _chunks(content, CHUNK):
-        part = read(io.BytesIO(content[start:end]), skip if start == 0 else 0)
-        if part is None:
-            return None
-        parts.append(part)
-        advance(end - start)
-    result = np.concatenate(parts) if parts else np.zeros((0, width))
-    return result if len(result) else None
-
-
-def _chunks(data: bytes, size: int) -> Iterator[tuple[int, int]]:
-    """(start, end) of consecutive pieces of about `size` bytes, each ending just after a newline (or at the end)."""
-    start = 0
-    while start < len(data):
-        cut = data.find(b"\n", min(start + size, len(data)) - 1)
-        end = len(data) if cut < 0 else cut + 1
-        yield start, end
-        start = end
-
-
-def _uses_tabs(data: bytes | str) -> bool:
-    return b"\t" in _head(data)
-
-
-# ---------------------------------------------------------------- literals
-
-
-def parse_literal(spec: str, operand: str) -> NDArray[np.float64]:
-    """The array written inline: a matrix literal or JSON nested lists (rules in the module docstring)."""
-    where = Where(operand, f"literal {shorten(spec.strip())!r}")
-    text = spec.strip()
-    if not text:
-        raise where.error("empty matrix literal", hint='write numbers, e.g. "1 2; 3 4"')
-    if text[0] in "[{" or text in ("NaN", "Infinity", "-Infinity"):
-        parsed = _json_or_none(text, where)
-        if parsed is not None:
-            return parsed
-        if text[0] == "[" and text[-1] == "]":
-            text = text[1:-1]
-    return _matrix_literal(text, where)
-
-
-def _json_or_none(text: str, where: Where) -> FloatArray | None:
-    import json
-
-    try:
-        value = json.loads(text)
-    except RecursionError:
-        raise where.error("nested too deeply") from None
-    except ValueError:
-        return None
-    return json_array(value, where)
-
-
-def json_array(value: object, where: Where) -> FloatArray:
-    """A JSON number or nested list as a float64 array of the same rank; null is NaN (as standard JSON writers,
-    wxb's own included, write NaN and ±inf); ragged or non-numeric raises."""
-    _json_shape(value, where, "", 0)
-    return np.array(value, dtype=np.float64)
-
-
-def _json_shape(value: object, where: Where, path: str, depth: int) -> tuple[int, ...]:
-    if depth > _MAX_JSON_DEPTH:
-        raise where.error(f"nested lists deeper than {_MAX_JSON_DEPTH}")
-    if value is None:
-        return ()
-    if isinstance(value, bool) or not isinstance(value, (int, float, list)):
-        import json
-
-        raise where.error(f"not a number: {shorten(json.dumps(value))} at {path or 'top level'}")
-    if isinstance(value, int) and not abs(value) < 2**1024:
-        raise where.error(f"number too large for float64 at {path or 'top level'}")
-    if not isinstance(value, list):
-        return ()
-    shapes = [_json_shape(item, where, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
-    for i, shape in enumerate(shapes[1:], start=1):
-        if shape != shapes[0]:
-            hint = "every row needs the same number of items"
-            raise where.error(
-                f"ragged nested lists: {path}[{i}] has shape {shape}, {path}[0] has {shapes[0]}", hint=hint
-            )
-    return (len(value), *(shapes[0] if shapes else ()))
-
-
-def _matrix_literal(text: str, where: Where) -> FloatArray:
-    rows = re.split(r"[;\n]", text)
-    if rows[-1].strip() == "" and len(rows) > 1:
-        rows.pop()  # one trailing row separator is harmless
-    parsed: list[list[float]] = []
-    for number, row in enumerate(rows, start=1):
-        row_where = Where(where.operand, f"{where.source} row {number}")
-        cells = [cell for cell in re.split(r"\s*,\s*|\s+", row.strip())] if row.strip() else [""]
-        values = _parse_cells(cells, row_where, None, None)
-        if parsed and len(values) != len(parsed[0]):
-            what = f"row {number} has {_count(len(values), 'number')} but row 1 has {len(parsed[0])}"
-            raise where.error(what, hint="every row needs the same number of cells")
-        parsed.append(values)
-    if len(rows) == 1 and len(parsed[0]) == 1 and not re.search(r"[;\n]", text):
-        return np.array(parsed[0][0], dtype=np.float64)
-    return np.array(parsed, dtype=np.float64)

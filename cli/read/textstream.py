@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..stores.blocks import npy_header
+from .largetext import _polars_read
 from .textparse import (
     _BOM,
     UTF16_BOMS,
@@ -25,7 +26,6 @@ from .textparse import (
     Where,
     _loadtxt,
     _parse_rows,
-    _polars_read,
     data_lines,
     decode,
     layout,

@@ -28,8 +28,8 @@ import numpy as np
 from ...core import chunks
 from ...core.engine import whole_matrix_ops
 from ...core.plan import Streaming, block_shapes, estimate, fake_problem, per_column, streaming
+from ..env import note
 from ..errors import InputError
-from ..read.textparse import note
 from ..stores.blocks import (
     MemoryWriter,
     NpyData,
@@ -227,7 +227,7 @@ def _streams_to_file(out: OutputChoice, fmt: str) -> bool:
     """True when -o names a regular file (or nothing yet) to be written as .npy."""
     if out.output is None or str(out.output) == "-" or fmt != "npy":
         return False
-    from ..write.output import resolve_output
+    from ..write.through import resolve_output
 
     target = resolve_output(out.output)
     if isinstance(target, int):
@@ -262,7 +262,7 @@ def run_with_sinks(big: Mapping[str, tuple[tuple[int, ...], int]], dtype: np.dty
         alone = f"ask for it alone (--wrt {name[1:]}) and " if others else ""
         raise InputError(f"{name} {shape} ({size_text(total)}) is written block by block, only into an .npy file",
                          hint=f"{alone}give -o {name}.npy (csv and json are written by rows, the blocks are columns)")
-    from ..write.output import write_through
+    from ..write.through import write_through
 
     assert out.output is not None
     held: list[Any] = []

@@ -246,7 +246,7 @@ def _block_writer(results: Results, fmt: str, output: Path | None, record: bool)
     output; None when the output is not a file the tasks can write (stdout, a pipe, a text format)."""
     if output is None or str(output) == "-" or fmt not in ("npy", "zarr"):
         return None
-    from ..write.output import resolve_output
+    from ..write.through import resolve_output
 
     target = resolve_output(output)
     if isinstance(target, int) or (os.path.exists(target) and not os.path.isfile(target) and fmt == "npy"):

@@ -3,8 +3,6 @@ reading text (parsed in pieces, so progress is real), a spinner for writing (one
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -13,8 +11,10 @@ BIG = 50 * 1024 * 1024  # bytes; smaller inputs finish before a spinner would be
 
 def wants_spinner(size: int) -> bool:
     """True when the work is big and stderr is an interactive terminal (not a pipe, not TERM=dumb)."""
-    stderr = sys.stderr
-    return size > BIG and stderr is not None and stderr.isatty() and os.environ.get("TERM") != "dumb"
+    from ..env import current
+
+    env = current()
+    return size > BIG and env.stderr_isatty and not env.dumb
 
 
 @contextmanager

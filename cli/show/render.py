@@ -13,7 +13,6 @@ writes (tested).
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -33,8 +32,10 @@ H_ELLIPSIS = "…"
 
 def make_console(*, stderr: bool = False) -> Console:
     """A console for people: colour only on a terminal, off under NO_COLOR or TERM=dumb (Rich honours both)."""
-    no_color = "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
-    return Console(stderr=stderr, no_color=no_color, highlight=False, soft_wrap=False)
+    from ..env import current
+
+    env = current()
+    return Console(file=env.stderr if stderr else env.stdout, no_color=not env.colors, highlight=False, soft_wrap=False)
 
 
 def number_text(x: float | np.number[Any], precision: int) -> str:

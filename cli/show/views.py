@@ -6,7 +6,6 @@ Views receive what the commands computed and only draw it; they never compute re
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +34,9 @@ def console() -> Console:
 
 def plain_text(draw: Draw) -> str:
     """What draw shows on a terminal, as plain text without colour (for a pipe or a file); $COLUMNS wide, else 100."""
-    width = int(os.environ.get("COLUMNS", "0") or 0) or 100
+    from ..env import current
+
+    width = current().width
     buffer = io.StringIO()
     plain = Console(file=buffer, width=width, no_color=True, color_system=None, force_terminal=False,
                     highlight=False, soft_wrap=False, emoji=False)

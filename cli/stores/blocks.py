@@ -21,6 +21,7 @@ from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 
+from ..env import current
 from ..errors import InputError
 
 Array = np.ndarray[Any, np.dtype[Any]]
@@ -99,7 +100,7 @@ def _mem_available() -> int | None:
 def available_memory() -> tuple[int, str]:
     """Bytes a command may use, and where that figure comes from: WXB_MEMORY when set (a cap, for tests and
     shared machines), else the least of MemAvailable and a cgroup's limit less its usage."""
-    capped = os.environ.get(MEMORY_VARIABLE)
+    capped = current().memory_cap
     if capped:
         return parse_size(capped, MEMORY_VARIABLE), MEMORY_VARIABLE
     found = [(n, source) for n, source in ((_mem_available(), "MemAvailable"), (_cgroup_room(), "the cgroup's limit"))

@@ -20,28 +20,15 @@ lays out exponents its own way (`1.5e-7`, `0.00001`); those round-trip exactly t
 unless --pretty; a large float vector or matrix in json is written by polars too, chunk by chunk of rows, in the
 same digits as csv. Without polars (the optional extra fast-csv), the same text is written by NumPy and Python.
 
-`-o` writes through (write_through): symbolic links are followed, and what they end at decides. A regular file,
-or nothing yet, is written atomically: to a temporary file beside the target, flushed, then renamed over it, so a
-link stays a link and its target gets the new content; the target keeps its mode. On any failure, and on SIGTERM
-or SIGHUP, the temporary file is removed and an existing file is left untouched. A FIFO, a device or a socket is
-written directly, never replaced; so is an inherited descriptor (`/dev/stdout`, `/dev/fd/N`, `>(gzip > x.gz)`),
-written as it is open (appending stays appending). An output that fails (a full disk, a closed stdout) is an
-OutputError naming stdout or the -o path.
+`-o` writes through: see wxb.cli.write.through.
 """
 
 from __future__ import annotations
 
-import errno
 import io
-import os
-import signal
-import stat
-import sys
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
-from types import FrameType
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -49,10 +36,10 @@ from numpy.typing import NDArray
 
 from ..errors import InputError, OutputError
 from ..show.progress import working
+from .through import Emit, _reason, resolve_output, write_through
 
 LARGE_CELLS = 100_000  # numbers; above this, csv/tsv/json are written by polars (when installed) in chunks of rows
 Array = NDArray[np.generic]
-Emit = Callable[[BinaryIO], object]  # writes the prepared output to a binary stream
 
 
 JSON_SPECIALS = {"nan": "null", "inf": "null", "-inf": "null"}  # RFC 8259 has no NaN or infinity
@@ -117,7 +104,7 @@ def _delimited(results: Mapping[str, Array], separator: str) -> Emit:
 
 def _for_polars(array: Array) -> bool:
     """Whether polars (when installed: the optional extra fast-csv) writes this array: a large float32/64 one."""
-    from ..read.textparse import polars_module
+    from ..read.largetext import polars_module
 
     big_float = array.size > LARGE_CELLS and array.dtype.kind == "f" and array.dtype.itemsize in (4, 8)
     return array.ndim >= 1 and big_float and polars_module() is not None
@@ -151,17 +138,13 @@ def _polars_delimited(table: Array, separator: str, stream: BinaryIO) -> None:
     stream.write(buffer.getvalue().replace(b"NaN", b"nan"))
 
 
-class JsonLayout:
-    """How JSON is laid out, for every command: one line, or indented with --pretty (set once per command)."""
-
-    pretty = False
-
-
 def json_document(value: object) -> str:
     """Plain data as standard JSON (NaN and ±inf as null), one line or indented (--pretty), ending with a newline."""
     import json
 
-    indent = 2 if JsonLayout.pretty else None
+    from ..env import current
+
+    indent = 2 if current().pretty else None
     return json.dumps(_finite_or_null(value), ensure_ascii=False, indent=indent, allow_nan=False) + "\n"
 
 
@@ -181,8 +164,12 @@ def _json(results: Mapping[str, Array], record: bool = False) -> Emit:
     always the object for a record (`--wrt all`), whatever the number of results. Written as it is made."""
     import json
 
+    from ..env import current
+
+    pretty = current().pretty
+
     def emit(stream: BinaryIO) -> None:
-        if JsonLayout.pretty:
+        if pretty:
             data = {name: np.asarray(a).tolist() for name, a in results.items()}
             one = len(results) == 1 and not record
             stream.write(json_document(next(iter(data.values())) if one else data).encode())
@@ -286,27 +273,6 @@ WRITERS: dict[str, Callable[[Mapping[str, Array]], Emit]] = {
     "npy": _npy,
     "npz": _npz,
 }
-def is_terminal(output: Path) -> bool:
-    """True when -o names a terminal: an inherited descriptor on one (/dev/stdout), or a terminal device (opened
-    only to ask; a FIFO is never opened here, since closing it would end its reader's input)."""
-    held = descriptor(str(output))
-    if held is not None:
-        try:
-            return os.isatty(held)
-        except OSError:
-            return False
-    try:
-        if not stat.S_ISCHR(os.stat(output).st_mode):
-            return False
-        fd = os.open(output, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
-    except OSError:
-        return False
-    try:
-        return os.isatty(fd)
-    finally:
-        os.close(fd)
-
-
 # ---------------------------------------------------------------- writing
 
 
@@ -357,7 +323,9 @@ def _write(emit: Emit, output: Path | None) -> None:
 
 def _to_stdout(emit: Emit) -> None:
     """Emit to stdout; a closed stdout or one that fails (a full disk) is an OutputError naming stdout."""
-    stdout = sys.stdout
+    from ..env import current
+
+    stdout = current().stdout
     if stdout is None or getattr(stdout, "closed", False):
         raise OutputError("cannot write to stdout: it is closed")
     try:
@@ -370,197 +338,3 @@ def _to_stdout(emit: Emit) -> None:
         raise OutputError(f"cannot write to stdout: {_reason(exc)}") from None
 
 
-def _reason(exc: OSError) -> str:
-    """Why a write failed, in the system's words (polars' "… (os error 28)" too); a bad descriptor is a closed one."""
-    code, text = exc.errno, exc.strerror
-    if code is None:
-        import re
-
-        found = re.search(r"\(os error (\d+)\)", str(exc))
-        code = int(found.group(1)) if found else None
-        text = os.strerror(code) if code is not None else None
-    if code == errno.EBADF:
-        return "it is closed"
-    return text or str(exc)
-
-
-@contextmanager
-def _reported(what: str, shown: str) -> Iterator[None]:
-    """Within the block, an OSError becomes an OutputError `what: <reason>, in -o <shown>` (a closed pipe is not
-    an error of ours: it passes through)."""
-    try:
-        yield
-    except BrokenPipeError:
-        raise
-    except OSError as exc:
-        raise OutputError(f"{what}: {_reason(exc)}", operand="-o", source=shown) from None
-
-
-# ---------------------------------------------------------------- -o: writing through
-
-STANDARD_STREAMS = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
-DESCRIPTOR_FOLDERS = ("/dev/fd", "/proc/self/fd", "/proc/thread-self/fd")
-MAX_LINKS = 40  # symbolic links followed before giving up, as Linux does
-CLEANUP_SIGNALS = ("SIGTERM", "SIGHUP")
-
-
-def write_through(path: Path, emit: Emit) -> None:
-    """Write to -o's `path` by what it names, at the end of its symbolic links: an inherited descriptor is written
-    as it is open; a regular file, or nothing yet, atomically (a link stays a link); a folder is refused; a FIFO,
-    device or socket is written directly, never replaced."""
-    shown = str(path)
-    target = resolve_output(path)
-    if isinstance(target, int):
-        _write_descriptor(target, emit, shown)
-        return
-    try:
-        mode: int | None = os.stat(target).st_mode
-    except FileNotFoundError:
-        mode = None
-    except OSError as exc:
-        raise OutputError(f"cannot write there: {_reason(exc)}", operand="-o", source=shown) from None
-    if mode is None or stat.S_ISREG(mode) or stat.S_ISDIR(mode):
-        write_atomically(Path(target), emit, shown=shown)
-    elif stat.S_ISSOCK(mode):
-        _write_socket(target, emit, shown)
-    else:
-        _write_directly(target, emit, shown)
-
-
-def resolve_output(path: Path) -> int | str:
-    """What -o names: the number of a descriptor this process holds open, or the path its symbolic links end at
-    (which may not exist yet: a dangling link's target is created)."""
-    current = str(path)
-    for _ in range(MAX_LINKS):
-        held = descriptor(current)
-        if held is not None:
-            return held
-        try:
-            link = os.readlink(current)
-        except OSError:  # not a link, or nothing there yet
-            return current
-        current = os.path.join(os.path.dirname(current), link)
-    raise OutputError("too many levels of symbolic links", operand="-o", source=str(path))
-
-
-def descriptor(path: str) -> int | None:
-    """The descriptor `path` stands for when it names one of this process's own: /dev/stdout, /dev/fd/N,
-    /proc/self/fd/N (and the same folders reached another way); else None."""
-    absolute = os.path.abspath(path)
-    if absolute in STANDARD_STREAMS:
-        return STANDARD_STREAMS[absolute]
-    folder, name = os.path.split(absolute)
-    if not name.isdigit():
-        return None
-    if folder in DESCRIPTOR_FOLDERS or os.path.realpath(folder) in _own_descriptor_folders():
-        return int(name)
-    return None
-
-
-def _own_descriptor_folders() -> tuple[str, ...]:
-    import threading
-
-    pid = os.getpid()
-    return f"/proc/{pid}/fd", f"/proc/{pid}/task/{threading.get_native_id()}/fd"
-
-
-def _write_descriptor(descriptor: int, emit: Emit, shown: str) -> None:
-    """An inherited descriptor (`/dev/stdout`, `/dev/fd/63` from `>(...)`), written through a copy of it: nothing is
-    reopened, truncated or replaced, and a descriptor opened for appending keeps appending."""
-    for stream in (sys.stdout, sys.stderr):  # whatever they hold comes first, as it would on the descriptor
-        with suppress(AttributeError, OSError, ValueError):
-            stream.flush()
-    with _reported("cannot write it", shown), open(os.dup(descriptor), "wb") as stream:
-        emit(stream)
-
-
-def _write_directly(target: str, emit: Emit, shown: str) -> None:
-    """A FIFO or a device, opened for writing and written in place (opening a FIFO waits for its reader)."""
-    with _reported("cannot write it", shown), open(target, "wb") as stream:
-        emit(stream)
-
-
-def _write_socket(target: str, emit: Emit, shown: str) -> None:
-    """A Unix socket: connected to and written as a stream (a socket cannot be opened like a file)."""
-    import socket
-
-    with _reported("cannot write it", shown), socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
-        connection.connect(target)
-        with connection.makefile("wb") as stream:
-            emit(stream)
-
-
-def write_atomically(path: Path, emit: Emit, *, shown: str | None = None) -> None:
-    """Emit into a temp file beside `path`, flush it, rename it over `path`; on failure, and on SIGTERM or SIGHUP,
-    remove the temp. `shown` is the -o path as the user gave it, for messages (default: `path`).
-
-    No fsync: the rename makes the replacement atomic for readers, and durability across a power cut is the
-    file system's business, as it is for the plain scripts wxb is measured against."""
-    shown = shown or str(path)
-    if path.is_dir():
-        raise OutputError("is a folder, not a file", operand="-o", source=shown)
-    import tempfile
-
-    with _reported("cannot write there", shown):
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with _removed_on_signals(temp), _reported("cannot write it", shown):
-            with os.fdopen(fd, "wb") as stream:
-                emit(stream)
-                stream.flush()
-            _keep_metadata(temp, path)
-            os.replace(temp, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(temp)
-        raise
-
-
-def _keep_metadata(temp: str, path: Path) -> None:
-    """The replacement keeps the replaced file's mode and, where permitted, its owner; a new file gets the usual
-    0o666 minus the umask."""
-    try:
-        old = os.stat(path)
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)
-        return
-    new = os.stat(temp)
-    if (new.st_uid, new.st_gid) != (old.st_uid, old.st_gid):
-        with suppress(OSError):
-            os.chown(temp, old.st_uid, old.st_gid)
-    os.chmod(temp, stat.S_IMODE(old.st_mode))
-
-
-@contextmanager
-def _removed_on_signals(temp: str) -> Iterator[None]:
-    """Within the block, SIGTERM and SIGHUP remove `temp`, then end the process as that signal would have (a shell
-    sees status 128 + signum). Set only in the main thread, never over an ignored signal (nohup), and restored on
-    the way out."""
-    signums = [getattr(signal, name) for name in CLEANUP_SIGNALS if hasattr(signal, name)]
-    previous: dict[int, Any] = {}
-
-    def remove_and_resignal(signum: int, frame: FrameType | None) -> None:
-        with suppress(OSError):
-            os.unlink(temp)
-        _restore_handlers(previous)
-        signal.raise_signal(signum)
-
-    try:
-        for signum in signums:
-            if signal.getsignal(signum) is not signal.SIG_IGN:
-                previous[signum] = signal.signal(signum, remove_and_resignal)
-    except ValueError:  # not the main thread: signals are not ours to catch
-        pass
-    try:
-        yield
-    finally:
-        _restore_handlers(previous)
-
-
-def _restore_handlers(previous: dict[int, Any]) -> None:
-    """Put back the handlers `previous` recorded (one set outside Python counts as the default)."""
-    for signum, handler in previous.items():
-        signal.signal(signum, signal.SIG_DFL if handler is None else handler)
-    previous.clear()

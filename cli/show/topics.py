@@ -14,7 +14,7 @@ EXAMPLE_ARGUMENTS = ("X", "Y")
 
 
 def _rows() -> dict[str, Any]:
-    from ..core.primitives import PRIMITIVES
+    from ...core.primitives import PRIMITIVES
 
     return PRIMITIVES
 
@@ -22,7 +22,7 @@ def _rows() -> dict[str, Any]:
 def operator_spellings(x: str = "x", y: str = "y", p: str = "p") -> dict[str, str]:
     """Each operator's primitive name → how an expression writes it, from the parser's syntax table (x + y, -x,
     x.T); an operator differentiable in its left argument only (**) has the exponent p on its right."""
-    from ..core.expr import SYNTAX
+    from ...core.expr import SYNTAX
 
     rows = _rows()
     return {row.primitive: row.written(x, y if len(rows[row.primitive].vjps) == 2 else p) for row in SYNTAX}
