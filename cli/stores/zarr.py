@@ -23,6 +23,7 @@ import numpy as np
 from ..errors import OutputError
 from ..extras import dask_array, import_extra
 from ..read.textparse import Where
+from .npyblocks import unseen_output
 
 MARKERS = ("zarr.json", ".zarray", ".zgroup")  # zarr format 3, and format 2's array and group
 BLOCK_BYTES = 128 * 1024 * 1024
@@ -97,7 +98,30 @@ def lazy_store(results: Mapping[str, Any], output: Path, record: bool, *,
     stored, finish, abandon = _prepare(regular, output, record, shown, chunks={
         name: value.chunksize for name, value in regular.items()})
     sources = [value for _, value in stored]
-    return [da.store(sources, [array for array, _ in stored], lock=False, compute=False)], finish, abandon
+    targets = [SeenTarget(array, metadata_file(array), shown) for array, _ in stored]
+    return [da.store(sources, targets, lock=False, compute=False)], finish, abandon
+
+
+def metadata_file(array: Any) -> str:
+    """The path of a zarr array's own metadata file (format 3's zarr.json, format 2's .zarray)."""
+    folder = Path(array.store.root) / array.path
+    return str(next((folder / name for name in ("zarr.json", ".zarray") if (folder / name).exists()),
+                    folder / "zarr.json"))
+
+
+class SeenTarget:
+    """A zarr array as the target of da.store that writes a block only where its store's metadata is seen: a
+    worker with its own view of the folder would otherwise write the chunks on its side, and the store would
+    read back as zeros."""
+
+    def __init__(self, array: Any, marker: str, shown: str) -> None:
+        self.array, self.marker, self.shown = array, marker, shown
+        self.shape, self.dtype, self.ndim = array.shape, array.dtype, array.ndim
+
+    def __setitem__(self, region: Any, block: Any) -> None:
+        if not os.path.exists(self.marker):
+            raise unseen_output(self.shown)
+        self.array[region] = block
 
 
 def _prepare(results: Mapping[str, Any], output: Path, record: bool, shown: str,
