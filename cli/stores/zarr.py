@@ -102,6 +102,23 @@ def lazy_store(results: Mapping[str, Any], output: Path, record: bool, *,
     return [da.store(sources, targets, lock=False, compute=False)], finish, abandon
 
 
+def _refuse_other_arrays(zarr: Any, output: Path, results: Mapping[str, Any], record: bool, shown: str) -> None:
+    """An existing group is replaced only when every array in it is one that this run writes again."""
+    if not output.exists():
+        return
+    try:
+        node = zarr.open(str(output.resolve()), mode="r")
+    except Exception:  # a damaged store: replaced, as before
+        return
+    if not hasattr(node, "members"):
+        return
+    kept = sorted(name for name, member in node.members(max_depth=None)
+                  if not hasattr(member, "members") and (name not in results or (len(results) == 1 and not record)))
+    if kept:
+        raise OutputError(f"is a zarr group holding arrays this run does not write ({', '.join(kept)}), and wxb "
+                          "never deletes them", operand="-o", source=shown, hint="name a new store")
+
+
 def metadata_file(array: Any) -> str:
     """The path of a zarr array's own metadata file (format 3's zarr.json, format 2's .zarray)."""
     folder = Path(array.store.root) / array.path
@@ -134,6 +151,7 @@ def _prepare(results: Mapping[str, Any], output: Path, record: bool, shown: str,
         hint = "name a new path, or remove it first" if output.is_dir() else "name the store NAME.zarr"
         raise OutputError("is not a zarr store, and wxb replaces only zarr stores", operand="-o", source=shown,
                           hint=hint)
+    _refuse_other_arrays(zarr, output, results, record, shown)
     try:
         temp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent.resolve()))
     except OSError as exc:
