@@ -404,3 +404,22 @@ def test_an_operand_missing_on_a_worker_names_its_binding_and_says_where(private
     assert done.stderr == (f"wxb: error: it is missing on a Dask worker, in X= {data}/X.npy (hint: with --scheduler "
                            "the workers read the operands themselves: put them on storage every worker sees, under the "
                            "same path)\n")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("output", ["f.zarr", "f.npy"])
+def test_an_output_the_workers_cannot_see_is_one_line_and_nothing_is_left(private_cluster: tuple[str, Path],
+                                                                          output: str) -> None:
+    """-o in a folder the worker sees as its own empty tmpfs: the chunks would land on the worker's side (a zarr
+    store that reads back as zeros); refused in one line, exit 2, and nothing is left in the folder."""
+    address, data = private_cluster
+    here = data.parent / "inputs"
+    here.mkdir()
+    np.save(here / "X.npy", np.ones((2, 3)))
+    done = run("forward", "-e", "2 * X", f"X={here}/X.npy", "-o", str(data / output), "--scheduler", address,
+               cwd=here)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"wxb: error: it is not on storage this Dask worker sees, in -o {data / output} "
+                                  "(hint: "), done.stderr
+    assert "every worker sees" in done.stderr
+    assert list(data.iterdir()) == []

@@ -125,3 +125,21 @@ def test_start_up_imports_no_dask_nor_zarr(tmp_path: Path, args: list[str]) -> N
             "file=sys.stderr)\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_a_group_with_other_arrays_is_refused_and_kept(tmp_path: Path) -> None:
+    """X=s2.zarr:X ... -o s2.zarr: the group holds X, which this run does not write: one line, exit 2, X kept."""
+    import subprocess
+    import sys
+
+    zarr = pytest.importorskip("zarr")
+    group = zarr.open_group(str(tmp_path / "s2.zarr"), mode="w")
+    group.create_array("X", data=np.eye(2))
+    wxb_bin = str(Path(sys.executable).parent / "wxb")
+    done = subprocess.run([wxb_bin, "backward", "-e", "sum(2 * X)", "X=s2.zarr:X", "-o", "s2.zarr"], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("wxb: error: is a zarr group holding arrays this run does not write (X)")
+    again = zarr.open_group(str(tmp_path / "s2.zarr"), mode="r")
+    assert np.array_equal(again["X"][...], np.eye(2))
+    assert [p.name for p in tmp_path.iterdir()] == ["s2.zarr"]

@@ -108,8 +108,17 @@ class NpyTarget:
             finally:
                 os.close(fd)
         except OSError as exc:
+            if isinstance(exc, FileNotFoundError) and on_a_worker():
+                raise unseen_output(self.shown or layout.path) from None
             raise OutputError(f"cannot write it: {exc.strerror or exc}", operand="-o",
                               source=self.shown or layout.path) from None
+
+
+def unseen_output(shown: str) -> OutputError:
+    """The error for an -o that a Dask worker does not see where the client made it."""
+    return OutputError("it is not on storage this Dask worker sees", operand="-o", source=shown,
+                       hint="with --scheduler the workers write -o themselves: name a path on storage every worker "
+                       "sees, under the same path, or leave out -o")
 
 
 def _segments(layout: NpyData, starts: list[int], data: Array) -> Iterator[tuple[int, Array]]:

@@ -23,6 +23,7 @@ import numpy as np
 from ..errors import OutputError
 from ..extras import dask_array, import_extra
 from ..read.textparse import Where
+from .npyblocks import unseen_output
 
 MARKERS = ("zarr.json", ".zarray", ".zgroup")  # zarr format 3, and format 2's array and group
 BLOCK_BYTES = 128 * 1024 * 1024
@@ -97,7 +98,47 @@ def lazy_store(results: Mapping[str, Any], output: Path, record: bool, *,
     stored, finish, abandon = _prepare(regular, output, record, shown, chunks={
         name: value.chunksize for name, value in regular.items()})
     sources = [value for _, value in stored]
-    return [da.store(sources, [array for array, _ in stored], lock=False, compute=False)], finish, abandon
+    targets = [SeenTarget(array, metadata_file(array), shown) for array, _ in stored]
+    return [da.store(sources, targets, lock=False, compute=False)], finish, abandon
+
+
+def _refuse_other_arrays(zarr: Any, output: Path, results: Mapping[str, Any], record: bool, shown: str) -> None:
+    """An existing group is replaced only when every array in it is one that this run writes again."""
+    if not output.exists():
+        return
+    try:
+        node = zarr.open(str(output.resolve()), mode="r")
+    except Exception:  # a damaged store: replaced, as before
+        return
+    if not hasattr(node, "members"):
+        return
+    kept = sorted(name for name, member in node.members(max_depth=None)
+                  if not hasattr(member, "members") and (name not in results or (len(results) == 1 and not record)))
+    if kept:
+        raise OutputError(f"is a zarr group holding arrays this run does not write ({', '.join(kept)}), and wxb "
+                          "never deletes them", operand="-o", source=shown, hint="name a new store")
+
+
+def metadata_file(array: Any) -> str:
+    """The path of a zarr array's own metadata file (format 3's zarr.json, format 2's .zarray)."""
+    folder = Path(array.store.root) / array.path
+    return str(next((folder / name for name in ("zarr.json", ".zarray") if (folder / name).exists()),
+                    folder / "zarr.json"))
+
+
+class SeenTarget:
+    """A zarr array as the target of da.store that writes a block only where its store's metadata is seen: a
+    worker with its own view of the folder would otherwise write the chunks on its side, and the store would
+    read back as zeros."""
+
+    def __init__(self, array: Any, marker: str, shown: str) -> None:
+        self.array, self.marker, self.shown = array, marker, shown
+        self.shape, self.dtype, self.ndim = array.shape, array.dtype, array.ndim
+
+    def __setitem__(self, region: Any, block: Any) -> None:
+        if not os.path.exists(self.marker):
+            raise unseen_output(self.shown)
+        self.array[region] = block
 
 
 def _prepare(results: Mapping[str, Any], output: Path, record: bool, shown: str,
@@ -110,6 +151,7 @@ def _prepare(results: Mapping[str, Any], output: Path, record: bool, shown: str,
         hint = "name a new path, or remove it first" if output.is_dir() else "name the store NAME.zarr"
         raise OutputError("is not a zarr store, and wxb replaces only zarr stores", operand="-o", source=shown,
                           hint=hint)
+    _refuse_other_arrays(zarr, output, results, record, shown)
     try:
         temp = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent.resolve()))
     except OSError as exc:
