@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, shell, wxb
 
-from wxb.cli import topics
+from wxb.cli.show import topics
 from wxb.core.expr import BINARY
 from wxb.core.primitives import PRIMITIVES
 

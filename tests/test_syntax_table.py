@@ -8,7 +8,7 @@ import ast
 
 import pytest
 
-from wxb.cli.topics import operator_spellings
+from wxb.cli.show.topics import operator_spellings
 from wxb.core.expr import SYNTAX, Syntax, parse
 from wxb.core.primitives import PRIMITIVES
 
