@@ -25,7 +25,7 @@ from .errors import BindingError, ShapeError, WxbError
 from .evaluation import Evaluation
 from .expr import Expression, Node, parse
 from .notation import shape_text
-from .operands import as_array, as_operand, filled, is_duck
+from .operands import mapped, as_array, as_operand, filled, is_duck
 from .primitives import PRIMITIVES
 from .primitives.batch import KINDS
 from .primitives.row import constant_text
@@ -73,8 +73,11 @@ class Problem:
                                hint=f"the operands of {expr.text} are " + ", ".join(expr.operands))
         given = {name: as_array(operands[name]) for name in expr.operands}
         dtype = computation_dtype(given, set(weak))
-        arrays = {name: as_operand(given[name], name) for name in expr.operands}
-        arrays = {name: a if a.dtype == dtype else a.astype(dtype) for name, a in arrays.items()}
+        arrays = {name: as_operand(given[name], name, keep=mapped(operands[name])) for name in expr.operands}
+        # an operand mapped from a file keeps its dtype: converted whole it would be read into memory before
+        # anything is planned; each block read from it is converted instead (and NumPy promotes in memory)
+        arrays = {name: a if a.dtype == dtype or mapped(operands[name]) else a.astype(dtype)
+                  for name, a in arrays.items()}
         order = tuple(expr.nodes())
         shapes: dict[int, Shape] = {}
         for node in order:

@@ -35,9 +35,21 @@ def filled(value: np.ndarray, shape: tuple[int, ...], like: Any = None) -> np.nd
     return np.broadcast_to(value, shape)
 
 
-def as_operand(a: ArrayLike, name: str) -> np.ndarray:
+def mapped(a: object) -> bool:
+    """a is a float array mapped from a file (np.memmap, or a view of one): its data is on disk, not in memory."""
+    if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
+        return False
+    while a is not None:
+        if isinstance(a, np.memmap) or type(a).__name__ == "mmap":
+            return True
+        a = getattr(a, "base", None)
+    return False
+
+
+def as_operand(a: ArrayLike, name: str, *, keep: bool = False) -> np.ndarray:
     """a as a native float array: any 4-byte float becomes float32, everything else float64; no copy if possible.
-    A duck array (Dask) keeps its backend."""
+    A duck array (Dask) keeps its backend; keep: a float array mapped from a file keeps its dtype and byte order
+    (converted whole it would be read into memory; its blocks are converted as they are read)."""
     try:
         array = as_array(a)
     except ValueError:
@@ -48,6 +60,8 @@ def as_operand(a: ArrayLike, name: str) -> np.ndarray:
             f"{name} has dtype {array.dtype} ({_REFUSED_KINDS[kind]}), but wxb computes with real numbers only",
             hint=f"give {name} as floats, integers or booleans",
         )
+    if keep and kind == "f":
+        return array
     if kind == "f" and array.dtype.itemsize == 4:
         return array.astype(np.float32, copy=False)  # native byte order ('>f4' too); no copy when already so
     return array.astype(np.float64, copy=False)

@@ -206,16 +206,20 @@ def estimate(problem: Problem, *, wrt: tuple[str, ...] | None, resident: Iterabl
     held = sum(problem.operands[name].nbytes for name in set(resident))
     sizes = {id(node): _nbytes(problem.shape(node), dtype) for node in problem.intermediates()}
     f_bytes = _nbytes(problem.f_shape, dtype)
+    # an operand kept in its own dtype (mapped from a file: float32, or big-endian) is converted when a pass
+    # computes with it whole, NumPy's promotion making a copy in the computation dtype
+    cast = sum(_nbytes(a.shape, dtype) for a in problem.operands.values() if a.dtype != dtype)
     if wrt is None:
         results = 0 if problem.root.op != "var" else f_bytes
-        return Estimate(held, sum(sizes.values()), results, f_bytes * (2 if text_output else 0))
+        return Estimate(held, sum(sizes.values()) + cast, results, f_bytes * (2 if text_output else 0))
     active = problem.depends_on(set(wrt))
     wanted = needed_values(problem, active) | ({id(problem.root)} if upstream == "made" else set())
     computed = closure(problem, wanted)  # the values the forward pass of reverse mode computes
     values = sum(size for key, size in sizes.items() if key in computed)
     values += max((_vjp_work(problem, node, active) for node in problem.intermediates() if id(node) in active),
                   default=0) + (f_bytes if upstream in ("made", "given") else 0)
-    grads = sum(problem.operands[name].nbytes for name in wrt)
+    values += cast
+    grads = sum(_nbytes(problem.operands[name].shape, dtype) for name in wrt)
     return Estimate(held, values, grads, grads * (2 if text_output else 0))
 
 

@@ -156,3 +156,28 @@ def test_the_readme_cross_entropy_streams_under_a_memory_limit(tmp_path: Path) -
                 np.testing.assert_allclose(b[key], a[key], rtol=1e-12, atol=1e-13)
         else:
             np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", ["<f4", ">f8", ">f4"])
+def test_a_float32_or_big_endian_npy_streams_block_by_block(dtype: str, tmp_path: Path) -> None:
+    """Issue 22 item 7: a mapped X of another dtype than the computation's is converted per block as it is read,
+    not whole before anything is planned (which refused it: 'even one column needs about 305 MB')."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(50, 4000))
+    mapped = np.lib.format.open_memmap(tmp_path / "X.npy", mode="w+", dtype=dtype, shape=X.shape)
+    mapped[:] = X
+    mapped.flush()
+    del mapped
+    np.save(tmp_path / "W.npy", rng.normal(size=(3, 50)))
+    np.save(tmp_path / "b.npy", rng.normal(size=(3, 1)))
+    args = ["-W", "W.npy", "-X", "X.npy", "-b", "b.npy"]
+    streamed = wxb("backward", *args, "--wrt", "X", "-o", "dX.npy", cwd=tmp_path, env={"WXB_MEMORY": "1MB"})
+    assert streamed.returncode == 0, streamed.stderr
+    assert "streaming it in blocks" in streamed.stderr
+    whole = wxb("backward", *args, "--wrt", "X", "-o", "whole.npy", cwd=tmp_path)
+    assert whole.returncode == 0, whole.stderr
+    np.testing.assert_allclose(np.load(tmp_path / "dX.npy"), np.load(tmp_path / "whole.npy"), rtol=1e-12)
+    forward = wxb("forward", *args, "-o", "f.npy", cwd=tmp_path, env={"WXB_MEMORY": "1MB"})
+    assert forward.returncode == 0 and "streaming" in forward.stderr, forward.stderr
+    expected = np.load(tmp_path / "W.npy") @ np.load(tmp_path / "X.npy").astype(np.float64) + np.load(tmp_path / "b.npy")
+    np.testing.assert_allclose(np.load(tmp_path / "f.npy"), expected, rtol=1e-12)
