@@ -179,5 +179,6 @@ def test_a_float32_or_big_endian_npy_streams_block_by_block(dtype: str, tmp_path
     np.testing.assert_allclose(np.load(tmp_path / "dX.npy"), np.load(tmp_path / "whole.npy"), rtol=1e-12)
     forward = wxb("forward", *args, "-o", "f.npy", cwd=tmp_path, env={"WXB_MEMORY": "1MB"})
     assert forward.returncode == 0 and "streaming" in forward.stderr, forward.stderr
-    expected = np.load(tmp_path / "W.npy") @ np.load(tmp_path / "X.npy").astype(np.float64) + np.load(tmp_path / "b.npy")
+    W, b = np.load(tmp_path / "W.npy"), np.load(tmp_path / "b.npy")
+    expected = W @ np.load(tmp_path / "X.npy").astype(np.float64) + b
     np.testing.assert_allclose(np.load(tmp_path / "f.npy"), expected, rtol=1e-12)

@@ -23,6 +23,7 @@ from ..env import note
 from ..errors import InputError
 from ..model import Loaded, OutputChoice, Sources
 from ..show.diagnosis import nonfinite_warnings
+from ..show.notation import FUNCTIONS as LATEX_FUNCTIONS
 from ..show.notation import bmatrix, identifier_latex
 from ..write.output import json_document, write_text
 from .binding import load, parse_bindings, sized
@@ -249,8 +250,6 @@ def json_record(derivation: Derivation, values: Mapping[str, Array]) -> str:
 
 # ---- LaTeX ----
 
-LATEX_FUNCTIONS = {"trace": r"\operatorname{tr}", "det": r"\det", "log": r"\log", "exp": r"\exp", "tanh": r"\tanh",
-                   "sin": r"\sin", "cos": r"\cos"}
 LATEX_LEVEL = {"add": 1, "sub": 1, "mul": 2, "div": 2, "matmul": 2.5, "neg": 3, "pow": 4}
 
 
@@ -287,12 +286,8 @@ def term_latex(t: Term, names: Mapping[Term, str]) -> str:
     if t.op == "pow":
         return f"{_atom(t.args[0], a[0], names)}^{{{symbolic.number_text(t.power)}}}"
     if t.op == "T":
-        if t.args[0].op == "inv" and t.args[0] not in names:
-            return f"{_atom(t.args[0].args[0], a[0][: -len('^{-1}')], names)}^{{-\\top}}"
         return f"{_atom(t.args[0], a[0], names)}^{{\\top}}"
-    if t.op == "inv":
-        return f"{_atom(t.args[0], a[0], names)}^{{-1}}"
-    name = LATEX_FUNCTIONS.get(t.op) or identifier_latex(t.op)
+    name = LATEX_FUNCTIONS.get(t.op) or identifier_latex(t.op)  # the rows' names, as explain writes them
     axis = "" if t.default_axis else rf", \text{{axis}}={t.axis}"
     return rf"{name}\left({', '.join(a)}{axis}\right)"
 
@@ -312,7 +307,7 @@ def _negative(t: Term) -> bool:
 
 def _atom(t: Term, latex: str, names: Mapping[Term, str]) -> str:
     """latex bare when t is a name, an operand or a call; else in parentheses."""
-    bare = t in names or t.op == "var" or (t.op not in LATEX_LEVEL and t.op not in ("T", "const", "inv"))
+    bare = t in names or t.op == "var" or (t.op not in LATEX_LEVEL and t.op not in ("T", "const"))
     return latex if bare or (t.op == "const" and not _negative(t)) else rf"\left({latex}\right)"
 
 

@@ -28,9 +28,20 @@ LATEX = {
 }
 SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
 WORDS = ("vec", "sign", "adj", "tr")  # functions the rule texts use that are not rows of the table
-# Each function's name in LaTeX: its row's own (\det), else upright (\operatorname{tanh}).
-FUNCTIONS = {name: row.latex or r"\operatorname{" + name.replace("_", r"\_") + "}"
-             for name, row in PRIMITIVES.items() if row.called}
+# LaTeX's own operator names (\tanh is upright with a function's spacing); any other function is \operatorname.
+MACROS = ("sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "exp", "log", "det", "max",
+          "min")
+
+
+def function_latex(name: str, row: Any) -> str:
+    """A function's name in LaTeX, the one spelling of derive and explain: its row's own (\\operatorname{tr}),
+    LaTeX's macro where there is one (\tanh), else upright (\\operatorname{softplus})."""
+    if row.latex:
+        return str(row.latex)
+    return rf"\{name}" if name in MACROS else r"\operatorname{" + name.replace("_", r"\_") + "}"
+
+
+FUNCTIONS = {name: function_latex(name, row) for name, row in PRIMITIVES.items() if row.called}
 FUNCTIONS.update({word: r"\operatorname{" + word + "}" for word in WORDS})
 
 
