@@ -25,7 +25,7 @@ from .errors import BindingError, ShapeError, WxbError
 from .evaluation import Evaluation
 from .expr import Expression, Node, parse
 from .notation import shape_text
-from .operands import mapped, as_array, as_operand, filled, is_duck
+from .operands import as_array, as_operand, filled, is_duck, mapped
 from .primitives import PRIMITIVES
 from .primitives.batch import KINDS
 from .primitives.row import constant_text
