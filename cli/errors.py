@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, TypeVar
 
@@ -108,3 +109,14 @@ def guarded(command: F) -> F:
             raise typer.Exit(status) from None
 
     return run  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where text came from, for messages: the option (`-X`) and the source (a path, `stdin`, `literal '...'`)."""
+
+    operand: str
+    source: str
+
+    def error(self, what: str, line: int | None = None, column: int | None = None, **kw: Any) -> InputError:
+        return InputError(what, operand=self.operand, source=self.source, line=line, column=column, **kw)

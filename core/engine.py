@@ -13,7 +13,6 @@ axis keep it). float32 stays float32: the computation runs in float32 when every
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +23,7 @@ from numpy.typing import ArrayLike
 from .errors import BindingError, ShapeError, WxbError
 from .evaluation import Evaluation
 from .expr import Expression, Node, parse
+from .nodes import depends_on, fresh_labels
 from .notation import shape_text
 from .operands import as_array, as_operand, filled, is_duck, mapped
 from .primitives import PRIMITIVES
@@ -210,11 +210,7 @@ class Problem:
 
     def depends_on(self, names: set[str]) -> set[int]:
         """The ids of the nodes whose value depends on any of the named operands."""
-        found: set[int] = set()
-        for node in self.order:
-            if (node.op == "var" and node.name in names) or any(id(arg) in found for arg in node.args):
-                found.add(id(node))
-        return found
+        return depends_on(self.order, names)
 
 
 def whole_matrix_ops(order: tuple[Node, ...]) -> list[str]:
@@ -257,9 +253,7 @@ def _labels(order: tuple[Node, ...]) -> dict[int, str]:
     the names operands already have."""
     taken = {node.name for node in order if node.op == "var"}
     inner = [node for node in order[:-1] if node.op not in ("var", "const")]
-    free = (name for name in (f"z{i}" for i in itertools.count(1)) if name not in taken)
-    single = len(inner) == 1 and "z" not in taken
-    names = {id(node): "z" if single else next(free) for node in inner}
+    names = dict(zip((id(node) for node in inner), fresh_labels(len(inner), taken), strict=True))
     for node in order:
         if node.op == "var":
             names[id(node)] = node.name

@@ -3,6 +3,8 @@ so neither imports the other for its type)."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 Keyword = int | bool | None
@@ -49,3 +51,21 @@ class Node:
     def default_axis(self) -> bool:
         """True when the expression did not write axis= (the function's default applies)."""
         return "axis" not in self.given
+
+
+def depends_on(order: Iterable[Node], names: set[str]) -> set[int]:
+    """The ids of the nodes (in a forward order) whose value depends on any of the named operands."""
+    found: set[int] = set()
+    for node in order:
+        if (node.op == "var" and node.name in names) or any(id(arg) in found for arg in node.args):
+            found.add(id(node))
+    return found
+
+
+def fresh_labels(n: int, taken: set[str]) -> list[str]:
+    """n names for intermediate values: z alone, or z1, z2, …, skipping the names operands already have (the
+    engine's node labels and derive's repeated subexpressions alike)."""
+    if n == 1 and "z" not in taken:
+        return ["z"]
+    free = (name for name in (f"z{i}" for i in itertools.count(1)) if name not in taken)
+    return [next(free) for _ in range(n)]

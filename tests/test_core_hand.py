@@ -73,6 +73,15 @@ def test_module_docstring_example_runs() -> None:
     assert doctest.testmod(wxb.core).failed == 0
 
 
+def test_symbolic_docstring_example_runs() -> None:
+    import doctest
+
+    import wxb.core.symbolic
+
+    result = doctest.testmod(wxb.core.symbolic)
+    assert result.attempted and not result.failed
+
+
 # ---- named bias layouts ----
 
 def test_per_channel_bias_sums_batch_and_spatial_axes() -> None:

@@ -52,3 +52,24 @@ def test_the_loss_gradient_is_the_same_as_a_given_g(problem: Problem) -> None:
     for a, b in zip(given, derived, strict=True):
         for name in a.arrays:
             np.testing.assert_array_equal(a.arrays[name], b.arrays[name])
+
+
+def test_a_rows_folds_are_its_identities_and_derive_applies_them() -> None:
+    """Every fold (inner, result) of a row holds numerically, and derive's simplifier reads it from the row."""
+    import numpy as np
+
+    from wxb.core.engine import Problem
+    from wxb.core.primitives import PRIMITIVES
+    from wxb.core.symbolic import Writer, term_of
+
+    z = np.array([[0.5, 1.5], [2.0, 0.25]])
+    folds = [(op, inner, result) for op, row in PRIMITIVES.items() for inner, result in row.folds]
+    assert ("exp", "log_softmax", "softmax") in folds
+    for op, inner, result in folds:
+        left = Problem.build(f"{op}({inner}(Z))", {"Z": z}).forward()
+        right = Problem.build(f"{result}(Z)" if result else "Z", {"Z": z}).forward()
+        np.testing.assert_allclose(left, right, rtol=1e-12)
+        from wxb.core.expr import parse
+
+        folded = Writer(None).call(op, (term_of(parse(f"{inner}(Z)").root),))
+        assert folded.op == (result or "var")

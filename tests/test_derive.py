@@ -24,11 +24,11 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from primitive_cases import CASES, Plain
 from test_engine_oracle import Case, cases, well_posed
 
-from wxb.core.derive import DeriveError, derive
 from wxb.core.engine import Problem
 from wxb.core.errors import BiasEnlargesError
 from wxb.core.expr import parse
 from wxb.core.primitives import PRIMITIVES
+from wxb.core.symbolic import DeriveError, derive
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 ROOT = Path(__file__).resolve().parent.parent

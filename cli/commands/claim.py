@@ -152,7 +152,7 @@ def check_claims(sources: Sources, request: Request, out: OutputChoice) -> bool:
 def wxb_formula(expression: core.Expression, shapes: Mapping[str, tuple[int, ...]], name: str,
                 loss: str | None) -> str:
     """wxb's own formula for dL/d`name`, written out (no z = … lines), for comparison."""
-    from ...core import derive as symbolic
+    from ...core import symbolic
     from .derive import seed
 
     derivation = symbolic.derive(expression, dict(shapes), (name,), seed=seed(expression, shapes, loss))

@@ -15,8 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, BinaryIO
 
-from ..errors import InputError
-from ..read.textparse import Where
+from ..errors import InputError, Where
 from ..read.textstream import text_to_npy
 
 # ---- The command ----

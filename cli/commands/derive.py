@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from ... import core
-from ...core import derive as symbolic
-from ...core.derive import Derivation, Term
+from ...core import symbolic
 from ...core.notation import shape_text
 from ...core.primitives import PRIMITIVES
+from ...core.symbolic import Derivation, Term
 from ..env import note
 from ..errors import InputError
 from ..model import Loaded, OutputChoice, Sources

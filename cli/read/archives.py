@@ -14,10 +14,9 @@ from typing import IO, TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import InputError
+from ..errors import InputError, Where
 from .literals import json_array
 from .textparse import (
-    Where,
     decode,
     shorten,
 )

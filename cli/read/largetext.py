@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import Where
 from .textparse import (
     UTF16_BOMS,
     WHITESPACE,
     FloatArray,
-    Where,
     data_lines,
     decode,
     layout,

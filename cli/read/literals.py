@@ -8,9 +8,9 @@ import re
 import numpy as np
 from numpy.typing import NDArray
 
+from ..errors import Where
 from .textparse import (
     FloatArray,
-    Where,
     _count,
     _parse_cells,
     shorten,

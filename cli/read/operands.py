@@ -40,7 +40,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from ..errors import InputError
+from ..errors import InputError, Where
 from ..show.progress import reading
 from .archives import Archive, Array, check_dtype, json_content, npy_bytes, npy_file, npy_stream, npz_archive
 from .largetext import parse_large_text
@@ -50,7 +50,6 @@ from .textparse import (
     SUFFIX_DELIMITERS,
     UTF16_BOMS,
     WHITESPACE,
-    Where,
     parse_text,
     shorten,
 )

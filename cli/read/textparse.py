@@ -31,13 +31,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..env import note
-from ..errors import InputError
+from ..errors import InputError, Where
 
 LARGE_TEXT = 1 << 20  # bytes; above this, text is parsed by polars
 WHITESPACE = " "  # the delimiter value meaning "any run of spaces and tabs"
@@ -52,17 +51,6 @@ _OTHER_DELIMITERS = ("|", ";", ",", "\t", ":")
 _BOM = b"\xef\xbb\xbf"
 
 FloatArray = NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class Where:
-    """Where text came from, for messages: the option (`-X`) and the source (a path, `stdin`, `literal '...'`)."""
-
-    operand: str
-    source: str
-
-    def error(self, what: str, line: int | None = None, column: int | None = None, **kw: Any) -> InputError:
-        return InputError(what, operand=self.operand, source=self.source, line=line, column=column, **kw)
 
 
 # ---------------------------------------------------------------- cells

@@ -16,14 +16,13 @@ from typing import IO, Any, BinaryIO
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, Where
 from ..stores.blocks import npy_header
 from .largetext import _polars_read
 from .textparse import (
     _BOM,
     UTF16_BOMS,
     Layout,
-    Where,
     _loadtxt,
     _parse_rows,
     data_lines,

@@ -20,9 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import OutputError
+from ..errors import OutputError, Where
 from ..extras import dask_array, import_extra
-from ..read.textparse import Where
 from .npyblocks import unseen_output
 
 MARKERS = ("zarr.json", ".zarray", ".zgroup")  # zarr format 3, and format 2's array and group

@@ -41,12 +41,13 @@ def power_vjp(node: Node, g: Array, x: Array) -> Array:
 
 def unary(name: str, forward: Forward, vjp: VJP, rule: str, formula: str, *, uses: str, linear: bool = False,
           symbol: str = "", template: str = "", drawn: str = "call", factor: str = "",
-          check: Check | None = None) -> Primitive:
+          check: Check | None = None, folds: tuple[tuple[str, str], ...] = ()) -> Primitive:
     """An elementwise function of one argument; factor: its diagonal Jacobian (default diag(vec name′(x)));
-    check: refuses an argument outside the domain."""
+    check: refuses an argument outside the domain; folds: its identities with an inner function (Primitive)."""
     return Primitive(name, symbol or name, elementwise_shape, forward, (vjp,), (rule,), (linear,), uses,
                      called=not template, template=template, drawn=drawn, elementwise=True,
-                     factors=(factor or f"diag(vec {symbol or name}′({{x}}))",), formulas=(formula,), check=check)
+                     factors=(factor or f"diag(vec {symbol or name}′({{x}}))",), formulas=(formula,), check=check,
+                     folds=folds)
 
 
 def within_one(node: Node, args: Sequence[Array], value: Array) -> None:
@@ -103,7 +104,7 @@ ROWS: tuple[Primitive, ...] = (
     unary("softplus", lambda n, x: softplus(x),        lambda n, g, f, x: g * sigmoid(x),
           "{G} ⊙ sigmoid({x})", "G * sigmoid(x)", uses="x"),
     unary("exp", lambda n, x: np.exp(x),               lambda n, g, f, x: g * f,
-          "{G} ⊙ {f}", "G * f", uses="f"),
+          "{G} ⊙ {f}", "G * f", uses="f", folds=(("log", ""), ("log_softmax", "softmax"))),
     unary("log", lambda n, x: np.log(x),               lambda n, g, f, x: g / x,
           "{G} ⊘ {x}", "G / x", uses="x"),
     unary("log1p", lambda n, x: np.log1p(x),           lambda n, g, f, x: g / (1 + x),

@@ -64,8 +64,10 @@ class Primitive:
     what depends on shapes: expand(G) puts a reduced G back along the axes the row reduced (its axis=, every
     axis, or a matrix function's last two) so that it broadcasts against x; keep_sum(t) sums t along the row's
     axis, keeping it; full(G) is G in f's own shape (for a rule not elementwise in G); eye(x) is the identity
-    of x's last two axes. no_formula: why there is none, where none exists (then formulas is empty); a test
-    requires one or the other of every row.
+    of x's last two axes. folds: the identities derive's simplifier applies to the row over an inner function,
+    (inner, result): this row of inner(z) is result(z), with the inner's axis ('' for z itself: exp(log(z)) = z,
+    exp(log_softmax(z)) = softmax(z)). no_formula: why there is none, where none exists (then formulas is
+    empty); a test requires one or the other of every row.
 
     batch: how it treats the batch (the last axis of the operands that carry it), for streaming in blocks of
     columns (wxb.core.plan): one kind of wxb.core.primitives.batch (COLUMNS: column k of the value from column k
@@ -100,6 +102,7 @@ class Primitive:
     formulas: tuple[str, ...] = ()
     no_formula: str = ""
     exact: str = ""
+    folds: tuple[tuple[str, str], ...] = ()
     batch: Batch = COLUMNS
 
     def __post_init__(self) -> None:

@@ -1,0 +1,247 @@
+"""The arithmetic of the language: smart constructors that simplify as a person writes (no `* 1`, constants
+folded and moved to the front, (Aᵀ)ᵀ = A, x + x = 2 * x, P @ x + Q @ x = (P + Q) @ x, a row's own identities such
+as exp(log_softmax(z)) = softmax(z)). Shapes, where they are known, come from the Writer (symbolic.shaped) built on
+this class. Pure: no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..errors import WxbError
+from ..primitives import PRIMITIVES
+from ..shapes import Shape, as_matrix_shape
+from .terms import ZERO, Term, chain, const, factors, is_const, is_identity, leaf, scaled
+
+
+class Simplifier:
+    """Builds simplified terms. The shape of a term (None when operands' shapes are not known) and a sum along an
+    axis kept are the Writer's (symbolic.shaped), which a product needs to sum a constant factor out."""
+
+    shapes: Mapping[str, Shape] | None
+
+    def shape(self, t: Term) -> Shape | None:
+        raise NotImplementedError
+
+    def ndim(self, t: Term, default: int = 2) -> int:
+        raise NotImplementedError
+
+    def summed(self, t: Term, axis: int | None, full: Shape | None = None) -> Term:
+        raise NotImplementedError
+
+    # ---- elementwise ----
+
+    def add(self, a: Term, b: Term) -> Term:
+        if is_const(a, 0):
+            return b
+        if is_const(b, 0):
+            return a
+        if is_const(a) and is_const(b):
+            return const(a.value + b.value)
+        if b.op == "neg":
+            return self.sub(a, b.args[0])
+        if a.op == "neg":
+            return self.sub(b, a.args[0])
+        if a == b:
+            return self.mul(const(2), a)
+        (ca, ra), (cb, rb) = scaled(a), scaled(b)
+        if ra == rb:
+            return self.mul(const(ca + cb), ra)
+        if ca == cb != 1:  # c·r + c·s = c·(r + s)
+            return self.mul(const(ca), self.add(ra, rb))
+        if ca < 0 < cb:  # −c·r + s is written s − c·r
+            return self.sub(b, self.mul(const(-ca), ra))
+        if a.op == "matmul" and b.op == "matmul":
+            fa, fb = factors(a), factors(b)
+            if fa[-1] == fb[-1] and len(fa) > 1 and len(fb) > 1:  # P @ x + Q @ x = (P + Q) @ x
+                return self.matmul(self.add(chain(fa[:-1]), chain(fb[:-1])), fa[-1])
+            if fa[0] == fb[0] and len(fa) > 1 and len(fb) > 1:  # X @ P + X @ Q = X @ (P + Q)
+                return self.matmul(fa[0], self.add(chain(fa[1:]), chain(fb[1:])))
+        if a.op == "T" and a.args[0] == b:  # A.T + A → A + A.T, as written in books
+            return Term("add", (b, a))
+        return Term("add", (a, b))
+
+    def sub(self, a: Term, b: Term) -> Term:
+        if is_const(b, 0):
+            return a
+        if is_const(a, 0):
+            return self.neg(b)
+        if is_const(a) and is_const(b):
+            return const(a.value - b.value)
+        if b.op == "neg":
+            return self.add(a, b.args[0])
+        if a.op == "neg":
+            return self.neg(self.add(a.args[0], b))
+        (ca, ra), (cb, rb) = scaled(a), scaled(b)
+        if ra == rb and ca != cb:
+            return self.mul(const(ca - cb), ra)
+        return Term("sub", (a, b))
+
+    def neg(self, a: Term) -> Term:
+        if a.op == "const":
+            return const(-a.value)
+        if a.op == "neg":
+            return a.args[0]
+        if a.op == "mul" and is_const(a.args[0]):
+            return self.mul(const(-a.args[0].value), a.args[1])
+        if a.op == "sub":
+            return Term("sub", (a.args[1], a.args[0]))
+        return Term("neg", (a,))
+
+    def mul(self, a: Term, b: Term) -> Term:
+        if is_const(a, 0) or is_const(b, 0):
+            return ZERO
+        if is_const(a, 1):
+            return b
+        if is_const(b, 1):
+            return a
+        if is_const(a) and is_const(b):
+            return const(a.value * b.value)
+        if is_const(a, -1):
+            return self.neg(b)
+        if is_const(b):
+            return self.mul(b, a)
+        if b.op in ("add", "sub") and self._outer(b):  # a * (G - s), G a column and s a row: a * G - a * s
+            return self._binary(b.op, self.mul(a, b.args[0]), self.mul(a, b.args[1]))
+        if a.op == "neg":
+            return self.neg(self.mul(a.args[0], b))
+        if b.op == "neg":
+            return self.neg(self.mul(a, b.args[0]))
+        if is_const(a) and b.op == "mul" and is_const(b.args[0]):
+            return self.mul(const(a.value * b.args[0].value), b.args[1])
+        if b.op == "mul" and is_const(b.args[0]):
+            return self.mul(b.args[0], self.mul(a, b.args[1]))
+        if a.op == "mul" and is_const(a.args[0]) and not is_const(b):
+            return self.mul(a.args[0], self.mul(a.args[1], b))
+        if is_const(a) and b.op == "matmul":  # 2 * (A @ B) is written 2 * A @ B
+            return Term("matmul", (self.mul(a, b.args[0]), b.args[1]))
+        if is_const(a) and b.op == "div" and is_const(b.args[0]):
+            return self.div(const(a.value * b.args[0].value), b.args[1])
+        if is_const(a) and b.op == "div" and is_const(b.args[1]) and b.args[1].value != 0:
+            return self.mul(const(a.value / b.args[1].value), b.args[0])
+        if a.op == "div" and is_const(a.args[0], 1):  # 1 / y * x is x / y
+            return self.div(b, a.args[1])
+        if b.op == "div" and is_const(b.args[0], 1):
+            return self.div(a, b.args[1])
+        return Term("mul", (a, b))
+
+    def div(self, a: Term, b: Term) -> Term:
+        if is_const(a, 0):
+            return ZERO
+        if is_const(b, 1):
+            return a
+        if is_const(a) and is_const(b) and b.value != 0:
+            return const(a.value / b.value)
+        if a.op == "neg":
+            return self.neg(self.div(a.args[0], b))
+        if a.op == "div" and is_const(a.args[1]) and is_const(b):  # x / 3 / 3 is x / 9
+            return self.div(a.args[0], const(a.args[1].value * b.value))
+        if a.op == "mul" and is_const(a.args[0]) and is_const(b) and b.value != 0:
+            return self.mul(const(a.args[0].value / b.value), a.args[1])
+        if is_const(a) and b.op == "mul" and is_const(b.args[0]) and b.args[0].value != 0:
+            return self.div(const(a.value / b.args[0].value), b.args[1])
+        return Term("div", (a, b))
+
+    def pow(self, a: Term, p: float) -> Term:
+        if p == 1:
+            return a
+        if a.op == "const":
+            return const(a.value ** p)
+        return Term("pow", (a,), power=p)
+
+    def call(self, op: str, args: tuple[Term, ...], axis: int | None = None, default_axis: bool = True,
+             keepdims: bool | None = None) -> Term:
+        folds = dict(PRIMITIVES[op].folds) if op in PRIMITIVES else {}
+        if len(args) == 1 and args[0].op in folds:  # the row's identities: exp(log_softmax(z)) = softmax(z)
+            inner, result = args[0], folds[args[0].op]
+            if not result:
+                return inner.args[0]
+            return Term(result, inner.args, axis=inner.axis, default_axis=inner.default_axis)
+        linear = PRIMITIVES[op].linear if op in PRIMITIVES else ()
+        for i, arg in enumerate(args):  # constants and signs come out of an argument the function is linear in
+            if i < len(linear) and linear[i] and (arg.op == "neg" or (arg.op == "mul" and is_const(arg.args[0]))):
+                c, inner = (const(-1.0), arg.args[0]) if arg.op == "neg" else arg.args
+                rest = (*args[:i], inner, *args[i + 1:])
+                return self.mul(c, self.call(op, rest, axis, default_axis, keepdims))
+        return Term(op, args, axis=axis, default_axis=default_axis, keepdims=keepdims)
+
+    # ---- linear algebra ----
+
+    def transpose(self, a: Term) -> Term:
+        """aᵀ, moved onto operands where that reads better: (Aᵀ)ᵀ = A, (A @ Bᵀ)ᵀ = B @ Aᵀ and (A + B)ᵀ = Aᵀ + Bᵀ
+        for operands A and B; a larger subexpression keeps its .T, so it is still the same subexpression. A 1-D
+        operand is a column, so (xᵀ)ᵀ is x."""
+        if a.op == "const":
+            return a
+        if a.op == "T":
+            return a.args[0]
+        if a.op == "neg":
+            return self.neg(self.transpose(a.args[0]))
+        if a.op == "mul" and is_const(a.args[0]):
+            return self.mul(a.args[0], self.transpose(a.args[1]))
+        if a.op == "div" and is_const(a.args[1]):
+            return self.div(self.transpose(a.args[0]), a.args[1])
+        if a.op == "matmul" and any(map(leaf, a.args)):
+            moved = self.matmul(self.transpose(a.args[1]), self.transpose(a.args[0]))
+            if all(self.ndim(arg) >= 2 for arg in a.args) or self._same_matrix(moved, Term("T", (a,))):
+                return moved
+        if a.op in ("add", "sub", "mul", "div") and all(leaf(arg) and self.ndim(arg) != 1 for arg in a.args):
+            return self._binary(a.op, self.transpose(a.args[0]), self.transpose(a.args[1]))
+        return Term("T", (a,))
+
+    def matmul(self, a: Term, b: Term) -> Term:
+        """a @ b; a factor that is constant along the contracted axis (a scalar, a column G beside a row) is
+        summed out of the other: c·1 @ B = c·1 (1ᵀB)."""
+        if is_const(a, 0) or is_const(b, 0):
+            return ZERO
+        if a.op == "neg":
+            return self.neg(self.matmul(a.args[0], b))
+        if b.op == "neg":
+            return self.neg(self.matmul(a, b.args[0]))
+        if b.op == "mul" and is_const(b.args[0]):
+            return self.matmul(self.mul(b.args[0], a), b.args[1])
+        if a.op == "mul" and is_const(a.args[0]) and a.args[1].op == "mul" and is_const(a.args[1].args[0]):
+            return self.matmul(self.mul(a.args[0], a.args[1]), b)
+        if is_identity(a):
+            return b
+        if is_identity(b):
+            return a
+        sa, sb = self.shape(a), self.shape(b)
+        if sa is not None and sb is not None:
+            if sa == ():
+                return self.mul(a, self.summed(b, -2))
+            if sb == ():  # a 1-D a is a column: constant along its one column already
+                return self.mul(b, a if len(sa) == 1 else self.summed(a, -1))
+            ma, mb = as_matrix_shape(sa), as_matrix_shape(sb)
+            if ma[-1] == 1 != mb[-2]:
+                return self._product(a, self.summed(b, -2))
+            if mb[-2] == 1 != ma[-1]:
+                return self._product(self.summed(a, -1), b)
+        elif is_const(a) or is_const(b):
+            scalar, other, axis = (a, b, -2) if is_const(a) else (b, a, -1)
+            return self.mul(scalar, self.summed(other, axis))
+        return Term("matmul", (a, b))
+
+    def _same_matrix(self, a: Term, b: Term) -> bool:
+        """True when a and b have the same shape as matrices (a 1-D one a column), or shapes are not known."""
+        try:
+            sa, sb = self.shape(a), self.shape(b)
+        except WxbError:
+            return False
+        return sa is None or sb is None or as_matrix_shape(sa) == as_matrix_shape(sb)
+
+    def _product(self, a: Term, b: Term) -> Term:
+        """a @ b, or a * b where one factor has been summed to a number."""
+        return self.mul(a, b) if () in (self.shape(a), self.shape(b)) else Term("matmul", (a, b))
+
+    def _outer(self, t: Term) -> bool:
+        """True when t (a sum or difference) would enlarge both of its arguments: an outer sum, which the engine
+        refuses."""
+        try:
+            self.shape(t)
+        except WxbError:
+            return self.shapes is not None
+        return False
+
+    def _binary(self, op: str, a: Term, b: Term) -> Term:
+        build = {"add": self.add, "sub": self.sub, "mul": self.mul, "div": self.div, "matmul": self.matmul}[op]
+        return build(a, b)
