@@ -56,6 +56,12 @@ class Loaded:
         """f = W·X ⊕ b for the default expression (W absent is the identity), else f = the expression as given."""
         return "f = W·X ⊕ b" if self.default else f"f = {self.problem.expression.text}"
 
+    def starts_from_G(self, loss: str | None) -> bool:
+        """Whether the backward pass starts from the G given (-G, or a --from bundle's G when no --loss is asked
+        for); else from 1 for a scalar f, or from the loss's G (the default loss, sum, when none is asked for).
+        The one place that decides which G."""
+        return self.G is not None and (loss is None or self.G_given)
+
 class JacobianRequest(NamedTuple):
     wrt: str | None
     block: int | None

@@ -292,7 +292,7 @@ def _upstream(expression: Expression, operands: Mapping[str, Array], G: Array | 
     problem = Problem.build(expression, operands)
     if G is not None:
         return problem.upstream(G)
-    return upstream_gradient(problem.forward(), loss or "sum", target)
+    return upstream_gradient(problem.forward(), loss, target)
 
 
 def _gradient(expression: Expression, operands: Mapping[str, Array], G: Array, name: str) -> Array:

@@ -52,20 +52,30 @@ LOSSES: dict[str, Loss] = {
 }
 
 
-def loss_row(name: str) -> Loss:
-    """The row of a loss, refused when unknown."""
+DEFAULT_LOSS = "sum"  # L = Σ f, G = 1: what backward, check, explain and derive take when no --loss is given
+
+
+def loss_name(name: str | None) -> str:
+    """The loss asked for, or the default one."""
+    return DEFAULT_LOSS if name is None else name
+
+
+def loss_row(name: str | None) -> Loss:
+    """The row of a loss (None: the default), refused when unknown."""
+    name = loss_name(name)
     if name not in LOSSES:
         raise WxbError(f"unknown loss {name!r}", hint="choose " + ", ".join(LOSSES))
     return LOSSES[name]
 
 
-def _target(name: str, f: Array, target: ArrayLike | None) -> Array | None:
+def _target(name: str | None, f: Array, target: ArrayLike | None) -> Array | None:
     """T as an operand that fits f (a 1-D T beside a matrix f is a column), when the loss needs one."""
     row = loss_row(name)
     if not row.needs_target:
         return None
     if target is None:
-        raise WxbError(f"the {name} loss needs a target T", hint="give the target with -T, or use the sum or mean loss")
+        raise WxbError(f"the {loss_name(name)} loss needs a target T",
+                       hint="give the target with -T, or use the sum or mean loss")
     from .shapes import aligned  # the one rule for 1-D operands: beside a matrix, a column
 
     t = as_operand(target, "T")
@@ -75,13 +85,13 @@ def _target(name: str, f: Array, target: ArrayLike | None) -> Array | None:
     return t.reshape(shape)
 
 
-def upstream_gradient(f: ArrayLike, loss: str = "sum", target: ArrayLike | None = None) -> Array:
-    """G = ∂L/∂f for the named loss."""
+def upstream_gradient(f: ArrayLike, loss: str | None = None, target: ArrayLike | None = None) -> Array:
+    """G = ∂L/∂f for the named loss (None: the default, sum)."""
     values = as_operand(f, "f")
     return loss_row(loss).gradient(values, _target(loss, values, target))
 
 
-def loss_value(f: ArrayLike, loss: str = "sum", target: ArrayLike | None = None) -> float:
-    """L(f) for the named loss."""
+def loss_value(f: ArrayLike, loss: str | None = None, target: ArrayLike | None = None) -> float:
+    """L(f) for the named loss (None: the default, sum)."""
     values = as_operand(f, "f")
     return loss_row(loss).value(values, _target(loss, values, target))

@@ -93,7 +93,7 @@ def reverse(problem: Problem, G: Array | None, wrt: tuple[str, ...], *, keep: bo
     wanted |= {id(problem.root)} if G is None else set()
     values = Evaluation.run(problem, wanted, known).values
     if G is None:
-        G = as_array(upstream_gradient(values[id(problem.root)], loss or "sum", target))
+        G = as_array(upstream_gradient(values[id(problem.root)], loss, target))
         G = G if G.dtype == problem.dtype else G.astype(problem.dtype)
     adjoints: dict[int, Array] = {id(problem.root): G}
     labels: dict[int, str] = {id(problem.root): "G"}

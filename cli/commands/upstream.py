@@ -41,11 +41,11 @@ def upstream(loaded: Loaded, loss: str | None) -> tuple[Array | None, str]:
     backward pass's own forward pass; with a note of where G comes from."""
     problem = loaded.problem
     check_upstream(loaded, loss)
-    if loaded.G is not None and (loss is None or loaded.G_given):
+    if loaded.starts_from_G(loss):
         return problem.upstream(loaded.G), ""
     if problem.f_shape == () and loss is None:
         return problem.upstream(None), "G = ∂L/∂f = 1 for L = f, a scalar."
-    return None, f"G = ∂L/∂f for {loss_row(loss or 'sum').text} (give -G for your own)."
+    return None, f"G = ∂L/∂f for {loss_row(loss).text} (give -G for your own)."
 
 
 def wrt_names(loaded: Loaded, wrt: str | None) -> tuple[tuple[str, ...], bool]:

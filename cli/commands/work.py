@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ... import core
-from ...core.losses import loss_row
+from ...core.losses import loss_name, loss_row
 from ..errors import InputError
 from ..model import Blocks, JacobianRequest, Loaded, OutputChoice, Sources
 from ..show.previews import preview_blocks, sparsity
@@ -113,17 +113,17 @@ def backward(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoic
 
 def upstream_given(loaded: Loaded, loss: str | None) -> dict[str, Any]:
     """The upstream input a NaN or an infinity in a gradient may come from: -G when it is used, else -T."""
-    return {"G": loaded.G} if loaded.G is not None and (loss is None or loaded.G_given) else {"T": loaded.target}
+    return {"G": loaded.G} if loaded.starts_from_G(loss) else {"T": loaded.target}
 
 
 def gradients(loaded: Loaded, loss: str | None, names: tuple[str, ...]) -> core.Gradients:
     """The backward pass from -G (a bundled G gives way to --loss), 1 for a scalar f, or the loss's G from f."""
     problem = loaded.problem
-    if loaded.G is not None and (loss is None or loaded.G_given):
+    if loaded.starts_from_G(loss):
         return problem.backward(problem.upstream(loaded.G), names)
     if problem.f_shape == () and loss is None:
         return problem.backward(None, names)
-    return problem.backward(None, names, loss=loss or "sum", target=loaded.target)
+    return problem.backward(None, names, loss=loss_name(loss), target=loaded.target)
 
 
 def refuse_chunk_on_dask(loaded: Loaded, chunk: str | None) -> None:
@@ -196,15 +196,15 @@ def jacobian(loaded: Loaded, request: JacobianRequest, out: OutputChoice) -> Non
 def checked_loss(loaded: Loaded, loss: str | None) -> tuple[Array, str]:
     """G for the check and which L it checks: Σ G ⊙ f for -G, else the loss (default sum), mse against -T."""
     G, _ = upstream(loaded, loss)
-    if loaded.G is not None and (loss is None or loaded.G_given):
+    if loaded.starts_from_G(loss):
         assert G is not None
         return G, "L = Σ G ⊙ f, for the G given"
     if G is not None:
         return G, "L = f, a scalar, so G = 1"
     problem = loaded.problem
-    G = core.upstream_gradient(problem.forward(), loss or "sum", loaded.target).astype(problem.dtype, copy=False)
+    G = core.upstream_gradient(problem.forward(), loss, loaded.target).astype(problem.dtype, copy=False)
     fixed = "; checked as Σ G ⊙ f with G held at its value here, which has the same gradient" if loss == "mse" else ""
-    return G, loss_row(loss or "sum").text + fixed
+    return G, loss_row(loss).text + fixed
 
 
 def check(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice) -> bool:
@@ -249,7 +249,7 @@ def explain(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoice
 
         require_fits(loaded, names, "explain")
     G, note = upstream(loaded, loss)
-    steps = derivation.derivation(loaded.problem, G, names, note, default=loaded.default, loss=loss or "sum",
+    steps = derivation.derivation(loaded.problem, G, names, note, default=loaded.default, loss=loss_name(loss),
                                   target=loaded.target)
     heading = f"wxb explain: {loaded.heading}"
     writers: dict[str, Callable[[], str]] = {

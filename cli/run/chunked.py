@@ -27,6 +27,7 @@ import numpy as np
 
 from ...core import chunks
 from ...core.engine import whole_matrix_ops
+from ...core.losses import loss_name
 from ...core.plan import Streaming, block_shapes, estimate, fake_problem, per_column, streaming
 from ..env import note
 from ..errors import InputError
@@ -79,7 +80,7 @@ def resident(loaded: Loaded) -> list[str]:
 def upstream_kind(loaded: Loaded, loss: str | None) -> str:
     """'given' (G in memory), 'mapped' (G read from an .npy), or 'made' (from a loss, or a scalar G)."""
     G = loaded.G
-    if G is None or (loss is not None and not loaded.G_given) or np.ndim(G) == 0:
+    if G is None or not loaded.starts_from_G(loss) or np.ndim(G) == 0:
         return "made"
     return "mapped" if mapped_file(G) is not None else "given"
 
@@ -298,7 +299,7 @@ def backward(loaded: Loaded, decision: Decision, names: tuple[str, ...], loss: s
     """dL/dθ block by block: the carriers' gradients written as they come, the others summed."""
     problem, plan = loaded.problem, decision.plan
     assert plan is not None
-    use_loss = loaded.G is None or (loss is not None and not loaded.G_given)
+    use_loss = not loaded.starts_from_G(loss)
     if use_loss and problem.f_shape == () and loss is None:
         use_loss = False
     G = None if use_loss else loaded.G
@@ -312,7 +313,7 @@ def backward(loaded: Loaded, decision: Decision, names: tuple[str, ...], loss: s
 
     def compute(sinks: Sinks) -> Any:
         return chunks.backward_blocks(problem, plan, decision.width, read, sinks.write, names, G=G,
-                                      G_blocks=blocks_of["G"], loss=(loss or "sum") if use_loss else None,
+                                      G_blocks=blocks_of["G"], loss=loss_name(loss) if use_loss else None,
                                       target=None if blocks_of["T"] else target, target_blocks=blocks_of["T"])
 
     grads, held = run_with_sinks(big, problem.dtype, decision, out, fmt, compute, others=len(names) - len(big))

@@ -15,6 +15,7 @@ import numpy as np
 from ... import core
 from ...core.engine import Gradients, Problem
 from ...core.expr import Node
+from ...core.losses import DEFAULT_LOSS
 from ...core.primitives import PRIMITIVES
 from ...core.primitives.row import keywords_text
 
@@ -225,7 +226,7 @@ def _adjoint_value(problem: Problem, grads: Gradients, name: str) -> Array | Non
 
 
 def derivation(problem: Problem, G: Array | None, wrt: tuple[str, ...], upstream_note: str, *, default: bool,
-               loss: str = "sum", target: Array | None = None) -> list[Step]:
+               loss: str = DEFAULT_LOSS, target: Array | None = None) -> list[Step]:
     """Every step: broadcasts, the forward pass, the Jacobians with a closed form, the backward pass. Without G,
     the loss's G (against target, for mse) comes from f in the same forward pass."""
     if G is None:
