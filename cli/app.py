@@ -26,6 +26,7 @@ from .options import (
     DaskOption,
     DebugOption,
     DemoFormatOption,
+    DeriveAssumeOption,
     DeriveBindingsArgument,
     DeriveFormatOption,
     DeriveLossOption,
@@ -333,6 +334,7 @@ def derive(
     evaluate: Annotated[
         bool, typer.Option("--eval", help="Also evaluate each formula with the operands' data (and -G).")
     ] = False,
+    assume: DeriveAssumeOption = None,
     fmt: DeriveFormatOption = None,
     output: DescriptionOutputOption = None,
     precision: PrecisionOption = 6,
@@ -346,16 +348,16 @@ def derive(
           from names alone: dL/dW = 2 * (W @ X + b - Y) @ X.T
       $ wxb derive -e "sum(tanh(W @ X + b))" W=3x4 X=4x10 b=3 --wrt all
           from shapes: the sum over the broadcast axis is written out
-      $ wxb derive -e "logdet(A)" A=2x2
-          a matrix function: dL/dA = inv(A).T
       $ wxb derive -e "sum(W @ X)" W="1 2; 3 4" X="1 0; 0 1" --eval
           from data: each formula, then its value
+      $ wxb derive -e "x.T @ A @ x" x=n A=nxn --assume A=symmetric --wrt x
+          with what A is: dL/dx = 2 * A @ x
       $ wxb derive -e "x.T @ A @ x" x=3 A=3x3 --wrt x -f latex
           as LaTeX: (A + A^T) x
     """
     from .commands import derive as deriving
 
-    request = deriving.Request(wrt, loss.value if loss else None, inline, evaluate)
+    request = deriving.Request(wrt, loss.value if loss else None, inline, evaluate, assume or [])
     deriving.derive(sources, request, _out(fmt, output, precision))
 
 

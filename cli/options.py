@@ -437,3 +437,8 @@ AssumeOption = Annotated[
                  "diagonal or orthogonal (e.g. --assume A=symmetric).", rich_help_panel=CLAIM_PANEL,
                  show_default=False),
 ]
+DeriveAssumeOption = Annotated[
+    list[str] | None,
+    typer.Option("--assume", metavar="NAME=KIND", help="What an operand is: symmetric, spd, diagonal or orthogonal; "
+                 "the formulas use it (x.T @ A @ x with A symmetric: 2 * A @ x) and say so.", show_default=False),
+]

@@ -194,7 +194,6 @@ def _by_chance(name: str, claimed: list[Array], true: list[Array], agree: list[b
 
 # ---- The points a claim is judged at ----
 
-ASSUMPTIONS = ("symmetric", "spd", "diagonal", "orthogonal")
 DRAWS = 4
 
 

@@ -169,6 +169,8 @@ CASES: dict[str, Entry] = {
     "abs": Entry(lambda t, x: anp.abs(x), of_x("abs(X)"), kink="argument"),
     "sign": Entry(lambda t, x: anp.sign(x), of_x("sign(X) * X"), domains=(), kink="argument",
                   undrawn="flat on each side of 0: drawn, it would zero every gradient beneath it"),
+    "step": Entry(lambda t, x: anp.where(x > 0, 1.0, 0.0), of_x("step(X) * X"), domains=(), kink="argument",
+                  undrawn="flat on each side of 0: drawn, it would zero every gradient beneath it"),
     "sin": Entry(lambda t, x: anp.sin(x), of_x("sin(X)"), formula_args=(M,)),
     "cos": Entry(lambda t, x: anp.cos(x), of_x("cos(X)"), formula_args=(M,)),
     "tan": Entry(lambda t, x: anp.tan(x), of_x("tan(X)", UNIT), domains=(), formula_args=(UNIT,),
@@ -191,6 +193,9 @@ CASES: dict[str, Entry] = {
     "solve": Entry(lambda t, a, b: oracle_solve(as_matrix(a), b), ("solve(A, B)", {"A": SQUARE, "B": M}),
                    formula_args=(SQUARE, M)),
     "diag": Entry(lambda t, x: oracle_diag(x), of_x("diag(X)", SQUARE), formula_args=(SQUARE,)),
+    "eye": Entry(lambda t, x: 0 * as_matrix(x)[:, :1] + np.eye(x.shape[0]), of_x("eye(X) * X", SQUARE),
+                 formula_args=(SQUARE,), undrawn="a constant of its argument's size: drawn, it would only cut the "
+                 "tree's gradient off"),
     "softmax": Entry(along(log=False), of_x("softmax(X)")),
     "log_softmax": Entry(along(log=True), of_x("log_softmax(X, axis=1)")),
     "sum": Entry(reduce(lambda x, axis, keep: anp.sum(x, axis=axis, keepdims=keep)), of_x("sum(X, axis=0)"),

@@ -449,8 +449,22 @@ def _assume(command: str, folder: Path) -> None:
     refused(command, folder, *base(command), "--assume", "W=symmetric")
 
 
+@claim("derive-assume", "symmetric, spd, diagonal or orthogonal", "x.T @ A @ x with A symmetric: 2 * A @ x",
+       "say so")
+def _derive_assume(command: str, folder: Path) -> None:
+    for kind in ("symmetric", "spd", "diagonal"):
+        done = ok(command, folder, "-e", "x.T @ A @ x", "--assume", f"A={kind}", "x=n", "A=nxn", "--wrt", "x")
+        assert done.stdout == f"# assuming A {kind}\ndL/dx = 2 * A @ x\n", done.stdout
+    done = ok(command, folder, "-e", "logdet(Q)", "--assume", "Q=orthogonal", "Q=3x3")
+    assert done.stdout == "# assuming Q orthogonal\ndL/dQ = Q\n", done.stdout
+    plain = ok(command, folder, "-e", "x.T @ A @ x", "x=n", "A=nxn", "--wrt", "x")
+    assert plain.stdout == "dL/dx = (A + A.T) @ x\n"
+    refused(command, folder, "-e", "x.T @ A @ x", "x=n", "A=nxn", "--assume", "W=symmetric")
+
+
 # Which claim each (command, option) is held to, where the name differs by command.
 SPECIAL = {("derive", "bindings"): "derive-bindings", ("derive", "--loss"): "derive-loss",
+           ("derive", "--assume"): "derive-assume",
            ("jacobian", "--wrt"): "jacobian-wrt", ("convert", "--output"): "convert-output"}
 for _command in ("forward", "jacobian", "derive"):
     SPECIAL[(_command, "-T")] = "-T-operand"

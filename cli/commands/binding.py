@@ -6,7 +6,7 @@ from __future__ import annotations
 import keyword
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -179,3 +179,19 @@ def sized(bindings: list[str] | None) -> tuple[list[str] | None, dict[str, int]]
             binding = f"{name}=" + "x".join(p if p.isdigit() else str(chosen[p]) for p in parts)
         out.append(binding)
     return out, chosen
+
+
+def assumptions(specs: Sequence[str], expression: core.Expression) -> dict[str, str]:
+    """--assume NAME=KIND (symmetric, spd, diagonal, orthogonal) as {name: kind}."""
+    from ...core.symbolic.simplify import ASSUMPTIONS
+
+    found = {}
+    for spec in specs:
+        name, equals, kind = (part.strip() for part in spec.partition("="))
+        if not equals or kind not in ASSUMPTIONS:
+            raise InputError(f"expected --assume NAME=KIND, got {spec!r}", operand="--assume",
+                             hint="KIND is one of " + ", ".join(ASSUMPTIONS))
+        if name not in expression.operands:
+            raise InputError(f"{name} is not an operand of f = {expression.text}", operand="--assume")
+        found[name] = kind
+    return found

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from ... import core
-from ...core.claims import ASSUMPTIONS, DRAWS, Claim, Verdict, assess
+from ...core.claims import DRAWS, Claim, Verdict, assess
 from ..errors import InputError
 from ..model import OutputChoice, Sources
 from ..read.operands import read_operands
 from ..write.output import json_document, write_text
-from .binding import sized
+from .binding import assumptions, sized
 from .present import descriptive_format, show
 
 CLAIM = re.compile(r"\s*dL\s*/\s*d([A-Za-z_]\w*)\s*=\s*(.+?)\s*")
@@ -103,20 +103,6 @@ def parsed(lines: list[str], expression: core.Expression, sources: Sources) -> l
         for name, values in arrays.items():
             claims[name] = replace(claims[name], values=values)
     return list(claims.values())
-
-
-def assumptions(specs: Sequence[str], expression: core.Expression) -> dict[str, str]:
-    """--assume NAME=KIND (symmetric, spd, diagonal, orthogonal) as {name: kind}."""
-    found = {}
-    for spec in specs:
-        name, equals, kind = (part.strip() for part in spec.partition("="))
-        if not equals or kind not in ASSUMPTIONS:
-            raise InputError(f"expected --assume NAME=KIND, got {spec!r}", operand="--assume",
-                             hint="KIND is one of " + ", ".join(ASSUMPTIONS))
-        if name not in expression.operands:
-            raise InputError(f"{name} is not an operand of f = {expression.text}", operand="--assume")
-        found[name] = kind
-    return found
 
 
 def check_claims(sources: Sources, request: Request, out: OutputChoice) -> bool:

@@ -8,7 +8,7 @@ data and prints each gradient's values after its formula.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ from ..show.diagnosis import nonfinite_warnings
 from ..show.notation import FUNCTIONS as LATEX_FUNCTIONS
 from ..show.notation import bmatrix, identifier_latex
 from ..write.output import json_document, write_text
-from .binding import load, parse_bindings, sized
+from .binding import assumptions, load, parse_bindings, sized
 from .present import descriptive_format, show
 
 Array = np.ndarray[Any, np.dtype[Any]]
@@ -49,6 +49,7 @@ class Request:
     loss: str | None
     inline: bool
     evaluate: bool
+    assume: Sequence[str] = ()
 
 
 def derive(sources: Sources, request: Request, out: OutputChoice) -> None:
@@ -61,7 +62,12 @@ def derive(sources: Sources, request: Request, out: OutputChoice) -> None:
         expression = loaded.problem.expression  # from the data: W @ X + b, or X + b when no W was bound
         given_data(loaded)
     names = wrt_names(expression, request.wrt)
-    derivation = symbolic.derive(expression, shapes, names, seed=seed(expression, shapes, request.loss))
+    assumed = assumptions(request.assume, expression)
+    derivation = symbolic.derive(expression, shapes, names, seed=seed(expression, shapes, request.loss),
+                                 assume=assumed)
+    unused = [f"{name}={kind}" for name, kind in assumed.items() if name not in derivation.used]
+    if unused:
+        note(f"--assume {', '.join(unused)}: no formula here is simpler for it")
     if derivation.assumed:
         note(f"no shapes given: {', '.join(derivation.assumed)} taken to have the shape of what "
              f"{'it is' if len(derivation.assumed) == 1 else 'they are'} combined with, so nothing is summed over a "
@@ -80,9 +86,17 @@ def derive(sources: Sources, request: Request, out: OutputChoice) -> None:
     elif fmt in ("markdown", "latex"):
         write_text(WRITERS[fmt](derivation, request.inline, values, out.precision), out.output)
     elif fmt == "table" or values:
+        if derivation.used:
+            note(assuming(derivation).capitalize())
         show(fmt, out, lambda console: draw(console, derivation, lines, values, out.precision))
     else:
-        write_text("".join(f"{label} = {formula}\n" for label, formula in lines), out.output)
+        said = f"# {assuming(derivation)}\n" if derivation.used else ""
+        write_text(said + "".join(f"{label} = {formula}\n" for label, formula in lines), out.output)
+
+
+def assuming(derivation: Derivation) -> str:
+    """Which assumptions (--assume) the formulas rely on: 'assuming A symmetric'."""
+    return "assuming " + ", ".join(f"{name} {kind}" for name, kind in derivation.used.items())
 
 
 # ---- Operands: shapes, names or data ----
@@ -243,6 +257,8 @@ def json_record(derivation: Derivation, values: Mapping[str, Array]) -> str:
     record: dict[str, Any] = {f"d{name}": derivation.text(name) for name in derivation.formulas}
     record["where"] = dict(derivation.where_text())
     record["using_where"] = {f"d{name}": derivation.named_text(name) for name in derivation.formulas}
+    if derivation.used:
+        record["assuming"] = dict(derivation.used)
     if values:
         record["values"] = {f"d{name}": np.asarray(v, dtype=float).tolist() for name, v in values.items()}
     return json_document(record)
@@ -287,6 +303,8 @@ def term_latex(t: Term, names: Mapping[Term, str]) -> str:
         return f"{_atom(t.args[0], a[0], names)}^{{{symbolic.number_text(t.power)}}}"
     if t.op == "T":
         return f"{_atom(t.args[0], a[0], names)}^{{\\top}}"
+    if symbolic.is_identity(t):  # eye(X) is written I, as books write the identity
+        return "I"
     name = LATEX_FUNCTIONS.get(t.op) or identifier_latex(t.op)  # the rows' names, as explain writes them
     axis = "" if t.default_axis else rf", \text{{axis}}={t.axis}"
     return rf"{name}\left({', '.join(a)}{axis}\right)"
@@ -330,7 +348,8 @@ def _value_latex(values: Mapping[str, Array], name: str, precision: int) -> str:
 
 
 def _heading(derivation: Derivation) -> str:
-    return f"wxb derive: f = {derivation.expression.text}"
+    said = f", {assuming(derivation)}" if derivation.used else ""
+    return f"wxb derive: f = {derivation.expression.text}{said}"
 
 
 def markdown(derivation: Derivation, inline: bool, values: Mapping[str, Array], precision: int) -> str:

@@ -69,6 +69,12 @@ def binary(name: str, symbol: str, forward: Forward, vjp_x: VJP, vjp_y: VJP, rul
                      factors=factors, additive=additive, inplace=inplace, formulas=formulas)
 
 
+def step(x: Array) -> Array:
+    """The unit step H(x): 1 where x > 0, else 0 (H(0) = 0, the subgradient relu takes at 0)."""
+    out: Array = np.where(x > 0, 1.0, 0.0).astype(np.result_type(x.dtype, np.float16), copy=False)
+    return out
+
+
 def signed(g: Array, x: Array) -> Array:
     """g ⊙ sign(x) applied as a mask: 0 where x = 0 even for an infinite g (not 0·∞ = NaN)."""
     out: Array = np.where(x > 0, g, np.where(x < 0, -g, 0))
@@ -96,7 +102,7 @@ ROWS: tuple[Primitive, ...] = (
           "{G} ⊙ {p}·{x}^{q}", "p * G * x ** q", uses="x", symbol="^", template="{x}^{p}", drawn="",
           factor="diag(vec {p}·{x}^{q})"),
     unary("relu", lambda n, x: np.maximum(x, 0),       lambda n, g, f, x: np.where(x > 0, g, 0),
-          "{G} ⊙ [{x} > 0]", "G * sign(f)", uses="x"),
+          "{G} ⊙ [{x} > 0]", "G * step(x)", uses="x"),
     unary("tanh", lambda n, x: np.tanh(x),             lambda n, g, f, x: g * (1 - f * f),
           "{G} ⊙ (1 − {f}²)", "G * (1 - f ** 2)", uses="f"),
     unary("sigmoid", lambda n, x: sigmoid(x),          lambda n, g, f, x: g * f * (1 - f),
@@ -114,6 +120,8 @@ ROWS: tuple[Primitive, ...] = (
     unary("abs", lambda n, x: np.abs(x),               lambda n, g, f, x: signed(g, x),
           "{G} ⊙ sign({x})", "G * sign(x)", uses="x"),
     unary("sign", lambda n, x: np.sign(x),             lambda n, g, f, x: np.zeros_like(g),
+          "0 (flat on each side of 0)", "0", uses="", linear=False, factor="0"),
+    unary("step", lambda n, x: step(x),                lambda n, g, f, x: np.zeros_like(g),
           "0 (flat on each side of 0)", "0", uses="", linear=False, factor="0"),
     unary("sin", lambda n, x: np.sin(x),               lambda n, g, f, x: g * np.cos(x),
           "{G} ⊙ cos({x})", "G * cos(x)", uses="x"),

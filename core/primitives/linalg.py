@@ -71,6 +71,15 @@ def diag_shape(node: Node, shapes: Sequence[Shape]) -> Shape:
     return (x[0], x[0]) if len(x) == 1 else (*x[:-2], min(x[-2:]))
 
 
+def eye_shape(node: Node, shapes: Sequence[Shape]) -> Shape:
+    """eye: the identity (n, n) of a vector (n,) or of a square matrix (n, n)."""
+    (x,) = shapes
+    if len(x) == 1 or (len(x) == 2 and x[0] == x[1]):
+        return (x[0], x[0])
+    raise ShapeError(f"{node.text}: {node.args[0].text} has shape {shape_text(x)}; eye takes a square matrix or a "
+                     "vector, and gives the identity of its size")
+
+
 def as_matrices(w: Array, x: Array, g: Array) -> tuple[Array, Array, Array]:
     """w, x as matrices (1-D: a column) and g with the axis np.matmul drops for a 1-D x put back."""
     return as_matrix(w), as_matrix(x), (g[..., np.newaxis] if x.ndim == 1 else g)
@@ -262,6 +271,16 @@ def diag(node: Node, x: Array) -> Array:
     return np.diagonal(x, axis1=-2, axis2=-1)
 
 
+def eye(node: Node, x: Array) -> Array:
+    """The identity of x's size (x a vector, or a square matrix), in x's floating dtype."""
+    return np.eye(x.shape[0], dtype=np.result_type(x.dtype, np.float16))
+
+
+def eye_vjp(node: Node, g: Array, ans: Array, x: Array) -> Array:
+    """The identity does not depend on the values of x: 0."""
+    return np.zeros(x.shape, dtype=g.dtype)
+
+
 def diag_vjp(node: Node, g: Array, ans: Array, x: Array) -> Array:
     """From a vector: G_x = diag(G); from a matrix: G_X = G on the diagonal, 0 elsewhere."""
     if x.ndim == 1:
@@ -310,4 +329,6 @@ ROWS: tuple[Primitive, ...] = (
               formulas=("-solve(x.T, full(G)) @ f.T", "solve(x.T, full(G))"), batch=MATRIX),
     Primitive("diag", "diag", diag_shape, diag, (diag_vjp,), ("diag({G})",), (True,), "x",
               latex=r"\operatorname{diag}", formulas=("diag(full(G))",), batch=WHOLE),
+    Primitive("eye", "I", eye_shape, eye, (eye_vjp,), ("0 (I does not depend on {x}'s values)",), (False,), "",
+              latex="I", formulas=("0",), batch=WHOLE),
 )

@@ -13,7 +13,7 @@
 
 from .derive import Derivation, derive, formula
 from .shaped import Writer, shaped_like
-from .terms import ONE, ZERO, DeriveError, Term, const, is_const, number_text, term_of, text, var
+from .terms import ONE, ZERO, DeriveError, Term, const, is_const, is_identity, number_text, term_of, text, var
 
 __all__ = ["ONE", "ZERO", "Derivation", "DeriveError", "Term", "Writer", "const", "derive", "formula", "is_const",
-           "number_text", "shaped_like", "term_of", "text", "var"]
+           "is_identity", "number_text", "shaped_like", "term_of", "text", "var"]

@@ -30,7 +30,7 @@ import ast
 import functools
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import WxbError
 from ..expr import Expression, Node
@@ -115,6 +115,7 @@ class Derivation:
     upstream: bool
     f_shape: Shape | None
     assumed: tuple[str, ...]
+    used: Mapping[str, str] = field(default_factory=dict)
 
     def text(self, name: str) -> str:
         """dL/d(name), every subexpression written out: what `wxb forward -e` evaluates."""
@@ -138,16 +139,18 @@ class Derivation:
 
 
 def derive(expression: Expression, shapes: Mapping[str, Shape] | None = None, wrt: Iterable[str] | None = None, *,
-           seed: Term | None = None, share: bool = True) -> Derivation:
+           seed: Term | None = None, share: bool = True, assume: Mapping[str, str] | None = None) -> Derivation:
     """dL/dθ for each operand θ in wrt (default: all) as formulas in the expression language. shapes: every
     operand's shape, or None (names only: no operand taken to be broadcast). The upstream gradient ∂L/∂f is the
     operand G, or `seed` (ONE for L = sum(f)); G = 1 when f is a scalar or has one entry
-    (the 1×1 quadratic form x.T @ A @ x: L = f, as backward has it). share: name repeated subexpressions."""
+    (the 1×1 quadratic form x.T @ A @ x: L = f, as backward has it). share: name repeated subexpressions.
+    assume: what operands are (symmetric, spd, diagonal, orthogonal), for the simplifier (Derivation.used says
+    which it relied on: x.T @ A @ x with A symmetric gives 2 * A @ x)."""
     names = tuple(expression.operands) if wrt is None else tuple(wrt)
     order = expression.nodes()
     terms = terms_of(order)
     root = expression.root
-    writer = Writer(None if shapes is None else {**shapes})
+    writer = Writer(None if shapes is None else {**shapes}, assume=dict(assume or {}))
     f_shape = writer.shape(terms[id(root)]) if shapes is not None else None
     scalar = all(n == 1 for n in f_shape) if f_shape is not None else _scalar(expression)
     if seed is None:
@@ -173,7 +176,7 @@ def derive(expression: Expression, shapes: Mapping[str, Shape] | None = None, wr
                 for name in names}
     named, where = shared(formulas, set(expression.operands)) if share else (formulas, ())
     return Derivation(expression, formulas, named, where, any(uses(t, "G") for t in formulas.values()), f_shape,
-                      tuple(dict.fromkeys(assumed)))
+                      tuple(dict.fromkeys(assumed)), dict(writer.used))
 
 
 def formula(node: Node, index: int) -> str:

@@ -10,12 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import WxbError
 from ..nodes import Node
 from ..notation import shape_text
 from ..primitives import PRIMITIVES
 from ..shapes import Shape, aligned, as_matrix_shape, resolved_axis
 from .simplify import Simplifier
-from .terms import DeriveError, Term, const, is_const, node_keepdims, text
+from .terms import DeriveError, Term, const, is_const, node_keepdims, parents_first, text
 
 
 def shape_rule(op: str, node: Node, shapes: list[Shape]) -> Shape:
@@ -33,6 +34,8 @@ class Writer(Simplifier):
     """Builds simplified terms; with operand shapes (`shapes`, None for names only) it knows every term's shape."""
 
     shapes: Mapping[str, Shape] | None
+    assume: Mapping[str, str] = field(default_factory=dict)
+    used: dict[str, str] = field(default_factory=dict)
     known: dict[Term, Shape] = field(default_factory=dict)
 
     # ---- shapes ----
@@ -54,6 +57,19 @@ class Writer(Simplifier):
                             power=t.power, keywords=keywords, given=frozenset(written), text=text(t))
             self.known[t] = shape_rule(t.op, stand_in, [s for s in args if s is not None])
         return self.known[t]
+
+    def is_scalar(self, t: Term) -> bool:
+        """t is a number: of shape (), or, with names only, whatever the operands' matrices (a determinant, a
+        sum over every axis, a norm)."""
+        if is_const(t):
+            return True
+        try:
+            if self.shapes is not None:
+                return self.shape(t) == ()
+            names = {leaf.name for leaf in parents_first([t], {}) if leaf.op == "var"}
+            return Writer({name: (2, 2) for name in names}).shape(t) == ()
+        except WxbError:
+            return False
 
     def ndim(self, t: Term, default: int = 2) -> int:
         shape = self.shape(t)
@@ -166,8 +182,8 @@ class Writer(Simplifier):
                           hint="derive with one matrix (no batch axes); wxb backward gives the values")
 
     def eye(self, x: Term, node: Node) -> Term:
-        """The identity of x's last two axes, diag(diag(x) ** 0) (a batch summed out first, so one identity
-        serves every matrix); refused for a non-square matrix, whose identity the language cannot write."""
+        """The identity of x's last two axes, eye(x) (a batch summed out first, so one identity serves every
+        matrix); refused for a non-square matrix, whose identity the language cannot write."""
         shape = self.shape(x)
         if shape is not None:
             m = as_matrix_shape(shape)
@@ -177,7 +193,7 @@ class Writer(Simplifier):
                                   "identities only (diag(v) of a vector)", hint="wxb backward gives the values")
             for _ in shape[:-2]:
                 x = self._dropped(x, 0)
-        return Term("diag", (self.pow(Term("diag", (x,)), 0.0),))
+        return Term("eye", (x,))
 
     def full(self, g: Term, f: Term) -> Term:
         """g in f's own shape, g * f ** 0, where it is smaller (a number, a row or a column that broadcasts)."""

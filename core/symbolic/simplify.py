@@ -5,6 +5,7 @@ this class. Pure: no I/O."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from ..errors import WxbError
@@ -12,14 +13,22 @@ from ..primitives import PRIMITIVES
 from ..shapes import Shape, as_matrix_shape
 from .terms import ZERO, Term, chain, const, factors, is_const, is_identity, leaf, scaled
 
+# What derive --assume and check --claim's draws know an operand to be (spd and diagonal are symmetric too).
+ASSUMPTIONS = ("symmetric", "spd", "diagonal", "orthogonal")
+
 
 class Simplifier:
     """Builds simplified terms. The shape of a term (None when operands' shapes are not known) and a sum along an
     axis kept are the Writer's (symbolic.shaped), which a product needs to sum a constant factor out."""
 
     shapes: Mapping[str, Shape] | None
+    assume: Mapping[str, str]  # what an operand is: symmetric, spd, diagonal or orthogonal (derive --assume)
+    used: dict[str, str]  # the assumptions a simplification relied on
 
     def shape(self, t: Term) -> Shape | None:
+        raise NotImplementedError
+
+    def is_scalar(self, t: Term) -> bool:
         raise NotImplementedError
 
     def ndim(self, t: Term, default: int = 2) -> int:
@@ -94,6 +103,9 @@ class Simplifier:
             return b
         if is_const(b, 1):
             return a
+        cancelled = self._cancelled(Term("mul", (a, b)))
+        if cancelled is not None:
+            return cancelled
         if is_const(a) and is_const(b):
             return const(a.value * b.value)
         if is_const(a, -1):
@@ -129,6 +141,9 @@ class Simplifier:
             return ZERO
         if is_const(b, 1):
             return a
+        cancelled = self._cancelled(Term("div", (a, b)))
+        if cancelled is not None:
+            return cancelled
         if is_const(a) and is_const(b) and b.value != 0:
             return const(a.value / b.value)
         if a.op == "neg":
@@ -150,6 +165,12 @@ class Simplifier:
 
     def call(self, op: str, args: tuple[Term, ...], axis: int | None = None, default_axis: bool = True,
              keepdims: bool | None = None) -> Term:
+        if op == "diag" and len(args) == 1 and self.shapes is not None:
+            diagonal = self._diagonal_of_broadcast(args[0])
+            if diagonal is not None:
+                return diagonal
+        if op == "inv" and self._is("orthogonal", args[0]):  # Q⁻¹ = Qᵀ
+            return self.transpose(args[0])
         folds = dict(PRIMITIVES[op].folds) if op in PRIMITIVES else {}
         if len(args) == 1 and args[0].op in folds:  # the row's identities: exp(log_softmax(z)) = softmax(z)
             inner, result = args[0], folds[args[0].op]
@@ -170,7 +191,7 @@ class Simplifier:
         """aᵀ, moved onto operands where that reads better: (Aᵀ)ᵀ = A, (A @ Bᵀ)ᵀ = B @ Aᵀ and (A + B)ᵀ = Aᵀ + Bᵀ
         for operands A and B; a larger subexpression keeps its .T, so it is still the same subexpression. A 1-D
         operand is a column, so (xᵀ)ᵀ is x."""
-        if a.op == "const":
+        if a.op == "const" or self._symmetric(a):
             return a
         if a.op == "T":
             return a.args[0]
@@ -205,6 +226,16 @@ class Simplifier:
             return b
         if is_identity(b):
             return a
+        if b.op == "mul" and not is_const(b.args[0]) and self.is_scalar(b.args[0]):  # A @ (s * B) = s * (A @ B)
+            return self.mul(b.args[0], self.matmul(a, b.args[1]))
+        if a.op == "mul" and not is_const(a.args[0]) and self.is_scalar(a.args[0]):
+            return self.mul(a.args[0], self.matmul(a.args[1], b))
+        fa, fb = factors(a), factors(b)
+        if self._inverses(fa[-1], fb[0]):  # … @ X⁻¹ @ X @ … = … @ …
+            rest = fa[:-1] + fb[1:]
+            if not rest:
+                return Term("eye", (fb[0] if fb[0].op != "inv" else fa[-1],))
+            return functools.reduce(self.matmul, rest)
         sa, sb = self.shape(a), self.shape(b)
         if sa is not None and sb is not None:
             if sa == ():
@@ -242,6 +273,97 @@ class Simplifier:
             return self.shapes is not None
         return False
 
+    def _diagonal_of_broadcast(self, t: Term) -> Term | None:
+        """diag(t) where t is a square matrix only by broadcasting (c * M ** 0 for a column or row c, M ** 0 for
+        M = diag(v)): the diagonal without the matrix, c as a column, or v ** 0; None otherwise."""
+        ones, scale = (t, None) if t.op == "pow" else (t.args[1], t.args[0]) if t.op == "mul" else (t, None)
+        if ones.op != "pow" or ones.power != 0:
+            return None
+        full = self.shape(ones)
+        if full is None or len(full) != 2 or full[0] != full[1]:
+            return None
+        if scale is None:
+            inner = ones.args[0]
+            return self.pow(inner.args[0], 0.0) if inner.op == "diag" and self.ndim(inner.args[0]) == 1 else None
+        shape = self.shape(scale)
+        if shape == (full[0], 1):
+            return scale
+        if shape == (1, full[0]):
+            return self.transpose(scale)
+        return None
+
+    # ---- cancelling, and what the operands are assumed to be ----
+
+    def _cancelled(self, t: Term) -> Term | None:
+        """t, a product and quotient of factors, with each number-valued factor that is both above and below the
+        line cancelled (z / z, 2 * z / z: a gradient formula does not hold where z = 0 anyway); None when
+        nothing cancels."""
+        c, above, below = ratio(t)
+        kept_below = list(below)
+        kept_above = []
+        for factor in above:
+            if factor in kept_below and self.is_scalar(factor):
+                kept_below.remove(factor)
+            else:
+                kept_above.append(factor)
+        if len(kept_above) == len(above):
+            return None
+        result = functools.reduce(self.mul, kept_above, const(c))
+        return functools.reduce(self.div, kept_below, result)
+
+    def _is(self, kind: str, t: Term) -> bool:
+        """Whether operand t is assumed to be of this kind (recorded as used when it is)."""
+        if t.op != "var" or t.name not in self.assume:
+            return False
+        kinds = {self.assume[t.name]} | ({"symmetric"} if self.assume[t.name] in ("spd", "diagonal") else set())
+        if kind in kinds:
+            self.used[t.name] = self.assume[t.name]
+            return True
+        return False
+
+    def _symmetric(self, t: Term) -> bool:
+        """Tᵀ = t: an operand assumed symmetric (spd, diagonal), the identity, the inverse of a symmetric matrix,
+        the diagonal matrix of a vector, and sums, products by a number and elementwise functions of those."""
+        if t.op == "var":
+            return self._is("symmetric", t)
+        if is_identity(t):
+            return True
+        if t.op == "diag":
+            return self.shapes is not None and self.ndim(t.args[0]) == 1
+        if t.op in ("inv", "neg", "pow") or (t.op in PRIMITIVES and PRIMITIVES[t.op].elementwise
+                                              and PRIMITIVES[t.op].arity == 1):
+            return self._symmetric(t.args[0])
+        if t.op in ("add", "sub", "mul", "div"):
+            return all(is_const(arg) or self._symmetric(arg) for arg in t.args)
+        return False
+
+    def _inverses(self, a: Term, b: Term) -> bool:
+        """a @ b = I: X⁻¹ @ X and X @ X⁻¹ for a matrix X (not a batch), their transposes, and Qᵀ @ Q, Q @ Qᵀ for
+        an operand Q assumed orthogonal."""
+        if a.op == "T" and b.op == "T":
+            return self._inverses(b.args[0], a.args[0])
+        if (a.op == "inv" and a.args[0] == b) or (b.op == "inv" and b.args[0] == a):
+            matrix = b if a.op == "inv" else a
+            return self.shapes is None or self.ndim(matrix) == 2
+        return ((a.op == "T" and a.args[0] == b and self._is("orthogonal", b))
+                or (b.op == "T" and b.args[0] == a and self._is("orthogonal", a)))
+
     def _binary(self, op: str, a: Term, b: Term) -> Term:
         build = {"add": self.add, "sub": self.sub, "mul": self.mul, "div": self.div, "matmul": self.matmul}[op]
         return build(a, b)
+
+
+def ratio(t: Term) -> tuple[float, list[Term], list[Term]]:
+    """t as c · Π above / Π below, over its elementwise products, quotients and signs."""
+    if is_const(t):
+        return t.value, [], []
+    if t.op == "neg":
+        c, above, below = ratio(t.args[0])
+        return -c, above, below
+    if t.op in ("mul", "div"):
+        (c1, a1, b1), (c2, a2, b2) = ratio(t.args[0]), ratio(t.args[1])
+        if t.op == "mul":
+            return c1 * c2, a1 + a2, b1 + b2
+        if c2 != 0:
+            return c1 / c2, a1 + b2, b1 + a2
+    return 1.0, [t], []

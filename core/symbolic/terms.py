@@ -190,8 +190,8 @@ def scaled(t: Term) -> tuple[float, Term]:
 
 
 def is_identity(t: Term) -> bool:
-    """diag(diag(X) ** 0): the identity of X's size, as the language writes it."""
-    return (t.op == "diag" and t.args[0].op == "pow" and t.args[0].power == 0 and t.args[0].args[0].op == "diag")
+    """eye(X): the identity of X's size, as the language writes it."""
+    return t.op == "eye"
 
 
 def node_keepdims(node: Node) -> bool:
