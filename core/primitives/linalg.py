@@ -293,11 +293,12 @@ def diag_vjp(node: Node, g: Array, ans: Array, x: Array) -> Array:
 
 def matrix_function(name: str, symbol: str, shape: ShapeRule, forward: Forward, vjp: VJP, rule: str, formula: str,
                     *, uses: str, latex: str = "", linear: bool = False, differential: str = "",
-                    check: Callable[[Node, Sequence[Array], Array], None] | None = None, exact: str = "") -> Primitive:
+                    check: Callable[[Node, Sequence[Array], Array], None] | None = None, exact: str = "",
+                    folds: tuple[tuple[str, str], ...] = ()) -> Primitive:
     """A function of the last two axes (batched over the leading ones, as @ is)."""
     return Primitive(name, symbol, shape, forward, (vjp,), (rule,), (linear,), uses, latex=latex,
                      accumulation=solve_accumulation, check=check, differential=differential, formulas=(formula,),
-                     batch=MATRIX, exact=exact)
+                     batch=MATRIX, exact=exact, folds=folds)
 
 
 
@@ -320,7 +321,7 @@ ROWS: tuple[Primitive, ...] = (
                     differential="d log|det {x}| = tr({x}⁻¹·d{x})"),
     matrix_function("inv", "⁻¹", inv_shape, lambda n, x: np.linalg.inv(as_matrix(x)).reshape(x.shape), inv_vjp,
                     "−{f}ᵀ·{G}·{f}ᵀ", "-(f.T @ G @ f.T)", uses="f", latex=r"\operatorname{inv}",
-                    check=check_inverse, differential="d({x}⁻¹) = −{x}⁻¹·d{x}·{x}⁻¹"),
+                    check=check_inverse, differential="d({x}⁻¹) = −{x}⁻¹·d{x}·{x}⁻¹", folds=(("inv", ""),)),
     Primitive("solve", "\\", solve_shape, solve, (solve_vjp_a, solve_vjp_b),
               ("−solve({x}ᵀ, {G})·{f}ᵀ", "solve({x}ᵀ, {G})"),
               (False, True), "xyf", latex=r"\operatorname{solve}", accumulation=solve_accumulation,
