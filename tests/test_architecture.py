@@ -6,6 +6,7 @@ anything that does I/O or printing; cli/ has at most 16 entries at its top level
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -192,3 +193,22 @@ def long_files() -> dict[str, int]:
 
 def test_no_file_is_over_450_lines() -> None:
     assert not long_files(), long_files()
+
+
+def test_the_architecture_page_quotes_the_code_as_it_is() -> None:
+    """The page's worked example (the arctan row and its test entry) is the code today, line for line, and its
+    layout names every module of core/ and every folder of cli/."""
+    page = (ROOT / "docs" / "explanation" / "architecture.md").read_text(encoding="utf-8")
+    code = "\n".join(path.read_text(encoding="utf-8") for path in [*sources(), ROOT / "tests" / "primitive_cases.py"])
+    quoted = re.findall(r"```python\n(.*?)```", page, flags=re.DOTALL)
+    assert len(quoted) == 2
+    for block in quoted:
+        for line in block.strip().splitlines():
+            assert line.strip() in code, line
+    layout = re.search(r"```text\n(.*?)```", page, flags=re.DOTALL)
+    assert layout is not None
+    words = set(re.findall(r"[\w]+(?:\.py|/)", layout.group(1)))
+    modules = {p.name for p in (ROOT / "core").rglob("*.py")
+               if p.name != "__init__.py" and "__pycache__" not in p.parts}
+    folders = {p.name + "/" for p in (ROOT / "cli").iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert modules - words == set() and folders - words == set()

@@ -60,7 +60,7 @@ def test_shell_example_prints_what_the_page_shows(page: str, command: str, shown
     else:
         args = shlex.split(command.removesuffix(" | cat"))
         # The page shows what a terminal shows: a table, unless the output is data or an error.
-        as_shown = (args[1] == "demo" or "--format" in args or command.endswith(" | cat")
+        as_shown = (args[1] in ("demo", "help") or "--format" in args or command.endswith(" | cat")
                     or re.match(r"[-\d\[{]|wxb: error", shown.lstrip()) is not None)
         extra = [] if as_shown else ["--format", "table"]
         done = wxb(*args[1:], *extra, env=env)
