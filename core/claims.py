@@ -173,7 +173,8 @@ def _number(k: float) -> str:
 
 def _symmetric_only(name: str, claimed: list[Array], true: list[Array], agree: list[bool],
                     points: Points) -> tuple[str, str] | None:
-    if points.symmetric is None:
+    generic = agree[1:] if points.user else agree
+    if points.symmetric is None or all(generic):  # right at every generic draw: not a symmetric-only rule
         return None
     at_claimed, at_true = points.symmetric
     if all(close(as_gradient(np.asarray(c, np.float64), np.shape(t)), np.asarray(t, np.float64))
@@ -280,9 +281,50 @@ def assess(expression: Expression, claims: Sequence[Claim], shapes: Mapping[str,
             symmetric = ([_claimed(claim, s, g) for s, g in at_symmetric],
                          [_gradient(expression, s, g, claim.name) for s, g in at_symmetric])
         square = tuple(n for n, shape in shapes.items() if len(shape) >= 2 and shape[-1] == shape[-2] > 1)
-        verdicts[claim.name] = judge(claim.name, Points(claimed, true, user=user is not None, symmetric=symmetric,
-                                                        square=square))
+        verdict = judge(claim.name, Points(claimed, true, user=user is not None, symmetric=symmetric,
+                                           square=square))
+        if user is not None:
+            verdict = differenced(verdict, expression, points[0], claim.name, claimed, true)
+        verdicts[claim.name] = verdict
     return verdicts
+
+
+def differenced(verdict: Verdict, expression: Expression, point: tuple[dict[str, Array], Array], name: str,
+                claimed: Sequence[Array], true: Sequence[Array]) -> Verdict:
+    """The verdict at the user's numbers held against central finite differences of L (check's bounds): where L
+    has a kink there, a claim that differs from wxb's subgradient only there cannot be checked (not wrong); a
+    right claim says when the differences agree."""
+    from .gradcheck import check_operand
+
+    operands, G = point
+    values = np.asarray(claimed[0], dtype=np.float64)
+    if values.shape != np.shape(true[0]):
+        return verdict
+    problem = Problem.build(expression, operands)
+    if not verdict.right:
+        elsewhere = all(close(np.asarray(c, dtype=np.float64).reshape(np.shape(t)), np.asarray(t, dtype=np.float64))
+                        for c, t in zip(claimed[1:], true[1:], strict=True))
+        own = check_operand(problem, G, name, np.asarray(true[0]))
+        if elsewhere and own.verdict == "cannot check" and "kink" in own.reason:
+            return Verdict(True, "cannot check", f"at your numbers: L has a kink in {name} there, where a "
+                           f"derivative may be any subgradient (wxb's differs); it agrees at the {len(true) - 1} "
+                           "generic draws", verdict.worst, verdict.at, verdict.where)
+        return verdict
+    result = check_operand(problem, G, name, values.reshape(np.shape(true[0])))
+    if result.verdict == "pass":
+        return Verdict(True, verdict.kind, verdict.message + "; finite differences agree at your numbers")
+    return verdict
+    result = check_operand(Problem.build(expression, operands), G, name, values.reshape(np.shape(true[0])))
+    at_kink = result.verdict == "cannot check" and "kink" in result.reason
+    elsewhere = all(close(np.asarray(c, dtype=np.float64).reshape(np.shape(t)), np.asarray(t, dtype=np.float64))
+                    for c, t in zip(claimed[1:], true[1:], strict=True))
+    if not verdict.right and at_kink and elsewhere:
+        return Verdict(True, "cannot check", f"at your numbers: L has a kink in {name} there, where a derivative "
+                       f"may be any subgradient (wxb's differs); it agrees at the {len(true) - 1} generic draws",
+                       verdict.worst, verdict.at, verdict.where)
+    if verdict.right and result.verdict == "pass":
+        return Verdict(True, verdict.kind, verdict.message + "; finite differences agree at your numbers")
+    return verdict
 
 
 def _upstream(expression: Expression, operands: Mapping[str, Array], G: Array | None, loss: str | None,

@@ -133,3 +133,35 @@ def test_a_claim_right_only_for_G_equal_to_one_is_caught() -> None:
     assert verdict.right
     wrong = assess(f, claims(X="G.T @ W"), {"W": (3, 3), "X": (3, 3)})["X"]
     assert not wrong.right
+
+
+def test_at_a_kink_a_claim_that_differs_only_there_cannot_be_checked() -> None:
+    """relu at 0: (sign(x) + 1) / 2 takes the subgradient ½ where wxb takes 0; right at every generic draw, so at
+    the user's numbers it is 'cannot check' (not wrong), and a claim wrong elsewhere stays wrong."""
+    from wxb.core.claims import assess
+    from wxb.core.expr import parse
+
+    f = parse("sum(relu(x))")
+    user = {"x": np.array([[0.0, 1.0], [2.0, 3.0]])}
+    verdict = assess(f, claims(x="(sign(x) + 1) / 2"), {"x": (2, 2)}, user=user)["x"]
+    assert verdict.right and verdict.kind == "cannot check" and "kink" in verdict.message
+    assert not assess(f, claims(x="x ** 0"), {"x": (2, 2)}, user=user)["x"].right
+    assert assess(f, claims(x="step(x)"), {"x": (2, 2)}, user=user)["x"].kind == "right"
+
+
+def test_a_right_claim_at_the_users_numbers_is_confirmed_by_finite_differences() -> None:
+    from wxb.core.claims import assess
+    from wxb.core.expr import parse
+
+    f = parse("x.T @ A @ x")
+    user = {"x": np.array([[1.0], [2.0]]), "A": np.array([[1.0, 2.0], [3.0, 4.0]])}
+    verdict = assess(f, claims(x="(A + A.T) @ x"), {"x": (2, 1), "A": (2, 2)}, user=user)["x"]
+    assert verdict.right and verdict.message.endswith("finite differences agree at your numbers")
+    wrong = assess(f, claims(x="2 * A @ x"), {"x": (2, 1), "A": (2, 2)}, user=user)["x"]
+    assert wrong.kind == "symmetric-only"
+
+
+def test_a_claim_right_at_every_draw_is_never_called_symmetric_only() -> None:
+    points = Points([np.ones((2, 2)) * 2, np.eye(2)], [np.ones((2, 2)), np.eye(2)], user=True,
+                    symmetric=([np.eye(2)], [np.eye(2)]), square=("X",))
+    assert judge("X", points).kind != "symmetric-only"

@@ -172,9 +172,10 @@ class Report:
         for claim in self.claims:
             verdict = self.verdicts[claim.name]
             written = claim.formula.text if claim.formula is not None else "(your numbers)"
-            lines.append(f"{'✓' if verdict.right else '✗'} dL/d{claim.name} = {written}")
-            lines.append(f"  {'right' if verdict.right else 'wrong'} {verdict.message}" if verdict.right else
-                         f"  wrong: {verdict.message}")
+            unchecked = verdict.kind == "cannot check"
+            lines.append(f"{'?' if unchecked else '✓' if verdict.right else '✗'} dL/d{claim.name} = {written}")
+            lines.append(f"  cannot check {verdict.message}" if unchecked else f"  right {verdict.message}"
+                         if verdict.right else f"  wrong: {verdict.message}")
             if not verdict.right and verdict.worst:
                 at = "your numbers" if self.user and verdict.at == 0 else f"draw {verdict.at + (not self.user)}"
                 entry = f"[{', '.join(map(str, verdict.where))}]" if verdict.where else ""
