@@ -314,17 +314,6 @@ def differenced(verdict: Verdict, expression: Expression, point: tuple[dict[str,
     if result.verdict == "pass":
         return Verdict(True, verdict.kind, verdict.message + "; finite differences agree at your numbers")
     return verdict
-    result = check_operand(Problem.build(expression, operands), G, name, values.reshape(np.shape(true[0])))
-    at_kink = result.verdict == "cannot check" and "kink" in result.reason
-    elsewhere = all(close(np.asarray(c, dtype=np.float64).reshape(np.shape(t)), np.asarray(t, dtype=np.float64))
-                    for c, t in zip(claimed[1:], true[1:], strict=True))
-    if not verdict.right and at_kink and elsewhere:
-        return Verdict(True, "cannot check", f"at your numbers: L has a kink in {name} there, where a derivative "
-                       f"may be any subgradient (wxb's differs); it agrees at the {len(true) - 1} generic draws",
-                       verdict.worst, verdict.at, verdict.where)
-    if verdict.right and result.verdict == "pass":
-        return Verdict(True, verdict.kind, verdict.message + "; finite differences agree at your numbers")
-    return verdict
 
 
 def _upstream(expression: Expression, operands: Mapping[str, Array], G: Array | None, loss: str | None,
