@@ -291,6 +291,115 @@ def diag_vjp(node: Node, g: Array, ans: Array, x: Array) -> Array:
     return grad
 
 
+# ---- kron, vec and its inverse unvec (matrices only; a 1-D operand is a column) ----
+
+def plain_matrix(node: Node, shape: Shape, index: int) -> Shape:
+    """An argument's shape as one matrix (1-D: a column), refused for a scalar or a batch of matrices."""
+    if len(shape) > 2:
+        raise ShapeError(f"{node.text}: {node.args[index].text} has shape {shape_text(shape)}; {node.op} takes a "
+                         "matrix (a 1-D operand is a column), not a batch of them")
+    return matrix_arg(node, shape, index)
+
+
+def kron_shape(node: Node, shapes: Sequence[Shape]) -> Shape:
+    """A ⊗ B: A (m, n) and B (p, q) give (mp, nq)."""
+    (m, n), (p, q) = plain_matrix(node, shapes[0], 0), plain_matrix(node, shapes[1], 1)
+    return (m * p, n * q)
+
+
+def vec_shape(node: Node, shapes: Sequence[Shape]) -> Shape:
+    """vec X: X (m, n) gives the column (mn, 1)."""
+    m, n = plain_matrix(node, shapes[0], 0)
+    return (m * n, 1)
+
+
+def unvec_shape(node: Node, shapes: Sequence[Shape]) -> Shape:
+    """unvec(v, X): a column v (or 1-D) of X's size gives X's shape."""
+    v, x = shapes
+    plain_matrix(node, x, 1)
+    if len(v) > 2 or (len(v) == 2 and v[1] != 1) or math.prod(v) != math.prod(x):
+        raise ShapeError(f"{node.text}: {node.args[0].text} {shape_text(v)} is not a column of "
+                         f"{math.prod(x)} entries, the size of {node.args[1].text} {shape_text(x)}: unvec "
+                         "reshapes a column (as vec writes it) to the second argument's shape")
+    return x
+
+
+def kron(node: Node, a: Array, b: Array) -> Array:
+    """A ⊗ B = [A_ij·B] (np.kron on matrices; a 1-D operand is a column)."""
+    out: Array = np.kron(as_matrix(a), as_matrix(b))
+    return out
+
+
+def kron_blocks(g: Array, a: Array, b: Array) -> Array:
+    """G (mp, nq) as its blocks G4[i, k, j, l] = G[i·p + k, j·q + l]."""
+    (m, _), (p, _) = as_matrix(a).shape, as_matrix(b).shape
+    return g.reshape(m, p, -1, as_matrix(b).shape[1])
+
+
+def kron_vjp_left(node: Node, g: Array, ans: Array, a: Array, b: Array) -> Array:
+    """∂L/∂A_ij = ⟨G_ij, B⟩, each p×q block of G against B."""
+    grad: Array = np.einsum("ikjl,kl->ij", kron_blocks(g, a, b), as_matrix(b))
+    return grad.reshape(a.shape)
+
+
+def kron_vjp_right(node: Node, g: Array, ans: Array, a: Array, b: Array) -> Array:
+    """∂L/∂B = Σ_ij A_ij·G_ij, the blocks of G weighted by A."""
+    grad: Array = np.einsum("ikjl,ij->kl", kron_blocks(g, a, b), as_matrix(a))
+    return grad.reshape(b.shape)
+
+
+def kron_jvp_left(node: Node, t: Array, ans: Array, a: Array, b: Array) -> Array:
+    """d(A ⊗ B) along dA = dA ⊗ B."""
+    return kron(node, t, b)
+
+
+def kron_jvp_right(node: Node, t: Array, ans: Array, a: Array, b: Array) -> Array:
+    """d(A ⊗ B) along dB = A ⊗ dB."""
+    return kron(node, a, t)
+
+
+def vec(node: Node, x: Array) -> Array:
+    """vec X: the columns of X stacked, one column (mn, 1) (the Matrix Cookbook's vec, Fortran order)."""
+    return as_matrix(x).T.reshape(-1, 1)
+
+
+def unvec(node: Node, v: Array, x: Array) -> Array:
+    """unvec(v, X): the column v refilled column by column into X's shape (vec's inverse: unvec(vec X, X) = X)."""
+    m, n = as_matrix_shape(x.shape)
+    out: Array = v.reshape(n, m).T.reshape(x.shape)
+    return out
+
+
+def vec_vjp(node: Node, g: Array, ans: Array, x: Array) -> Array:
+    """∂L/∂X = unvec(G, X): G refilled into X's shape."""
+    return unvec(node, g, x)
+
+
+def unvec_vjp_left(node: Node, g: Array, ans: Array, v: Array, x: Array) -> Array:
+    """∂L/∂v = vec G (in v's own shape)."""
+    return vec(node, g).reshape(v.shape)
+
+
+def unvec_vjp_right(node: Node, g: Array, ans: Array, v: Array, x: Array) -> Array:
+    """unvec reads only X's shape: 0."""
+    return np.zeros(x.shape, dtype=g.dtype)
+
+
+def vec_jvp(node: Node, t: Array, ans: Array, x: Array) -> Array:
+    """d vec X = vec dX."""
+    return vec(node, t)
+
+
+def unvec_jvp_left(node: Node, t: Array, ans: Array, v: Array, x: Array) -> Array:
+    """d unvec(v, X) along dv = unvec(dv, X)."""
+    return unvec(node, t, x)
+
+
+def unvec_jvp_right(node: Node, t: Array, ans: Array, v: Array, x: Array) -> Array:
+    """unvec reads only X's shape: 0."""
+    return np.zeros(ans.shape, dtype=t.dtype)
+
+
 def matrix_function(name: str, symbol: str, shape: ShapeRule, forward: Forward, vjp: VJP, rule: str, formula: str,
                     *, uses: str, latex: str = "", linear: bool = False, differential: str = "",
                     check: Callable[[Node, Sequence[Array], Array], None] | None = None, exact: str = "",
@@ -332,4 +441,15 @@ ROWS: tuple[Primitive, ...] = (
               latex=r"\operatorname{diag}", formulas=("diag(full(G))",), batch=WHOLE),
     Primitive("eye", "I", eye_shape, eye, (eye_vjp,), ("0 (I does not depend on {x}'s values)",), (False,), "",
               latex="I", formulas=("0",), batch=WHOLE),
+    Primitive("kron", "⊗", kron_shape, kron, (kron_vjp_left, kron_vjp_right),
+              ("⟨{G}_ij, {y}⟩ for each block {G}_ij of {G}", "Σ_ij {x}_ij·{G}_ij"), (True, True), "xy",
+              differential="d({x} ⊗ {y}) = d{x} ⊗ {y} + {x} ⊗ d{y}",
+              no_formula="its gradient contracts each block of G with the other factor (G reshaped to (m, p, n, q) "
+                         "and two axes swapped), which wxb's language cannot write", batch=WHOLE),
+    Primitive("vec", "vec", vec_shape, vec, (vec_vjp,), ("unvec({G}, {x})",), (True,), "x",
+              formulas=("unvec(G, x)",), differential="d vec {x} = vec d{x}",
+              batch=WHOLE),
+    Primitive("unvec", "unvec", unvec_shape, unvec, (unvec_vjp_left, unvec_vjp_right),
+              ("vec({G})", "0 (unvec reads only {y}'s shape)"), (True, False), "xy",
+              formulas=("vec(G)", "0"), batch=WHOLE),
 )

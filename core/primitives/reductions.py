@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import ShapeError, WxbError
 from ..nodes import Keyword, Node
 from ..notation import shape_text
-from ..shapes import Array, Shape, along_shape, keeps, reduced_shape, resolved_axis
-from .batch import ALONG_AXIS, REDUCE, Batch, Combine
+from ..shapes import Array, Shape, along_shape, as_matrix, keeps, matrix_arg, reduced_shape, resolved_axis
+from .batch import ALONG_AXIS, REDUCE, WHOLE, Batch, Combine
 from .row import VJP, Forward, Primitive, ShapeRule, count, expand, kept, sum_accumulation, unkept
 
 
@@ -137,6 +138,106 @@ def summed(node: Node, a: Array, x: Array) -> Array:
     return total
 
 
+# ---- Softmax cross-entropy with integer class labels: classes along axis 0, samples as columns ----
+
+def labelled_shape(node: Node, shapes: Sequence[Shape]) -> Shape:
+    """Z (C, n) (1-D: one sample) and its labels y, a row (1, n) or a 1-D vector (n,): one label per column."""
+    z = matrix_arg(node, shapes[0], 0)
+    y = shapes[1]
+    if len(z) > 2 or not (y == (z[1],) or y == (1, z[1])):
+        raise ShapeError(f"{node.text}: {node.args[0].text} {shape_text(shapes[0])} and {node.args[1].text} "
+                         f"{shape_text(y)} do not fit: {node.op} takes scores (C, n), classes along axis 0 and one "
+                         f"sample per column, and a row (1, n) or a 1-D vector of n integer labels")
+    return z
+
+
+def cross_entropy_shape(node: Node, shapes: Sequence[Shape]) -> Shape:
+    """−log softmax(Z[:, k])[y_k]: one loss per sample, the row (1, n)."""
+    return (1, labelled_shape(node, shapes)[1])
+
+
+def onehot_shape(node: Node, shapes: Sequence[Shape]) -> Shape:
+    """onehot(y, Z): Z's shape."""
+    labelled_shape(node, shapes[::-1])
+    return shapes[1]
+
+
+def scores_dtype(*dtypes: np.dtype[Any]) -> np.dtype[Any]:
+    """The scores' floating dtype (the labels, integers or floats, do not widen it)."""
+    return np.result_type(dtypes[0], np.float16)
+
+
+def labels_dtype(*dtypes: np.dtype[Any]) -> np.dtype[Any]:
+    """onehot(y, Z): Z's floating dtype."""
+    return np.result_type(dtypes[1], np.float16)
+
+
+def check_labels(node: Node, labels: Array, classes: int, at: int) -> None:
+    """Every label an integer from 0 to C − 1, else one error naming the node, the label and where it is."""
+    flat = labels.reshape(-1)
+    wrong = ~np.isfinite(flat) | (flat != np.round(flat)) | (flat < 0) | (flat >= classes)
+    if np.any(wrong):
+        k = int(np.argmax(wrong))
+        raise WxbError(f"{node.text}: {node.args[at].text} has {float(flat[k])!r} at column {k}, not a class label "
+                       f"of {node.args[1 - at].text} (an integer from 0 to {classes - 1})",
+                       hint=f"labels count classes from 0, one per row of {node.args[1 - at].text}")
+
+
+def onehot_matrix(labels: Array, classes: int, dtype: np.dtype[Any]) -> Array:
+    """T (C, n) with T[y_k, k] = 1 and 0 elsewhere."""
+    rows = np.arange(classes).reshape(-1, 1)
+    out: Array = (rows == labels.reshape(1, -1)).astype(dtype)
+    return out
+
+
+def cross_entropy(node: Node, z: Array, y: Array) -> Array:
+    """logsumexp(Z[:, k]) − Z[y_k, k] for each column k, stably (the max taken out first)."""
+    m = as_matrix(z)
+    picked = np.sum(np.where(onehot_matrix(y, m.shape[0], np.dtype(bool)), m, 0), axis=0, keepdims=True)
+    out: Array = logsumexp_keep(m, 0) - picked
+    return out
+
+
+def cross_entropy_vjp_z(node: Node, g: Array, ans: Array, z: Array, y: Array) -> Array:
+    """∂L/∂Z = (softmax(Z) − onehot(y)) ⊙ G, G one value per column."""
+    m = as_matrix(z)
+    grad: Array = (stable_softmax(m, 0) - onehot_matrix(y, m.shape[0], m.dtype)) * g
+    return grad.reshape(z.shape)
+
+
+def cross_entropy_jvp_z(node: Node, t: Array, ans: Array, z: Array, y: Array) -> Array:
+    """d cross_entropy along dZ = Σ_classes (softmax(Z) − onehot(y)) ⊙ dZ, one value per column."""
+    m = as_matrix(z)
+    out: Array = np.sum((stable_softmax(m, 0) - onehot_matrix(y, m.shape[0], m.dtype)) * as_matrix(t), axis=0,
+                        keepdims=True)
+    return out
+
+
+def check_cross_entropy(node: Node, args: Sequence[Array], value: Array) -> None:
+    """cross_entropy: its labels (the second argument) must be class labels of Z."""
+    check_labels(node, args[1], as_matrix(args[0]).shape[0], 1)
+
+
+def check_onehot(node: Node, args: Sequence[Array], value: Array) -> None:
+    """onehot: its labels (the first argument) must be class labels of Z."""
+    check_labels(node, args[0], as_matrix(args[1]).shape[0], 0)
+
+
+def labels_vjp(node: Node, g: Array, ans: Array, *args: Array) -> Array:
+    """The labels are class indices, piecewise constant: 0."""
+    return np.zeros(args[-1 if node.op == "onehot" else 1].shape, dtype=g.dtype)
+
+
+def onehot_vjp_scores(node: Node, g: Array, ans: Array, y: Array, z: Array) -> Array:
+    """onehot reads only Z's shape: 0."""
+    return np.zeros(z.shape, dtype=g.dtype)
+
+
+def flat_jvp(node: Node, t: Array, ans: Array, *args: Array) -> Array:
+    """A value that is piecewise constant in this argument: its tangent is 0."""
+    return np.zeros(ans.shape, dtype=t.dtype)
+
+
 AXIS = (("axis", None), ("keepdims", True))
 
 
@@ -203,4 +304,16 @@ ROWS: tuple[Primitive, ...] = (
               latex=r"\operatorname{norm}",
               differential="d‖{x}‖ = ⟨{x}, d{x}⟩ / ‖{x}‖, and at {x} = 0 the subgradient 0",
               exact="the subgradient 0 where {f} = 0"),
+    Primitive("cross_entropy", "cross_entropy", cross_entropy_shape, cross_entropy,
+              (cross_entropy_vjp_z, labels_vjp), ("{G} ⊙ (softmax({x}) − onehot({y}))",
+                                                  "0 (the labels are class indices)"), (False, False), "xy",
+              dtype=scores_dtype, accumulation=sum_accumulation, check=check_cross_entropy,
+              differential="d cross_entropy = Σ_classes (softmax({x}) − onehot({y})) ⊙ d{x}",
+              formulas=("G * (softmax(x) - onehot(y, x))", "0"), batch=WHOLE),
+    Primitive("onehot", "onehot", onehot_shape, lambda n, y, z: onehot_matrix(y, as_matrix(z).shape[0],
+                                                                              labels_dtype(y.dtype, z.dtype)
+                                                                              ).reshape(z.shape),
+              (labels_vjp, onehot_vjp_scores), ("0 (the labels are class indices)", "0 (onehot reads only "
+                                                                                     "{y}'s shape)"),
+              (False, False), "xy", dtype=labels_dtype, check=check_onehot, formulas=("0", "0"), batch=WHOLE),
 )
