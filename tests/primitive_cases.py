@@ -77,6 +77,28 @@ def oracle_solve(a: Any, b: Any) -> Any:
     return out[..., 0] if anp.ndim(b) == 1 else out
 
 
+def oracle_vec(x: Any) -> Any:
+    """The columns of x stacked into one column (C order on xᵀ, independent of Fortran-order reshapes)."""
+    return anp.reshape(anp.transpose(as_matrix(x)), (-1, 1))
+
+
+def oracle_unvec(v: Any, x: Any) -> Any:
+    """The column v refilled column by column into x's shape."""
+    m, n = as_matrix(x).shape
+    return anp.reshape(anp.transpose(anp.reshape(v, (n, m))), x.shape)
+
+
+def onehot(y: Any, classes: int) -> Any:
+    """T (C, n): T[y_k, k] = 1."""
+    return (np.arange(classes).reshape(-1, 1) == np.reshape(y, (1, -1))).astype(float)
+
+
+def oracle_cross_entropy(z: Any, y: Any) -> Any:
+    """−log softmax(z[:, k])[y_k] for each column k, the naive way, as the row (1, n)."""
+    m = as_matrix(z)
+    return lse_keep(m, 0) - anp.sum(onehot(y, m.shape[0]) * m, axis=0, keepdims=True)
+
+
 def reduce(function: Callable[[Any, int | None, bool], Any]) -> Oracle:
     """An oracle reduction over the tree's axis, keeping it as the engine documents."""
     def apply(tree: Any, x: Any) -> Any:
@@ -142,6 +164,8 @@ ROW = RNG.uniform(-1, 1, (1, 4))
 COLUMN = RNG.uniform(-1, 1, 3)
 OTHER = RNG.uniform(-1, 1, (3, 4))
 WIDE = RNG.uniform(-1, 1, (2, 3))
+LABELS = np.array([[0.0, 2.0, 1.0, 2.0]])  # class labels of M's 3 rows, one per column
+STACKED = RNG.uniform(-1, 1, (12, 1))  # a column of M's size
 UNIT = RNG.uniform(-0.9, 0.9, (3, 4))  # inside arcsin's and arccos's domain, away from tan's poles
 
 
@@ -196,6 +220,18 @@ CASES: dict[str, Entry] = {
     "eye": Entry(lambda t, x: 0 * as_matrix(x)[:, :1] + np.eye(x.shape[0]), of_x("eye(X) * X", SQUARE),
                  formula_args=(SQUARE,), undrawn="a constant of its argument's size: drawn, it would only cut the "
                  "tree's gradient off"),
+    "kron": Entry(lambda t, x, y: anp.kron(as_matrix(x), as_matrix(y)), None,
+                  undrawn="its value has the product of its arguments' sizes: the random trees shape matrix rows "
+                  "by hand (test_engine_oracle.SHAPED)"),
+    "vec": Entry(lambda t, x: oracle_vec(x), of_x("vec(X)"), formula_args=(M,),
+                 undrawn="reshapes to one column: the random trees shape matrix rows by hand"),
+    "unvec": Entry(lambda t, v, x: oracle_unvec(v, x), ("unvec(v, X)", {"v": STACKED, "X": M}),
+                   formula_args=(STACKED, M), undrawn="needs a column of its second argument's size"),
+    "cross_entropy": Entry(lambda t, z, y: oracle_cross_entropy(z, y), ("cross_entropy(Z, y)", {"Z": M, "y": LABELS}),
+                           undrawn="its second argument holds class labels, which random operands are not"),
+    "onehot": Entry(lambda t, y, z: onehot(y, as_matrix(z).shape[0]) + 0 * z, ("onehot(y, Z) * Z",
+                                                                              {"Z": M, "y": LABELS}),
+                    undrawn="its first argument holds class labels, which random operands are not"),
     "softmax": Entry(along(log=False), of_x("softmax(X)")),
     "log_softmax": Entry(along(log=True), of_x("log_softmax(X, axis=1)")),
     "sum": Entry(reduce(lambda x, axis, keep: anp.sum(x, axis=axis, keepdims=keep)), of_x("sum(X, axis=0)"),

@@ -50,9 +50,10 @@ def example(row: Any) -> str:
     x, y = (*arguments, "Y")[:2]
     called = f"{row.name}({', '.join(arguments)})" if row.called else operator_spellings(x, y, p="3")[row.name]
     if row.formulas:
-        shapes = " ".join(f"{name}=2x2" for name in EXAMPLE_ARGUMENTS[:len(row.vjps)])
+        shapes = row.example or " ".join(f"{name}=2x2" for name in EXAMPLE_ARGUMENTS[:len(row.vjps)])
         return f"wxb derive -e '{called}' {shapes}"
-    return f"wxb backward -e 'sum({called})' X='1 2; 3 4'"
+    values = row.example or "X='1 2; 3 4'"
+    return f"wxb backward -e 'sum({called})' {values}"
 
 
 def functions_text() -> str:

@@ -445,11 +445,12 @@ ROWS: tuple[Primitive, ...] = (
               ("⟨{G}_ij, {y}⟩ for each block {G}_ij of {G}", "Σ_ij {x}_ij·{G}_ij"), (True, True), "xy",
               differential="d({x} ⊗ {y}) = d{x} ⊗ {y} + {x} ⊗ d{y}",
               no_formula="its gradient contracts each block of G with the other factor (G reshaped to (m, p, n, q) "
-                         "and two axes swapped), which wxb's language cannot write", batch=WHOLE),
+                         "and two axes swapped), which wxb's language cannot write", batch=WHOLE,
+              example="X='1 2; 3 4' Y='0 1; 1 0' --format json"),
     Primitive("vec", "vec", vec_shape, vec, (vec_vjp,), ("unvec({G}, {x})",), (True,), "x",
-              formulas=("unvec(G, x)",), differential="d vec {x} = vec d{x}",
+              formulas=("unvec(full(G), x)",), differential="d vec {x} = vec d{x}",
               batch=WHOLE),
     Primitive("unvec", "unvec", unvec_shape, unvec, (unvec_vjp_left, unvec_vjp_right),
               ("vec({G})", "0 (unvec reads only {y}'s shape)"), (True, False), "xy",
-              formulas=("vec(G)", "0"), batch=WHOLE),
+              formulas=("vec(full(G))", "0"), batch=WHOLE, example="X=4 Y=2x2"),
 )

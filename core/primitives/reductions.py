@@ -223,9 +223,14 @@ def check_onehot(node: Node, args: Sequence[Array], value: Array) -> None:
     check_labels(node, args[0], as_matrix(args[1]).shape[0], 0)
 
 
-def labels_vjp(node: Node, g: Array, ans: Array, *args: Array) -> Array:
-    """The labels are class indices, piecewise constant: 0."""
-    return np.zeros(args[-1 if node.op == "onehot" else 1].shape, dtype=g.dtype)
+def cross_entropy_vjp_y(node: Node, g: Array, ans: Array, z: Array, y: Array) -> Array:
+    """The labels are class indices (the value is piecewise constant in them): 0."""
+    return np.zeros(y.shape, dtype=g.dtype)
+
+
+def onehot_vjp_labels(node: Node, g: Array, ans: Array, y: Array, z: Array) -> Array:
+    """The labels are class indices (the value is piecewise constant in them): 0."""
+    return np.zeros(y.shape, dtype=g.dtype)
 
 
 def onehot_vjp_scores(node: Node, g: Array, ans: Array, y: Array, z: Array) -> Array:
@@ -305,15 +310,16 @@ ROWS: tuple[Primitive, ...] = (
               differential="d‖{x}‖ = ⟨{x}, d{x}⟩ / ‖{x}‖, and at {x} = 0 the subgradient 0",
               exact="the subgradient 0 where {f} = 0"),
     Primitive("cross_entropy", "cross_entropy", cross_entropy_shape, cross_entropy,
-              (cross_entropy_vjp_z, labels_vjp), ("{G} ⊙ (softmax({x}) − onehot({y}))",
+              (cross_entropy_vjp_z, cross_entropy_vjp_y), ("{G} ⊙ (softmax({x}) − onehot({y}))",
                                                   "0 (the labels are class indices)"), (False, False), "xy",
               dtype=scores_dtype, accumulation=sum_accumulation, check=check_cross_entropy,
               differential="d cross_entropy = Σ_classes (softmax({x}) − onehot({y})) ⊙ d{x}",
-              formulas=("G * (softmax(x) - onehot(y, x))", "0"), batch=WHOLE),
+              formulas=("G * (softmax(x) - onehot(y, x))", "0"), batch=WHOLE, example="X=3x2 Y=2"),
     Primitive("onehot", "onehot", onehot_shape, lambda n, y, z: onehot_matrix(y, as_matrix(z).shape[0],
                                                                               labels_dtype(y.dtype, z.dtype)
                                                                               ).reshape(z.shape),
-              (labels_vjp, onehot_vjp_scores), ("0 (the labels are class indices)", "0 (onehot reads only "
+              (onehot_vjp_labels, onehot_vjp_scores), ("0 (the labels are class indices)", "0 (onehot reads only "
                                                                                      "{y}'s shape)"),
-              (False, False), "xy", dtype=labels_dtype, check=check_onehot, formulas=("0", "0"), batch=WHOLE),
+              (False, False), "xy", dtype=labels_dtype, check=check_onehot, formulas=("0", "0"), batch=WHOLE,
+              example="X=2 Y=3x2"),
 )
