@@ -338,14 +338,14 @@ def kron_blocks(g: Array, a: Array, b: Array) -> Array:
 
 def kron_vjp_left(node: Node, g: Array, ans: Array, a: Array, b: Array) -> Array:
     """∂L/∂A_ij = ⟨G_ij, B⟩, each p×q block of G against B."""
-    grad: Array = np.einsum("ikjl,kl->ij", kron_blocks(g, a, b), as_matrix(b))
-    return grad.reshape(a.shape)
+    grad: Array = np.einsum("ikjl,kl->ij", kron_blocks(g, a, b), as_matrix(b)).reshape(a.shape)
+    return grad
 
 
 def kron_vjp_right(node: Node, g: Array, ans: Array, a: Array, b: Array) -> Array:
     """∂L/∂B = Σ_ij A_ij·G_ij, the blocks of G weighted by A."""
-    grad: Array = np.einsum("ikjl,ij->kl", kron_blocks(g, a, b), as_matrix(a))
-    return grad.reshape(b.shape)
+    grad: Array = np.einsum("ikjl,ij->kl", kron_blocks(g, a, b), as_matrix(a)).reshape(b.shape)
+    return grad
 
 
 def kron_jvp_left(node: Node, t: Array, ans: Array, a: Array, b: Array) -> Array:
@@ -360,7 +360,8 @@ def kron_jvp_right(node: Node, t: Array, ans: Array, a: Array, b: Array) -> Arra
 
 def vec(node: Node, x: Array) -> Array:
     """vec X: the columns of X stacked, one column (mn, 1) (the Matrix Cookbook's vec, Fortran order)."""
-    return as_matrix(x).T.reshape(-1, 1)
+    out: Array = as_matrix(x).T.reshape(-1, 1)
+    return out
 
 
 def unvec(node: Node, v: Array, x: Array) -> Array:
@@ -377,7 +378,8 @@ def vec_vjp(node: Node, g: Array, ans: Array, x: Array) -> Array:
 
 def unvec_vjp_left(node: Node, g: Array, ans: Array, v: Array, x: Array) -> Array:
     """∂L/∂v = vec G (in v's own shape)."""
-    return vec(node, g).reshape(v.shape)
+    grad: Array = vec(node, g).reshape(v.shape)
+    return grad
 
 
 def unvec_vjp_right(node: Node, g: Array, ans: Array, v: Array, x: Array) -> Array:

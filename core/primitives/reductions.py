@@ -201,8 +201,8 @@ def cross_entropy(node: Node, z: Array, y: Array) -> Array:
 def cross_entropy_vjp_z(node: Node, g: Array, ans: Array, z: Array, y: Array) -> Array:
     """∂L/∂Z = (softmax(Z) − onehot(y)) ⊙ G, G one value per column."""
     m = as_matrix(z)
-    grad: Array = (stable_softmax(m, 0) - onehot_matrix(y, m.shape[0], m.dtype)) * g
-    return grad.reshape(z.shape)
+    grad: Array = ((stable_softmax(m, 0) - onehot_matrix(y, m.shape[0], m.dtype)) * g).reshape(z.shape)
+    return grad
 
 
 def cross_entropy_jvp_z(node: Node, t: Array, ans: Array, z: Array, y: Array) -> Array:

@@ -55,7 +55,7 @@ class Primitive:
     matrix); joint: all VJPs at once, when they share work; differential: the rule's reason, the differential
     its VJPs come from (d log|det X| = tr(X⁻¹ dX)), for explain.
 
-    example: the operands (and options) of `wxb help`'s example ('X=4 Y=2x2'), where two 2×2 operands X and Y do not fit.
+    example: the operands (and options) of `wxb help`'s example ('X=4 Y=2x2'), where two 2×2 X and Y do not fit.
 
     exact: what backward gives where the gradient formula does not hold ('the subgradient 0 at {x} = 0'), which
     `wxb derive --eval` points to there.

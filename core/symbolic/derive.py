@@ -9,7 +9,8 @@ x and y the arguments, f the primitive's value, p the exponent of ** and q = p �
 mean averages. Four pseudo-functions stand for what depends on shapes: expand(G) puts a reduced gradient back
 along the reduced axes, keep_sum(t) sums t along the primitive's axis keeping it, full(G) is G in f's own shape
 and eye(x) the identity of x's last two axes. A function called in a template works along the primitive's own
-axis (softmax(x) in logsumexp's), or along its own default in a row without an axis (cross_entropy's). A row with no formula says why (`no_formula`), and derive refuses in one line.
+axis (softmax(x) in logsumexp's), or along its own default in a row without one (cross_entropy's). A row with
+no formula says why (`no_formula`), and derive refuses in one line.
 
 The terms are built by smart constructors that simplify as a person writes: no `* 1` and no G where G = 1,
 constants folded and moved to the front, (Aᵀ)ᵀ = A, transposes moved onto the operands ((A @ B).T = B.T @ A.T),
