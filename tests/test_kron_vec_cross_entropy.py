@@ -220,3 +220,11 @@ def test_the_tangent_rules_are_autograds_make_jvp() -> None:
     jvp_matches_autograd(reductions.cross_entropy_jvp_z, oracle_cross_entropy, [Z, Y], 0)
     zero = reductions.flat_jvp(None, Y, oracle_cross_entropy(Z, Y), Z, Y)
     np.testing.assert_array_equal(zero, np.zeros((1, 5)))
+
+
+def test_check_cannot_step_the_labels_and_says_so_while_it_checks_the_scores() -> None:
+    done = wxb("check", "-e", "sum(cross_entropy(Z, y))", "Z=1 2; 3 4; 0 0", "y=1 0")
+    assert done.returncode == 0, done.stderr
+    assert "dZ        all 6 entries" in done.stdout and "✓ pass" in done.stdout
+    assert "dy: cannot check: a finite-difference step along y leaves what the expression accepts" in " ".join(
+        done.stdout.split())

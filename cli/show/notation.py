@@ -27,7 +27,7 @@ LATEX = {
     "′": "'", "²": "^{2}", "ᴮ": r"^{B}", "≤": r"\le ", "×": r"\times ", "→": r"\to ",
 }
 SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
-WORDS = ("vec", "sign", "adj", "tr")  # functions the rule texts use that are not rows of the table
+WORDS = ("sign", "adj", "tr")  # functions the rule texts use that are not rows of the table
 # LaTeX's own operator names (\tanh is upright with a function's spacing); any other function is \operatorname.
 MACROS = ("sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "exp", "log", "det", "max",
           "min")
