@@ -332,8 +332,7 @@ def kron(node: Node, a: Array, b: Array) -> Array:
 
 def kron_blocks(g: Array, a: Array, b: Array) -> Array:
     """G (mp, nq) as its blocks G4[i, k, j, l] = G[i·p + k, j·q + l]."""
-    (m, _), (p, _) = as_matrix(a).shape, as_matrix(b).shape
-    return g.reshape(m, p, -1, as_matrix(b).shape[1])
+    return g.reshape(as_matrix(a).shape[0], as_matrix(b).shape[0], -1, as_matrix(b).shape[1])
 
 
 def kron_vjp_left(node: Node, g: Array, ans: Array, a: Array, b: Array) -> Array:
@@ -382,8 +381,8 @@ def unvec_vjp_left(node: Node, g: Array, ans: Array, v: Array, x: Array) -> Arra
     return grad
 
 
-def unvec_vjp_right(node: Node, g: Array, ans: Array, v: Array, x: Array) -> Array:
-    """unvec reads only X's shape: 0."""
+def unvec_shape_only(node: Node, g: Array, ans: Array, v: Array, x: Array) -> Array:
+    """unvec reads only X's shape: its VJP for X is 0, and so is its tangent along dX (g: G or dX)."""
     return np.zeros(x.shape, dtype=g.dtype)
 
 
@@ -397,11 +396,6 @@ def unvec_jvp_left(node: Node, t: Array, ans: Array, v: Array, x: Array) -> Arra
     return unvec(node, t, x)
 
 
-def unvec_jvp_right(node: Node, t: Array, ans: Array, v: Array, x: Array) -> Array:
-    """unvec reads only X's shape: 0."""
-    return np.zeros(ans.shape, dtype=t.dtype)
-
-
 def matrix_function(name: str, symbol: str, shape: ShapeRule, forward: Forward, vjp: VJP, rule: str, formula: str,
                     *, uses: str, latex: str = "", linear: bool = False, differential: str = "",
                     check: Callable[[Node, Sequence[Array], Array], None] | None = None, exact: str = "",
@@ -410,7 +404,6 @@ def matrix_function(name: str, symbol: str, shape: ShapeRule, forward: Forward, 
     return Primitive(name, symbol, shape, forward, (vjp,), (rule,), (linear,), uses, latex=latex,
                      accumulation=solve_accumulation, check=check, differential=differential, formulas=(formula,),
                      batch=MATRIX, exact=exact, folds=folds)
-
 
 
 ROWS: tuple[Primitive, ...] = (
@@ -450,9 +443,8 @@ ROWS: tuple[Primitive, ...] = (
                          "and two axes swapped), which wxb's language cannot write", batch=WHOLE,
               example="X='1 2; 3 4' Y='0 1; 1 0' --format json"),
     Primitive("vec", "vec", vec_shape, vec, (vec_vjp,), ("unvec({G}, {x})",), (True,), "x",
-              formulas=("unvec(full(G), x)",), differential="d vec {x} = vec d{x}",
-              batch=WHOLE),
-    Primitive("unvec", "unvec", unvec_shape, unvec, (unvec_vjp_left, unvec_vjp_right),
+              formulas=("unvec(full(G), x)",), differential="d vec {x} = vec d{x}", batch=WHOLE),
+    Primitive("unvec", "unvec", unvec_shape, unvec, (unvec_vjp_left, unvec_shape_only),
               ("vec({G})", "0 (unvec reads only {y}'s shape)"), (True, False), "xy",
               formulas=("vec(full(G))", "0"), batch=WHOLE, example="X=4 Y=2x2"),
 )
