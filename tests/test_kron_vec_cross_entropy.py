@@ -162,6 +162,12 @@ def test_cross_entropy_is_stable_for_huge_scores() -> None:
                                [[0.0, 2000.0]], atol=1e-12)
 
 
+def test_one_sample_a_column_of_scores_and_its_label_a_number() -> None:
+    done = wxb("forward", "-e", "cross_entropy(z, y)", "z=0; 0; 0", "y=2", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    np.testing.assert_allclose(json.loads(done.stdout), [[np.log(3.0)]], rtol=1e-15)
+
+
 def test_the_labels_have_a_documented_zero_gradient() -> None:
     done = wxb("backward", "-e", "sum(cross_entropy(Z, y))", "Z=0 0; 0 0", "y=1 0", "--format", "json")
     assert done.returncode == 0, done.stderr

@@ -141,10 +141,11 @@ def summed(node: Node, a: Array, x: Array) -> Array:
 # ---- Softmax cross-entropy with integer class labels: classes along axis 0, samples as columns ----
 
 def labelled_shape(node: Node, shapes: Sequence[Shape]) -> Shape:
-    """Z (C, n) (1-D: one sample) and its labels y, a row (1, n) or a 1-D vector (n,): one label per column."""
+    """Z (C, n) (1-D: one sample) and its labels y, a row (1, n) or a 1-D vector (n,): one label per column (one
+    sample's may be a number)."""
     z = matrix_arg(node, shapes[0], 0)
     y = shapes[1]
-    if len(z) > 2 or not (y == (z[1],) or y == (1, z[1])):
+    if len(z) > 2 or not (y in ((z[1],), (1, z[1])) or (y == () and z[1] == 1)):
         raise ShapeError(f"{node.text}: {node.args[0].text} {shape_text(shapes[0])} and {node.args[1].text} "
                          f"{shape_text(y)} do not fit: {node.op} takes scores (C, n), classes along axis 0 and one "
                          f"sample per column, and a row (1, n) or a 1-D vector of n integer labels")
