@@ -352,8 +352,8 @@ def derive(
           from data: each formula, then its value
       $ wxb derive -e "x.T @ A @ x" x=n A=nxn --assume A=symmetric --wrt x
           with what A is: dL/dx = 2 * A @ x
-      $ wxb derive -e "x.T @ A @ x" x=3 A=3x3 --wrt x -f latex
-          as LaTeX: (A + A^T) x
+      $ wxb derive -e "sum((X @ w - y) ** 2)" X=mxn w=n y=m --wrt w -f numpy
+          as a NumPy function of X, w and y (also -f latex, markdown, json)
     """
     from .commands import derive as deriving
 

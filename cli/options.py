@@ -381,9 +381,10 @@ DeriveBindingsArgument = Annotated[
 ]
 DeriveFormatOption = Annotated[
     str | None,
-    typer.Option("--format", "-f", metavar="FMT", help="text, json, markdown or latex (default: text, styled on a "
-                 "terminal, or from -o's suffix: .txt .json .md .tex).", rich_help_panel=OUTPUT_PANEL,
-                 show_default=False, autocompletion=completes("text", "json", "markdown", "latex")),
+    typer.Option("--format", "-f", metavar="FMT", help="text, json, markdown, latex or numpy (a Python function; "
+                 "default: text, styled on a terminal, or from -o's suffix: .txt .json .md .tex .py).",
+                 rich_help_panel=OUTPUT_PANEL, show_default=False,
+                 autocompletion=completes("text", "json", "markdown", "latex", "numpy")),
 ]
 
 

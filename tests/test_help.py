@@ -21,7 +21,7 @@ FORMATS = {  # what Tab offers for --format, per command
     "jacobian": ["table", "text", "json", "csv", "tsv", "npy", "npz"],
     "check": ["table", "text", "csv", "tsv", "json"],
     "explain": ["table", "text", "json", "markdown", "latex"],
-    "derive": ["text", "json", "markdown", "latex"],
+    "derive": ["text", "json", "markdown", "latex", "numpy"],
     "demo": ["table", "text"],
 }
 SEED = ["-X", "1 2; 3 4", "-b", "5; 6"]

@@ -31,7 +31,7 @@ from .present import descriptive_format, show
 
 Array = np.ndarray[Any, np.dtype[Any]]
 SHAPE = re.compile(r"\s*(?:\(\s*\)|\d+(?:\s*[x×]\s*\d+)*)\s*")
-FORMATS = ("json", "markdown", "latex")
+FORMATS = ("json", "markdown", "latex", "numpy")
 
 
 def shape_of(spec: str) -> tuple[int, ...] | None:
@@ -83,6 +83,10 @@ def derive(sources: Sources, request: Request, out: OutputChoice) -> None:
     lines = formula_lines(derivation, request.inline)
     if fmt == "json":
         write_text(json_record(derivation, values), out.output)
+    elif fmt == "numpy":
+        from ...core.symbolic.numpy_code import numpy_code
+
+        write_text(numpy_code(derivation, shapes), out.output)
     elif fmt in ("markdown", "latex"):
         write_text(WRITERS[fmt](derivation, request.inline, values, out.precision), out.output)
     elif fmt == "table" or values:

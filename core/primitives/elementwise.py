@@ -41,13 +41,14 @@ def power_vjp(node: Node, g: Array, x: Array) -> Array:
 
 def unary(name: str, forward: Forward, vjp: VJP, rule: str, formula: str, *, uses: str, linear: bool = False,
           symbol: str = "", template: str = "", drawn: str = "call", factor: str = "",
-          check: Check | None = None, folds: tuple[tuple[str, str], ...] = ()) -> Primitive:
+          check: Check | None = None, folds: tuple[tuple[str, str], ...] = (), numpy: str = "") -> Primitive:
     """An elementwise function of one argument; factor: its diagonal Jacobian (default diag(vec name′(x)));
-    check: refuses an argument outside the domain; folds: its identities with an inner function (Primitive)."""
+    check: refuses an argument outside the domain; folds: its identities with an inner function, numpy: its NumPy
+    spelling (default np.name(x); Primitive)."""
     return Primitive(name, symbol or name, elementwise_shape, forward, (vjp,), (rule,), (linear,), uses,
                      called=not template, template=template, drawn=drawn, elementwise=True,
                      factors=(factor or f"diag(vec {symbol or name}′({{x}}))",), formulas=(formula,), check=check,
-                     folds=folds)
+                     folds=folds, numpy=numpy or (f"np.{name}({{x}})" if not template else ""))
 
 
 def within_one(node: Node, args: Sequence[Array], value: Array) -> None:
@@ -102,13 +103,14 @@ ROWS: tuple[Primitive, ...] = (
           "{G} ⊙ {p}·{x}^{q}", "p * G * x ** q", uses="x", symbol="^", template="{x}^{p}", drawn="",
           factor="diag(vec {p}·{x}^{q})"),
     unary("relu", lambda n, x: np.maximum(x, 0),       lambda n, g, f, x: np.where(x > 0, g, 0),
-          "{G} ⊙ [{x} > 0]", "G * step(x)", uses="x"),
+          "{G} ⊙ [{x} > 0]", "G * step(x)", uses="x", numpy="np.maximum({x}, 0)"),
     unary("tanh", lambda n, x: np.tanh(x),             lambda n, g, f, x: g * (1 - f * f),
           "{G} ⊙ (1 − {f}²)", "G * (1 - f ** 2)", uses="f"),
     unary("sigmoid", lambda n, x: sigmoid(x),          lambda n, g, f, x: g * f * (1 - f),
-          "{G} ⊙ {f} ⊙ (1 − {f})", "G * f * (1 - f)", uses="f"),
+          "{G} ⊙ {f} ⊙ (1 − {f})", "G * f * (1 - f)", uses="f", numpy="_sigmoid({x})"),
     unary("softplus", lambda n, x: softplus(x),        lambda n, g, f, x: g * sigmoid(x),
-          "{G} ⊙ sigmoid({x})", "G * sigmoid(x)", uses="x"),
+          "{G} ⊙ sigmoid({x})", "G * sigmoid(x)", uses="x",
+          numpy="np.logaddexp(0, {x})"),
     unary("exp", lambda n, x: np.exp(x),               lambda n, g, f, x: g * f,
           "{G} ⊙ {f}", "G * f", uses="f", folds=(("log", ""), ("log_softmax", "softmax"))),
     unary("log", lambda n, x: np.log(x),               lambda n, g, f, x: g / x,
@@ -122,7 +124,8 @@ ROWS: tuple[Primitive, ...] = (
     unary("sign", lambda n, x: np.sign(x),             lambda n, g, f, x: np.zeros_like(g),
           "0 (flat on each side of 0)", "0", uses="", linear=False, factor="0"),
     unary("step", lambda n, x: step(x),                lambda n, g, f, x: np.zeros_like(g),
-          "0 (flat on each side of 0)", "0", uses="", linear=False, factor="0"),
+          "0 (flat on each side of 0)", "0", uses="", linear=False, factor="0",
+          numpy="np.where({x} > 0, 1.0, 0.0)"),
     unary("sin", lambda n, x: np.sin(x),               lambda n, g, f, x: g * np.cos(x),
           "{G} ⊙ cos({x})", "G * cos(x)", uses="x"),
     unary("cos", lambda n, x: np.cos(x),               lambda n, g, f, x: -g * np.sin(x),

@@ -294,11 +294,11 @@ def diag_vjp(node: Node, g: Array, ans: Array, x: Array) -> Array:
 def matrix_function(name: str, symbol: str, shape: ShapeRule, forward: Forward, vjp: VJP, rule: str, formula: str,
                     *, uses: str, latex: str = "", linear: bool = False, differential: str = "",
                     check: Callable[[Node, Sequence[Array], Array], None] | None = None, exact: str = "",
-                    folds: tuple[tuple[str, str], ...] = ()) -> Primitive:
-    """A function of the last two axes (batched over the leading ones, as @ is)."""
+                    folds: tuple[tuple[str, str], ...] = (), numpy: str = "") -> Primitive:
+    """A function of the last two axes (batched over the leading ones, as @ is); numpy: its NumPy spelling."""
     return Primitive(name, symbol, shape, forward, (vjp,), (rule,), (linear,), uses, latex=latex,
                      accumulation=solve_accumulation, check=check, differential=differential, formulas=(formula,),
-                     batch=MATRIX, exact=exact, folds=folds)
+                     batch=MATRIX, exact=exact, folds=folds, numpy=numpy)
 
 
 
@@ -311,25 +311,27 @@ ROWS: tuple[Primitive, ...] = (
               ("{G}ᵀ",), (True,), "x", called=False, template="{x}ᵀ", drawn="", formulas=("G.T",), batch=TRANSPOSE),
     matrix_function("trace", "tr", trace_shape, trace, trace_vjp,
                     "{G}·I", "expand(G) * eye(x)", uses="x", latex=r"\operatorname{tr}", linear=True,
-                    differential="d tr {x} = tr d{x}"),
+                    differential="d tr {x} = tr d{x}", numpy="np.trace({x}, axis1=-2, axis2=-1)"),
     matrix_function("det", "det", det_shape, lambda n, x: np.linalg.det(as_matrix(x)), det_vjp,
                     "{G}·adj({x})ᵀ", "expand(G * f) * inv(x).T", uses="x", latex=r"\det",
                     differential="d det {x} = tr(adj({x})·d{x}) = det {x}·tr({x}⁻¹·d{x})",
-                    exact="the cofactors adj({x})ᵀ, exact at a singular {x} too"),
+                    exact="the cofactors adj({x})ᵀ, exact at a singular {x} too", numpy="np.linalg.det({x})"),
     matrix_function("logdet", "log det", det_shape, logdet, logdet_vjp,
                     "{G}·{x}⁻ᵀ", "expand(G) * inv(x).T", uses="x", latex=r"\log\det", check=check_logdet,
-                    differential="d log|det {x}| = tr({x}⁻¹·d{x})"),
+                    differential="d log|det {x}| = tr({x}⁻¹·d{x})", numpy="np.linalg.slogdet({x})[1]"),
     matrix_function("inv", "⁻¹", inv_shape, lambda n, x: np.linalg.inv(as_matrix(x)).reshape(x.shape), inv_vjp,
                     "−{f}ᵀ·{G}·{f}ᵀ", "-(f.T @ G @ f.T)", uses="f", latex=r"\operatorname{inv}",
-                    check=check_inverse, differential="d({x}⁻¹) = −{x}⁻¹·d{x}·{x}⁻¹", folds=(("inv", ""),)),
+                    check=check_inverse, differential="d({x}⁻¹) = −{x}⁻¹·d{x}·{x}⁻¹", folds=(("inv", ""),),
+                    numpy="np.linalg.inv({x})"),
     Primitive("solve", "\\", solve_shape, solve, (solve_vjp_a, solve_vjp_b),
               ("−solve({x}ᵀ, {G})·{f}ᵀ", "solve({x}ᵀ, {G})"),
               (False, True), "xyf", latex=r"\operatorname{solve}", accumulation=solve_accumulation,
               unsummed=solve_unsummed, check=check_inverse, joint=solve_gradients,
               differential="d({x}⁻¹{y}) = {x}⁻¹·(d{y} − d{x}·{f})",
-              formulas=("-solve(x.T, full(G)) @ f.T", "solve(x.T, full(G))"), batch=MATRIX),
+              formulas=("-solve(x.T, full(G)) @ f.T", "solve(x.T, full(G))"), batch=MATRIX,
+              numpy="np.linalg.solve({x}, {y})"),
     Primitive("diag", "diag", diag_shape, diag, (diag_vjp,), ("diag({G})",), (True,), "x",
-              latex=r"\operatorname{diag}", formulas=("diag(full(G))",), batch=WHOLE),
+              latex=r"\operatorname{diag}", formulas=("diag(full(G))",), batch=WHOLE, numpy="_diag({x})"),
     Primitive("eye", "I", eye_shape, eye, (eye_vjp,), ("0 (I does not depend on {x}'s values)",), (False,), "",
-              latex="I", formulas=("0",), batch=WHOLE),
+              latex="I", formulas=("0",), batch=WHOLE, numpy="np.eye(np.shape({x})[-1])"),
 )

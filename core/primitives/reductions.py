@@ -143,11 +143,13 @@ AXIS = (("axis", None), ("keepdims", True))
 def reduction(name: str, symbol: str, forward: Forward, vjp: VJP, rule: str, formula: str, *, uses: str,
               linear: bool = False, latex: str = "", shape: ShapeRule = reduced_shape,
               keywords: tuple[tuple[str, Keyword], ...] = AXIS, differential: str = "",
-              no_formula: str = "", batch: Batch = REDUCE, exact: str = "") -> Primitive:
-    """A reduction over an axis (kept with size 1 by default) or over every axis (a scalar)."""
+              no_formula: str = "", batch: Batch = REDUCE, exact: str = "", numpy: str = "") -> Primitive:
+    """A reduction over an axis (kept with size 1 by default) or over every axis (a scalar); numpy: its NumPy
+    spelling (default np.name(x, axis=…, keepdims=…))."""
     return Primitive(name, symbol, shape, forward, (vjp,), (rule,), (linear,), uses, keywords=keywords,
                      latex=latex, accumulation=sum_accumulation, differential=differential,
-                     formulas=(formula,) if formula else (), no_formula=no_formula, batch=batch, exact=exact)
+                     formulas=(formula,) if formula else (), no_formula=no_formula, batch=batch, exact=exact,
+                     numpy=numpy or f"np.{name}({{x}}{{kw}})")
 
 
 def extremum(name: str, value: Callable[..., Array], index: Callable[..., Array], which: str) -> Primitive:
@@ -182,11 +184,11 @@ ROWS: tuple[Primitive, ...] = (
     Primitive("softmax", "softmax", along_shape, softmax,
               (lambda n, g, f, x: f * (g - summed(n, g * f, x)),), ("{f} ⊙ ({G} − Σ {G} ⊙ {f})",), (False,), "xf",
               keywords=(("axis", -2),), accumulation=sum_accumulation, formulas=("f * (G - keep_sum(G * f))",),
-              batch=ALONG_AXIS),
+              batch=ALONG_AXIS, numpy="_softmax({x}{kw})"),
     Primitive("log_softmax", "log_softmax", along_shape, log_softmax,
               (lambda n, g, f, x: g - np.exp(f) * summed(n, g, x),), ("{G} − exp({f}) ⊙ Σ {G}",), (False,), "xf",
               keywords=(("axis", -2),), accumulation=sum_accumulation, formulas=("G - exp(f) * keep_sum(G)",),
-              batch=ALONG_AXIS),
+              batch=ALONG_AXIS, numpy="_log_softmax({x}{kw})"),
     reduction("sum", "Σ", reduce_sum, lambda n, g, f, x: expand(n, g, x),
               "{G} repeated along the summed axes", "expand(G)", uses="x", linear=True,
               batch=REDUCE.summing(SUM_BLOCKS)),
@@ -196,11 +198,11 @@ ROWS: tuple[Primitive, ...] = (
     reduction("logsumexp", "logsumexp", logsumexp,
               lambda n, g, f, x: kept(n, g, x) * stable_softmax(x, resolved_axis(n, x.ndim)),
               "{G} ⊙ softmax({x})", "expand(G) * softmax(x)", uses="x",
-              batch=REDUCE.summing(LOGSUMEXP_BLOCKS)),
+              batch=REDUCE.summing(LOGSUMEXP_BLOCKS), numpy="_logsumexp({x}{kw})"),
     extremum("max", np.max, np.argmax, "maximiser"),
     extremum("min", np.min, np.argmin, "minimiser"),
     reduction("norm", "‖·‖", norm, norm_vjp, "{G} ⊙ {x} ⊘ {f}", "x * expand(G / f)", uses="xf",
               latex=r"\operatorname{norm}",
               differential="d‖{x}‖ = ⟨{x}, d{x}⟩ / ‖{x}‖, and at {x} = 0 the subgradient 0",
-              exact="the subgradient 0 where {f} = 0"),
+              exact="the subgradient 0 where {f} = 0", numpy="_norm({x}{kw})"),
 )

@@ -67,7 +67,9 @@ class Primitive:
     of x's last two axes. folds: the identities derive's simplifier applies to the row over an inner function,
     (inner, result): this row of inner(z) is result(z), with the inner's axis ('' for z itself: exp(log(z)) = z,
     exp(log_softmax(z)) = softmax(z)). no_formula: why there is none, where none exists (then formulas is
-    empty); a test requires one or the other of every row.
+    empty); a test requires one or the other of every row. numpy: how `derive --format numpy` writes a call of the
+    row in NumPy, '{x}' and '{y}' its arguments and '{kw}' its keywords as NumPy takes them (', axis=1,
+    keepdims=True'); a helper it names (_softmax) is printed with the code; every called row has one.
 
     batch: how it treats the batch (the last axis of the operands that carry it), for streaming in blocks of
     columns (wxb.core.plan): one kind of wxb.core.primitives.batch (COLUMNS: column k of the value from column k
@@ -103,6 +105,7 @@ class Primitive:
     no_formula: str = ""
     exact: str = ""
     folds: tuple[tuple[str, str], ...] = ()
+    numpy: str = ""
     batch: Batch = COLUMNS
 
     def __post_init__(self) -> None:
