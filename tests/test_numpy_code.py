@@ -10,11 +10,10 @@ import pytest
 from conftest import wxb
 from hypothesis import HealthCheck, assume, event, given, settings
 from primitive_cases import CASES
-from test_derive import KNOWN_OUTER_BROADCAST, REFUSALS
+from test_derive import REFUSALS
 from test_engine_oracle import Case, cases, well_posed
 
 from wxb.core.engine import Problem
-from wxb.core.errors import BiasEnlargesError
 from wxb.core.primitives import PRIMITIVES
 from wxb.core.symbolic import DeriveError, derive
 from wxb.core.symbolic.numpy_code import numpy_code
@@ -83,7 +82,7 @@ def test_1d_operands_batches_and_helpers(expr: str, operands: dict[str, np.ndarr
 @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 def test_random_trees_numpy_code_equals_backward(case: Case) -> None:
     """The random trees of the gradient oracle: the printed function agrees with backward wherever derive writes
-    formulas (a refusal for one of derive's documented reasons, or its known kept-G bug, skips the tree)."""
+    formulas (a refusal for one of derive's documented reasons skips the tree)."""
     well_posed(case)
     try:
         derive(Problem.build(case.text, case.operands).expression, {n: a.shape for n, a in case.operands.items()})
@@ -92,16 +91,7 @@ def test_random_trees_numpy_code_equals_backward(case: Case) -> None:
         assert reason, f"an undocumented refusal: {error}"
         event(f"derive refused: {reason[0]}")
         assume(False)
-    try:
-        generated(case.text, dict(case.operands), case.G, rtol=1e-8)
-    except BiasEnlargesError as error:
-        assert KNOWN_OUTER_BROADCAST in str(error), error
-        assume(False)
-    except ValueError as error:
-        if "could not be broadcast together" not in str(error) and "operands could not be broadcast" not in str(error):
-            raise
-        event("derive wrote a kept G that does not broadcast back (a known bug)")
-        assume(False)
+    generated(case.text, dict(case.operands), case.G, rtol=1e-8)
 
 
 def test_the_command_prints_a_runnable_function(tmp_path: Any) -> None:

@@ -28,16 +28,19 @@ HELPERS = {
     "_softmax": '''def _softmax(z, axis=-2):
     """softmax along axis (wxb's default −2: each column; axis 0 of a vector)."""
     axis = 0 if np.ndim(z) == 1 and axis == -2 else axis
-    e = np.exp(z - np.max(z, axis=axis, keepdims=True))
+    top = np.max(z, axis=axis, keepdims=True, initial=-np.inf)
+    e = np.exp(z - np.where(np.isfinite(top), top, 0))
     return e / np.sum(e, axis=axis, keepdims=True)''',
     "_log_softmax": '''def _log_softmax(z, axis=-2):
     """log softmax along axis (wxb's default −2: each column; axis 0 of a vector)."""
     axis = 0 if np.ndim(z) == 1 and axis == -2 else axis
-    top = np.max(z, axis=axis, keepdims=True)
+    top = np.max(z, axis=axis, keepdims=True, initial=-np.inf)
+    top = np.where(np.isfinite(top), top, 0)
     return z - top - np.log(np.sum(np.exp(z - top), axis=axis, keepdims=True))''',
     "_logsumexp": '''def _logsumexp(z, axis=None, keepdims=False):
-    """log Σ e^z over axis (every axis by default), stably."""
-    top = np.max(z, axis=axis, keepdims=True)
+    """log Σ e^z over axis (every axis by default), stably (−inf over no entries)."""
+    top = np.max(z, axis=axis, keepdims=True, initial=-np.inf)
+    top = np.where(np.isfinite(top), top, 0)
     out = np.log(np.sum(np.exp(z - top), axis=axis, keepdims=True)) + top
     return out if keepdims else np.squeeze(out, axis=axis)''',
     "_norm": '''def _norm(z, axis=None, keepdims=False):
@@ -124,8 +127,8 @@ class Coder:
         nd = self.ndim(t)
         if nd == 1:
             return f"{self.wrapped(t, 5)}[None, :]"
-        if nd == 0:
-            return self.code(t)
+        if nd == 0:  # a number is its own transpose
+            return self.wrapped(t, 5)
         if nd is not None and nd >= 3:
             return f"np.swapaxes({self.code(t)}, -1, -2)"
         return f"{self.wrapped(t, 5)}.T"
@@ -133,9 +136,10 @@ class Coder:
     def call(self, t: Term) -> str:
         row = PRIMITIVES[t.op]
         matrix = row.batch.whole_matrices and t.op not in ("diag", "eye")  # trace, det, inv…: 1-D as a column
-        args = [self.column(a) if matrix and i == 0 and self.ndim(a) == 1 else self.code(a)
-                for i, a in enumerate(t.args)]
-        return row.numpy.format(**dict(zip("xy", args, strict=False)), kw=self.keywords(t))
+        as_column = matrix and self.ndim(t.args[0]) == 1
+        args = [self.column(a) if as_column and i == 0 else self.code(a) for i, a in enumerate(t.args)]
+        code = row.numpy.format(**dict(zip("xy", args, strict=False)), kw=self.keywords(t))
+        return f"np.reshape({code}, -1)" if as_column and self.ndim(t) == 1 else code  # inv of a 1-D: 1-D
 
     def keywords(self, t: Term) -> str:
         """The row's keywords as NumPy takes them: axis as written (or the row's default), keepdims as wxb keeps."""
