@@ -16,6 +16,7 @@ import numpy as np
 
 from ... import core
 from ...core import symbolic
+from ...core.expr import SYNTAX
 from ...core.notation import shape_text
 from ...core.primitives import PRIMITIVES
 from ...core.symbolic import Derivation, Term
@@ -270,7 +271,10 @@ def json_record(derivation: Derivation, values: Mapping[str, Array]) -> str:
 
 # ---- LaTeX ----
 
-LATEX_LEVEL = {"add": 1, "sub": 1, "mul": 2, "div": 2, "matmul": 2.5, "neg": 3, "pow": 4}
+# The infix precedences of core.expr's one SYNTAX table; in LaTeX a product of matrices (juxtaposed) binds
+# tighter than ⊙ and ⊘, so a ⊙ (B C) needs no parentheses.
+LATEX_LEVEL: dict[str, float] = {row.primitive: row.precedence for row in SYNTAX if row.form != "postfix"}
+LATEX_LEVEL["matmul"] = 2.5
 
 
 def term_latex(t: Term, names: Mapping[Term, str]) -> str:
