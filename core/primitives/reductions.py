@@ -197,7 +197,7 @@ def extremum(name: str, value: Callable[..., Array], index: Callable[..., Array]
                      latex=rf"\{name}", differential=f"d {name} {{x}} = d{{x}} at its {which} (on a tie, the first "
                      "in C order)", no_formula=f"the gradient of {name} goes to the first {which} of each slice, "
                      "which no formula of wxb's language selects",
-                     kink=Kink(tied, f"on a tie, the whole derivative from the first {which} in C order"))
+                     kink=Kink(tied, f"on a tie in {{x}}, the whole derivative from the first {which} (C order)"))
 
 
 # ---- How the blocks of a reduction over the batch combine (streaming, wxb.core.chunks) ----
