@@ -8,12 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 import autograd
-import autograd.numpy as anp
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from primitive_cases import CASES, COLUMN, M, OTHER, P, ROW, SQUARE, WIDE
+from primitive_cases import CASES, COLUMN, OTHER, ROW, WIDE, M, P
 from test_engine_oracle import Case, Tree, cases, close, evaluate, oracle_inputs, well_posed
 
 from wxb.core.engine import Problem
