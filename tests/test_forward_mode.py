@@ -139,28 +139,6 @@ def test_every_rows_tangent_agrees_with_autograds_make_jvp(name: str, index: int
         close(f, np.asarray(fun(*args)), 1e-12, f"{text}")
 
 
-# ---- The registry: every row has its tangent rules ----
-
-def test_every_row_has_one_tangent_rule_per_argument() -> None:
-    missing = [name for name, row in PRIMITIVES.items() if len(row.jvps) != row.arity or not all(map(callable,
-                                                                                                   row.jvps))]
-    assert not missing, f"rows of PRIMITIVES without a tangent rule (jvps) for each argument: {missing}"
-
-
-def test_a_row_without_its_tangent_rules_fails_at_import() -> None:
-    row = PRIMITIVES["add"]
-    from dataclasses import replace
-
-    with pytest.raises(TypeError, match="tangent rules"):
-        replace(row, jvps=row.jvps[:1])
-
-
-def test_the_rows_with_a_kink_are_those_the_test_table_knows() -> None:
-    """A row the random trees skip near a kink (its entry's `kink`) says how to detect it and what it takes there."""
-    assert {name for name, row in PRIMITIVES.items() if row.kink} == {name for name, e in CASES.items() if e.kink}
-    assert all("{x}" in row.kink.convention for row in PRIMITIVES.values() if row.kink)
-
-
 # ---- (d) kinks: the tangent takes backward's derivative, and says so ----
 
 @pytest.mark.parametrize(("expression", "x", "count"), [

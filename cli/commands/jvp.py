@@ -29,7 +29,8 @@ def jvp(sources: Sources, tangents: list[str] | None, value: bool, out: OutputCh
     refuse_two_readers_of_stdin(sources, specs)
     loaded = load(sources)
     refuse_target(loaded, "jvp")
-    result = forward_mode.directional(loaded.problem, read_tangents(loaded, specs, sources))
+    along = read_tangents(loaded, specs, sources)
+    result = forward_mode.directional(loaded.problem, along)
     for kinked in result.kinks:
         places = f"{kinked.count} {'place' if kinked.count == 1 else 'places'}"
         note(f"{kinked.node.text} is at a kink in {places}: the tangent takes {kinked.convention} there, as "
@@ -37,7 +38,8 @@ def jvp(sources: Sources, tangents: list[str] | None, value: bool, out: OutputCh
     both = value or output_format(out) in RECORDS
     results = {"f": result.f, "df": result.df} if both else {"df": result.df}
     emit(results, out, lambda console: views().jvp(console, loaded, result.f if both else None, result.df,
-                                                   tuple(specs), out.precision), record=both, problem=loaded.problem)
+                                                   tuple(specs), out.precision), record=both, problem=loaded.problem,
+         upstream={f"--tangent {name}": t for name, t in along.items()})
 
 
 def refuse_two_readers_of_stdin(sources: Sources, specs: dict[str, str]) -> None:
