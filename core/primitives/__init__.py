@@ -7,8 +7,9 @@ Conventions every row keeps: a 1-D operand is a column (wxb.core.shapes), reduct
 axis (size 1) unless keepdims=False, and rows are array-backend-neutral: no np.asarray on values, no writes into
 inputs, no float() of a value; np.linalg's functions dispatch through __array_function__.
 
-Adding a primitive is one row in its family file (elementwise, linalg, reductions), with its gradient formula for
-`wxb derive` or the reason it has none, plus its entry in the one test table of primitives, which tests enforce.
+Adding a primitive is one row in its family file (elementwise, linalg, reductions), with its tangent rules, its
+gradient formula for `wxb derive` or the reason it has none, plus its entry in the one test table of primitives,
+which tests enforce.
 """
 
 from __future__ import annotations
