@@ -184,6 +184,44 @@ def backward(
 @app.command(context_settings=HELP_OPTIONS)
 @guarded
 @operand_options(grad=False)
+def jvp(
+    sources: Any,
+    tangent: Annotated[
+        list[str] | None,
+        typer.Option("--tangent", metavar="NAME=SOURCE", help="The tangent v of operand NAME, of its shape (any "
+                     "operand source); repeat for several. Operands without one have tangent 0.", show_default=False),
+    ] = None,
+    value: Annotated[bool, typer.Option("--value", help="Also output f, keyed f beside df (json, npz and zarr always "
+                                        "hold both).")] = False,
+    fmt: FormatOption = None,
+    output: OutputOption = None,
+    precision: PrecisionOption = 6,
+    dask: InMemoryDaskOption = False,
+    scheduler: InMemorySchedulerOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Forward mode: the directional derivative df = J·v of f along tangents of its operands, f's shape, exact.
+
+    [bold]Examples[/bold] (each runs as it is, in any folder):
+
+      $ wxb jvp -X "1 2; 3 4" -b "5; 6" --tangent b="1; 0"
+          moving b along (1, 0) moves the first row of f: 1,1 / 0,0
+      $ wxb jvp -e "W @ X" W="1 0; 0 1" X="1 2; 3 4" --tangent W="0 1; 0 0"
+          df = dW·X: 3,4 / 0,0
+      $ wxb jvp -e "x.T @ A @ x" x="1; 2" A="1 0; 0 1" --tangent x="0.5; 0"
+          df = vᵀ(A + Aᵀ)x: 1
+      $ wxb jvp -e "relu(X)" X="0 1; -1 2" --tangent X="1 1; 1 1" -f json
+          f and df as one record; at the kink relu′(0) = 0, as backward takes it
+    """
+    from .commands import jvp as forward_mode
+
+    _in_memory("jvp", dask, scheduler)
+    forward_mode.jvp(sources, tangent, value, _out(fmt, output, precision))
+
+
+@app.command(context_settings=HELP_OPTIONS)
+@guarded
+@operand_options(grad=False)
 def jacobian(
     sources: Any,
     wrt: Annotated[

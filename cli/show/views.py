@@ -52,6 +52,18 @@ def forward(console: Console, loaded: Loaded, f: np.ndarray, precision: int) -> 
         console.print(Text(item.describe(), style="dim"))
 
 
+def jvp(console: Console, loaded: Loaded, f: np.ndarray | None, df: np.ndarray, along: tuple[str, ...],
+        precision: int) -> None:
+    """f (when asked for), then its tangent df = J·v along the operands named."""
+    console.print(Text(loaded.heading, style="bold"))
+    if f is not None:
+        console.print(render.array_view(f, "f", precision=precision, width=console.width))
+    console.print(render.array_view(df, "df", precision=precision, width=console.width))
+    still = [name for name in loaded.problem.expression.operands if name not in along]
+    moved = f"along the tangent of {', '.join(along)}" if along else "along no tangent"
+    console.print(Text(f"df = J·v, {moved}" + (f" (0 for {', '.join(still)})" if still else ""), style="dim"))
+
+
 def backward(console: Console, grads: core.Gradients, precision: int) -> None:
     """Each gradient as a table, then how it was reduced."""
     for name, value in grads.grads.items():

@@ -27,7 +27,7 @@ from ..shapes import (
     unbroadcast,
 )
 from .batch import MATMUL, MATRIX, TRANSPOSE, WHOLE
-from .row import VJP, Forward, Primitive, ShapeRule, solve_accumulation, swap, transpose
+from .row import JVP, VJP, Forward, Primitive, ShapeRule, solve_accumulation, swap, transpose
 
 
 def trace_shape(node: Node, shapes: Sequence[Shape]) -> Shape:
@@ -291,14 +291,60 @@ def diag_vjp(node: Node, g: Array, ans: Array, x: Array) -> Array:
     return grad
 
 
-def matrix_function(name: str, symbol: str, shape: ShapeRule, forward: Forward, vjp: VJP, rule: str, formula: str,
-                    *, uses: str, latex: str = "", linear: bool = False, differential: str = "",
+# ---- Tangent rules: d f along the tangent t of one argument ----
+
+def matmul_jvp_left(node: Node, t: Array, ans: Array, w: Array, x: Array) -> Array:
+    """d(W·X) = dW·X."""
+    return matmul(node, t, x)
+
+
+def matmul_jvp_right(node: Node, t: Array, ans: Array, w: Array, x: Array) -> Array:
+    """d(W·X) = W·dX."""
+    return matmul(node, w, t)
+
+
+def trace_jvp(node: Node, t: Array, ans: Array, x: Array) -> Array:
+    """d tr X = tr dX."""
+    return trace(node, t)
+
+
+def det_jvp(node: Node, t: Array, ans: Array, x: Array) -> Array:
+    """d det X = tr(adj(X)·dX) = Σ adj(X)ᵀ ⊙ dX (the cofactors: exact at a singular X too, as the VJP)."""
+    out: Array = np.sum(cofactors(as_matrix(x)) * as_matrix(t), axis=(-2, -1))
+    return out
+
+
+def logdet_jvp(node: Node, t: Array, ans: Array, x: Array) -> Array:
+    """d log|det X| = tr(X⁻¹·dX) = Σ X⁻ᵀ ⊙ dX."""
+    out: Array = np.sum(swap(np.linalg.inv(as_matrix(x))) * as_matrix(t), axis=(-2, -1))
+    return out
+
+
+def inv_jvp(node: Node, t: Array, ans: Array, x: Array) -> Array:
+    """d(X⁻¹) = −X⁻¹·dX·X⁻¹ (ans = X⁻¹)."""
+    f = as_matrix(ans)
+    out: Array = -np.matmul(np.matmul(f, as_matrix(t)), f).reshape(ans.shape)
+    return out
+
+
+def solve_jvp_a(node: Node, t: Array, ans: Array, a: Array, b: Array) -> Array:
+    """d(A⁻¹B) along dA = −A⁻¹·dA·X (X = A⁻¹B; a 1-D B is a column, and so is X)."""
+    return solve(node, a, -matmul(node, t, ans))
+
+
+def solve_jvp_b(node: Node, t: Array, ans: Array, a: Array, b: Array) -> Array:
+    """d(A⁻¹B) along dB = A⁻¹·dB."""
+    return solve(node, a, t)
+
+
+def matrix_function(name: str, symbol: str, shape: ShapeRule, forward: Forward, vjp: VJP, jvp: JVP, rule: str,
+                    formula: str, *, uses: str, latex: str = "", linear: bool = False, differential: str = "",
                     check: Callable[[Node, Sequence[Array], Array], None] | None = None, exact: str = "",
                     folds: tuple[tuple[str, str], ...] = (), numpy: str = "") -> Primitive:
     """A function of the last two axes (batched over the leading ones, as @ is); numpy: its NumPy spelling."""
     return Primitive(name, symbol, shape, forward, (vjp,), (rule,), (linear,), uses, latex=latex,
                      accumulation=solve_accumulation, check=check, differential=differential, formulas=(formula,),
-                     batch=MATRIX, exact=exact, folds=folds, numpy=numpy)
+                     batch=MATRIX, exact=exact, jvps=(jvp,), folds=folds, numpy=numpy)
 
 
 
@@ -306,20 +352,23 @@ ROWS: tuple[Primitive, ...] = (
     Primitive("matmul", "·", lambda n, s: matmul_shape(s[0], s[1], (n.args[0].text, n.args[1].text)), matmul,
               (matmul_vjp_left, matmul_vjp_right), ("{G}·{y}ᵀ", "{x}ᵀ·{G}"), (True, True), "xy", called=False,
               template="{x}·{y}", drawn="infix", product=True, fresh=True, accumulation=matmul_accumulation,
-              unsummed=matmul_unsummed, formulas=("G @ y.T", "x.T @ G"), batch=MATMUL),
+              unsummed=matmul_unsummed, formulas=("G @ y.T", "x.T @ G"), batch=MATMUL,
+              jvps=(matmul_jvp_left, matmul_jvp_right)),
     Primitive("T", "ᵀ", transpose_shape, lambda n, x: transpose(x), (lambda n, g, f, x: swap(g).reshape(x.shape),),
-              ("{G}ᵀ",), (True,), "x", called=False, template="{x}ᵀ", drawn="", formulas=("G.T",), batch=TRANSPOSE),
-    matrix_function("trace", "tr", trace_shape, trace, trace_vjp,
+              ("{G}ᵀ",), (True,), "x", called=False, template="{x}ᵀ", drawn="", formulas=("G.T",), batch=TRANSPOSE,
+              jvps=(lambda n, t, f, x: transpose(t),)),
+    matrix_function("trace", "tr", trace_shape, trace, trace_vjp, trace_jvp,
                     "{G}·I", "expand(G) * eye(x)", uses="x", latex=r"\operatorname{tr}", linear=True,
                     differential="d tr {x} = tr d{x}", numpy="np.trace({x}, axis1=-2, axis2=-1)"),
-    matrix_function("det", "det", det_shape, lambda n, x: np.linalg.det(as_matrix(x)), det_vjp,
+    matrix_function("det", "det", det_shape, lambda n, x: np.linalg.det(as_matrix(x)), det_vjp, det_jvp,
                     "{G}·adj({x})ᵀ", "expand(G * f) * inv(x).T", uses="x", latex=r"\det",
                     differential="d det {x} = tr(adj({x})·d{x}) = det {x}·tr({x}⁻¹·d{x})",
                     exact="the cofactors adj({x})ᵀ, exact at a singular {x} too", numpy="np.linalg.det({x})"),
-    matrix_function("logdet", "log det", det_shape, logdet, logdet_vjp,
+    matrix_function("logdet", "log det", det_shape, logdet, logdet_vjp, logdet_jvp,
                     "{G}·{x}⁻ᵀ", "expand(G) * inv(x).T", uses="x", latex=r"\log\det", check=check_logdet,
                     differential="d log|det {x}| = tr({x}⁻¹·d{x})", numpy="np.linalg.slogdet({x})[1]"),
     matrix_function("inv", "⁻¹", inv_shape, lambda n, x: np.linalg.inv(as_matrix(x)).reshape(x.shape), inv_vjp,
+                    inv_jvp,
                     "−{f}ᵀ·{G}·{f}ᵀ", "-(f.T @ G @ f.T)", uses="f", latex=r"\operatorname{inv}",
                     check=check_inverse, differential="d({x}⁻¹) = −{x}⁻¹·d{x}·{x}⁻¹", folds=(("inv", ""),),
                     numpy="np.linalg.inv({x})"),
@@ -329,9 +378,11 @@ ROWS: tuple[Primitive, ...] = (
               unsummed=solve_unsummed, check=check_inverse, joint=solve_gradients,
               differential="d({x}⁻¹{y}) = {x}⁻¹·(d{y} − d{x}·{f})",
               formulas=("-solve(x.T, full(G)) @ f.T", "solve(x.T, full(G))"), batch=MATRIX,
-              numpy="np.linalg.solve({x}, {y})"),
+              numpy="np.linalg.solve({x}, {y})", jvps=(solve_jvp_a, solve_jvp_b)),
     Primitive("diag", "diag", diag_shape, diag, (diag_vjp,), ("diag({G})",), (True,), "x",
-              latex=r"\operatorname{diag}", formulas=("diag(full(G))",), batch=WHOLE, numpy="_diag({x})"),
+              latex=r"\operatorname{diag}", formulas=("diag(full(G))",), batch=WHOLE, numpy="_diag({x})",
+              jvps=(lambda n, t, f, x: diag(n, t),)),
     Primitive("eye", "I", eye_shape, eye, (eye_vjp,), ("0 (I does not depend on {x}'s values)",), (False,), "",
-              latex="I", formulas=("0",), batch=WHOLE, numpy="np.eye(np.shape({x})[-1])"),
+              latex="I", formulas=("0",), batch=WHOLE, numpy="np.eye(np.shape({x})[-1])",
+              jvps=(lambda n, t, f, x: np.zeros(f.shape, dtype=np.result_type(t.dtype, np.float16)),)),
 )

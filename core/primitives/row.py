@@ -21,10 +21,24 @@ Forward = Callable[..., Array]
 VJP = Callable[..., Array]
 
 
+JVP = Callable[..., Array]
+
+
 ShapeRule = Callable[[Node, Sequence[Shape]], Shape]
 
 
 Joint = Callable[[Node, Array, Array | None, Sequence[Array | None], Sequence[bool]], list[Array | None]]
+
+
+@dataclass(frozen=True)
+class Kink:
+    """Where a row is not differentiable and which derivative it takes there, the same in the VJP and the tangent.
+
+    at(node, args, value): how many entries (or slices) of the point sit at the kink; convention: what both
+    rules take there ('the derivative 0 at {x} = 0')."""
+
+    at: Callable[[Node, Sequence[Array], Array], int]
+    convention: str
 
 
 def same_dtype(*dtypes: np.dtype[Any]) -> np.dtype[Any]:
@@ -54,6 +68,12 @@ class Primitive:
     summed its batch axes (for the explanation); check: raises for a value that must not pass (a singular
     matrix); joint: all VJPs at once, when they share work; differential: the rule's reason, the differential
     its VJPs come from (d log|det X| = tr(X⁻¹ dX)), for explain.
+
+    jvps: the tangent rule of each argument (autograd's defjvp, JAX's primitive_jvps), (node, tangent of argument
+    i, ans, *args) → that argument's part of the value's tangent (wxb.core.forward sums the parts and broadcasts
+    them to the value's shape); an elementwise row's arguments and tangents broadcast as in its VJPs. Every row
+    has one per argument (else it fails at import). kink: where the row is not differentiable, and the one
+    derivative its VJPs and tangent rules both take there (so that ⟨J·v, u⟩ = ⟨v, Jᵀ·u⟩ holds there too).
 
     exact: what backward gives where the gradient formula does not hold ('the subgradient 0 at {x} = 0'), which
     `wxb derive --eval` points to there.
@@ -100,6 +120,8 @@ class Primitive:
     unsummed: Callable[[int, Sequence[Shape], Shape], Shape] | None = None
     check: Callable[[Node, Sequence[Array], Array], None] | None = None
     joint: Joint | None = None
+    jvps: tuple[JVP, ...] = ()
+    kink: Kink | None = None
     differential: str = ""
     formulas: tuple[str, ...] = ()
     no_formula: str = ""
@@ -111,6 +133,8 @@ class Primitive:
     def __post_init__(self) -> None:
         if not known(self.batch):
             raise TypeError(f"{self.name}: batch={self.batch!r} is not a kind of wxb.core.primitives.batch")
+        if len(self.jvps) != len(self.vjps):
+            raise TypeError(f"{self.name}: {len(self.jvps)} tangent rules (jvps) for {len(self.vjps)} arguments")
 
     @property
     def arity(self) -> int:
