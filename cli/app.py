@@ -30,18 +30,22 @@ from .options import (
     DeriveFormatOption,
     DeriveLossOption,
     DescriptionOutputOption,
+    EigOption,
     FormatOption,
+    HessianFormatOption,
     InMemoryDaskOption,
     InMemorySchedulerOption,
     JacobianFormatOption,
     JacobianOutputOption,
     LossOption,
+    OrderOption,
     OutputOption,
     PrecisionOption,
     QuietOption,
     SchedulerOption,
     SourceDelimiterOption,
     SourceHeaderOption,
+    VectorOption,
     WrtOption,
     completes,
     operand_options,
@@ -231,6 +235,44 @@ def jacobian(
 @app.command(context_settings=HELP_OPTIONS)
 @guarded
 @operand_options(loss=True)
+def hessian(
+    sources: Any,
+    loss: LossOption = None,
+    wrt: WrtOption = None,
+    vector: VectorOption = None,
+    eig: EigOption = False,
+    fmt: HessianFormatOption = None,
+    output: OutputOption = None,
+    precision: PrecisionOption = 6,
+    dask: InMemoryDaskOption = False,
+    scheduler: InMemorySchedulerOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """The second derivatives of a scalar L (f with one entry, or the --loss): H·v, H and its structure, exact.
+
+    [bold]Examples[/bold] (each runs as it is, in any folder):
+
+      $ wxb hessian -e "x.T @ A @ x" x="1; 2" A="1 2; 0 1"
+          a quadratic form: ∂²L/∂x² = A + A.T, the same at every point
+      $ wxb hessian -e "sum((W @ X - Y) ** 2)" W="1 0; 0 1" X="1 0; 0 1" Y="0 0; 0 0" --wrt W
+          least squares in W: ∂²L/∂vec W² = 2 · (X @ X.T) ⊗ I₂, and H as a 4 × 4 matrix
+      $ wxb hessian -e "sum((W @ X - Y) ** 2)" W="1 0; 0 1" X="1 0; 0 1" Y="0 0; 0 0" --wrt W --vector W="1 0; 0 0"
+          H·v without forming H: 2,0 / 0,0
+      $ wxb hessian -e "x.T @ A @ x" x="1; 2" A="1 0; 0 1" --eig
+          the curvature summary: eigenvalues 2 and 2, positive definite, condition number 1
+      $ wxb hessian -e "sum((W @ X + b) ** 2)" W="1 0; 0 1" X="1 0; 0 1" b="0; 0" --wrt W,b -f json
+          several operands: the blocks keyed W,W W,b b,W b,b
+    """
+    from .commands import hessian as curvature
+
+    _in_memory("hessian", dask, scheduler)
+    request = curvature.Request(wrt, loss.value if loss else None, vector or [], eig)
+    curvature.hessian(sources, request, _out(fmt, output, precision))
+
+
+@app.command(context_settings=HELP_OPTIONS)
+@guarded
+@operand_options(loss=True)
 def check(
     sources: Any,
     loss: LossOption = None,
@@ -238,6 +280,7 @@ def check(
     claim: ClaimOption = None,
     claims: ClaimsOption = None,
     assume: AssumeOption = None,
+    order: OrderOption = 1,
     fmt: CheckFormatOption = None,
     output: DescriptionOutputOption = None,
     precision: PrecisionOption = 3,
@@ -260,10 +303,21 @@ def check(
           another loss, the verdict as data (exit 1 if any gradient disagrees)
       $ wxb check -e "x.T @ A @ x" -c "dL/dx = 2 * A @ x" x=n A=nxn
           your own gradient judged: right only for a symmetric A (exit 1)
+      $ wxb check -e "sum(tanh(W @ X))" W="1 0; 0 1" X="1 0; 0 1" --order 2
+          second order: H·v against central differences of the gradient
     """
     from .commands import work as commands
 
     _in_memory("check", dask, scheduler)
+    if order == 2:
+        from .commands import hessian as curvature
+
+        if claim or claims is not None or assume:
+            raise typer.BadParameter("--order 2 checks H·v; claims are of gradients", param_hint="--order")
+        if not curvature.hvp_check(commands.load(sources), loss.value if loss else None, wrt,
+                                   _out(fmt, output, precision)):
+            raise typer.Exit(ExitStatus.CHECK_FAILED)
+        return
     if claim or claims is not None:
         from .commands import claim as claiming
 

@@ -282,6 +282,32 @@ JacobianFormatOption = Annotated[
                  "from -o's suffix).", rich_help_panel=OUTPUT_PANEL, show_default=False,
                  autocompletion=completes("table", "text", "json", "csv", "tsv", "npy", "npz")),
 ]
+HessianFormatOption = Annotated[
+    str | None,
+    typer.Option("--format", "-f", metavar="FMT", help="H or H·v as data: csv, tsv (H as one matrix), json, npy or "
+                 "npz (θ.shape + θ.shape; blocks keyed W,W W,b b,b); the structure and matrix: table or text; "
+                 "--eig: table, text or json (default: table on a terminal, csv in a pipe, or from -o's suffix).",
+                 rich_help_panel=OUTPUT_PANEL, show_default=False,
+                 autocompletion=completes("table", "text", "csv", "tsv", "json", "npy", "npz")),
+]
+VectorOption = Annotated[
+    list[str] | None,
+    typer.Option("--vector", "-v", metavar="NAME=SOURCE", help="The direction v of H·v for operand NAME, of its "
+                 "shape (any operand source); repeat for several operands (the others' v is 0).",
+                 rich_help_panel=EXPRESSION_PANEL, show_default=False),
+]
+EigOption = Annotated[
+    bool,
+    typer.Option("--eig", help="The curvature summary: the extreme eigenvalues of H, its definiteness here and its "
+                 "condition number (eigvalsh where H fits, else Lanczos on H·v: the curvature extra, SciPy).",
+                 rich_help_panel=EXPRESSION_PANEL),
+]
+OrderOption = Annotated[
+    int,
+    typer.Option("--order", min=1, max=2, help="1: the gradient; 2: the Hessian, as its action on V "
+                 "(d²L/dθ² · V) for derive, H·v against differences of the gradient for check.",
+                 rich_help_panel=EXPRESSION_PANEL),
+]
 
 
 OPERAND_OPTIONS: tuple[tuple[str, Any], ...] = (
