@@ -387,6 +387,7 @@ def derive(
     evaluate: Annotated[
         bool, typer.Option("--eval", help="Also evaluate each formula with the operands' data (and -G).")
     ] = False,
+    order: OrderOption = 1,
     fmt: DeriveFormatOption = None,
     output: DescriptionOutputOption = None,
     precision: PrecisionOption = 6,
@@ -406,10 +407,12 @@ def derive(
           from data: each formula, then its value
       $ wxb derive -e "x.T @ A @ x" x=3 A=3x3 --wrt x -f latex
           as LaTeX: (A + A^T) x
+      $ wxb derive -e "x.T @ A @ x" x=3 A=3x3 --wrt x --order 2
+          the Hessian as its action on V: d²L/dx² · V = (A + A.T) @ V, constant
     """
     from .commands import derive as deriving
 
-    request = deriving.Request(wrt, loss.value if loss else None, inline, evaluate)
+    request = deriving.Request(wrt, loss.value if loss else None, inline, evaluate, order)
     deriving.derive(sources, request, _out(fmt, output, precision))
 
 

@@ -44,9 +44,9 @@ def fresh(stem: str, taken: set[str] | tuple[str, ...]) -> str:
 def loss_expression(expression: str, loss: str | None, operands: tuple[str, ...], *, upstream: bool = False,
                     target: bool = False) -> tuple[str, str | None]:
     """The scalar L as an expression, and the name it gives the weight or target: L = f for a scalar f (loss None),
-    Σ f, Σ f / N, Σ (f − T)² / N (target), Σ G ⊙ f (upstream: G held at its value)."""
+    Σ f, Σ f / N, Σ (f − T)² / N (target), Σ U ⊙ f (upstream: -G, held at its value, as U)."""
     if upstream:
-        name = fresh("G", operands)
+        name = fresh("U", operands)  # G itself is the upstream gradient of the language, never an operand
         return f"sum({name} * ({expression}))", name
     if loss == "mse" or target:
         name = fresh("T", operands)
