@@ -103,10 +103,11 @@ def _value(c: Curvature, formula: str, extra: Mapping[str, Array], shape: Shape)
     expression = parse(formula)
     bound = {**c.operands, **extra}
     used = {name: bound[name] for name in expression.operands}
-    value = Problem.build(expression, used).forward()
+    value: Array = Problem.build(expression, used).forward()
     if value.size == math.prod(shape):
         return value.reshape(shape)
-    return np.broadcast_to(value.reshape(value.shape[-len(shape):] if len(shape) else ()), shape).copy()
+    spread: Array = np.broadcast_to(value.reshape(value.shape[-len(shape):] if len(shape) else ()), shape).copy()
+    return spread
 
 
 # ---- H·v: one backward pass over ⟨∇L, V⟩ ----
@@ -134,7 +135,7 @@ def hvp(c: Curvature, vectors: Mapping[str, Array]) -> dict[str, Array]:
     """(H·v)_θ = Σ_φ ∂²L/∂θ∂φ · v_φ for each θ in wrt, each of θ's shape; φ runs over the vectors given (the
     others are 0)."""
     problem, active = pairing(c, vectors)
-    grads = problem.backward(None, active) if active else {}
+    grads: Mapping[str, Array] = problem.backward(None, active).grads if active else {}
     return {name: (np.asarray(grads[name]) if name in active else np.zeros(c.shape(name))).reshape(c.shape(name))
             for name in c.wrt}
 
@@ -153,12 +154,13 @@ def block(c: Curvature, first: str, second: str, *, limit: int) -> Array:
     if second not in expression.operands:
         return np.zeros(shape)
     gradient = Problem.build(expression, {name: c.operands[name] for name in expression.operands})
-    tensor = jacobian.dense(gradient, second, limit=limit)
+    tensor: Array = jacobian.dense(gradient, second, limit=limit)
     if math.prod(gradient.f_shape) == c.size(first):
         return np.asarray(tensor).reshape(shape)
     lead = np.asarray(tensor).reshape(gradient.f_shape[-len(c.shape(first)):] + c.shape(second)
                                       if c.shape(first) else c.shape(second))
-    return np.broadcast_to(lead, shape).copy()
+    spread: Array = np.broadcast_to(lead, shape).copy()
+    return spread
 
 
 # ---- The action formula and its Kronecker form ----
@@ -296,6 +298,7 @@ class Spectrum:
     largest: float
     size: int
     method: str
+    nearest_zero: float | None = None  # min |λ|, where every eigenvalue is known
 
     @property
     def definiteness(self) -> str:
@@ -324,9 +327,14 @@ class Spectrum:
                               "gradient is 0)"}[self.definiteness]
 
     @property
-    def condition(self) -> float:
-        """|λ|max / |λ|min (inf when H is singular)."""
-        low = min(abs(self.smallest), abs(self.largest)) if self.smallest * self.largest > 0 else 0.0
+    def condition(self) -> float | None:
+        """|λ|max / |λ|min (inf when H is singular); None when Lanczos found H indefinite (|λ|min is then not
+        among the extremes)."""
+        low = self.nearest_zero
+        if low is None:
+            low = min(abs(self.smallest), abs(self.largest)) if self.smallest * self.largest > 0 else None
+        if low is None:
+            return None
         high = max(abs(self.smallest), abs(self.largest))
         return math.inf if low == 0 else high / low
 
@@ -334,7 +342,8 @@ class Spectrum:
 def dense_spectrum(matrix: Array) -> Spectrum:
     """Every eigenvalue of the symmetric H (numpy.linalg.eigvalsh), kept at its extremes."""
     values = np.linalg.eigvalsh((matrix + matrix.T) / 2)
-    return Spectrum(float(values[0]), float(values[-1]), matrix.shape[0], "eigvalsh (dense)")
+    return Spectrum(float(values[0]), float(values[-1]), matrix.shape[0], "eigvalsh (dense)",
+                    float(np.min(np.abs(values))))
 
 
 def spectrum(c: Curvature, *, tol: float = 1e-10) -> Spectrum:

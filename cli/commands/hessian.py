@@ -179,6 +179,6 @@ def hvp_check(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoi
     problem, active = curv.pairing(c, vectors)
     report = gradcheck.check_problem(problem, None, active)
     fmt = descriptive_format(out, ())
-    show(fmt, out, lambda console: views().check(console, report, out.precision,
-                                                  f"H·v for L = {c.loss}, v random (seed 0): checked as the gradient of ⟨∇L, v⟩"))
+    which = f"H·v for L = {c.loss}, v random (seed 0): checked as the gradient of ⟨∇L, v⟩"
+    show(fmt, out, lambda console: views().check(console, report, out.precision, which))
     return report.passed

@@ -208,8 +208,8 @@ def hessian(console: Console, c: Any, structures: dict[tuple[str, str], tuple[st
     console.print(Text(f"Hessian of L = {c.loss} with respect to {', '.join(c.wrt)}", style="bold"))
     for (a, b), (formula, kron, constant) in structures.items():
         wrt = f"∂{a}²" if a == b else f"∂{a}∂{b}"
-        console.print(Text(f"∂²L/{wrt} · V = {formula}" + ("   (constant: it does not depend on the point)"
-                                                           if constant else "")))
+        held = f"   (constant: it does not depend on {', '.join(c.wrt)})" if constant else ""
+        console.print(Text(f"∂²L/{wrt} · V = {formula}{held}"))
         if kron is not None:
             vec = "vec " if len(c.shape(a)) >= 2 else ""
             console.print(Text(f"∂²L/∂{vec}{a}² = {kron}", style="bold cyan"))
@@ -230,4 +230,6 @@ def curvature(console: Console, spectrum: Any, precision: int) -> None:
     console.print(Text(f"smallest eigenvalue  {number(spectrum.smallest, precision)}"))
     console.print(Text(f"largest eigenvalue   {number(spectrum.largest, precision)}"))
     console.print(Text(f"{spectrum.definiteness}: {spectrum.meaning}", style="bold cyan"))
-    console.print(Text(f"condition number     {number(spectrum.condition, precision)}"))
+    condition = spectrum.condition
+    console.print(Text("condition number     " + (number(condition, precision) if condition is not None else
+                                                  "unknown: H is indefinite, and Lanczos finds only its extremes")))
