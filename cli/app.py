@@ -303,8 +303,6 @@ def check(
           another loss, the verdict as data (exit 1 if any gradient disagrees)
       $ wxb check -e "x.T @ A @ x" -c "dL/dx = 2 * A @ x" x=n A=nxn
           your own gradient judged: right only for a symmetric A (exit 1)
-      $ wxb check -e "sum(tanh(W @ X))" W="1 0; 0 1" X="1 0; 0 1" --order 2
-          second order: H·v against central differences of the gradient
     """
     from .commands import work as commands
 
@@ -407,8 +405,6 @@ def derive(
           from data: each formula, then its value
       $ wxb derive -e "x.T @ A @ x" x=3 A=3x3 --wrt x -f latex
           as LaTeX: (A + A^T) x
-      $ wxb derive -e "x.T @ A @ x" x=3 A=3x3 --wrt x --order 2
-          the Hessian as its action on V: d²L/dx² · V = (A + A.T) @ V, constant
     """
     from .commands import derive as deriving
 
