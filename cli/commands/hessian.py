@@ -178,7 +178,12 @@ def hvp_check(loaded: Loaded, loss: str | None, wrt: str | None, out: OutputChoi
     vectors = {name: rng.standard_normal(c.shape(name)) for name in c.wrt}
     problem, active = curv.pairing(c, vectors)
     report = gradcheck.check_problem(problem, None, active)
-    fmt = descriptive_format(out, ())
+    from .work import CHECK_WRITERS
+
     which = f"H·v for L = {c.loss}, v random (seed 0): checked as the gradient of ⟨∇L, v⟩"
-    show(fmt, out, lambda console: views().check(console, report, out.precision, which))
+    fmt = descriptive_format(out, tuple(CHECK_WRITERS))
+    if fmt in ("table", "text"):
+        show(fmt, out, lambda console: views().check(console, report, out.precision, which))
+    else:
+        write_text(CHECK_WRITERS[fmt](report, which), out.output)
     return report.passed
