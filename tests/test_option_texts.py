@@ -361,7 +361,8 @@ def on_terminal(command: str, folder: Path, *args: str, env: dict[str, str] | No
     return b"".join(chunks).decode()
 
 
-COLOURED = {"forward", "backward", "jacobian", "hessian", "check", "demo"}  # the others style text (bold, dim) but never colour
+# the others style text (bold, dim) but never colour
+COLOURED = {"forward", "backward", "jacobian", "hessian", "check", "demo"}
 COLOUR = re.compile(r"\x1b\[[0-9;]*(?:3[0-8]|9[0-7]|4[0-8])[;m]")  # a foreground or background colour
 
 
