@@ -263,3 +263,14 @@ def test_check_order_2_checks_hvp_against_differences_of_the_gradient() -> None:
     assert done.returncode == 0 and "H·v" in done.stdout and "pass" in done.stdout, done.stdout + done.stderr
     rows = [line for line in done.stdout.splitlines() if line.lstrip().startswith(("dW", "dX"))]
     assert len(rows) == 2 and all("all 4 entries" in row for row in rows), done.stdout
+
+
+def test_cli_upstream_G_and_mse_loss_are_the_losses_backward_takes() -> None:
+    X = np.array([[1.0, 2.0], [3.0, 4.0]])
+    weighted = wxb("hessian", "-e", "tanh(W @ X)", "W=1 0; 0 1", "X=1 2; 3 4", "-G", "1 0; 0 1", "--wrt", "W",
+                   "-f", "json")
+    want = autograd_hessian(lambda W: anp.sum(np.eye(2) * anp.tanh(W @ X)))(np.eye(2))
+    np.testing.assert_allclose(np.array(json.loads(weighted.stdout)), want, rtol=1e-12)
+    mse = wxb("hessian", "-W", "1 0; 0 1", "-X", "1 2; 3 4", "-b", "0; 0", "--loss", "mse", "-T", "1 1; 1 1",
+              "--wrt", "b", "-f", "json")
+    assert np.array(json.loads(mse.stdout)).reshape(2, 2).tolist() == [[1.0, 0.0], [0.0, 1.0]]  # 2·2/N, N = 4
