@@ -21,7 +21,8 @@ from test_engine_oracle import Case, cases, evaluate, well_posed
 from wxb.core import curvature as curv
 from wxb.core.errors import BiasEnlargesError
 
-pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore::RuntimeWarning"),
+              pytest.mark.filterwarnings("ignore:Output seems independent of input")]  # autograd, on a constant H
 RNG = np.random.default_rng(21)
 
 
