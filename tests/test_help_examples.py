@@ -13,7 +13,7 @@ from conftest import shell
 
 from wxb.cli.app import app
 
-COMMANDS = ["forward", "backward", "jvp", "jacobian", "check", "explain", "derive", "convert", "demo"]
+COMMANDS = ["forward", "backward", "jvp", "jacobian", "hessian", "check", "explain", "derive", "convert", "demo"]
 WIDTH = 76  # an 80-column terminal, less Rich's margins: no example line wraps
 
 

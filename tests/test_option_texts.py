@@ -21,7 +21,8 @@ from conftest import wxb
 from wxb.cli.app import app
 
 COMMAND = typer.main.get_command(app)
-ARRAYS = ["forward", "backward", "jvp", "jacobian", "check", "explain", "derive"]  # the commands that read operands
+# the commands that read operands
+ARRAYS = ["forward", "backward", "jvp", "jacobian", "hessian", "check", "explain", "derive"]
 Run = Callable[[str, Path], None]
 
 
@@ -311,7 +312,7 @@ def _fifo(command: str, folder: Path, suffix: str) -> None:
 
 
 SUFFIX = {"forward": ".csv", "backward": ".csv", "jvp": ".csv", "jacobian": ".txt", "check": ".txt", "explain": ".txt",
-          "derive": ".txt", "demo": ".txt", "convert": ".npy"}
+          "derive": ".txt", "demo": ".txt", "convert": ".npy", "hessian": ".csv"}
 
 
 @claim("--output", "a symlink's target) is replaced atomically", "a FIFO, device or /dev/fd/N is written directly")
@@ -388,7 +389,7 @@ def on_terminal(command: str, folder: Path, *args: str, env: dict[str, str] | No
 
 
 # the others style text (bold, dim) but never colour
-COLOURED = {"forward", "backward", "jvp", "jacobian", "check", "demo"}
+COLOURED = {"forward", "backward", "jvp", "jacobian", "hessian", "check", "demo"}
 COLOUR = re.compile(r"\x1b\[[0-9;]*(?:3[0-8]|9[0-7]|4[0-8])[;m]")  # a foreground or background colour
 
 
@@ -489,13 +490,58 @@ def _derive_assume(command: str, folder: Path) -> None:
     refused(command, folder, "-e", "x.T @ A @ x", "x=n", "A=nxn", "--assume", "W=symmetric")
 
 
+QUADRATIC = ["-e", "x.T @ A @ x", "x=1; 2", "A=2 1; 1 3", "--wrt", "x"]
+
+
+@claim("--vector", "The direction v of H·v for operand NAME, of its shape", "repeat for several operands",
+       "the others' v is 0")
+def _vector(command: str, folder: Path) -> None:
+    done = ok(command, folder, *QUADRATIC, "--vector", "x=1; 0", "-f", "csv")
+    assert rows(done.stdout) == [[4], [2]]  # (A + Aᵀ)·e₀
+    both = ["-e", "sum((W @ X + b) ** 2)", "W=1 0; 0 1", "X=1 0; 0 1", "b=0; 0", "--wrt", "W,b"]
+    record = json.loads(ok(command, folder, *both, "--vector", "W=1 0; 0 0", "--vector", "b=0; 1",
+                           "-f", "json").stdout)
+    assert record == {"HvW": [[2.0, 0.0], [2.0, 2.0]], "Hvb": [[2.0], [4.0]]}
+    alone = json.loads(ok(command, folder, *both, "--vector", "b=0; 1", "-f", "json").stdout)
+    assert alone == {"HvW": [[0.0, 0.0], [2.0, 2.0]], "Hvb": [[0.0], [4.0]]}  # v for W is 0
+    refused(command, folder, *QUADRATIC, "--vector", "x=1; 0; 0")
+
+
+@claim("--eig", "the extreme eigenvalues of H", "its definiteness here", "its condition number",
+       "eigvalsh where H fits", "else Lanczos on H·v")
+def _eig(command: str, folder: Path) -> None:
+    summary = json.loads(ok(command, folder, "-e", "x.T @ A @ x", "x=1; 2", "A=1 0; 0 3", "--wrt", "x", "--eig",
+                            "-f", "json").stdout)
+    assert (summary["smallest"], summary["largest"], summary["condition"]) == (2.0, 6.0, 3.0)
+    assert summary["definiteness"] == "positive definite" and summary["method"].startswith("eigvalsh")
+    text = ok(command, folder, "-e", "x.T @ A @ x", "x=1; 2", "A=1 0; 0 -1", "--wrt", "x", "--eig").stdout
+    assert "indefinite" in text
+    np.save(folder / "W.npy", np.ones((60, 60)))
+    large = json.loads(ok(command, folder, "-e", "sum(W ** 2)", "W=W.npy", "--eig", "-f", "json").stdout)
+    assert large["method"].startswith("Lanczos") and abs(large["largest"] - 2.0) < 1e-9
+
+
+@claim("--order", "1: the gradient", "2: the Hessian, as its action on V (d²L/dθ² · V) for derive",
+       "H·v against differences of the gradient for check")
+def _order(command: str, folder: Path) -> None:
+    quad = ["-e", "x.T @ A @ x", "x=3", "A=3x3", "--wrt", "x"] if command == "derive" else QUADRATIC
+    first = ok(command, folder, *quad, "--order", "1").stdout
+    second = ok(command, folder, *quad, "--order", "2").stdout
+    assert first == ok(command, folder, *quad).stdout
+    if command == "derive":
+        assert first.startswith("dL/dx = ") and second.startswith("d²L/dx² · V = (A + A.T) @ V")
+    else:
+        assert "H·v" in second and "H·v" not in first and "pass" in second
+    assert wxb(command, *quad, "--order", "3", cwd=folder).returncode == 2
+
+
 # Which claim each (command, option) is held to, where the name differs by command.
 SPECIAL = {("derive", "bindings"): "derive-bindings", ("derive", "--loss"): "derive-loss",
            ("derive", "--assume"): "derive-assume",
            ("jacobian", "--wrt"): "jacobian-wrt", ("convert", "--output"): "convert-output"}
 for _command in ("forward", "jvp", "jacobian", "derive"):
     SPECIAL[(_command, "-T")] = "-T-operand"
-for _command in ("jvp", "jacobian", "check", "explain"):
+for _command in ("jvp", "jacobian", "hessian", "check", "explain"):
     SPECIAL[(_command, "--dask")] = SPECIAL[(_command, "--scheduler")] = "--dask-in-memory"
 ALSO = {("forward", "--output"): ["--output-zarr"], ("backward", "--output"): ["--output-zarr"],
         ("jvp", "--output"): ["--output-zarr"],
