@@ -161,6 +161,13 @@ def test_a_1d_operand_hessian_is_its_own_matrix_and_the_spectrum_says_convex() -
     assert saddle.definiteness == "indefinite" and saddle.condition == 2.0
 
 
+def test_a_hessian_whose_second_pass_meets_eye_is_zero() -> None:
+    """trace(--w) of a 1-element w: the second pass differentiates eye(w), whose VJP needs w's shape (found by
+    hypothesis; eye's row did not keep its argument)."""
+    c = curv.curvature("trace(--w)", {"w": np.array([0.5])}, ("w",))
+    np.testing.assert_array_equal(curv.block(c, "w", "w", limit=10), np.zeros((1, 1)))
+
+
 # ---- the command ----
 
 EXPR = "sum((W @ X + b - Y) ** 2)"

@@ -382,7 +382,7 @@ ROWS: tuple[Primitive, ...] = (
     Primitive("diag", "diag", diag_shape, diag, (diag_vjp,), ("diag({G})",), (True,), "x",
               latex=r"\operatorname{diag}", formulas=("diag(full(G))",), batch=WHOLE, numpy="_diag({x})",
               jvps=(lambda n, t, f, x: diag(n, t),)),
-    Primitive("eye", "I", eye_shape, eye, (eye_vjp,), ("0 (I does not depend on {x}'s values)",), (False,), "",
+    Primitive("eye", "I", eye_shape, eye, (eye_vjp,), ("0 (I does not depend on {x}'s values)",), (False,), "x",
               latex="I", formulas=("0",), batch=WHOLE, numpy="np.eye(np.shape({x})[-1])",
               jvps=(lambda n, t, f, x: np.zeros(f.shape, dtype=np.result_type(t.dtype, np.float16)),)),
 )
