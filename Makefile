@@ -24,7 +24,7 @@ $(BASE): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(DEV): pyproject.toml $(BASE)
-	$(BIN)/python -m pip install --quiet -e '.[test,dask,fast-csv,docs]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dask,fast-csv,docs,curvature]'
 	$(COMPILE)
 	touch $@
 

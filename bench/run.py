@@ -1,6 +1,7 @@
 """Benchmark wxb against the plain scripts a user would otherwise write: whole processes, timed and weighed.
 
-Usage: python bench/run.py [--quick] [--runs N] [--only start-up,csv,npy,memory,tanh,derive,linalg,dask,scale,big]
+Usage: python bench/run.py [--quick] [--runs N]
+       [--only start-up,csv,npy,memory,tanh,derive,linalg,hessian,dask,scale,big]
 
 Each case runs every command once as a warm-up, then N times ALTERNATING wxb and its alternatives, timing the
 whole process and weighing its own peak RSS. Both come from bench/launch.py, a small process that starts the
@@ -61,13 +62,15 @@ class Sizes:
     linalg_n: int = 2000
     big_gb: tuple[float, ...] = (1, 2, 4, 8)  # X (and G) of these sizes for `--only big`, W 1000×1000
     dask_n: int = 125_000  # batch columns of X and G (1000 rows): 1 GB each in float64
+    hessian_m: int = 1000  # hessian --vector: W m×m, X m×hessian_n
+    hessian_n: int = 10_000
 
 
 FULL = Sizes(
     15, 9, csv_n=2000, npy_n=3000, memory_n=4000, jacobian_n=2000, tanh_n=2000, scale_ns=(250, 500, 1000, 2000, 4000)
 )
 QUICK = Sizes(5, 3, csv_n=500, npy_n=1000, memory_n=1000, jacobian_n=500, tanh_n=500, scale_ns=(250, 500, 1000),
-              linalg_n=500, big_gb=(0.25, 0.5), dask_n=12_500)
+              linalg_n=500, big_gb=(0.25, 0.5), dask_n=12_500, hessian_m=200, hessian_n=2000)
 
 
 # ---------------------------------------------------------------- operands
@@ -440,6 +443,52 @@ def linalg_case(sizes: Sizes) -> list[Row]:
     return [replace(row, tolerance=(1e-8, 1e-8)) for row in rows]  # LU with the same pivots: nearly the same numbers
 
 
+def least_squares(m: int, k: int, n: int) -> dict[str, str]:
+    """W (m×k), X (k×n), b (m,), Y (m×n) and a direction V (m×k) as .npy under bench/data/ls-m-k-n/, written first
+    if missing (standard normal, W scaled by 1/√k)."""
+    folder = DATA / f"ls-{m}-{k}-{n}"
+    folder.mkdir(parents=True, exist_ok=True)
+    shapes = {"W": (m, k), "X": (k, n), "b": (m,), "Y": (m, n), "V": (m, k)}
+    paths = {}
+    for index, (name, shape) in enumerate(shapes.items()):
+        path = folder / f"{name}.npy"
+        if not path.exists():
+            values = np.random.default_rng([SEED, m, k, n, index]).normal(size=shape)
+            write_atomically(path, partial(np.save, arr=values / math.sqrt(k) if name == "W" else values))
+        paths[name] = str(path)
+    return paths
+
+
+def hessian_case(sizes: Sizes) -> list[Row]:
+    """hessian --vector of L = Σ (W·X + b − Y)² in W (m×m, X m×n) against one backward --wrt W and autograd's
+    make_hvp; the dense Hessian (W 30×30) against autograd's hessian."""
+    m, n = sizes.hessian_m, sizes.hessian_n
+    ops = least_squares(m, m, n)
+    expression = "sum((W @ X + b - Y) ** 2)"
+    operands = tuple(f"{name}={ops[name]}" for name in "WXbY")
+    hvp = wxb("hessian", "-e", expression, *operands, "--wrt", "W", "--vector", f"W={ops['V']}",
+              output=out(f"hvp-{m}-{n}-wxb.npy"))
+    backward = wxb("backward", "-e", expression, *operands, "--wrt", "W", output=out(f"hvp-{m}-{n}-dW.npy"))
+    autograd = script("autograd make_hvp", "alt_hessian.py", "hvp", *(ops[name] for name in "WXbYV"),
+                      output=out(f"hvp-{m}-{n}-alt.npy"))
+    mine, theirs, reference = measure([hvp, backward, autograd], sizes.runs)
+    case = f"hessian --vector, W {m}×{m}, X {m}×{n}"
+    gradient = replace(theirs, output=None)  # H·v is not dW: nothing to compare
+    rows = [ratio_row(case, "time", mine, "one backward --wrt W", gradient, 4.0),
+            ratio_row(case, "peak RSS", mine, "one backward --wrt W", gradient, 1.5),
+            ratio_row(case, "time", mine, autograd.label, reference, None),
+            ratio_row(case, "peak RSS", mine, autograd.label, reference, None)]
+    small = least_squares(30, 30, 200)
+    operands = tuple(f"{name}={small[name]}" for name in "WXbY")
+    dense = wxb("hessian", "-e", expression, *operands, "--wrt", "W", output=out("hessian-30-wxb.npy"))
+    alternative = script("autograd hessian", "alt_hessian.py", "dense", *(small[name] for name in "WXbY"),
+                         output=out("hessian-30-alt.npy"))
+    mine, theirs = measure([dense, alternative], sizes.runs)
+    rows += [ratio_row("hessian (dense), W 30×30: H 900×900", "time", mine, alternative.label, theirs, None),
+             ratio_row("hessian (dense), W 30×30: H 900×900", "peak RSS", mine, alternative.label, theirs, None)]
+    return [replace(row, tolerance=(1e-8, 1e-8)) for row in rows]  # the same sums in another order
+
+
 def big_layer(folder: Path, n: int, rows: int = 1000) -> dict[str, str]:
     """W (rows×rows), b (rows,), X and G (rows×n) as .npy in folder, written a block at a time (never whole in
     memory)."""
@@ -717,6 +766,7 @@ CASES: dict[str, Callable[[Sizes], list[Row]]] = {
     "tanh": tanh_case,
     "derive": derive_case,
     "linalg": linalg_case,
+    "hessian": hessian_case,
     "big": big_case,
     "dask": dask_case,
 }

@@ -31,23 +31,28 @@ from .options import (
     DeriveFormatOption,
     DeriveLossOption,
     DescriptionOutputOption,
+    EigOption,
     FormatOption,
+    HessianFormatOption,
     InMemoryDaskOption,
     InMemorySchedulerOption,
     JacobianFormatOption,
     JacobianOutputOption,
     LossOption,
+    OrderOption,
     OutputOption,
     PrecisionOption,
     QuietOption,
     SchedulerOption,
     SourceDelimiterOption,
     SourceHeaderOption,
+    VectorOption,
     WrtOption,
     completes,
     operand_options,
     switched_environment,
 )
+from .show.usage import HELP
 
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
@@ -108,7 +113,7 @@ def _out(fmt: str | None, output: Any, precision: int) -> Any:
     return OutputChoice(fmt, output, precision)
 
 
-@app.command(context_settings=HELP_OPTIONS)
+@app.command(context_settings=HELP_OPTIONS, help=HELP["forward"])
 @guarded
 @operand_options(grad=False, formula=True)
 def forward(
@@ -121,22 +126,7 @@ def forward(
     scheduler: SchedulerOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """Compute f = W·X ⊕ b (the bias broadcast over W·X), or any expression given with -e.
-
-    [bold]Examples[/bold] (each runs as it is, in any folder):
-
-      $ wxb forward -X "1 2; 3 4" -b "5; 6"
-          f = X ⊕ b (W = I when -W is absent): 6,7 / 9,10
-      $ wxb forward -W "1 0; 0 2" -X "1 2; 3 4" -b "1; 1"
-          f = W·X ⊕ b: 2,3 / 7,9
-      $ wxb forward -e "relu(W @ X + b)" W="1 -1; 0 1" X="1 2; 3 4" b="0; 0"
-          any layer over named operands: 0,0 / 3,4
-      $ echo "1 2; 3 4" | wxb forward -X - -b "5; 6" -f csv
-          X from standard input: 6,7 / 9,10
-      $ wxb forward -X "1 2; 3 4" -b "5; 6" -o f.npy
-      $ wxb forward -X f.npy -b "-6; -9" -f json
-          f as .npy (format from the suffix), read back: [[0.0, 1.0], [0.0, 1.0]]
-    """
+    """Compute f = W·X ⊕ b (the bias broadcast over W·X), or any expression given with -e."""
     from .commands import work as commands
 
     with _on_dask(dask, scheduler):
@@ -144,7 +134,7 @@ def forward(
         commands.forward(commands.load(lazy), _out(fmt, output, precision), chunk)
 
 
-@app.command(context_settings=HELP_OPTIONS)
+@app.command(context_settings=HELP_OPTIONS, help=HELP["backward"])
 @guarded
 @operand_options(loss=True)
 def backward(
@@ -159,21 +149,7 @@ def backward(
     scheduler: SchedulerOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """Backpropagate an upstream gradient G = ∂L/∂f to dL/db (and dL/dW, dL/dX, or any operand of -e).
-
-    [bold]Examples[/bold] (each runs as it is, in any folder):
-
-      $ wxb backward -X "1 2; 3 4" -b "5; 6"
-          L = Σ f, so G = 1 and dL/db = G·1: 2 / 2
-      $ wxb backward -X "1 2; 3 4" -b "5; 6" -G "1 0; 0 1" --wrt all -f json
-          your own upstream G; every gradient, keyed dX and db
-      $ wxb backward -X "1 2; 3 4" -b "5; 6" --loss mse -T "5 7; 9 10"
-          G = 2(f − T)/N from a mean squared error; dL/db: 0.5 / 0
-      $ wxb backward -e "tanh(X + b)" X="0 0; 0 0" b="0; 0" --wrt b
-          through a layer, where tanh′(0) = 1; dL/db: 2 / 2
-      $ wxb backward -X "1 2; 3 4" -b "5; 6" -o db.npy
-          the gradient as .npy, written atomically
-    """
+    """Backpropagate an upstream gradient G = ∂L/∂f to dL/db (and dL/dW, dL/dX, or any operand of -e)."""
     from .commands import work as commands
 
     with _on_dask(dask, scheduler):
@@ -181,7 +157,33 @@ def backward(
         commands.backward(commands.load(lazy), loss.value if loss else None, wrt, _out(fmt, output, precision), chunk)
 
 
-@app.command(context_settings=HELP_OPTIONS)
+@app.command(context_settings=HELP_OPTIONS, help=HELP["jvp"])
+@guarded
+@operand_options(grad=False)
+def jvp(
+    sources: Any,
+    tangent: Annotated[
+        list[str] | None,
+        typer.Option("--tangent", metavar="NAME=SOURCE", help="The tangent v of operand NAME, of its shape (any "
+                     "operand source); repeat for several. Operands without one have tangent 0.", show_default=False),
+    ] = None,
+    value: Annotated[bool, typer.Option("--value", help="Also output f, keyed f beside df (json, npz and zarr always "
+                                        "hold both).")] = False,
+    fmt: FormatOption = None,
+    output: OutputOption = None,
+    precision: PrecisionOption = 6,
+    dask: InMemoryDaskOption = False,
+    scheduler: InMemorySchedulerOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Forward mode: the directional derivative df = J·v of f along tangents of its operands, f's shape, exact."""
+    from .commands import jvp as forward_mode
+
+    _in_memory("jvp", dask, scheduler)
+    forward_mode.jvp(sources, tangent, value, _out(fmt, output, precision))
+
+
+@app.command(context_settings=HELP_OPTIONS, help=HELP["jacobian"])
 @guarded
 @operand_options(grad=False)
 def jacobian(
@@ -206,21 +208,7 @@ def jacobian(
     scheduler: InMemorySchedulerOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """Show the Jacobian of f in blocks: ∂f[:,k]/∂b = I for every column k, its Kronecker form and a spy plot.
-
-    [bold]Examples[/bold] (each runs as it is, in any folder):
-
-      $ wxb jacobian -X "1 2; 3 4" -b "5; 6"
-          ∂f[:,k]/∂b = I₂ for both columns k, the Kronecker form, a spy plot
-      $ wxb jacobian -W "1 2; 3 4" -X "1 0; 0 1" -b "5; 6" --wrt W
-          ∂vec f/∂vec W = Xᵀ ⊗ I₂, and its blocks side by side
-      $ wxb jacobian -e "relu(W @ X)" W="1 -1; 0 1" X="1 2; 3 4" --wrt X
-          the rows relu′ zeroes: diag(vec relu′(z))·(I₂ ⊗ W)
-      $ wxb jacobian -X "1 2; 3 4" -b "5; 6" --block 1 -f csv
-          one block as data: 1,0 / 0,1
-      $ wxb jacobian -X "1 2; 3 4" -b "5; 6" --dense -f csv
-          ∂vec f/∂b as one 4×2 matrix (--limit guards its size)
-    """
+    """Show the Jacobian of f in blocks: ∂f[:,k]/∂b = I for every column k, its Kronecker form and a spy plot."""
     from .commands import work as commands
 
     _in_memory("jacobian", dask, scheduler)
@@ -229,7 +217,31 @@ def jacobian(
     commands.jacobian(commands.load(sources), request, _out(fmt, output, precision))
 
 
-@app.command(context_settings=HELP_OPTIONS)
+@app.command(context_settings=HELP_OPTIONS, help=HELP["hessian"])
+@guarded
+@operand_options(loss=True)
+def hessian(
+    sources: Any,
+    loss: LossOption = None,
+    wrt: WrtOption = None,
+    vector: VectorOption = None,
+    eig: EigOption = False,
+    fmt: HessianFormatOption = None,
+    output: OutputOption = None,
+    precision: PrecisionOption = 6,
+    dask: InMemoryDaskOption = False,
+    scheduler: InMemorySchedulerOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """The second derivatives of a scalar L (f with one entry, or the --loss): H·v, H and its structure, exact."""
+    from .commands import hessian as curvature
+
+    _in_memory("hessian", dask, scheduler)
+    request = curvature.Request(wrt, loss.value if loss else None, vector or [], eig)
+    curvature.hessian(sources, request, _out(fmt, output, precision))
+
+
+@app.command(context_settings=HELP_OPTIONS, help=HELP["check"])
 @guarded
 @operand_options(loss=True)
 def check(
@@ -239,6 +251,7 @@ def check(
     claim: ClaimOption = None,
     claims: ClaimsOption = None,
     assume: AssumeOption = None,
+    order: OrderOption = 1,
     fmt: CheckFormatOption = None,
     output: DescriptionOutputOption = None,
     precision: PrecisionOption = 3,
@@ -246,25 +259,19 @@ def check(
     scheduler: InMemorySchedulerOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """Compare the analytic gradients of L with central finite differences; exit 1 if any disagree. L is Σ G ⊙ f
-    for -G, else the --loss (default sum: L = Σ f), against -T for mse; the check says which.
-
-    [bold]Examples[/bold] (each runs as it is, in any folder):
-
-      $ wxb check -X "1 2; 3 4" -b "5; 6"
-          the seed's gradients against finite differences: exit 0, every row ✓
-      $ wxb check -e "tanh(W @ X + b)" W="1 2; 3 4" X="1 0; 0 1" b="0; 0"
-          a layer: every operand (--wrt picks some)
-      $ wxb check -e "logdet(A)" A="2 1; 1 3"
-          a matrix function: d log|det A| = tr(A⁻¹·dA)
-      $ wxb check -X "1 2; 3 4" -b "5; 6" --loss mse -T "5 7; 9 10" -f json
-          another loss, the verdict as data (exit 1 if any gradient disagrees)
-      $ wxb check -e "x.T @ A @ x" -c "dL/dx = 2 * A @ x" x=n A=nxn
-          your own gradient judged: right only for a symmetric A (exit 1)
-    """
+    """Compare the analytic gradients of L with central finite differences; exit 1 if any disagree."""
     from .commands import work as commands
 
     _in_memory("check", dask, scheduler)
+    if order == 2:
+        from .commands import hessian as curvature
+
+        if claim or claims is not None or assume:
+            raise typer.BadParameter("--order 2 checks H·v; claims are of gradients", param_hint="--order")
+        if not curvature.hvp_check(commands.load(sources), loss.value if loss else None, wrt,
+                                   _out(fmt, output, precision)):
+            raise typer.Exit(ExitStatus.CHECK_FAILED)
+        return
     if claim or claims is not None:
         from .commands import claim as claiming
 
@@ -282,7 +289,7 @@ def check(
         raise typer.Exit(ExitStatus.CHECK_FAILED)
 
 
-@app.command(context_settings=HELP_OPTIONS)
+@app.command(context_settings=HELP_OPTIONS, help=HELP["explain"])
 @guarded
 @operand_options(loss=True)
 def explain(
@@ -301,19 +308,7 @@ def explain(
     scheduler: InMemorySchedulerOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """Derive the gradients step by step with your own numbers: B = b·1ᵀ, the forward pass, the chain rule.
-
-    [bold]Examples[/bold] (each runs as it is, in any folder):
-
-      $ wxb explain -X "1 2; 3 4" -b "5; 6"
-          why dL/db = G·1: the broadcast, the forward pass, the chain rule
-      $ wxb explain -X "1 2; 3 4" -b "5; 6" --wrt X -G "1 0; 0 1"
-          dL/dX with your own upstream gradient
-      $ wxb explain -e "relu(W @ X + b)" W="1 -1; 0 1" X="1 2; 3 4" b="0; 0"
-          a layer: each node, each Jacobian, each backward step
-      $ wxb explain -X "1 2; 3 4" -b "5; 6" -o steps.md
-          the same steps as Markdown (from the suffix; .tex gives LaTeX)
-    """
+    """Derive the gradients step by step with your own numbers: B = b·1ᵀ, the forward pass, the chain rule."""
     from .commands import work as commands
 
     _in_memory("explain", dask, scheduler)
@@ -321,7 +316,7 @@ def explain(
     commands.explain(commands.load(sources), loss.value if loss else None, wrt, _out(fmt, output, precision))
 
 
-@app.command(context_settings=HELP_OPTIONS)
+@app.command(context_settings=HELP_OPTIONS, help=HELP["derive"])
 @guarded
 @operand_options(bindings=DeriveBindingsArgument)
 def derive(
@@ -335,33 +330,20 @@ def derive(
         bool, typer.Option("--eval", help="Also evaluate each formula with the operands' data (and -G).")
     ] = False,
     assume: DeriveAssumeOption = None,
+    order: OrderOption = 1,
     fmt: DeriveFormatOption = None,
     output: DescriptionOutputOption = None,
     precision: PrecisionOption = 6,
     debug: DebugOption = False,
 ) -> None:
-    """Write each gradient dL/dθ as a formula in wxb's expression language, from shapes, names or data.
-
-    [bold]Examples[/bold] (each runs as it is, in any folder):
-
-      $ wxb derive -e "sum((W @ X + b - Y) ** 2)" --wrt W
-          from names alone: dL/dW = 2 * (W @ X + b - Y) @ X.T
-      $ wxb derive -e "sum(tanh(W @ X + b))" W=3x4 X=4x10 b=3 --wrt all
-          from shapes: the sum over the broadcast axis is written out
-      $ wxb derive -e "sum(W @ X)" W="1 2; 3 4" X="1 0; 0 1" --eval
-          from data: each formula, then its value
-      $ wxb derive -e "x.T @ A @ x" x=n A=nxn --assume A=symmetric --wrt x
-          with what A is: dL/dx = 2 * A @ x
-      $ wxb derive -e "x.T @ A @ x" x=3 A=3x3 --wrt x -f latex
-          as LaTeX: (A + A^T) x
-    """
+    """Write each gradient dL/dθ as a formula in wxb's expression language, from shapes, names or data."""
     from .commands import derive as deriving
 
-    request = deriving.Request(wrt, loss.value if loss else None, inline, evaluate, assume or [])
+    request = deriving.Request(wrt, loss.value if loss else None, inline, evaluate, order, assume or [])
     deriving.derive(sources, request, _out(fmt, output, precision))
 
 
-@app.command(context_settings=HELP_OPTIONS)
+@app.command(context_settings=HELP_OPTIONS, help=HELP["convert"])
 @guarded
 def convert(
     source: Annotated[str, typer.Argument(metavar="SRC", help="CSV, TSV or whitespace-delimited text: a path, or - "
@@ -381,25 +363,14 @@ def convert(
     quiet: QuietOption = False,
     debug: DebugOption = False,
 ) -> None:
-    """Convert large text to .npy in bounded memory, so that it can stream (forward and backward --chunk).
-
-    [bold]Examples[/bold] (each runs as it is, in any folder):
-
-      $ printf "1,2\\n3,4\\n" > X.csv
-      $ wxb convert X.csv -o X.npy
-          a CSV as .npy, which forward and backward then stream in blocks
-      $ printf "1 2\\n3 4\\n" | wxb convert - -o X.npy --transpose
-          the rows are samples: their transpose, one sample per column
-      $ printf "a,b\\n1,2\\n" | wxb convert - -o X.npy --header -q
-          skip a header row, without the note that says so
-    """
+    """Convert large text to .npy in bounded memory, so that it can stream (forward and backward --chunk)."""
     from .commands.convert import convert as run
 
     with using(switched_environment(pretty=False, quiet=quiet, no_color=False)):
         run(source, output, transpose=transpose, delimiter=delimiter, header=header)
 
 
-@app.command(context_settings=HELP_OPTIONS)
+@app.command(context_settings=HELP_OPTIONS, help=HELP["demo"])
 @guarded
 def demo(
     fmt: DemoFormatOption = None,
@@ -407,17 +378,7 @@ def demo(
     precision: PrecisionOption = 6,
     debug: DebugOption = False,
 ) -> None:
-    """Run the seed example, no files needed: W = I, X = [[1,2],[3,4]], b = [5;6].
-
-    [bold]Examples[/bold] (each runs as it is, in any folder):
-
-      $ wxb demo
-          the seed: f = W·X ⊕ b, its Jacobian blocks, dL/db = G·1
-      $ wxb demo -f text
-          the same as plain text (what a pipe gets)
-      $ wxb demo -o demo.txt
-          into a file
-    """
+    """Run the seed example, no files needed: W = I, X = [[1,2],[3,4]], b = [5;6]."""
     from .commands import work as commands
 
     commands.demo(_out(fmt, output, precision))

@@ -40,6 +40,7 @@ REGISTRY: tuple[Format, ...] = (
     Format("zarr", (".zarr",), binary=True),  # a store, a folder: written by wxb.cli.zarrio (the wxb[dask] extra)
     Format("markdown", text_suffixes=(".md", ".markdown"), aliases=("md",), data=False),
     Format("latex", text_suffixes=(".tex",), aliases=("tex",), data=False),
+    Format("numpy", text_suffixes=(".py",), aliases=("python", "py"), data=False),  # derive's formulas as code
 )
 FORMATS = tuple(f.name for f in REGISTRY if f.data)  # what a data command can write
 BINARY = tuple(f.name for f in REGISTRY if f.binary)

@@ -324,7 +324,7 @@ def test_unknown_format_is_an_error() -> None:
     assert result.exit_code == 2
 
 
-@pytest.mark.parametrize("command", ["forward", "backward", "jacobian", "check", "explain", "derive", "demo"])
+@pytest.mark.parametrize("command", ["forward", "backward", "jvp", "jacobian", "check", "explain", "derive", "demo"])
 def test_every_command_help_shows_an_example(command: str) -> None:
     result = run(command, "--help")
     assert result.exit_code == 0

@@ -25,7 +25,6 @@ from primitive_cases import CASES, Plain
 from test_engine_oracle import Case, cases, well_posed
 
 from wxb.core.engine import Problem
-from wxb.core.errors import BiasEnlargesError
 from wxb.core.expr import parse
 from wxb.core.primitives import PRIMITIVES
 from wxb.core.symbolic import DeriveError, derive
@@ -166,27 +165,13 @@ def test_random_trees_formulas_equal_backward(case: Case) -> None:
         assert reason, f"an undocumented refusal: {error}"
         event(f"derive refused: {reason[0]}")
         assume(False)
-    try:
-        round_trip(case.text, case.operands, case.G, rtol=1e-8)
-    except BiasEnlargesError as error:  # the known bug below, and only it
-        assert KNOWN_OUTER_BROADCAST in str(error), error
-        event("derive wrote a kept G beside a column (a known bug)")
-        assume(False)
-    except ValueError as error:  # the same bug seen from a batch of 1×1 matrices: a kept G that does not broadcast
-        assert "could not be broadcast together with remapped shapes" in str(error), error
-        event("derive wrote a kept G that does not broadcast back (a known bug)")
-        assume(False)
+    round_trip(case.text, case.operands, case.G, rtol=1e-8)
 
 
-# A known bug in derive, found when the random trees began drawing from the rows (tests/primitive_cases.py): for
-# a reduction along an axis that keeps it, derive writes the kept G beside an argument broadcast along another axis
-# (dL/dW = G / exp(X), G (1,2,2) and exp(X) (2,2,1)), which wxb refuses as an outer broadcast. When the test below
-# passes, remove it and the skip of KNOWN_OUTER_BROADCAST above.
-KNOWN_OUTER_BROADCAST = "would make an outer sum"
-
-
-@pytest.mark.xfail(strict=True, raises=BiasEnlargesError, reason="derive writes G / exp(X) for an outer broadcast")
 def test_a_kept_G_beside_a_column_is_expanded() -> None:
+    """A reduction along an axis keeps it, and its G (1,2,2) beside an argument broadcast along another axis,
+    exp(X) (2,2,1), would be an outer sum, which wxb refuses: derive writes G whole first (G * f ** 0). Found by
+    the random trees."""
     W, X = RNG.uniform(-1, 1, (2, 2, 2)), RNG.uniform(-1, 1, (2, 2, 1))
     round_trip("sum(W / exp(X), axis=0)", {"W": W, "X": X}, RNG.uniform(-1, 1, (1, 2, 2)))
 
@@ -403,7 +388,9 @@ def test_row_formulas_are_autograds_vjps(op: str) -> None:
              "cos": np.cos, "sigmoid": lambda v: 1 / (1 + np.exp(-v)), "expand": lambda g: g, "full": lambda g: g,
              "eye": lambda v: np.eye(v.shape[-1]), "sign": np.sign, "sqrt": np.sqrt, "sinh": np.sinh,
              "cosh": np.cosh, "vec": lambda v: v.T.reshape(-1, 1),
-             "unvec": lambda v, x: v.reshape(x.shape[::-1]).T}
+             "unvec": lambda v, x: v.reshape(x.shape[::-1]).T,
+             "softmax": lambda v: np.exp(v) / np.sum(np.exp(v), axis=0, keepdims=True),
+             "onehot": lambda y, z: (np.arange(z.shape[0]).reshape(-1, 1) == y.reshape(1, -1)).astype(float)}
     for index, template in enumerate(PRIMITIVES[op].formulas):
         env = {**names, "G": G, "f": f, "x": args[0], **({"y": args[1]} if len(args) > 1 else {})}
         got = eval(template, {"__builtins__": {}}, env)  # our own templates, not input

@@ -142,3 +142,14 @@ def test_importing_the_environment_imports_nothing_heavy() -> None:
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            cwd=Path(__file__).parent)
     assert found.stdout == "[]\n"
+
+
+def test_no_test_patches_the_process_streams() -> None:
+    """Tests build an Environment (conftest.environment) instead of patching sys's streams (issue 19)."""
+    import re
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    pattern = re.compile(r"setattr\(\s*(?:sys\s*,\s*[\"']|[\"']sys\.)(?:stdin|stdout|stderr)")
+    found = [path.name for path in here.glob("*.py") if pattern.search(path.read_text(encoding="utf-8"))]
+    assert found == []

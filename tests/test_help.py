@@ -14,19 +14,23 @@ from wxb.cli.show import topics
 from wxb.core.expr import BINARY
 from wxb.core.primitives import PRIMITIVES
 
-COMMANDS = ["forward", "backward", "jacobian", "check", "explain", "derive", "convert", "demo"]
+COMMANDS = ["forward", "backward", "jvp", "jacobian", "hessian", "check", "explain", "derive", "convert", "demo"]
 FORMATS = {  # what Tab offers for --format, per command
     "forward": ["table", "csv", "tsv", "json", "npy", "npz"],
     "backward": ["table", "csv", "tsv", "json", "npy", "npz"],
+    "jvp": ["table", "csv", "tsv", "json", "npy", "npz"],
     "jacobian": ["table", "text", "json", "csv", "tsv", "npy", "npz"],
+    "hessian": ["table", "text", "csv", "tsv", "json", "npy", "npz"],
     "check": ["table", "text", "csv", "tsv", "json"],
     "explain": ["table", "text", "json", "markdown", "latex"],
-    "derive": ["text", "json", "markdown", "latex"],
+    "derive": ["text", "json", "markdown", "latex", "numpy"],
     "demo": ["table", "text"],
 }
 SEED = ["-X", "1 2; 3 4", "-b", "5; 6"]
 RUNS = {  # a run of each command that every --format it offers can write
-    "forward": SEED, "backward": SEED, "jacobian": SEED, "check": SEED, "explain": SEED,
+    "forward": SEED, "backward": SEED, "jvp": [*SEED, "--tangent", "b=1; 0"], "jacobian": SEED, "check": SEED,
+    "hessian": ["-e", "x.T @ A @ x", "x=1; 2", "A=2 1; 1 3", "--wrt", "x"],
+    "explain": SEED,
     "derive": ["-e", "sum(W @ X)", "W=2x2", "X=2x2"], "demo": [],
 }
 

@@ -13,7 +13,7 @@ from conftest import shell
 
 from wxb.cli.app import app
 
-COMMANDS = ["forward", "backward", "jacobian", "check", "explain", "derive", "convert", "demo"]
+COMMANDS = ["forward", "backward", "jvp", "jacobian", "hessian", "check", "explain", "derive", "convert", "demo"]
 WIDTH = 76  # an 80-column terminal, less Rich's margins: no example line wraps
 
 
@@ -43,6 +43,11 @@ def promised_rows(description: str) -> list[str]:
 def number_rows(text: str) -> list[list[float]]:
     return [[float(cell) for cell in line.split(",")] for line in text.splitlines()
             if re.fullmatch(r"(-?[\d.e+-]+,)*-?[\d.e+-]+", line.strip())]
+
+
+def test_every_command_is_listed() -> None:
+    """A new command's examples run here too."""
+    assert set(COMMANDS) == set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from arrays import npy_bytes, npz_bytes
-from conftest import wxb
+from conftest import environment, wxb
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -148,9 +148,9 @@ def test_no_header_refuses_a_word_header_with_its_location(here: Path, large: bo
         read_operand("a.csv", "-X", header=False)
 
 
-def test_header_flag_reaches_standard_input(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(PANDAS_NO_INDEX)))
-    assert read_operand("-", "-X", header=False).shape == (3, 3)
+def test_header_flag_reaches_standard_input() -> None:
+    with environment(PANDAS_NO_INDEX):
+        assert read_operand("-", "-X", header=False).shape == (3, 3)
 
 
 def test_read_operands_passes_header_on(here: Path) -> None:
@@ -195,9 +195,9 @@ def test_utf16_and_cr_only_large_files(here: Path, capsys: pytest.CaptureFixture
     assert notes(capsys) == ["wxb: note: skipped header row in -X big.csv line 1"]
 
 
-def test_utf16_on_standard_input(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(EXCEL_UNICODE_TEXT.encode("utf-16-le"))))
-    assert np.array_equal(read_operand("-", "-X"), VALUES)
+def test_utf16_on_standard_input() -> None:
+    with environment(EXCEL_UNICODE_TEXT.encode("utf-16-le")):
+        assert np.array_equal(read_operand("-", "-X"), VALUES)
 
 
 def test_bad_utf16_is_located(here: Path) -> None:
@@ -235,11 +235,10 @@ def test_delimiter_leaves_json_npy_npz_alone(here: Path, name: str, content: byt
 
 
 @pytest.mark.parametrize("delimiter", [";", "|", "tab"])
-def test_delimiter_leaves_json_literals_and_json_on_stdin_alone(monkeypatch: pytest.MonkeyPatch,
-                                                              delimiter: str) -> None:
+def test_delimiter_leaves_json_literals_and_json_on_stdin_alone(delimiter: str) -> None:
     assert read_operand("[[1, 2], [3, 4]]", "-X", delimiter=delimiter).tolist() == [[1, 2], [3, 4]]
-    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b'{"X": [1, 2]}')))
-    assert read_operand("-", "-X", delimiter=delimiter).tolist() == [1, 2]
+    with environment(b'{"X": [1, 2]}'):
+        assert read_operand("-", "-X", delimiter=delimiter).tolist() == [1, 2]
 
 
 # ---------------------------------------------------------------- big-endian floats

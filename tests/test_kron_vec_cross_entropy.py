@@ -19,7 +19,7 @@ from primitive_cases import oracle_cross_entropy, oracle_unvec, oracle_vec
 from wxb.core.engine import Problem
 from wxb.core.errors import ShapeError, WxbError
 from wxb.core.expr import parse
-from wxb.core.primitives import linalg, reductions
+from wxb.core.primitives import kronecker, reductions
 from wxb.core.symbolic import DeriveError, derive
 
 RNG = np.random.default_rng(20)
@@ -217,12 +217,12 @@ def jvp_matches_autograd(rule: Callable[..., Any], oracle: Callable[..., Any], a
 def test_the_tangent_rules_are_autograds_make_jvp() -> None:
     a, b = RNG.uniform(-1, 1, (2, 3)), RNG.uniform(-1, 1, (3, 2))
     kron_oracle = lambda x, y: anp.kron(as_column(x), as_column(y))  # noqa: E731
-    jvp_matches_autograd(linalg.kron_jvp_left, kron_oracle, [a, b], 0)
-    jvp_matches_autograd(linalg.kron_jvp_right, kron_oracle, [a, b], 1)
-    jvp_matches_autograd(linalg.vec_jvp, oracle_vec, [a], 0)
+    jvp_matches_autograd(kronecker.kron_jvp_left, kron_oracle, [a, b], 0)
+    jvp_matches_autograd(kronecker.kron_jvp_right, kron_oracle, [a, b], 1)
+    jvp_matches_autograd(kronecker.vec_jvp, oracle_vec, [a], 0)
     v = RNG.uniform(-1, 1, (6, 1))
-    jvp_matches_autograd(linalg.unvec_jvp_left, oracle_unvec, [v, a], 0)
-    np.testing.assert_array_equal(linalg.unvec_shape_only(None, a, oracle_unvec(v, a), v, a), np.zeros((2, 3)))
+    jvp_matches_autograd(kronecker.unvec_jvp_left, oracle_unvec, [v, a], 0)
+    np.testing.assert_array_equal(kronecker.unvec_shape_only(None, a, oracle_unvec(v, a), v, a), np.zeros((2, 3)))
     jvp_matches_autograd(reductions.cross_entropy_jvp_z, oracle_cross_entropy, [Z, Y], 0)
     zero = reductions.flat_jvp(None, Y, oracle_cross_entropy(Z, Y), Z, Y)
     np.testing.assert_array_equal(zero, np.zeros((1, 5)))

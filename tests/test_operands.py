@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import environment
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -33,8 +34,6 @@ def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def feed_stdin(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
-    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
 
 
 # ---------------------------------------------------------------- literals
@@ -207,7 +206,7 @@ def test_nothing_given_is_none() -> None:
 
 
 @pytest.mark.parametrize("kind", ["csv", "npy", "npz", "json"])
-def test_stdin_by_content(monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+def test_stdin_by_content(kind: str) -> None:
     values = np.array([[1.5, -2.0], [np.nan, 4e-310]])
     buffer = io.BytesIO()
     if kind == "npy":
@@ -218,13 +217,13 @@ def test_stdin_by_content(monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
         buffer.write(json.dumps(values.tolist()).encode())
     else:
         buffer.write(b"\n".join(b",".join(repr(v).encode() for v in row) for row in values.tolist()))
-    feed_stdin(monkeypatch, buffer.getvalue())
-    assert same_bits(read_operand("-", "-X"), values)
+    with environment(buffer.getvalue()):
+        assert same_bits(read_operand("-", "-X"), values)
 
 
-def test_stdin_in_read_operands(monkeypatch: pytest.MonkeyPatch) -> None:
-    feed_stdin(monkeypatch, b"1 2\n3 4\n")
-    arrays = read_operands({"X": "-", "W": "2"})
+def test_stdin_in_read_operands() -> None:
+    with environment(b"1 2\n3 4\n"):
+        arrays = read_operands({"X": "-", "W": "2"})
     assert arrays["X"] is not None and arrays["X"].tolist() == [[1, 2], [3, 4]]
 
 

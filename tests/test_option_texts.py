@@ -21,13 +21,15 @@ from conftest import wxb
 from wxb.cli.app import app
 
 COMMAND = typer.main.get_command(app)
-ARRAYS = ["forward", "backward", "jacobian", "check", "explain", "derive"]  # the commands that read operands
+# the commands that read operands
+ARRAYS = ["forward", "backward", "jvp", "jacobian", "hessian", "check", "explain", "derive"]
 Run = Callable[[str, Path], None]
 
 
 def base(command: str) -> list[str]:
     """A small run of each command on files the test writes (X.csv, b.csv), or literals."""
-    return {"convert": ["X.csv", "-o", "out.npy"], "demo": []}.get(command, ["-X", "X.csv", "-b", "b.csv"])
+    return {"convert": ["X.csv", "-o", "out.npy"], "demo": [],
+            "jvp": ["-X", "X.csv", "-b", "b.csv", "--tangent", "b=b.csv"]}.get(command, ["-X", "X.csv", "-b", "b.csv"])
 
 
 def files(folder: Path) -> None:
@@ -97,7 +99,8 @@ def _header(command: str, folder: Path) -> None:
     done = ok(command, folder, *source(command, "named.csv"), "--header")
     assert "header" not in done.stderr
     (folder / "numbers.csv").write_text("0,0\n1,2\n")
-    kept = ok("forward" if command != "convert" else command, folder, *source(command, "numbers.csv"), "--no-header")
+    reader = "forward" if command != "convert" else command
+    kept = ok(reader, folder, *source(reader, "numbers.csv"), "--no-header")
     if command != "convert":
         assert rows(kept.stdout) == [[5, 5], [7, 8]]
     else:
@@ -249,6 +252,30 @@ def _eval(command: str, folder: Path) -> None:
     assert "[[1.0, 1.0], [1.0, 1.0]]" in done.stdout.replace(" ", "").replace(",", ", ")
 
 
+@claim("--tangent", "The tangent v of operand NAME, of its shape", "any operand source", "repeat for several",
+       "Operands without one have tangent 0")
+def _tangent(command: str, folder: Path) -> None:
+    assert rows(ok(command, folder, *base(command)).stdout) == [[5, 5], [6, 6]]  # b.csv as b's tangent
+    assert rows(wxb(command, "-X", "X.csv", "-b", "b.csv", "--tangent", "b=-", stdin="1\n0\n",
+                    cwd=folder).stdout) == [[1, 1], [0, 0]]
+    both = ok(command, folder, "-W", "1 0; 0 1", "-X", "X.csv", "-b", "b.csv", "--tangent", "W=0 1; 0 0",
+              "--tangent", "b=1; 1").stdout
+    assert rows(both) == [[4, 5], [1, 1]]  # dW·X + db·1ᵀ
+    assert rows(ok(command, folder, "-X", "X.csv", "-b", "b.csv").stdout) == [[0, 0], [0, 0]]
+    refused(command, folder, "-X", "X.csv", "-b", "b.csv", "--tangent", "b=1 2 3")
+    refused(command, folder, "-X", "X.csv", "-b", "b.csv", "--tangent", "Q=1")
+
+
+@claim("--value", "Also output f, keyed f beside df", "json, npz and zarr always hold both")
+def _value(command: str, folder: Path) -> None:
+    assert set(json.loads(ok(command, folder, *base(command), "-f", "json").stdout)) == {"f", "df"}
+    ok(command, folder, *base(command), "--value", "-o", "both.npz")
+    with np.load(folder / "both.npz") as bundle:
+        assert bundle["f"].tolist() == [[6, 7], [9, 10]] and bundle["df"].tolist() == [[5, 5], [6, 6]]
+    assert rows(ok(command, folder, *base(command), "-f", "csv").stdout) == [[5, 5], [6, 6]]
+    refused(command, folder, *base(command), "--value", "-f", "csv")  # csv holds one array
+
+
 @claim("--transpose", "write the transpose")
 def _transpose(command: str, folder: Path) -> None:
     ok(command, folder, *base(command), "--transpose")
@@ -284,8 +311,8 @@ def _fifo(command: str, folder: Path, suffix: str) -> None:
     assert got and got[0]
 
 
-SUFFIX = {"forward": ".csv", "backward": ".csv", "jacobian": ".txt", "check": ".txt", "explain": ".txt",
-          "derive": ".txt", "demo": ".txt", "convert": ".npy"}
+SUFFIX = {"forward": ".csv", "backward": ".csv", "jvp": ".csv", "jacobian": ".txt", "check": ".txt", "explain": ".txt",
+          "derive": ".txt", "demo": ".txt", "convert": ".npy", "hessian": ".csv"}
 
 
 @claim("--output", "a symlink's target) is replaced atomically", "a FIFO, device or /dev/fd/N is written directly")
@@ -361,7 +388,8 @@ def on_terminal(command: str, folder: Path, *args: str, env: dict[str, str] | No
     return b"".join(chunks).decode()
 
 
-COLOURED = {"forward", "backward", "jacobian", "check", "demo"}  # the others style text (bold, dim) but never colour
+# the others style text (bold, dim) but never colour
+COLOURED = {"forward", "backward", "jvp", "jacobian", "hessian", "check", "demo"}
 COLOUR = re.compile(r"\x1b\[[0-9;]*(?:3[0-8]|9[0-7]|4[0-8])[;m]")  # a foreground or background colour
 
 
@@ -462,15 +490,61 @@ def _derive_assume(command: str, folder: Path) -> None:
     refused(command, folder, "-e", "x.T @ A @ x", "x=n", "A=nxn", "--assume", "W=symmetric")
 
 
+QUADRATIC = ["-e", "x.T @ A @ x", "x=1; 2", "A=2 1; 1 3", "--wrt", "x"]
+
+
+@claim("--vector", "The direction v of H·v for operand NAME, of its shape", "repeat for several operands",
+       "the others' v is 0")
+def _vector(command: str, folder: Path) -> None:
+    done = ok(command, folder, *QUADRATIC, "--vector", "x=1; 0", "-f", "csv")
+    assert rows(done.stdout) == [[4], [2]]  # (A + Aᵀ)·e₀
+    both = ["-e", "sum((W @ X + b) ** 2)", "W=1 0; 0 1", "X=1 0; 0 1", "b=0; 0", "--wrt", "W,b"]
+    record = json.loads(ok(command, folder, *both, "--vector", "W=1 0; 0 0", "--vector", "b=0; 1",
+                           "-f", "json").stdout)
+    assert record == {"HvW": [[2.0, 0.0], [2.0, 2.0]], "Hvb": [[2.0], [4.0]]}
+    alone = json.loads(ok(command, folder, *both, "--vector", "b=0; 1", "-f", "json").stdout)
+    assert alone == {"HvW": [[0.0, 0.0], [2.0, 2.0]], "Hvb": [[0.0], [4.0]]}  # v for W is 0
+    refused(command, folder, *QUADRATIC, "--vector", "x=1; 0; 0")
+
+
+@claim("--eig", "the extreme eigenvalues of H", "its definiteness here", "its condition number",
+       "eigvalsh where H fits", "else Lanczos on H·v")
+def _eig(command: str, folder: Path) -> None:
+    summary = json.loads(ok(command, folder, "-e", "x.T @ A @ x", "x=1; 2", "A=1 0; 0 3", "--wrt", "x", "--eig",
+                            "-f", "json").stdout)
+    assert (summary["smallest"], summary["largest"], summary["condition"]) == (2.0, 6.0, 3.0)
+    assert summary["definiteness"] == "positive definite" and summary["method"].startswith("eigvalsh")
+    text = ok(command, folder, "-e", "x.T @ A @ x", "x=1; 2", "A=1 0; 0 -1", "--wrt", "x", "--eig").stdout
+    assert "indefinite" in text
+    np.save(folder / "W.npy", np.ones((60, 60)))
+    large = json.loads(ok(command, folder, "-e", "sum(W ** 2)", "W=W.npy", "--eig", "-f", "json").stdout)
+    assert large["method"].startswith("Lanczos") and abs(large["largest"] - 2.0) < 1e-9
+
+
+@claim("--order", "1: the gradient", "2: the Hessian, as its action on V (d²L/dθ² · V) for derive",
+       "H·v against differences of the gradient for check")
+def _order(command: str, folder: Path) -> None:
+    quad = ["-e", "x.T @ A @ x", "x=3", "A=3x3", "--wrt", "x"] if command == "derive" else QUADRATIC
+    first = ok(command, folder, *quad, "--order", "1").stdout
+    second = ok(command, folder, *quad, "--order", "2").stdout
+    assert first == ok(command, folder, *quad).stdout
+    if command == "derive":
+        assert first.startswith("dL/dx = ") and second.startswith("d²L/dx² · V = (A + A.T) @ V")
+    else:
+        assert "H·v" in second and "H·v" not in first and "pass" in second
+    assert wxb(command, *quad, "--order", "3", cwd=folder).returncode == 2
+
+
 # Which claim each (command, option) is held to, where the name differs by command.
 SPECIAL = {("derive", "bindings"): "derive-bindings", ("derive", "--loss"): "derive-loss",
            ("derive", "--assume"): "derive-assume",
            ("jacobian", "--wrt"): "jacobian-wrt", ("convert", "--output"): "convert-output"}
-for _command in ("forward", "jacobian", "derive"):
+for _command in ("forward", "jvp", "jacobian", "derive"):
     SPECIAL[(_command, "-T")] = "-T-operand"
-for _command in ("jacobian", "check", "explain"):
+for _command in ("jvp", "jacobian", "hessian", "check", "explain"):
     SPECIAL[(_command, "--dask")] = SPECIAL[(_command, "--scheduler")] = "--dask-in-memory"
 ALSO = {("forward", "--output"): ["--output-zarr"], ("backward", "--output"): ["--output-zarr"],
+        ("jvp", "--output"): ["--output-zarr"],
         ("jacobian", "--output"): ["--output-zarr"]}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -15,9 +16,13 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    # a copy of the tree, so that two test processes building at once do not share setuptools' build/ folder
+    tree = tmp_path_factory.mktemp("tree") / "wxb"
+    shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info", "__pycache__",
+                                                              ".hypothesis", "site", ".mypy_cache", ".ruff_cache"))
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "-w", str(out),
-         str(ROOT)],
+         str(tree)],
         capture_output=True, text=True, timeout=300,
     )
     assert built.returncode == 0, built.stderr

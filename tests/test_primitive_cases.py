@@ -3,6 +3,9 @@ added untested, and an entry cannot outlive its row."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
 from primitive_cases import ALONG, BINARY, CASES, POSITIVE, REDUCTIONS, UNARY
 from test_engine_oracle import SHAPED
 
@@ -48,3 +51,21 @@ def test_every_entry_names_known_domains_and_kinks() -> None:
         assert set(entry.domains) <= {"real", "positive"}, name
         assert set(entry.powers) <= set(entry.domains), name
         assert entry.kink in ("", "argument", "value", "top tie", "bottom tie"), name
+
+
+def test_every_row_has_one_tangent_rule_per_argument() -> None:
+    missing = [name for name, row in PRIMITIVES.items() if len(row.jvps) != row.arity or not all(map(callable,
+                                                                                                   row.jvps))]
+    assert not missing, f"rows of PRIMITIVES without a tangent rule (jvps) for each argument: {missing}"
+
+
+def test_a_row_without_its_tangent_rules_fails_at_import() -> None:
+    row = PRIMITIVES["add"]
+    with pytest.raises(TypeError, match="tangent rules"):
+        replace(row, jvps=row.jvps[:1])
+
+
+def test_the_rows_with_a_kink_are_those_the_test_table_knows() -> None:
+    """A row the random trees skip near a kink (its entry's `kink`) says how to detect it and what it takes there."""
+    assert {name for name, row in PRIMITIVES.items() if row.kink} == {name for name, e in CASES.items() if e.kink}
+    assert all("{x}" in row.kink.convention for row in PRIMITIVES.values() if row.kink)

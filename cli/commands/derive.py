@@ -16,6 +16,7 @@ import numpy as np
 
 from ... import core
 from ...core import symbolic
+from ...core.expr import SYNTAX
 from ...core.notation import shape_text
 from ...core.primitives import PRIMITIVES
 from ...core.symbolic import Derivation, Term
@@ -31,7 +32,7 @@ from .present import descriptive_format, show
 
 Array = np.ndarray[Any, np.dtype[Any]]
 SHAPE = re.compile(r"\s*(?:\(\s*\)|\d+(?:\s*[x×]\s*\d+)*)\s*")
-FORMATS = ("json", "markdown", "latex")
+FORMATS = ("json", "markdown", "latex", "numpy")
 
 
 def shape_of(spec: str) -> tuple[int, ...] | None:
@@ -49,6 +50,7 @@ class Request:
     loss: str | None
     inline: bool
     evaluate: bool
+    order: int = 1
     assume: Sequence[str] = ()
 
 
@@ -80,9 +82,16 @@ def derive(sources: Sources, request: Request, out: OutputChoice) -> None:
     if loaded is not None:
         for line in unheld_lines(derivation, loaded, values, failed):
             note(line, "warning")
+    if request.order == 2:
+        second_order(derivation, shapes, names, fmt, request, out)
+        return
     lines = formula_lines(derivation, request.inline)
     if fmt == "json":
         write_text(json_record(derivation, values), out.output)
+    elif fmt == "numpy":
+        from ...core.symbolic.numpy_code import numpy_code
+
+        write_text(numpy_code(derivation, shapes), out.output)
     elif fmt in ("markdown", "latex"):
         write_text(WRITERS[fmt](derivation, request.inline, values, out.precision), out.output)
     elif fmt == "table" or values:
@@ -97,6 +106,38 @@ def derive(sources: Sources, request: Request, out: OutputChoice) -> None:
 def assuming(derivation: Derivation) -> str:
     """Which assumptions (--assume) the formulas rely on: 'assuming A symmetric'."""
     return "assuming " + ", ".join(f"{name} {kind}" for name, kind in derivation.used.items())
+
+
+def second_order(derivation: Derivation, shapes: Mapping[str, tuple[int, ...]] | None, names: tuple[str, ...],
+                 fmt: str, request: Request, out: OutputChoice) -> None:
+    """d²L/dθ² · V for each θ: the gradient formula of sum(dL/dθ * V) with respect to θ (derive of derive); a
+    Hessian that is constant says so."""
+    from ...core.curvature import fresh
+
+    if derivation.upstream:
+        raise InputError("the Hessian is of a scalar L, and this f has more than one entry",
+                         hint="give --loss sum or --loss mean, or an expression with one entry")
+    if fmt not in ("text", "table", "json") or request.evaluate:
+        raise InputError("derive --order 2 writes text or json, without --eval", operand="--order",
+                         hint="wxb hessian --vector NAME=SOURCE gives the values of H·v")
+    vector = fresh("V", tuple(derivation.expression.operands))
+    assumed = assumptions(request.assume, derivation.expression)
+    found: dict[str, tuple[str, bool]] = {}
+    for name in names:
+        pairing = core.parse(f"sum(({derivation.text(name)}) * {vector})")
+        more = None if shapes is None else {**shapes, vector: shapes[name]}
+        term = symbolic.derive(pairing, more, [name], share=False, assume=assumed).formulas[name] if (
+            name in pairing.operands) else (
+            symbolic.derive(core.parse("0 * " + vector), more, [vector]).formulas[vector])
+        formula = symbolic.text(term)
+        found[name] = (formula, not any(re.search(rf"\b{n}\b", formula) for n in names))
+    if fmt == "json":
+        write_text(json_document({f"d²L/d{name}² · {vector}": {"formula": formula, "constant": constant}
+                                  for name, (formula, constant) in found.items()}), out.output)
+        return
+    write_text("".join(f"d²L/d{name}² · {vector} = {formula}\n" + (
+        f"  (constant: the Hessian in {name} does not depend on {', '.join(names)})\n" if constant else "")
+        for name, (formula, constant) in found.items()), out.output)
 
 
 # ---- Operands: shapes, names or data ----
@@ -266,7 +307,10 @@ def json_record(derivation: Derivation, values: Mapping[str, Array]) -> str:
 
 # ---- LaTeX ----
 
-LATEX_LEVEL = {"add": 1, "sub": 1, "mul": 2, "div": 2, "matmul": 2.5, "neg": 3, "pow": 4}
+# The infix precedences of core.expr's one SYNTAX table; in LaTeX a product of matrices (juxtaposed) binds
+# tighter than ⊙ and ⊘, so a ⊙ (B C) needs no parentheses.
+LATEX_LEVEL: dict[str, float] = {row.primitive: row.precedence for row in SYNTAX if row.form != "postfix"}
+LATEX_LEVEL["matmul"] = 2.5
 
 
 def term_latex(t: Term, names: Mapping[Term, str]) -> str:

@@ -115,8 +115,9 @@ def aligned_texts(values: np.ndarray, precision: int) -> list[str]:
             for w, f in zip(whole, fraction, strict=True)]
 
 
-def matrix_table(a: np.ndarray, *, precision: int, width: int, title: str | None = None) -> Table:
-    """A 2-D array as a table with row and column indices, summarised to fit `width`."""
+def matrix_table(a: np.ndarray, *, precision: int, width: int, title: str | None = None,
+                 labels: list[str] | None = None) -> Table:
+    """A 2-D array as a table with row and column indices (or the rows' labels), summarised to fit `width`."""
     rows = _summarised(a.shape[0], MAX_ROWS, EDGE_ROWS)
     cols = _columns_that_fit(a, rows, precision, width)
     shown_rows = [i for i in rows if i is not None]
@@ -137,7 +138,7 @@ def matrix_table(a: np.ndarray, *, precision: int, width: int, title: str | None
         if i is None:
             table.add_row(ELLIPSIS, *(ELLIPSIS if j is not None else "" for j in cols))
             continue
-        table.add_row(str(i), *(column[position] for column in columns))
+        table.add_row(labels[i] if labels else str(i), *(column[position] for column in columns))
         position += 1
     return table
 

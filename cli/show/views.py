@@ -52,6 +52,18 @@ def forward(console: Console, loaded: Loaded, f: np.ndarray, precision: int) -> 
         console.print(Text(item.describe(), style="dim"))
 
 
+def jvp(console: Console, loaded: Loaded, f: np.ndarray | None, df: np.ndarray, along: tuple[str, ...],
+        precision: int) -> None:
+    """f (when asked for), then its tangent df = J·v along the operands named."""
+    console.print(Text(loaded.heading, style="bold"))
+    if f is not None:
+        console.print(render.array_view(f, "f", precision=precision, width=console.width))
+    console.print(render.array_view(df, "df", precision=precision, width=console.width))
+    still = [name for name in loaded.problem.expression.operands if name not in along]
+    moved = f"along the tangent of {', '.join(along)}" if along else "along no tangent"
+    console.print(Text(f"df = J·v, {moved}" + (f" (0 for {', '.join(still)})" if still else ""), style="dim"))
+
+
 def backward(console: Console, grads: core.Gradients, precision: int) -> None:
     """Each gradient as a table, then how it was reduced."""
     for name, value in grads.grads.items():
@@ -191,3 +203,45 @@ def demo(console: Console, loaded: Loaded, f: np.ndarray, structure: JacobianStr
     jacobian_blocks(console, structure, blocks, picture, precision)
     console.rule("Backward pass, L = Σ f so G = 1")
     backward(console, grads, precision)
+
+
+# ---- hessian ----
+
+def hessian_vector(console: Console, products: dict[str, np.ndarray], precision: int) -> None:
+    """Each (H·v)_θ as a table, of θ's shape."""
+    for name, value in products.items():
+        console.print(render.array_view(value, f"(H·v) for {name}", precision=precision, width=console.width))
+
+
+def hessian(console: Console, c: Any, structures: dict[tuple[str, str], tuple[str, str | None, bool]],
+            flat: np.ndarray | None, labels: list[str], precision: int) -> None:
+    """Each block's action on V and its Kronecker form (vec form, as jacobian writes it), then H as its
+    (size × size) matrix in C order, rows labelled, or the line that says it is not formed."""
+    console.print(Text(f"Hessian of L = {c.loss} with respect to {', '.join(c.wrt)}", style="bold"))
+    for (a, b), (formula, kron, constant) in structures.items():
+        wrt = f"∂{a}²" if a == b else f"∂{a}∂{b}"
+        held = f"   (constant: it does not depend on {', '.join(c.wrt)})" if constant else ""
+        console.print(Text(f"∂²L/{wrt} · V = {formula}{held}"))
+        if kron is not None:
+            vec = "vec " if len(c.shape(a)) >= 2 else ""
+            console.print(Text(f"∂²L/∂{vec}{a}² = {kron}", style="bold cyan"))
+    if flat is None:
+        n = len(labels)
+        console.print(Text(f"H ({n:,} × {n:,}) is too large to form here: --vector NAME=SOURCE gives H·v, --eig "
+                           "its extreme eigenvalues", style="dim"))
+        return
+    title = f"H ({flat.shape[0]} × {flat.shape[1]}, entries in C order)"
+    console.print(Text(title, style="bold"))
+    console.print(render.matrix_table(flat, precision=precision, width=console.width, labels=labels))
+
+
+def curvature(console: Console, spectrum: Any, precision: int) -> None:
+    """The extreme eigenvalues of H, its definiteness at this point and its condition number."""
+    number = render.number_text
+    console.print(Text(f"curvature of L ({spectrum.size} parameters; {spectrum.method})", style="bold"))
+    console.print(Text(f"smallest eigenvalue  {number(spectrum.smallest, precision)}"))
+    console.print(Text(f"largest eigenvalue   {number(spectrum.largest, precision)}"))
+    console.print(Text(f"{spectrum.definiteness}: {spectrum.meaning}", style="bold cyan"))
+    condition = spectrum.condition
+    console.print(Text("condition number     " + (number(condition, precision) if condition is not None else
+                                                  "unknown: H is indefinite, and Lanczos finds only its extremes")))

@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import WxbError
 from ..nodes import Node
 from ..shapes import Array, elementwise_shape
-from .row import VJP, Forward, Primitive
+from .row import VJP, Forward, Kink, Primitive
 
 Check = Callable[[Node, Sequence[Array], Array], None]
 
@@ -39,15 +39,24 @@ def power_vjp(node: Node, g: Array, x: Array) -> Array:
     return grad
 
 
+def at_zero(node: Node, args: Sequence[Array], value: Array) -> int:
+    """How many entries of the argument are 0 (the kink of relu and abs, the jump of sign)."""
+    return int(np.count_nonzero(args[0] == 0))
+
+
 def unary(name: str, forward: Forward, vjp: VJP, rule: str, formula: str, *, uses: str, linear: bool = False,
           symbol: str = "", template: str = "", drawn: str = "call", factor: str = "",
-          check: Check | None = None, folds: tuple[tuple[str, str], ...] = ()) -> Primitive:
+          check: Check | None = None, folds: tuple[tuple[str, str], ...] = (), numpy: str = "",
+          kink: str = "") -> Primitive:
     """An elementwise function of one argument; factor: its diagonal Jacobian (default diag(vec name′(x)));
-    check: refuses an argument outside the domain; folds: its identities with an inner function (Primitive)."""
+    check: refuses an argument outside the domain; folds: its identities with an inner function, numpy: its NumPy
+    spelling (default np.name(x); Primitive); kink: the derivative taken where the argument is 0. Its tangent
+    rule is its VJP applied to the tangent: a diagonal Jacobian is its own transpose."""
     return Primitive(name, symbol or name, elementwise_shape, forward, (vjp,), (rule,), (linear,), uses,
                      called=not template, template=template, drawn=drawn, elementwise=True,
                      factors=(factor or f"diag(vec {symbol or name}′({{x}}))",), formulas=(formula,), check=check,
-                     folds=folds)
+                     folds=folds, numpy=numpy or (f"np.{name}({{x}})" if not template else ""),
+                     jvps=(vjp,), kink=Kink(at_zero, kink) if kink else None)
 
 
 def within_one(node: Node, args: Sequence[Array], value: Array) -> None:
@@ -63,10 +72,11 @@ def within_one(node: Node, args: Sequence[Array], value: Array) -> None:
 def binary(name: str, symbol: str, forward: Forward, vjp_x: VJP, vjp_y: VJP, rule_x: str, rule_y: str,
            formulas: tuple[str, str], *, uses: str, factors: tuple[str, str], linear: tuple[bool, bool] = (True, True),
            additive: bool = False, inplace: np.ufunc | None = None) -> Primitive:
-    """An elementwise operator of two arguments, broadcasting (a 1-D argument beside a matrix is a column)."""
+    """An elementwise operator of two arguments, broadcasting (a 1-D argument beside a matrix is a column). Its
+    tangent rules are its VJPs applied to the tangents (each Jacobian is diagonal, before the broadcast)."""
     return Primitive(name, symbol, elementwise_shape, forward, (vjp_x, vjp_y), (rule_x, rule_y), linear, uses,
                      called=False, template=f"{{x}} {symbol} {{y}}", drawn="infix", elementwise=True,
-                     factors=factors, additive=additive, inplace=inplace, formulas=formulas)
+                     factors=factors, additive=additive, inplace=inplace, formulas=formulas, jvps=(vjp_x, vjp_y))
 
 
 def step(x: Array) -> Array:
@@ -102,13 +112,15 @@ ROWS: tuple[Primitive, ...] = (
           "{G} ⊙ {p}·{x}^{q}", "p * G * x ** q", uses="x", symbol="^", template="{x}^{p}", drawn="",
           factor="diag(vec {p}·{x}^{q})"),
     unary("relu", lambda n, x: np.maximum(x, 0),       lambda n, g, f, x: np.where(x > 0, g, 0),
-          "{G} ⊙ [{x} > 0]", "G * step(x)", uses="x"),
+          "{G} ⊙ [{x} > 0]", "G * step(x)", uses="x", numpy="np.maximum({x}, 0)",
+          kink="the derivative 0 at {x} = 0"),
     unary("tanh", lambda n, x: np.tanh(x),             lambda n, g, f, x: g * (1 - f * f),
           "{G} ⊙ (1 − {f}²)", "G * (1 - f ** 2)", uses="f"),
     unary("sigmoid", lambda n, x: sigmoid(x),          lambda n, g, f, x: g * f * (1 - f),
-          "{G} ⊙ {f} ⊙ (1 − {f})", "G * f * (1 - f)", uses="f"),
+          "{G} ⊙ {f} ⊙ (1 − {f})", "G * f * (1 - f)", uses="f", numpy="_sigmoid({x})"),
     unary("softplus", lambda n, x: softplus(x),        lambda n, g, f, x: g * sigmoid(x),
-          "{G} ⊙ sigmoid({x})", "G * sigmoid(x)", uses="x"),
+          "{G} ⊙ sigmoid({x})", "G * sigmoid(x)", uses="x",
+          numpy="np.logaddexp(0, {x})"),
     unary("exp", lambda n, x: np.exp(x),               lambda n, g, f, x: g * f,
           "{G} ⊙ {f}", "G * f", uses="f", folds=(("log", ""), ("log_softmax", "softmax"))),
     unary("log", lambda n, x: np.log(x),               lambda n, g, f, x: g / x,
@@ -118,11 +130,13 @@ ROWS: tuple[Primitive, ...] = (
     unary("sqrt", lambda n, x: np.sqrt(x),             lambda n, g, f, x: g / (2 * f),
           "{G} ⊘ (2{f})", "G / (2 * f)", uses="f"),
     unary("abs", lambda n, x: np.abs(x),               lambda n, g, f, x: signed(g, x),
-          "{G} ⊙ sign({x})", "G * sign(x)", uses="x"),
+          "{G} ⊙ sign({x})", "G * sign(x)", uses="x", kink="the derivative 0 at {x} = 0 (a subgradient)"),
     unary("sign", lambda n, x: np.sign(x),             lambda n, g, f, x: np.zeros_like(g),
-          "0 (flat on each side of 0)", "0", uses="", linear=False, factor="0"),
+          "0 (flat on each side of 0)", "0", uses="", linear=False, factor="0",
+          kink="the derivative 0 at {x} = 0, where sign jumps"),
     unary("step", lambda n, x: step(x),                lambda n, g, f, x: np.zeros_like(g),
-          "0 (flat on each side of 0)", "0", uses="", linear=False, factor="0"),
+          "0 (flat on each side of 0)", "0", uses="", linear=False, factor="0",
+          numpy="np.where({x} > 0, 1.0, 0.0)", kink="the derivative 0 at {x} = 0, where step jumps"),
     unary("sin", lambda n, x: np.sin(x),               lambda n, g, f, x: g * np.cos(x),
           "{G} ⊙ cos({x})", "G * cos(x)", uses="x"),
     unary("cos", lambda n, x: np.cos(x),               lambda n, g, f, x: -g * np.sin(x),

@@ -27,7 +27,7 @@ from ..shapes import (
     unbroadcast,
 )
 from .batch import MATMUL, MATRIX, TRANSPOSE, WHOLE
-from .row import VJP, Forward, Primitive, ShapeRule, solve_accumulation, swap, transpose
+from .row import JVP, VJP, Forward, Primitive, ShapeRule, solve_accumulation, swap, transpose
 
 
 def trace_shape(node: Node, shapes: Sequence[Shape]) -> Shape:
@@ -291,160 +291,98 @@ def diag_vjp(node: Node, g: Array, ans: Array, x: Array) -> Array:
     return grad
 
 
-# ---- kron, vec and its inverse unvec (matrices only; a 1-D operand is a column) ----
+# ---- Tangent rules: d f along the tangent t of one argument ----
 
-def plain_matrix(node: Node, shape: Shape, index: int) -> Shape:
-    """An argument's shape as one matrix (1-D: a column), refused for a scalar or a batch of matrices."""
-    if len(shape) > 2:
-        raise ShapeError(f"{node.text}: {node.args[index].text} has shape {shape_text(shape)}; {node.op} takes a "
-                         "matrix (a 1-D operand is a column), not a batch of them")
-    return matrix_arg(node, shape, index)
+def matmul_jvp_left(node: Node, t: Array, ans: Array, w: Array, x: Array) -> Array:
+    """d(W·X) = dW·X."""
+    return matmul(node, t, x)
 
 
-def kron_shape(node: Node, shapes: Sequence[Shape]) -> Shape:
-    """A ⊗ B: A (m, n) and B (p, q) give (mp, nq)."""
-    (m, n), (p, q) = plain_matrix(node, shapes[0], 0), plain_matrix(node, shapes[1], 1)
-    return (m * p, n * q)
+def matmul_jvp_right(node: Node, t: Array, ans: Array, w: Array, x: Array) -> Array:
+    """d(W·X) = W·dX."""
+    return matmul(node, w, t)
 
 
-def vec_shape(node: Node, shapes: Sequence[Shape]) -> Shape:
-    """vec X: X (m, n) gives the column (mn, 1)."""
-    m, n = plain_matrix(node, shapes[0], 0)
-    return (m * n, 1)
+def trace_jvp(node: Node, t: Array, ans: Array, x: Array) -> Array:
+    """d tr X = tr dX."""
+    return trace(node, t)
 
 
-def unvec_shape(node: Node, shapes: Sequence[Shape]) -> Shape:
-    """unvec(v, X): a column v (or 1-D) of X's size gives X's shape."""
-    v, x = shapes
-    plain_matrix(node, x, 1)
-    if len(v) > 2 or (len(v) == 2 and v[1] != 1) or math.prod(v) != math.prod(x):
-        raise ShapeError(f"{node.text}: {node.args[0].text} {shape_text(v)} is not a column of "
-                         f"{math.prod(x)} entries, the size of {node.args[1].text} {shape_text(x)}: unvec "
-                         "reshapes a column (as vec writes it) to the second argument's shape")
-    return x
-
-
-def kron(node: Node, a: Array, b: Array) -> Array:
-    """A ⊗ B = [A_ij·B] (np.kron on matrices; a 1-D operand is a column)."""
-    out: Array = np.kron(as_matrix(a), as_matrix(b))
+def det_jvp(node: Node, t: Array, ans: Array, x: Array) -> Array:
+    """d det X = tr(adj(X)·dX) = Σ adj(X)ᵀ ⊙ dX (the cofactors: exact at a singular X too, as the VJP)."""
+    out: Array = np.sum(cofactors(as_matrix(x)) * as_matrix(t), axis=(-2, -1))
     return out
 
 
-def kron_blocks(g: Array, a: Array, b: Array) -> Array:
-    """G (mp, nq) as its blocks G4[i, k, j, l] = G[i·p + k, j·q + l]."""
-    return g.reshape(as_matrix(a).shape[0], as_matrix(b).shape[0], -1, as_matrix(b).shape[1])
-
-
-def kron_vjp_left(node: Node, g: Array, ans: Array, a: Array, b: Array) -> Array:
-    """∂L/∂A_ij = ⟨G_ij, B⟩, each p×q block of G against B."""
-    grad: Array = np.einsum("ikjl,kl->ij", kron_blocks(g, a, b), as_matrix(b)).reshape(a.shape)
-    return grad
-
-
-def kron_vjp_right(node: Node, g: Array, ans: Array, a: Array, b: Array) -> Array:
-    """∂L/∂B = Σ_ij A_ij·G_ij, the blocks of G weighted by A."""
-    grad: Array = np.einsum("ikjl,ij->kl", kron_blocks(g, a, b), as_matrix(a)).reshape(b.shape)
-    return grad
-
-
-def kron_jvp_left(node: Node, t: Array, ans: Array, a: Array, b: Array) -> Array:
-    """d(A ⊗ B) along dA = dA ⊗ B."""
-    return kron(node, t, b)
-
-
-def kron_jvp_right(node: Node, t: Array, ans: Array, a: Array, b: Array) -> Array:
-    """d(A ⊗ B) along dB = A ⊗ dB."""
-    return kron(node, a, t)
-
-
-def vec(node: Node, x: Array) -> Array:
-    """vec X: the columns of X stacked, one column (mn, 1) (the Matrix Cookbook's vec, Fortran order)."""
-    out: Array = as_matrix(x).T.reshape(-1, 1)
+def logdet_jvp(node: Node, t: Array, ans: Array, x: Array) -> Array:
+    """d log|det X| = tr(X⁻¹·dX) = Σ X⁻ᵀ ⊙ dX."""
+    out: Array = np.sum(swap(np.linalg.inv(as_matrix(x))) * as_matrix(t), axis=(-2, -1))
     return out
 
 
-def unvec(node: Node, v: Array, x: Array) -> Array:
-    """unvec(v, X): the column v refilled column by column into X's shape (vec's inverse: unvec(vec X, X) = X)."""
-    m, n = as_matrix_shape(x.shape)
-    out: Array = v.reshape(n, m).T.reshape(x.shape)
+def inv_jvp(node: Node, t: Array, ans: Array, x: Array) -> Array:
+    """d(X⁻¹) = −X⁻¹·dX·X⁻¹ (ans = X⁻¹)."""
+    f = as_matrix(ans)
+    out: Array = -np.matmul(np.matmul(f, as_matrix(t)), f).reshape(ans.shape)
     return out
 
 
-def vec_vjp(node: Node, g: Array, ans: Array, x: Array) -> Array:
-    """∂L/∂X = unvec(G, X): G refilled into X's shape."""
-    return unvec(node, g, x)
+def solve_jvp_a(node: Node, t: Array, ans: Array, a: Array, b: Array) -> Array:
+    """d(A⁻¹B) along dA = −A⁻¹·dA·X (X = A⁻¹B; a 1-D B is a column, and so is X)."""
+    return solve(node, a, -matmul(node, t, ans))
 
 
-def unvec_vjp_left(node: Node, g: Array, ans: Array, v: Array, x: Array) -> Array:
-    """∂L/∂v = vec G (in v's own shape)."""
-    grad: Array = vec(node, g).reshape(v.shape)
-    return grad
+def solve_jvp_b(node: Node, t: Array, ans: Array, a: Array, b: Array) -> Array:
+    """d(A⁻¹B) along dB = A⁻¹·dB."""
+    return solve(node, a, t)
 
 
-def unvec_shape_only(node: Node, g: Array, ans: Array, v: Array, x: Array) -> Array:
-    """unvec reads only X's shape: its VJP for X is 0, and so is its tangent along dX (g: G or dX)."""
-    return np.zeros(x.shape, dtype=g.dtype)
-
-
-def vec_jvp(node: Node, t: Array, ans: Array, x: Array) -> Array:
-    """d vec X = vec dX."""
-    return vec(node, t)
-
-
-def unvec_jvp_left(node: Node, t: Array, ans: Array, v: Array, x: Array) -> Array:
-    """d unvec(v, X) along dv = unvec(dv, X)."""
-    return unvec(node, t, x)
-
-
-def matrix_function(name: str, symbol: str, shape: ShapeRule, forward: Forward, vjp: VJP, rule: str, formula: str,
-                    *, uses: str, latex: str = "", linear: bool = False, differential: str = "",
+def matrix_function(name: str, symbol: str, shape: ShapeRule, forward: Forward, vjp: VJP, jvp: JVP, rule: str,
+                    formula: str, *, uses: str, latex: str = "", linear: bool = False, differential: str = "",
                     check: Callable[[Node, Sequence[Array], Array], None] | None = None, exact: str = "",
-                    folds: tuple[tuple[str, str], ...] = ()) -> Primitive:
-    """A function of the last two axes (batched over the leading ones, as @ is)."""
+                    folds: tuple[tuple[str, str], ...] = (), numpy: str = "") -> Primitive:
+    """A function of the last two axes (batched over the leading ones, as @ is); numpy: its NumPy spelling."""
     return Primitive(name, symbol, shape, forward, (vjp,), (rule,), (linear,), uses, latex=latex,
                      accumulation=solve_accumulation, check=check, differential=differential, formulas=(formula,),
-                     batch=MATRIX, exact=exact, folds=folds)
+                     batch=MATRIX, exact=exact, jvps=(jvp,), folds=folds, numpy=numpy)
+
 
 
 ROWS: tuple[Primitive, ...] = (
     Primitive("matmul", "·", lambda n, s: matmul_shape(s[0], s[1], (n.args[0].text, n.args[1].text)), matmul,
               (matmul_vjp_left, matmul_vjp_right), ("{G}·{y}ᵀ", "{x}ᵀ·{G}"), (True, True), "xy", called=False,
               template="{x}·{y}", drawn="infix", product=True, fresh=True, accumulation=matmul_accumulation,
-              unsummed=matmul_unsummed, formulas=("G @ y.T", "x.T @ G"), batch=MATMUL),
+              unsummed=matmul_unsummed, formulas=("G @ y.T", "x.T @ G"), batch=MATMUL,
+              jvps=(matmul_jvp_left, matmul_jvp_right)),
     Primitive("T", "ᵀ", transpose_shape, lambda n, x: transpose(x), (lambda n, g, f, x: swap(g).reshape(x.shape),),
-              ("{G}ᵀ",), (True,), "x", called=False, template="{x}ᵀ", drawn="", formulas=("G.T",), batch=TRANSPOSE),
-    matrix_function("trace", "tr", trace_shape, trace, trace_vjp,
+              ("{G}ᵀ",), (True,), "x", called=False, template="{x}ᵀ", drawn="", formulas=("G.T",), batch=TRANSPOSE,
+              jvps=(lambda n, t, f, x: transpose(t),)),
+    matrix_function("trace", "tr", trace_shape, trace, trace_vjp, trace_jvp,
                     "{G}·I", "expand(G) * eye(x)", uses="x", latex=r"\operatorname{tr}", linear=True,
-                    differential="d tr {x} = tr d{x}"),
-    matrix_function("det", "det", det_shape, lambda n, x: np.linalg.det(as_matrix(x)), det_vjp,
+                    differential="d tr {x} = tr d{x}", numpy="np.trace({x}, axis1=-2, axis2=-1)"),
+    matrix_function("det", "det", det_shape, lambda n, x: np.linalg.det(as_matrix(x)), det_vjp, det_jvp,
                     "{G}·adj({x})ᵀ", "expand(G * f) * inv(x).T", uses="x", latex=r"\det",
                     differential="d det {x} = tr(adj({x})·d{x}) = det {x}·tr({x}⁻¹·d{x})",
-                    exact="the cofactors adj({x})ᵀ, exact at a singular {x} too"),
-    matrix_function("logdet", "log det", det_shape, logdet, logdet_vjp,
+                    exact="the cofactors adj({x})ᵀ, exact at a singular {x} too", numpy="np.linalg.det({x})"),
+    matrix_function("logdet", "log det", det_shape, logdet, logdet_vjp, logdet_jvp,
                     "{G}·{x}⁻ᵀ", "expand(G) * inv(x).T", uses="x", latex=r"\log\det", check=check_logdet,
-                    differential="d log|det {x}| = tr({x}⁻¹·d{x})"),
+                    differential="d log|det {x}| = tr({x}⁻¹·d{x})", numpy="np.linalg.slogdet({x})[1]"),
     matrix_function("inv", "⁻¹", inv_shape, lambda n, x: np.linalg.inv(as_matrix(x)).reshape(x.shape), inv_vjp,
+                    inv_jvp,
                     "−{f}ᵀ·{G}·{f}ᵀ", "-(f.T @ G @ f.T)", uses="f", latex=r"\operatorname{inv}",
-                    check=check_inverse, differential="d({x}⁻¹) = −{x}⁻¹·d{x}·{x}⁻¹", folds=(("inv", ""),)),
+                    check=check_inverse, differential="d({x}⁻¹) = −{x}⁻¹·d{x}·{x}⁻¹", folds=(("inv", ""),),
+                    numpy="np.linalg.inv({x})"),
     Primitive("solve", "\\", solve_shape, solve, (solve_vjp_a, solve_vjp_b),
               ("−solve({x}ᵀ, {G})·{f}ᵀ", "solve({x}ᵀ, {G})"),
               (False, True), "xyf", latex=r"\operatorname{solve}", accumulation=solve_accumulation,
               unsummed=solve_unsummed, check=check_inverse, joint=solve_gradients,
               differential="d({x}⁻¹{y}) = {x}⁻¹·(d{y} − d{x}·{f})",
-              formulas=("-solve(x.T, full(G)) @ f.T", "solve(x.T, full(G))"), batch=MATRIX),
+              formulas=("-solve(x.T, full(G)) @ f.T", "solve(x.T, full(G))"), batch=MATRIX,
+              numpy="np.linalg.solve({x}, {y})", jvps=(solve_jvp_a, solve_jvp_b)),
     Primitive("diag", "diag", diag_shape, diag, (diag_vjp,), ("diag({G})",), (True,), "x",
-              latex=r"\operatorname{diag}", formulas=("diag(full(G))",), batch=WHOLE),
-    Primitive("eye", "I", eye_shape, eye, (eye_vjp,), ("0 (I does not depend on {x}'s values)",), (False,), "",
-              latex="I", formulas=("0",), batch=WHOLE),
-    Primitive("kron", "⊗", kron_shape, kron, (kron_vjp_left, kron_vjp_right),
-              ("⟨{G}_ij, {y}⟩ for each block {G}_ij of {G}", "Σ_ij {x}_ij·{G}_ij"), (True, True), "xy",
-              differential="d({x} ⊗ {y}) = d{x} ⊗ {y} + {x} ⊗ d{y}",
-              no_formula="its gradient contracts each block of G with the other factor (G reshaped to (m, p, n, q) "
-                         "and two axes swapped), which wxb's language cannot write", batch=WHOLE,
-              example="X='1 2; 3 4' Y='0 1; 1 0' --format json"),
-    Primitive("vec", "vec", vec_shape, vec, (vec_vjp,), ("unvec({G}, {x})",), (True,), "x",
-              formulas=("unvec(full(G), x)",), differential="d vec {x} = vec d{x}", batch=WHOLE),
-    Primitive("unvec", "unvec", unvec_shape, unvec, (unvec_vjp_left, unvec_shape_only),
-              ("vec({G})", "0 (unvec reads only {y}'s shape)"), (True, False), "xy",
-              formulas=("vec(full(G))", "0"), batch=WHOLE, example="X=4 Y=2x2"),
+              latex=r"\operatorname{diag}", formulas=("diag(full(G))",), batch=WHOLE, numpy="_diag({x})",
+              jvps=(lambda n, t, f, x: diag(n, t),)),
+    Primitive("eye", "I", eye_shape, eye, (eye_vjp,), ("0 (I does not depend on {x}'s values)",), (False,), "x",
+              latex="I", formulas=("0",), batch=WHOLE, numpy="np.eye(np.shape({x})[-1])",
+              jvps=(lambda n, t, f, x: np.zeros(f.shape, dtype=np.result_type(t.dtype, np.float16)),)),
 )

@@ -15,7 +15,7 @@ from ..nodes import Keyword, Node
 from ..notation import shape_text
 from ..shapes import Array, Shape, along_shape, as_matrix, keeps, matrix_arg, reduced_shape, resolved_axis
 from .batch import ALONG_AXIS, REDUCE, WHOLE, Batch, Combine
-from .row import VJP, Forward, Primitive, ShapeRule, count, expand, kept, sum_accumulation, unkept
+from .row import JVP, VJP, Forward, Kink, Primitive, ShapeRule, count, expand, kept, sum_accumulation, unkept
 
 
 def nonempty_reduced_shape(node: Node, shapes: Sequence[Shape]) -> Shape:
@@ -138,6 +138,44 @@ def summed(node: Node, a: Array, x: Array) -> Array:
     return total
 
 
+# ---- Tangent rules: d f along the tangent t of the argument ----
+
+def along_axis(node: Node, a: Array, x: Array) -> Array:
+    """Σ a along the node's axis (every axis by default), kept or dropped as the node's value is."""
+    return unkept(node, summed(node, a, x), x)
+
+
+def mean_jvp(node: Node, t: Array, ans: Array, x: Array) -> Array:
+    """d mean x = mean dx (0 over no entries, as the VJP)."""
+    out: Array = along_axis(node, t, x) / max(count(node, x), 1)
+    return out
+
+
+def extreme_jvp(choose: Callable[..., Array]) -> JVP:
+    """d max x = dx at the first maximiser (minimiser: choose is argmin), as the VJP gives it the whole gradient."""
+    def jvp(node: Node, t: Array, ans: Array, x: Array) -> Array:
+        return along_axis(node, np.where(first_extreme(choose, node, x), t, 0), x)
+    return jvp
+
+
+def norm_jvp(node: Node, t: Array, ans: Array, x: Array) -> Array:
+    """d‖x‖ = ⟨x, dx⟩ / ‖x‖, and 0 where ‖x‖ = 0 (the VJP's subgradient 0)."""
+    f = kept(node, ans, x)
+    return along_axis(node, np.where(f == 0, 0, x / np.where(f == 0, 1, f)) * t, x)
+
+
+def tied(node: Node, args: Sequence[Array], value: Array) -> int:
+    """How many slices along the axis hold their max (or min) value more than once."""
+    x = args[0]
+    hits = np.sum(x == kept(node, value, x), axis=resolved_axis(node, x.ndim))
+    return int(np.count_nonzero(hits > 1))
+
+
+def at_zero_norm(node: Node, args: Sequence[Array], value: Array) -> int:
+    """How many norms are 0 (the cone's tip, where the norm has no derivative)."""
+    return int(np.count_nonzero(value == 0))
+
+
 # ---- Softmax cross-entropy with integer class labels: classes along axis 0, samples as columns ----
 
 def labelled_shape(node: Node, shapes: Sequence[Shape]) -> Shape:
@@ -247,24 +285,28 @@ def flat_jvp(node: Node, t: Array, ans: Array, *args: Array) -> Array:
 AXIS = (("axis", None), ("keepdims", True))
 
 
-def reduction(name: str, symbol: str, forward: Forward, vjp: VJP, rule: str, formula: str, *, uses: str,
+def reduction(name: str, symbol: str, forward: Forward, vjp: VJP, jvp: JVP, rule: str, formula: str, *, uses: str,
               linear: bool = False, latex: str = "", shape: ShapeRule = reduced_shape,
               keywords: tuple[tuple[str, Keyword], ...] = AXIS, differential: str = "",
-              no_formula: str = "", batch: Batch = REDUCE, exact: str = "") -> Primitive:
-    """A reduction over an axis (kept with size 1 by default) or over every axis (a scalar)."""
+              no_formula: str = "", batch: Batch = REDUCE, exact: str = "", kink: Kink | None = None,
+              numpy: str = "") -> Primitive:
+    """A reduction over an axis (kept with size 1 by default) or over every axis (a scalar); numpy: its NumPy
+    spelling (default np.name(x, axis=…, keepdims=…))."""
     return Primitive(name, symbol, shape, forward, (vjp,), (rule,), (linear,), uses, keywords=keywords,
                      latex=latex, accumulation=sum_accumulation, differential=differential,
-                     formulas=(formula,) if formula else (), no_formula=no_formula, batch=batch, exact=exact)
+                     formulas=(formula,) if formula else (), no_formula=no_formula, batch=batch, exact=exact,
+                     jvps=(jvp,), kink=kink, numpy=numpy or f"np.{name}({{x}}{{kw}})")
 
 
 def extremum(name: str, value: Callable[..., Array], index: Callable[..., Array], which: str) -> Primitive:
     """max or min: over an axis or every axis; the whole gradient goes to the first {which} in C order."""
     return reduction(name, name, lambda n, x: extreme(value, n, x),
-                     lambda n, g, f, x: kept(n, g, x) * first_extreme(index, n, x),
+                     lambda n, g, f, x: kept(n, g, x) * first_extreme(index, n, x), extreme_jvp(index),
                      f"{{G}} at the first {which} of {{x}}, 0 elsewhere", "", uses="x", shape=nonempty_reduced_shape,
                      latex=rf"\{name}", differential=f"d {name} {{x}} = d{{x}} at its {which} (on a tie, the first "
                      "in C order)", no_formula=f"the gradient of {name} goes to the first {which} of each slice, "
-                     "which no formula of wxb's language selects")
+                     "which no formula of wxb's language selects",
+                     kink=Kink(tied, f"on a tie in {{x}}, the whole derivative from the first {which} (C order)"))
 
 
 # ---- How the blocks of a reduction over the batch combine (streaming, wxb.core.chunks) ----
@@ -289,38 +331,43 @@ ROWS: tuple[Primitive, ...] = (
     Primitive("softmax", "softmax", along_shape, softmax,
               (lambda n, g, f, x: f * (g - summed(n, g * f, x)),), ("{f} ⊙ ({G} − Σ {G} ⊙ {f})",), (False,), "xf",
               keywords=(("axis", -2),), accumulation=sum_accumulation, formulas=("f * (G - keep_sum(G * f))",),
-              batch=ALONG_AXIS),
+              batch=ALONG_AXIS, jvps=(lambda n, t, f, x: f * (t - summed(n, t * f, x)),),
+              numpy="_softmax({x}{kw})"),
     Primitive("log_softmax", "log_softmax", along_shape, log_softmax,
               (lambda n, g, f, x: g - np.exp(f) * summed(n, g, x),), ("{G} − exp({f}) ⊙ Σ {G}",), (False,), "xf",
               keywords=(("axis", -2),), accumulation=sum_accumulation, formulas=("G - exp(f) * keep_sum(G)",),
-              batch=ALONG_AXIS),
-    reduction("sum", "Σ", reduce_sum, lambda n, g, f, x: expand(n, g, x),
+              batch=ALONG_AXIS, jvps=(lambda n, t, f, x: t - summed(n, np.exp(f) * t, x),),
+              numpy="_log_softmax({x}{kw})"),
+    reduction("sum", "Σ", reduce_sum, lambda n, g, f, x: expand(n, g, x), lambda n, t, f, x: reduce_sum(n, t),
               "{G} repeated along the summed axes", "expand(G)", uses="x", linear=True,
               batch=REDUCE.summing(SUM_BLOCKS)),
-    reduction("mean", "mean", mean, lambda n, g, f, x: expand(n, g / max(count(n, x), 1), x),
+    reduction("mean", "mean", mean, lambda n, g, f, x: expand(n, g / max(count(n, x), 1), x), mean_jvp,
               "{G} / N repeated along the averaged axes", "expand(G / n)", uses="x", linear=True,
               batch=REDUCE.summing(MEAN_BLOCKS)),
     reduction("logsumexp", "logsumexp", logsumexp,
               lambda n, g, f, x: kept(n, g, x) * stable_softmax(x, resolved_axis(n, x.ndim)),
+              lambda n, t, f, x: along_axis(n, stable_softmax(x, resolved_axis(n, x.ndim)) * t, x),
               "{G} ⊙ softmax({x})", "expand(G) * softmax(x)", uses="x",
-              batch=REDUCE.summing(LOGSUMEXP_BLOCKS)),
+              batch=REDUCE.summing(LOGSUMEXP_BLOCKS), numpy="_logsumexp({x}{kw})"),
     extremum("max", np.max, np.argmax, "maximiser"),
     extremum("min", np.min, np.argmin, "minimiser"),
-    reduction("norm", "‖·‖", norm, norm_vjp, "{G} ⊙ {x} ⊘ {f}", "x * expand(G / f)", uses="xf",
+    reduction("norm", "‖·‖", norm, norm_vjp, norm_jvp, "{G} ⊙ {x} ⊘ {f}", "x * expand(G / f)", uses="xf",
               latex=r"\operatorname{norm}",
               differential="d‖{x}‖ = ⟨{x}, d{x}⟩ / ‖{x}‖, and at {x} = 0 the subgradient 0",
-              exact="the subgradient 0 where {f} = 0"),
+              exact="the subgradient 0 where {f} = 0", kink=Kink(at_zero_norm, "the derivative 0 where ‖{x}‖ = 0"),
+              numpy="_norm({x}{kw})"),
     Primitive("cross_entropy", "cross_entropy", cross_entropy_shape, cross_entropy,
               (cross_entropy_vjp_z, cross_entropy_vjp_y), ("{G} ⊙ (softmax({x}) − onehot({y}))",
                                                   "0 (the labels are class indices)"), (False, False), "xy",
               dtype=scores_dtype, accumulation=sum_accumulation, check=check_cross_entropy,
               differential="d cross_entropy = Σ_classes (softmax({x}) − onehot({y})) ⊙ d{x}",
-              formulas=("G * (softmax(x) - onehot(y, x))", "0"), batch=WHOLE, example="X=3x2 Y=2"),
+              formulas=("G * (softmax(x) - onehot(y, x))", "0"), batch=WHOLE, example="X=3x2 Y=2",
+              jvps=(cross_entropy_jvp_z, flat_jvp), numpy="_cross_entropy({x}, {y})"),
     Primitive("onehot", "onehot", onehot_shape, lambda n, y, z: onehot_matrix(y, as_matrix(z).shape[0],
                                                                               labels_dtype(y.dtype, z.dtype)
                                                                               ).reshape(z.shape),
               (onehot_vjp_labels, onehot_vjp_scores), ("0 (the labels are class indices)", "0 (onehot reads only "
                                                                                      "{y}'s shape)"),
               (False, False), "xy", dtype=labels_dtype, check=check_onehot, formulas=("0", "0"), batch=WHOLE,
-              example="X=2 Y=3x2"),
+              example="X=2 Y=3x2", jvps=(flat_jvp, flat_jvp), numpy="_onehot({x}, {y})"),
 )

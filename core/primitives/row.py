@@ -21,10 +21,24 @@ Forward = Callable[..., Array]
 VJP = Callable[..., Array]
 
 
+JVP = Callable[..., Array]
+
+
 ShapeRule = Callable[[Node, Sequence[Shape]], Shape]
 
 
 Joint = Callable[[Node, Array, Array | None, Sequence[Array | None], Sequence[bool]], list[Array | None]]
+
+
+@dataclass(frozen=True)
+class Kink:
+    """Where a row is not differentiable and which derivative it takes there, the same in the VJP and the tangent.
+
+    at(node, args, value): how many entries (or slices) of the point sit at the kink; convention: what both
+    rules take there ('the derivative 0 at {x} = 0')."""
+
+    at: Callable[[Node, Sequence[Array], Array], int]
+    convention: str
 
 
 def same_dtype(*dtypes: np.dtype[Any]) -> np.dtype[Any]:
@@ -55,6 +69,11 @@ class Primitive:
     matrix); joint: all VJPs at once, when they share work; differential: the rule's reason, the differential
     its VJPs come from (d log|det X| = tr(X⁻¹ dX)), for explain.
 
+    jvps: the tangent rule of each argument (autograd's defjvp, JAX's primitive_jvps), (node, tangent of argument
+    i, ans, *args) → that argument's part of the value's tangent (wxb.core.forward sums the parts and broadcasts
+    them to the value's shape); an elementwise row's arguments and tangents broadcast as in its VJPs. Every row
+    has one per argument (else it fails at import). kink: where the row is not differentiable, and the one
+    derivative its VJPs and tangent rules both take there (so that ⟨J·v, u⟩ = ⟨v, Jᵀ·u⟩ holds there too).
     example: the operands (and options) of `wxb help`'s example ('X=4 Y=2x2'), where two 2×2 X and Y do not fit.
 
     exact: what backward gives where the gradient formula does not hold ('the subgradient 0 at {x} = 0'), which
@@ -69,7 +88,9 @@ class Primitive:
     of x's last two axes. folds: the identities derive's simplifier applies to the row over an inner function,
     (inner, result): this row of inner(z) is result(z), with the inner's axis ('' for z itself: exp(log(z)) = z,
     exp(log_softmax(z)) = softmax(z)). no_formula: why there is none, where none exists (then formulas is
-    empty); a test requires one or the other of every row.
+    empty); a test requires one or the other of every row. numpy: how `derive --format numpy` writes a call of the
+    row in NumPy, '{x}' and '{y}' its arguments and '{kw}' its keywords as NumPy takes them (', axis=1,
+    keepdims=True'); a helper it names (_softmax) is printed with the code; every called row has one.
 
     batch: how it treats the batch (the last axis of the operands that carry it), for streaming in blocks of
     columns (wxb.core.plan): one kind of wxb.core.primitives.batch (COLUMNS: column k of the value from column k
@@ -100,17 +121,22 @@ class Primitive:
     unsummed: Callable[[int, Sequence[Shape], Shape], Shape] | None = None
     check: Callable[[Node, Sequence[Array], Array], None] | None = None
     joint: Joint | None = None
+    jvps: tuple[JVP, ...] = ()
+    kink: Kink | None = None
     differential: str = ""
     formulas: tuple[str, ...] = ()
     no_formula: str = ""
     exact: str = ""
     example: str = ""
     folds: tuple[tuple[str, str], ...] = ()
+    numpy: str = ""
     batch: Batch = COLUMNS
 
     def __post_init__(self) -> None:
         if not known(self.batch):
             raise TypeError(f"{self.name}: batch={self.batch!r} is not a kind of wxb.core.primitives.batch")
+        if len(self.jvps) != len(self.vjps):
+            raise TypeError(f"{self.name}: {len(self.jvps)} tangent rules (jvps) for {len(self.vjps)} arguments")
 
     @property
     def arity(self) -> int:

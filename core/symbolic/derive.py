@@ -33,7 +33,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ..errors import WxbError
+from ..errors import ShapeError, WxbError
 from ..expr import Expression, Node
 from ..nodes import depends_on
 from ..notation import shape_text
@@ -204,6 +204,9 @@ def _edge(writer: Writer, node: Node, index: int, g: Term, terms: Mapping[int, T
     if row.unsummed is not None:
         _batched_vector(writer, node, x, env["y"])
     grad = instantiate(source, env, node, writer)
+    if row.elementwise and writer.shapes is not None and not _broadcasts(writer, grad):
+        env["G"] = writer.full(g, env["f"])  # a kept G beside an argument broadcast along another axis: G whole
+        grad = instantiate(source, env, node, writer)
     arg = terms[id(node.args[index])]
     if row.elementwise and len(node.args) == 2:
         own, other, full = writer.shape(arg), writer.shape(terms[id(node.args[1 - index])]), writer.shape(env["f"])
@@ -217,6 +220,16 @@ def _edge(writer: Writer, node: Node, index: int, g: Term, terms: Mapping[int, T
     if "full" in _names(source):
         _own_shape(writer, node, index, grad, arg)
     return grad
+
+
+def _broadcasts(writer: Writer, t: Term) -> bool:
+    """Whether t's parts broadcast as the engine allows (no outer sum: a reduced G, kept (1, m, n), beside an
+    argument broadcast along another axis, (k, m, 1), would enlarge both)."""
+    try:
+        writer.shape(t)
+    except ShapeError:
+        return False
+    return True
 
 
 def _own_shape(writer: Writer, node: Node, index: int, grad: Term, arg: Term) -> None:

@@ -230,6 +230,9 @@ class Simplifier:
             return self.mul(b.args[0], self.matmul(a, b.args[1]))
         if a.op == "mul" and not is_const(a.args[0]) and self.is_scalar(a.args[0]):
             return self.mul(a.args[0], self.matmul(a.args[1], b))
+        if b.op == "matmul" and factors(b)[0].op == "mul" and is_const(factors(b)[0].args[0]):
+            head, *rest = factors(b)  # A @ (2 * B @ C) = 2 * A @ (B @ C): the number to the front
+            return self.mul(head.args[0], self.matmul(a, chain([head.args[1], *rest])))
         fa, fb = factors(a), factors(b)
         if self._inverses(fa[-1], fb[0]):  # … @ X⁻¹ @ X @ … = … @ …
             rest = fa[:-1] + fb[1:]

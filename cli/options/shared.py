@@ -11,8 +11,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from .env import Environment, current, using
-from .model import Sources
+from ..env import Environment, current, using
+from ..model import Sources
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -381,9 +381,10 @@ DeriveBindingsArgument = Annotated[
 ]
 DeriveFormatOption = Annotated[
     str | None,
-    typer.Option("--format", "-f", metavar="FMT", help="text, json, markdown or latex (default: text, styled on a "
-                 "terminal, or from -o's suffix: .txt .json .md .tex).", rich_help_panel=OUTPUT_PANEL,
-                 show_default=False, autocompletion=completes("text", "json", "markdown", "latex")),
+    typer.Option("--format", "-f", metavar="FMT", help="text, json, markdown, latex or numpy (a Python function; "
+                 "default: text, styled on a terminal, or from -o's suffix: .txt .json .md .tex .py).",
+                 rich_help_panel=OUTPUT_PANEL, show_default=False,
+                 autocompletion=completes("text", "json", "markdown", "latex", "numpy")),
 ]
 
 
@@ -414,31 +415,4 @@ DeriveLossOption = Annotated[
     FormulaLoss | None,
     typer.Option("--loss", "-l", help="L = sum(f) (G = 1) or mean(f) (G = 1/N); default: G itself, or 1 when "
                  "f is a scalar.", show_default=False),
-]
-
-
-CLAIM_PANEL = "Your derivation: check --claim"
-ClaimOption = Annotated[
-    list[str] | None,
-    typer.Option("--claim", "-c", metavar="CLAIM", help="A gradient you derived, judged: 'dL/dNAME = FORMULA' in "
-                 "the expression language (G is ∂L/∂f), or dNAME=SOURCE for numbers; repeat for several. Operands "
-                 "may be data, shapes (x=3 A=3x3) or symbolic sizes (W=mxk); exit 1 if any claim is wrong.",
-                 rich_help_panel=CLAIM_PANEL, show_default=False),
-]
-ClaimsOption = Annotated[
-    str | None,
-    typer.Option("--claims", metavar="FILE", help="More claims, one per line, from FILE or - (stdin): wxb "
-                 "derive's own output is valid, its z = … lines included.", rich_help_panel=CLAIM_PANEL,
-                 show_default=False),
-]
-AssumeOption = Annotated[
-    list[str] | None,
-    typer.Option("--assume", metavar="NAME=KIND", help="What an operand is, for the draws: symmetric, spd, "
-                 "diagonal or orthogonal (e.g. --assume A=symmetric).", rich_help_panel=CLAIM_PANEL,
-                 show_default=False),
-]
-DeriveAssumeOption = Annotated[
-    list[str] | None,
-    typer.Option("--assume", metavar="NAME=KIND", help="What an operand is: symmetric, spd, diagonal or orthogonal; "
-                 "the formulas use it (x.T @ A @ x with A symmetric: 2 * A @ x) and say so.", show_default=False),
 ]

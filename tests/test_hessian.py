@@ -1,0 +1,284 @@
+"""Second derivatives: `wxb hessian`, `derive --order 2` and `check --order 2` against autograd's `hessian` and
+`make_hvp` on random expression trees and on the Matrix Cookbook's second-order identities; the structure printed;
+the command as a real process (exit codes, errors, formats)."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import autograd.numpy as anp
+import numpy as np
+import pytest
+from autograd import hessian as autograd_hessian
+from autograd import make_hvp
+from conftest import wxb
+from hypothesis import HealthCheck, assume, event, given, settings
+from test_derive import REFUSALS
+from test_engine_oracle import Case, cases, evaluate, well_posed
+
+from wxb.core import curvature as curv
+from wxb.core.errors import BiasEnlargesError
+
+pytestmark = [pytest.mark.filterwarnings("ignore::RuntimeWarning"),
+              pytest.mark.filterwarnings("ignore:Output seems independent of input")]  # autograd, on a constant H
+RNG = np.random.default_rng(21)
+
+
+def weighted(case: Case) -> curv.Curvature | None:
+    """L = Σ G ⊙ f of a random tree, with its gradient formulas; None (and an event) where derive refuses."""
+    text, name = curv.loss_expression(case.text, None, tuple(case.operands), upstream=True)
+    operands = {**{n: a.astype(np.float64) for n, a in case.operands.items()}, name: np.asarray(case.G, float)}
+    try:
+        return curv.curvature(text, operands, tuple(case.operands))
+    except curv.DeriveError as error:
+        reason = [why for phrase, why in REFUSALS.items() if phrase in str(error)]
+        assert reason, f"an undocumented refusal: {error}"
+        event(f"derive refused: {reason[0]}")
+    except BiasEnlargesError:
+        event("derive wrote a kept G beside a column (a known bug)")
+    except ValueError as error:
+        assert "could not be broadcast together" in str(error), error
+        event("derive wrote a kept G that does not broadcast back (a known bug)")
+    return None
+
+
+@given(cases(dtypes=(np.float64,)))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+def test_random_trees_hvp_and_blocks_equal_autograds_hessian_and_make_hvp(case: Case) -> None:
+    env = well_posed(case)
+    c = weighted(case)
+    assume(c is not None)
+    assert c is not None
+    names = tuple(case.operands)
+    first = names[0]
+    assume(0 < c.size(first) <= 60)
+    G = np.asarray(case.G, dtype=np.float64)
+
+    def loss(x: np.ndarray) -> object:
+        return anp.sum(G * evaluate(case.tree, {**env, first: x}))
+
+    v = RNG.standard_normal(c.shape(first))
+    want_hvp = make_hvp(loss)(env[first])[0](v)
+    got = curv.hvp(c, {first: v})[first]
+    scale = 1.0 + float(np.max(np.abs(want_hvp), initial=0.0))
+    np.testing.assert_allclose(got, want_hvp, rtol=1e-7, atol=1e-8 * scale, err_msg=case.text)
+    want_h = autograd_hessian(loss)(env[first])
+    block = curv.block(c, first, first, limit=10**6)
+    np.testing.assert_allclose(block, want_h, rtol=1e-7, atol=1e-8 * (1 + float(np.max(np.abs(want_h),
+                                                                                       initial=0.0))))
+
+
+# ---- the Matrix Cookbook's second-order identities ----
+
+def cookbook(expr: str, operands: dict[str, np.ndarray], name: str) -> tuple[np.ndarray, np.ndarray]:
+    """wxb's dense block and H·v for a random v, as (H, Hv)."""
+    c = curv.curvature(expr, operands, (name,))
+    v = RNG.standard_normal(c.shape(name))
+    return curv.block(c, name, name, limit=10**6), curv.hvp(c, {name: v})[name] - np.tensordot(
+        curv.block(c, name, name, limit=10**6), v, axes=len(c.shape(name)))
+
+
+A5, B4 = RNG.standard_normal((5, 5)), RNG.standard_normal((4, 4))
+
+
+@pytest.mark.parametrize(("expr", "operands", "name", "expected"), [
+    ("x.T @ A @ x", {"x": RNG.standard_normal(5), "A": A5}, "x", lambda o: o["A"] + o["A"].T),
+    ("sum((A @ x - b) ** 2)", {"A": RNG.standard_normal((6, 3)), "x": RNG.standard_normal(3),
+                               "b": RNG.standard_normal(6)}, "x", lambda o: 2 * o["A"].T @ o["A"]),
+    ("a.T @ X.T @ X @ c", {"a": RNG.standard_normal(4), "X": RNG.standard_normal((3, 4)),
+                           "c": RNG.standard_normal(4)}, "X",
+     lambda o: np.einsum("ik,j,l->ijkl", np.eye(3), o["a"], o["c"]) + np.einsum("ik,j,l->ijkl", np.eye(3), o["c"],
+                                                                                   o["a"])),
+    ("logdet(X)", {"X": 4 * np.eye(3) + RNG.uniform(-0.5, 0.5, (3, 3))}, "X",
+     lambda o: -np.einsum("jk,li->ijkl", np.linalg.inv(o["X"]), np.linalg.inv(o["X"]))),
+    ("trace(A @ X @ B @ X.T)", {"A": A5, "X": RNG.standard_normal((5, 4)), "B": B4}, "X",
+     lambda o: np.einsum("ik,lj->ijkl", o["A"], o["B"]) + np.einsum("ki,jl->ijkl", o["A"], o["B"])),
+])
+def test_cookbook_second_order_identities(expr: str, operands: dict[str, np.ndarray], name: str,
+                                          expected: object) -> None:
+    H, residual = cookbook(expr, operands, name)
+    want = expected(operands)  # type: ignore[operator]
+    np.testing.assert_allclose(H, want, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(residual, 0, atol=1e-9)
+    got = autograd_hessian(lambda t: _autograd_of(expr, {**operands, name: t}))(operands[name])
+    np.testing.assert_allclose(H, got, rtol=1e-9, atol=1e-9)
+
+
+def _autograd_of(expr: str, env: dict[str, object]) -> object:
+    """The cookbook expressions in autograd's NumPy (1-D operands as columns, as wxb reads them)."""
+    e = {k: (anp.reshape(v, (-1, 1)) if anp.ndim(v) == 1 else v) for k, v in env.items()}
+    table = {
+        "x.T @ A @ x": lambda: anp.sum(e["x"].T @ e["A"] @ e["x"]),
+        "sum((A @ x - b) ** 2)": lambda: anp.sum((e["A"] @ e["x"] - e["b"]) ** 2),
+        "a.T @ X.T @ X @ c": lambda: anp.sum(e["a"].T @ e["X"].T @ e["X"] @ e["c"]),
+        "logdet(X)": lambda: anp.linalg.slogdet(e["X"])[1],
+        "trace(A @ X @ B @ X.T)": lambda: anp.trace(e["A"] @ e["X"] @ e["B"] @ e["X"].T),
+    }
+    return table[expr]()
+
+
+# ---- structure ----
+
+LS = {"W": RNG.standard_normal((3, 4)), "X": RNG.standard_normal((4, 5)), "b": RNG.standard_normal(3),
+      "Y": RNG.standard_normal((3, 5))}
+
+
+@pytest.mark.parametrize(("expr", "operands", "first", "second", "kron", "constant"), [
+    ("sum((W @ X + b - Y) ** 2)", LS, "W", "W", "2 · (X @ X.T) ⊗ I₃", True),
+    ("sum((W @ X + b - Y) ** 2)", LS, "X", "X", "2 · I₅ ⊗ (W.T @ W)", True),  # in X alone: W is held
+    ("sum((W @ X + b - Y) ** 2)", LS, "b", "b", "10 · I₃", True),
+    ("x.T @ A @ x", {"x": RNG.standard_normal(5), "A": A5}, "x", "x", "A + A.T", True),
+    ("sum((W @ X + b - Y) ** 2)", LS, "W", "b", None, True),
+])
+def test_structure_of_least_squares_quadratic_form_and_a_block(expr: str, operands: dict[str, np.ndarray],
+                                                               first: str, second: str, kron: str | None,
+                                                               constant: bool) -> None:
+    c = curv.curvature(expr, operands, tuple(dict.fromkeys((first, second))))
+    formula, found, is_constant = curv.structure(c, first, second)
+    assert (found, is_constant) == (kron, constant), formula
+    H = curv.block(c, first, second, limit=10**6)
+    assert H.shape == c.shape(first) + c.shape(second)
+    if kron is not None and first == "W":  # the Kronecker form is the matrix in vec (column-stacking) form
+        X = operands["X"]
+        vec = H.transpose(1, 0, 3, 2).reshape(12, 12)
+        np.testing.assert_allclose(vec, 2 * np.kron(X @ X.T, np.eye(3)), atol=1e-12)
+
+
+def test_a_1d_operand_hessian_is_its_own_matrix_and_the_spectrum_says_convex() -> None:
+    A = np.array([[2.0, 1.0], [1.0, 3.0]])
+    c = curv.curvature("x.T @ A @ x", {"x": np.ones(2), "A": A}, ("x",))
+    H = curv.block(c, "x", "x", limit=100)
+    np.testing.assert_array_equal(H, 2 * A)
+    dense = curv.dense_spectrum(H)
+    lanczos = curv.spectrum(curv.curvature("sum((W @ X) ** 2)", {"W": RNG.standard_normal((4, 6)),
+                                                                 "X": np.eye(6)[:, :3]}, ("W",)))
+    assert dense.definiteness == "positive definite" and "convex" in dense.meaning
+    assert math.isclose(dense.condition, (5 + math.sqrt(5)) / (5 - math.sqrt(5)))
+    assert lanczos.definiteness == "positive semidefinite" and math.isclose(lanczos.largest, 2.0)
+    saddle = curv.dense_spectrum(np.diag([1.0, -2.0]))
+    assert saddle.definiteness == "indefinite" and saddle.condition == 2.0
+
+
+def test_a_hessian_whose_second_pass_meets_eye_is_zero() -> None:
+    """trace(--w) of a 1-element w: the second pass differentiates eye(w), whose VJP needs w's shape (found by
+    hypothesis; eye's row did not keep its argument)."""
+    c = curv.curvature("trace(--w)", {"w": np.array([0.5])}, ("w",))
+    np.testing.assert_array_equal(curv.block(c, "w", "w", limit=10), np.zeros((1, 1)))
+
+
+# ---- the command ----
+
+EXPR = "sum((W @ X + b - Y) ** 2)"
+ARGS = ["-e", EXPR, "W=1 2; 3 4", "X=1 0 1; 0 1 1", "b=1; 0", "Y=0 0 0; 0 0 0"]
+
+
+def test_cli_vector_is_autograds_hvp() -> None:
+    done = wxb("hessian", *ARGS, "--wrt", "W", "--vector", "W=1 0; 0 1", "-f", "json")
+    assert done.returncode == 0, done.stderr
+    X = np.array([[1.0, 0, 1], [0, 1, 1]])
+    np.testing.assert_allclose(json.loads(done.stdout), 2 * np.eye(2) @ X @ X.T)
+
+
+def test_cli_dense_h_as_npy_json_csv_and_npz_blocks(tmp_path: object) -> None:
+    done = wxb("hessian", *ARGS, "--wrt", "W", "-f", "json")
+    H = np.array(json.loads(done.stdout))
+    X = np.array([[1.0, 0, 1], [0, 1, 1]])
+    assert H.shape == (2, 2, 2, 2)
+    np.testing.assert_allclose(H.transpose(1, 0, 3, 2).reshape(4, 4), 2 * np.kron(X @ X.T, np.eye(2)))
+    csv = wxb("hessian", *ARGS, "--wrt", "W")  # a pipe: the (size × size) matrix in C order
+    np.testing.assert_allclose(np.loadtxt(io.StringIO(csv.stdout), delimiter=","), H.reshape(4, 4))
+    blocks = wxb("hessian", *ARGS, "--wrt", "W,b", "-f", "json")
+    record = json.loads(blocks.stdout)
+    assert set(record) == {"W,W", "W,b", "b,W", "b,b"}
+    assert np.array(record["W,b"]).shape == (2, 2, 2, 1)
+    np.testing.assert_allclose(np.array(record["b,b"]).reshape(2, 2), 6 * np.eye(2))
+    from pathlib import Path
+
+    folder = Path(str(tmp_path))
+    assert wxb("hessian", *ARGS, "--wrt", "W,b", "-o", str(folder / "h.npz")).returncode == 0
+    assert wxb("hessian", *ARGS, "--wrt", "W", "-o", str(folder / "h.npy")).returncode == 0
+    with np.load(folder / "h.npz") as npz:
+        assert sorted(npz.files) == ["W,W", "W,b", "b,W", "b,b"]
+        np.testing.assert_array_equal(npz["W,b"], record["W,b"])
+    np.testing.assert_array_equal(np.load(folder / "h.npy"), H)
+
+
+def test_cli_text_prints_the_structure_and_labelled_rows() -> None:
+    done = wxb("hessian", *ARGS, "--wrt", "W", "-f", "text")
+    assert done.returncode == 0, done.stderr
+    assert "∂²L/∂vec W² = 2 · (X @ X.T) ⊗ I₂" in done.stdout
+    assert "constant" in done.stdout and "W[1,0]" in done.stdout
+
+
+def test_cli_eig_json() -> None:
+    done = wxb("hessian", "-e", "x.T @ A @ x", "x=1; 2", "A=1 0; 0 1", "--wrt", "x", "--eig", "-f", "json")
+    assert json.loads(done.stdout) == {"smallest": 2.0, "largest": 2.0, "definiteness": "positive definite",
+                                       "condition": 1.0, "size": 2, "method": "eigvalsh (dense)"}
+
+
+@pytest.mark.parametrize(("args", "phrase"), [
+    (["-e", "max(W @ X)", "W=1 2; 3 4", "X=1 0; 0 1"], "no second derivative"),
+    ([*ARGS, "--wrt", "W", "--vector", "Z=1"], "names no operand differentiated"),
+    ([*ARGS, "--wrt", "W", "--vector", "W=1 2 3"], "shape"),
+    ([*ARGS, "--wrt", "W", "--vector", "W=1 0; 0 1", "--eig"], "not both"),
+    (["-e", "W @ X", "W=1 2; 3 4", "X=1 0; 0 1", "--loss", "mse"], "needs a target"),
+])
+def test_cli_errors_are_one_line_and_exit_2(args: list[str], phrase: str) -> None:
+    done = wxb("hessian", *args)
+    assert done.returncode == 2, done.stdout
+    assert done.stderr.startswith("wxb: error: ") and done.stderr.count("\n") == 1 and phrase in done.stderr, \
+        done.stderr
+
+
+def test_cli_too_large_with_data(tmp_path: object) -> None:
+    from pathlib import Path
+
+    folder = Path(str(tmp_path))
+    np.save(folder / "W.npy", np.ones((80, 50)))
+    done = wxb("hessian", "-e", "sum(W ** 2)", f"W={folder / 'W.npy'}", "-f", "json")
+    assert done.returncode == 2 and "too large to form here" in done.stderr and "--vector" in done.stderr
+    eig = wxb("hessian", "-e", "sum(W ** 2)", f"W={folder / 'W.npy'}", "--eig", "-f", "json")
+    assert eig.returncode == 0, eig.stderr
+    summary = json.loads(eig.stdout)
+    assert math.isclose(summary["smallest"], 2.0) and math.isclose(summary["largest"], 2.0)
+    assert summary["method"].startswith("Lanczos")
+
+
+def test_cli_dask_is_noted_not_used() -> None:
+    done = wxb("hessian", *ARGS, "--wrt", "b", "--dask", "-f", "json")
+    assert done.returncode == 0 and "computes in memory" in done.stderr
+
+
+def test_derive_order_2_evaluates_to_hessian_vector() -> None:
+    done = wxb("derive", "-e", EXPR, "--wrt", "W", "--order", "2")
+    assert done.stdout.splitlines()[0] == "d²L/dW² · V = 2 * V @ X @ X.T" and "constant" in done.stdout
+    formula = done.stdout.splitlines()[0].split(" = ", 1)[1]
+    value = wxb("forward", "-e", formula, "V=1 0; 0 1", "X=1 0 1; 0 1 1", "-f", "json")
+    hvp = wxb("hessian", *ARGS, "--wrt", "W", "--vector", "W=1 0; 0 1", "-f", "json")
+    assert json.loads(value.stdout) == json.loads(hvp.stdout)
+    quad = wxb("derive", "-e", "x.T @ A @ x", "x=3", "A=3x3", "--wrt", "x", "--order", "2")
+    assert quad.stdout.startswith("d²L/dx² · V = (A + A.T) @ V\n")
+    logdet = wxb("derive", "-e", "logdet(X)", "X=3x3", "--order", "2")
+    assert "constant" not in logdet.stdout and "inv(X)" in logdet.stdout
+    refused = wxb("derive", "-e", "W @ X", "--order", "2")
+    assert refused.returncode == 2 and "scalar L" in refused.stderr
+
+
+def test_check_order_2_checks_hvp_against_differences_of_the_gradient() -> None:
+    done = wxb("check", "-e", "sum(tanh(W @ X))", "W=1 0; 0 1", "X=1 0; 0 1", "--order", "2", "-f", "text")
+    assert done.returncode == 0 and "H·v" in done.stdout and "pass" in done.stdout, done.stdout + done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.lstrip().startswith(("dW", "dX"))]
+    assert len(rows) == 2 and all("all 4 entries" in row for row in rows), done.stdout
+
+
+def test_cli_upstream_G_and_mse_loss_are_the_losses_backward_takes() -> None:
+    X = np.array([[1.0, 2.0], [3.0, 4.0]])
+    weighted = wxb("hessian", "-e", "tanh(W @ X)", "W=1 0; 0 1", "X=1 2; 3 4", "-G", "1 0; 0 1", "--wrt", "W",
+                   "-f", "json")
+    want = autograd_hessian(lambda W: anp.sum(np.eye(2) * anp.tanh(W @ X)))(np.eye(2))
+    np.testing.assert_allclose(np.array(json.loads(weighted.stdout)), want, rtol=1e-12)
+    mse = wxb("hessian", "-W", "1 0; 0 1", "-X", "1 2; 3 4", "-b", "0; 0", "--loss", "mse", "-T", "1 1; 1 1",
+              "--wrt", "b", "-f", "json")
+    assert np.array(json.loads(mse.stdout)).reshape(2, 2).tolist() == [[1.0, 0.0], [0.0, 1.0]]  # 2·2/N, N = 4
