@@ -42,6 +42,8 @@ FORMS = [
       "dL/dW2 = 2 * z2 @ z1.T", "dL/dW1 = z3 @ X.T", "dL/db1 = sum(z3, axis=1)", "dL/db2 = 2 * sum(z2, axis=1)"]),
     # the seed: f = W·X ⊕ b, whose bias gradient is G summed over the broadcast axis
     ("W @ X + b", ["W=mxk", "X=kxn", "b=m", "--wrt", "b"], ["dL/db = sum(G, axis=1)"]),
+    # vec's adjoint is unvec: ⟨vec X, c⟩ has the gradient c refilled into X's shape (ones times c are c)
+    ("sum(vec(X) * c)", ["X=2x3", "c=6"], ["dL/dX = unvec(c, X)"]),
 ]
 
 

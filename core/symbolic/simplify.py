@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from ..errors import WxbError
 from ..primitives import PRIMITIVES
-from ..shapes import Shape, as_matrix_shape
+from ..shapes import Shape, aligned, as_matrix_shape
 from .terms import ZERO, Term, chain, const, factors, is_const, is_identity, leaf, scaled
 
 # What derive --assume and check --claim's draws know an operand to be (spd and diagonal are symmetric too).
@@ -108,6 +108,9 @@ class Simplifier:
             return cancelled
         if is_const(a) and is_const(b):
             return const(a.value * b.value)
+        for ones, other in ((a, b), (b, a)):  # c * u ** 0 is c where the ones add no axis to c
+            if ones.op == "pow" and ones.power == 0 and self._holds(other, ones):
+                return other
         if is_const(a, -1):
             return self.neg(b)
         if is_const(b):
@@ -169,6 +172,8 @@ class Simplifier:
             diagonal = self._diagonal_of_broadcast(args[0])
             if diagonal is not None:
                 return diagonal
+        if op == "unvec" and args[0].op == "pow" and args[0].power == 0:  # ones refilled are ones of X's shape
+            return self.pow(args[1], 0)
         if op == "inv" and self._is("orthogonal", args[0]):  # Q⁻¹ = Qᵀ
             return self.transpose(args[0])
         folds = dict(PRIMITIVES[op].folds) if op in PRIMITIVES else {}
@@ -275,6 +280,14 @@ class Simplifier:
         except WxbError:
             return self.shapes is not None
         return False
+
+    def _holds(self, t: Term, other: Term) -> bool:
+        """True when t's shape is already t ⊙ other's (other broadcasts into t; a 1-D t is a column)."""
+        mine, theirs = self.shape(t), self.shape(other)
+        if mine is None or theirs is None:
+            return False
+        a, b = aligned(mine, theirs), aligned(theirs, mine)
+        return len(b) <= len(a) and all(n in (1, m) for m, n in zip(a[len(a) - len(b):], b, strict=True))
 
     def _diagonal_of_broadcast(self, t: Term) -> Term | None:
         """diag(t) where t is a square matrix only by broadcasting (c * M ** 0 for a column or row c, M ** 0 for
