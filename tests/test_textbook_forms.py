@@ -43,7 +43,7 @@ FORMS = [
     # the seed: f = W·X ⊕ b, whose bias gradient is G summed over the broadcast axis
     ("W @ X + b", ["W=mxk", "X=kxn", "b=m", "--wrt", "b"], ["dL/db = sum(G, axis=1)"]),
     # vec's adjoint is unvec: ⟨vec X, c⟩ has the gradient c refilled into X's shape (ones times c are c)
-    ("sum(vec(X) * c)", ["X=2x3", "c=6"], ["dL/dX = unvec(c, X)"]),
+    ("sum(vec(X) * c)", ["X=2x3", "c=6"], ["dL/dX = unvec(c, X)", "dL/dc = vec(X)"]),
 ]
 
 
