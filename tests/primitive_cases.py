@@ -88,6 +88,25 @@ def oracle_unvec(v: Any, x: Any) -> Any:
     return anp.reshape(anp.transpose(anp.reshape(v, (n, m))), x.shape)
 
 
+def grid(g: Any, m: int, n: int) -> Any:
+    """G as its m×n grid of blocks, G4[i, k, j, l] = G_ij[k, l]."""
+    r, c = as_matrix(g).shape
+    return anp.reshape(as_matrix(g), (m, r // m, n, c // n))
+
+
+def oracle_blockdot(g: Any, b: Any) -> Any:
+    """⟨G_ij, B⟩ for each block: the blocks times B broadcast, summed over each block's two axes."""
+    p, q = as_matrix(b).shape
+    r, c = as_matrix(g).shape
+    return anp.sum(grid(g, r // p, c // q) * anp.reshape(as_matrix(b), (1, p, 1, q)), axis=(1, 3))
+
+
+def oracle_blocksum(g: Any, a: Any) -> Any:
+    """Σ_ij A_ij·G_ij: the blocks weighted by A, summed over the grid's two axes."""
+    m, n = as_matrix(a).shape
+    return anp.sum(grid(g, m, n) * anp.reshape(as_matrix(a), (m, 1, n, 1)), axis=(0, 2))
+
+
 def onehot(y: Any, classes: int) -> Any:
     """T (C, n): T[y_k, k] = 1."""
     return (np.arange(classes).reshape(-1, 1) == np.reshape(y, (1, -1))).astype(float)
@@ -166,6 +185,7 @@ OTHER = RNG.uniform(-1, 1, (3, 4))
 WIDE = RNG.uniform(-1, 1, (2, 3))
 LABELS = np.array([[0.0, 2.0, 1.0, 2.0]])  # class labels of M's 3 rows, one per column
 STACKED = RNG.uniform(-1, 1, (12, 1))  # a column of M's size
+BLOCKS = RNG.uniform(-1, 1, (6, 12))  # kron(WIDE, M)'s shape: a 2×3 grid of M-shaped blocks
 UNIT = RNG.uniform(-0.9, 0.9, (3, 4))  # inside arcsin's and arccos's domain, away from tan's poles
 
 
@@ -220,9 +240,15 @@ CASES: dict[str, Entry] = {
     "eye": Entry(lambda t, x: 0 * as_matrix(x)[:, :1] + np.eye(x.shape[0]), of_x("eye(X) * X", SQUARE),
                  formula_args=(SQUARE,), undrawn="a constant of its argument's size: drawn, it would only cut the "
                  "tree's gradient off"),
-    "kron": Entry(lambda t, x, y: anp.kron(as_matrix(x), as_matrix(y)), None,
+    "kron": Entry(lambda t, x, y: anp.kron(as_matrix(x), as_matrix(y)), ("kron(A, B)", {"A": WIDE, "B": COLUMN}),
+                  formula_args=(WIDE, M),
                   undrawn="its value has the product of its arguments' sizes: the random trees shape matrix rows "
                   "by hand (test_engine_oracle.SHAPED)"),
+    "blockdot": Entry(lambda t, g, b: oracle_blockdot(g, b), ("blockdot(X, B)", {"X": BLOCKS, "B": M}),
+                      formula_args=(BLOCKS, M), undrawn="needs a first argument made of blocks of the second's shape"),
+    "blocksum": Entry(lambda t, g, a: oracle_blocksum(g, a), ("blocksum(X, A)", {"X": BLOCKS, "A": WIDE}),
+                      formula_args=(BLOCKS, WIDE), undrawn="needs a first argument made of blocks of the second's "
+                      "grid"),
     "vec": Entry(lambda t, x: oracle_vec(x), of_x("vec(X)"), formula_args=(M,),
                  undrawn="reshapes to one column: the random trees shape matrix rows by hand"),
     "unvec": Entry(lambda t, v, x: oracle_unvec(v, x), ("unvec(v, X)", {"v": STACKED, "X": M}),

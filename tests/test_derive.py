@@ -388,7 +388,11 @@ def test_row_formulas_are_autograds_vjps(op: str) -> None:
              "cos": np.cos, "sigmoid": lambda v: 1 / (1 + np.exp(-v)), "expand": lambda g: g, "full": lambda g: g,
              "eye": lambda v: np.eye(v.shape[-1]), "sign": np.sign, "sqrt": np.sqrt, "sinh": np.sinh,
              "cosh": np.cosh, "vec": lambda v: v.T.reshape(-1, 1),
-             "unvec": lambda v, x: v.reshape(x.shape[::-1]).T,
+             "unvec": lambda v, x: v.reshape(x.shape[::-1]).T, "kron": np.kron,
+             "blockdot": lambda g, b: np.einsum("ikjl,kl->ij", g.reshape(g.shape[0] // b.shape[0], b.shape[0],
+                                                                         -1, b.shape[1]), b),
+             "blocksum": lambda g, a: np.einsum("ikjl,ij->kl", g.reshape(a.shape[0], -1, a.shape[1],
+                                                                         g.shape[1] // a.shape[1]), a),
              "softmax": lambda v: np.exp(v) / np.sum(np.exp(v), axis=0, keepdims=True),
              "onehot": lambda y, z: (np.arange(z.shape[0]).reshape(-1, 1) == y.reshape(1, -1)).astype(float)}
     for index, template in enumerate(PRIMITIVES[op].formulas):

@@ -14,13 +14,13 @@ import autograd.numpy as anp
 import numpy as np
 import pytest
 from conftest import wxb
-from primitive_cases import oracle_cross_entropy, oracle_unvec, oracle_vec
+from primitive_cases import oracle_blockdot, oracle_blocksum, oracle_cross_entropy, oracle_unvec, oracle_vec
 
 from wxb.core.engine import Problem
 from wxb.core.errors import ShapeError, WxbError
 from wxb.core.expr import parse
 from wxb.core.primitives import kronecker, reductions
-from wxb.core.symbolic import DeriveError, derive
+from wxb.core.symbolic import derive
 
 RNG = np.random.default_rng(20)
 
@@ -69,12 +69,57 @@ def test_kron_takes_matrices_only_in_one_line_naming_the_node() -> None:
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "a scalar" in done.stderr
 
 
-def test_derive_refuses_kron_in_one_line_with_the_reason() -> None:
-    with pytest.raises(DeriveError, match="contracts each block of G"):
-        derive(parse("sum(kron(A, B))"), {"A": (2, 2), "B": (3, 1)})
-    done = wxb("derive", "-e", "sum(kron(A, B))", "A=2x2", "B=3x1")
-    assert done.returncode == 2 and done.stderr.count("\n") == 1
-    assert done.stderr.startswith("wxb: error: cannot write the gradient through kron(A, B)")
+def test_derive_writes_krons_gradients_through_blockdot_and_blocksum() -> None:
+    derivation = derive(parse("sum(kron(A, B) * C)"), {"A": (2, 3), "B": (2, 2), "C": (4, 6)})
+    assert (derivation.text("A"), derivation.text("B")) == ("blockdot(C, B)", "blocksum(C, A)")
+    done = wxb("derive", "-e", "kron(A, B)", "A=m", "B=pxq")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["dL/dA = blockdot(G, B)", "dL/dB = blocksum(G, A)"]
+
+
+def test_krons_derived_gradients_evaluate_to_backwards_numbers() -> None:
+    """The formulas derive prints, evaluated by forward -e, are backward's values (exact small integers)."""
+    operands = {"A": "A=1 2; 3 4", "B": "B=0 1 2", "C": "C=1 0 2 1 1 0; 0 1 1 2 0 1"}
+    for name, formula, other in (("A", "blockdot(C, B)", "B"), ("B", "blocksum(C, A)", "A")):
+        want = wxb("backward", "-e", "sum(kron(A, B) * C)", *operands.values(), "--wrt", name, "-f", "json")
+        got = wxb("forward", "-e", formula, operands["C"], operands[other], "-f", "json")
+        assert want.returncode == got.returncode == 0, want.stderr + got.stderr
+        assert np.array_equal(np.reshape(json.loads(got.stdout), np.shape(json.loads(want.stdout))),
+                              json.loads(want.stdout)), name
+
+
+@pytest.mark.parametrize(("g", "factor"), [((6, 8), (3, 2)), ((4, 1), (2,)), ((3, 3), (1, 1)), ((6,), (3, 1))])
+def test_blockdot_and_blocksum_and_their_gradients_are_autograds(g: tuple[int, ...], factor: tuple[int, ...]) -> None:
+    operands = {"H": RNG.uniform(-1, 1, g), "B": RNG.uniform(-1, 1, factor)}
+    backward_matches_autograd("blockdot(H, B)", operands, oracle_blockdot, ("H", "B"))
+    backward_matches_autograd("blocksum(H, B)", operands, oracle_blocksum, ("H", "B"))
+
+
+def test_blockdot_and_blocksum_are_krons_adjoints() -> None:
+    """⟨A ⊗ B, G⟩ = ⟨A, blockdot(G, B)⟩ = ⟨B, blocksum(G, A)⟩."""
+    A, B, G = RNG.uniform(-1, 1, (2, 3)), RNG.uniform(-1, 1, (4, 5)), RNG.uniform(-1, 1, (8, 15))
+    node = parse("kron(A, B)")
+    inner = np.sum(kronecker.kron(node, A, B) * G)
+    assert np.isclose(inner, np.sum(A * kronecker.blockdot(node, G, B)))
+    assert np.isclose(inner, np.sum(B * kronecker.blocksum(node, G, A)))
+
+
+def test_hessian_through_kron_is_autograds() -> None:
+    from autograd import hessian
+
+    from wxb.core import curvature as curv
+
+    A, C = RNG.uniform(-1, 1, (2, 2)), RNG.uniform(-1, 1, (4, 4))
+    c = curv.curvature("sum(kron(A, A) ** 2 * C)", {"A": A, "C": C}, ("A",))
+    want = hessian(lambda a: anp.sum(anp.kron(a, a) ** 2 * C))(A)
+    np.testing.assert_allclose(curv.block(c, "A", "A", limit=100), want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(("expr", "phrase"), [("blockdot(H, B)", "is not a grid of (4,2) blocks, the shape of B"),
+                                              ("blocksum(H, B)", "is not a grid of (4,2) blocks, the shape of B")])
+def test_a_g_not_made_of_blocks_is_one_line(expr: str, phrase: str) -> None:
+    done = wxb("forward", "-e", expr, "H=1 2 3 4; 5 6 7 8; 1 2 3 4", "B=1 2; 3 4; 5 6; 7 8")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and phrase in done.stderr, done.stderr
 
 
 # ---- vec and unvec ----

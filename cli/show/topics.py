@@ -79,7 +79,7 @@ def function_text(name: str) -> str:
     spelled = operator_spellings()
     written = call_text(row) if row.called else spelled[name]
     lines = [f"{written}   ({row.symbol})", ""]
-    lines.append("value:    " + (row.template.format(x="x", y="y", p="p") if row.template else f"{row.symbol} x"))
+    lines.append("value:    " + value_text(row))
     if row.keywords:
         lines.append("keywords: " + ", ".join(f"{key} (default {default!r})" for key, default in row.keywords))
     lines += ["gradient: " + line for line in gradient_lines(row)]
@@ -89,6 +89,15 @@ def function_text(name: str) -> str:
         lines.append("derive:   " + row.no_formula)
     lines += ["", "example:  " + example(row), "", LEGEND]
     return "\n".join(lines) + "\n"
+
+
+def value_text(row: Any) -> str:
+    """How the value is written: the operator's template, 'tanh x', 'x ⊗ y', 'blockdot(x, y)'."""
+    if row.template:
+        return str(row.template.format(x="x", y="y", p="p"))
+    if row.arity == 1:
+        return f"{row.symbol} x"
+    return f"{row.symbol}(x, y)" if row.symbol.isidentifier() else f"x {row.symbol} y"
 
 
 def topic_names() -> list[str]:

@@ -1,5 +1,7 @@
 """The Kronecker rows: kron (A ⊗ B), vec (the columns stacked, the Matrix Cookbook's vec) and its inverse unvec,
-on matrices only (a 1-D operand is a column; a batch of matrices is refused).
+and kron's two adjoints, blockdot and blocksum, in which derive writes kron's gradients (each is the other's and
+kron's gradient, so the language is closed under differentiation); on matrices only (a 1-D operand is a column;
+a batch of matrices is refused).
 """
 
 from __future__ import annotations
@@ -81,6 +83,88 @@ def kron_jvp_right(node: Node, t: Array, ans: Array, a: Array, b: Array) -> Arra
     return kron(node, a, t)
 
 
+def block_shape(node: Node, shapes: Sequence[Shape]) -> tuple[Shape, Shape]:
+    """G's shape and the factor's, for the adjoints of kron: the factor's sizes must divide G's."""
+    g, factor = plain_matrix(node, shapes[0], 0), plain_matrix(node, shapes[1], 1)
+    if 0 in factor or g[0] % factor[0] or g[1] % factor[1]:
+        raise ShapeError(f"{node.text}: {node.args[0].text} {shape_text(shapes[0])} is not a grid of "
+                         f"{shape_text(factor)} blocks, the shape of {node.args[1].text}: {node.op}'s first "
+                         "argument needs rows and columns that are multiples of its second's (as kron writes it)")
+    return g, factor
+
+
+def blockdot_shape(node: Node, shapes: Sequence[Shape]) -> Shape:
+    """blockdot(G, B): G (mp, nq) in p×q blocks, B (p, q), gives (m, n)."""
+    (r, c), (p, q) = block_shape(node, shapes)
+    return (r // p, c // q)
+
+
+def blocksum_shape(node: Node, shapes: Sequence[Shape]) -> Shape:
+    """blocksum(G, A): G (mp, nq) in m×n blocks of p×q, A (m, n), gives (p, q)."""
+    (r, c), (m, n) = block_shape(node, shapes)
+    return (r // m, c // n)
+
+
+def blocks_of(g: Array, m: int, n: int) -> Array:
+    """G as an m×n grid of blocks, G4[i, k, j, l] = G_ij[k, l]."""
+    r, c = as_matrix_shape(g.shape)
+    return as_matrix(g).reshape(m, r // m, n, c // n)
+
+
+def blockdot(node: Node, g: Array, b: Array) -> Array:
+    """blockdot(G, B)_ij = ⟨G_ij, B⟩ for each p×q block G_ij of G: kron's gradient in its left factor."""
+    p, q = as_matrix_shape(b.shape)
+    r, c = as_matrix_shape(g.shape)
+    out: Array = np.einsum("ikjl,kl->ij", blocks_of(g, r // p, c // q), as_matrix(b))
+    return out
+
+
+def blocksum(node: Node, g: Array, a: Array) -> Array:
+    """blocksum(G, A) = Σ_ij A_ij·G_ij over the m×n grid of blocks of G: kron's gradient in its right factor."""
+    m, n = as_matrix_shape(a.shape)
+    out: Array = np.einsum("ikjl,ij->kl", blocks_of(g, m, n), as_matrix(a))
+    return out
+
+
+def blockdot_vjp_g(node: Node, h: Array, ans: Array, g: Array, b: Array) -> Array:
+    """∂L/∂G = H ⊗ B: each block of G meets B, weighted by its entry of H."""
+    grad: Array = kron(node, h, b).reshape(g.shape)
+    return grad
+
+
+def blockdot_vjp_b(node: Node, h: Array, ans: Array, g: Array, b: Array) -> Array:
+    """∂L/∂B = Σ_ij H_ij·G_ij = blocksum(G, H)."""
+    grad: Array = blocksum(node, g, h).reshape(b.shape)
+    return grad
+
+
+def blocksum_vjp_g(node: Node, h: Array, ans: Array, g: Array, a: Array) -> Array:
+    """∂L/∂G = A ⊗ H."""
+    grad: Array = kron(node, a, h).reshape(g.shape)
+    return grad
+
+
+def blocksum_vjp_a(node: Node, h: Array, ans: Array, g: Array, a: Array) -> Array:
+    """∂L/∂A_ij = ⟨G_ij, H⟩ = blockdot(G, H)."""
+    grad: Array = blockdot(node, g, h).reshape(a.shape)
+    return grad
+
+
+def blockdot_jvp_g(node: Node, t: Array, ans: Array, g: Array, b: Array) -> Array:
+    return blockdot(node, t, b)
+
+
+def blockdot_jvp_b(node: Node, t: Array, ans: Array, g: Array, b: Array) -> Array:
+    return blockdot(node, g, t)
+
+
+def blocksum_jvp_g(node: Node, t: Array, ans: Array, g: Array, a: Array) -> Array:
+    return blocksum(node, t, a)
+
+
+def blocksum_jvp_a(node: Node, t: Array, ans: Array, g: Array, a: Array) -> Array:
+    return blocksum(node, g, t)
+
 def vec(node: Node, x: Array) -> Array:
     """vec X: the columns of X stacked, one column (mn, 1) (the Matrix Cookbook's vec, Fortran order)."""
     out: Array = as_matrix(x).T.reshape(-1, 1)
@@ -124,10 +208,19 @@ ROWS: tuple[Primitive, ...] = (
     Primitive("kron", "⊗", kron_shape, kron, (kron_vjp_left, kron_vjp_right),
               ("⟨{G}_ij, {y}⟩ for each block {G}_ij of {G}", "Σ_ij {x}_ij·{G}_ij"), (True, True), "xy",
               differential="d({x} ⊗ {y}) = d{x} ⊗ {y} + {x} ⊗ d{y}",
-              no_formula="its gradient contracts each block of G with the other factor (G reshaped to (m, p, n, q) "
-                         "and two axes swapped), which wxb's language cannot write", batch=WHOLE,
+              formulas=("blockdot(full(G), y)", "blocksum(full(G), x)"), batch=WHOLE,
               example="X='1 2; 3 4' Y='0 1; 1 0' --format json", jvps=(kron_jvp_left, kron_jvp_right),
               numpy="_kron({x}, {y})"),
+    Primitive("blockdot", "blockdot", blockdot_shape, blockdot, (blockdot_vjp_g, blockdot_vjp_b),
+              ("{G} ⊗ {y}", "Σ_ij {G}_ij·{x}_ij (blocksum)"), (True, True), "xy",
+              differential="⟨d{x}_ij, {y}⟩ + ⟨{x}_ij, d{y}⟩ for each block {x}_ij of {x}",
+              formulas=("kron(full(G), y)", "blocksum(x, full(G))"), batch=WHOLE, example="X=6x4 Y=3x2",
+              jvps=(blockdot_jvp_g, blockdot_jvp_b), numpy="_blockdot({x}, {y})"),
+    Primitive("blocksum", "blocksum", blocksum_shape, blocksum, (blocksum_vjp_g, blocksum_vjp_a),
+              ("{y} ⊗ {G}", "⟨{x}_ij, {G}⟩ for each block {x}_ij of {x} (blockdot)"), (True, True), "xy",
+              differential="Σ_ij {y}_ij·d{x}_ij + Σ_ij d{y}_ij·{x}_ij",
+              formulas=("kron(y, full(G))", "blockdot(x, full(G))"), batch=WHOLE, example="X=6x4 Y=2x2",
+              jvps=(blocksum_jvp_g, blocksum_jvp_a), numpy="_blocksum({x}, {y})"),
     Primitive("vec", "vec", vec_shape, vec, (vec_vjp,), ("unvec({G}, {x})",), (True,), "x",
               formulas=("unvec(full(G), x)",), differential="d vec {x} = vec d{x}", batch=WHOLE,
               jvps=(vec_jvp,), numpy='np.reshape({x}, (-1, 1), order="F")'),

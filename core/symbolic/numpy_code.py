@@ -53,6 +53,18 @@ HELPERS = {
     """A ⊗ B of two matrices (a 1-D operand is a column)."""
     column = lambda z: np.reshape(z, (-1, 1)) if np.ndim(z) == 1 else z
     return np.kron(column(a), column(b))''',
+    "_blockdot": '''def _blockdot(g, b):
+    """⟨G_ij, B⟩ for each p×q block G_ij of G (B is p×q): an (m, n) matrix, kron's gradient in its left factor."""
+    column = lambda z: np.reshape(z, (-1, 1)) if np.ndim(z) == 1 else z
+    g, b = column(g), column(b)
+    (r, c), (p, q) = g.shape, b.shape
+    return np.einsum("ikjl,kl->ij", g.reshape(r // p, p, c // q, q), b)''',
+    "_blocksum": '''def _blocksum(g, a):
+    """Σ_ij A_ij·G_ij over the m×n grid of blocks of G (A is m×n): kron's gradient in its right factor."""
+    column = lambda z: np.reshape(z, (-1, 1)) if np.ndim(z) == 1 else z
+    g, a = column(g), column(a)
+    (r, c), (m, n) = g.shape, a.shape
+    return np.einsum("ikjl,ij->kl", g.reshape(m, r // m, n, c // n), a)''',
     "_onehot": '''def _onehot(y, z):
     """T in the shape of the scores z (classes along axis 0): T[y_k, k] = 1, 0 elsewhere."""
     classes = np.shape(z)[0]
