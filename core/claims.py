@@ -221,6 +221,29 @@ def generic(shape: tuple[int, ...], rng: np.random.Generator, assume: str | None
     return rng.normal(size=shape)
 
 
+def drawn(expression: Expression, shapes: Mapping[str, tuple[int, ...]], rng: np.random.Generator,
+          assume: Mapping[str, str], positive: bool) -> dict[str, Array]:
+    """One generic draw of every operand; an operand that a row reads as class labels (cross_entropy's y) is
+    drawn as labels of its scores' rows."""
+    operands = {name: generic(shape, rng, assume.get(name), positive) for name, shape in shapes.items()}
+    for name, classes in labelled(Problem.build(expression, operands)).items():
+        operands[name] = rng.integers(0, classes, size=shapes[name]).astype(np.float64)
+    return operands
+
+
+def labelled(problem: Problem) -> dict[str, int]:
+    """The operands a row takes directly as class labels, with the number of classes (its scores' rows)."""
+    from .primitives import PRIMITIVES
+    from .shapes import as_matrix_shape
+
+    found = {}
+    for node in problem.order:
+        for i in PRIMITIVES[node.op].labels if node.op in PRIMITIVES else ():
+            if node.args[i].op == "var":
+                found[node.args[i].name] = as_matrix_shape(problem.shapes[id(node.args[1 - i])])[0]
+    return found
+
+
 def symmetrised(operands: dict[str, Array]) -> dict[str, Array] | None:
     """The operands with every square matrix made symmetric, (A + Aᵀ)/2; None when none is square."""
     square = [name for name, a in operands.items() if a.ndim >= 2 and a.shape[-1] == a.shape[-2] > 1]
@@ -253,7 +276,7 @@ def assess(expression: Expression, claims: Sequence[Claim], shapes: Mapping[str,
     positive = False
     for k in range(draws if all(c.formula is not None for c in claims) else 0):
         rng = np.random.default_rng([seed, k])
-        operands = {name: generic(shape, rng, assume.get(name), positive) for name, shape in shapes.items()}
+        operands = drawn(expression, shapes, rng, assume, positive)
         problem = Problem.build(expression, operands)
         if not np.isfinite(problem.forward()).all():
             if positive:
@@ -261,7 +284,7 @@ def assess(expression: Expression, claims: Sequence[Claim], shapes: Mapping[str,
                                hint="give the operands' values, where it is")
             positive = True
             rng = np.random.default_rng([seed, k])
-            operands = {name: generic(shape, rng, assume.get(name), True) for name, shape in shapes.items()}
+            operands = drawn(expression, shapes, rng, assume, True)
         drawn_G = rng.normal(size=problem.f_shape) if (reads_G or G is not None) and loss is None else None
         drawn_T = rng.normal(size=problem.f_shape) if loss == "mse" else None
         points.append((operands, _upstream(expression, operands, drawn_G, loss, drawn_T)))

@@ -21,6 +21,7 @@ LSQ = {"W": (2, 3), "X": (3, 4), "Y": (2, 4)}
 SQ = {"X": (3, 3)}
 VEC = {"a": (3, 1), "x": (3, 1)}
 LR = {"w": (3, 1), "X": (3, 5), "y": (1, 5)}
+CE = {"W": (3, 2), "X": (2, 5), "y": (1, 5)}  # y: class labels, which the draws draw as labels of W @ X's rows
 
 CORPUS = [  # (f, shapes, operand, claimed formula, verdict, assumption)
     ("W @ X + b", SEED, "b", "sum(G, axis=1)", "right", None),
@@ -64,6 +65,10 @@ CORPUS = [  # (f, shapes, operand, claimed formula, verdict, assumption)
     ("sum(tanh(W @ X + b))", SEED, "b", "1 - tanh(W @ X + b) ** 2", "missing-sum", None),
     ("sum(tanh(W @ X + b))", SEED, "W", "(1 - tanh(W @ X + b) ** 2) @ X.T", "right", None),
     ("sum(tanh(W @ X + b))", SEED, "W", "(1 - tanh(W @ X + b)) @ X.T", "wrong", None),
+    ("mean(cross_entropy(W @ X, y))", CE, "W", "0.2 * (softmax(W @ X) - onehot(y, W @ X)) @ X.T", "right", None),
+    ("mean(cross_entropy(W @ X, y))", CE, "W", "(softmax(W @ X) - onehot(y, W @ X)) @ X.T", "factor", None),
+    ("sum(cross_entropy(W @ X, y))", CE, "X", "W.T @ (softmax(W @ X) - onehot(y, W @ X))", "right", None),
+    ("sum(cross_entropy(W @ X, y))", CE, "X", "W.T @ softmax(W @ X)", "wrong", None),
 ]
 
 
@@ -89,6 +94,16 @@ def test_right_at_the_users_numbers_by_chance_is_caught_by_the_draws() -> None:
     assert done.returncode == 1, done.stderr
     (claim,) = json.loads(done.stdout)["claims"]
     assert claim["kind"] == "by-chance" and claim["wxb"] == "2 * X" and claim["at"] > 0
+
+
+def test_class_labels_are_drawn_as_labels_and_the_users_are_kept() -> None:
+    done = wxb("check", "-e", "sum(cross_entropy(Z, y))", "--claim", "dL/dZ = softmax(Z) - onehot(y, Z)",
+               "Z=1 2; 3 4; 0 1", "y=0 2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "right at your numbers and 4 generic draws" in done.stdout
+    wrong = wxb("check", "-e", "mean(cross_entropy(Z, y))", "--claim", "dL/dZ = softmax(Z) - onehot(y, Z)",
+                "Z=3x4", "y=4")
+    assert wrong.returncode == 1 and "4 times the gradient" in wrong.stdout, wrong.stdout + wrong.stderr
 
 
 # ---- the command ----

@@ -362,12 +362,12 @@ ROWS: tuple[Primitive, ...] = (
               dtype=scores_dtype, accumulation=sum_accumulation, check=check_cross_entropy,
               differential="d cross_entropy = Σ_classes (softmax({x}) − onehot({y})) ⊙ d{x}",
               formulas=("G * (softmax(x) - onehot(y, x))", "0"), batch=WHOLE, example="X=3x2 Y=2",
-              jvps=(cross_entropy_jvp_z, flat_jvp), numpy="_cross_entropy({x}, {y})"),
+              jvps=(cross_entropy_jvp_z, flat_jvp), numpy="_cross_entropy({x}, {y})", labels=(1,)),
     Primitive("onehot", "onehot", onehot_shape, lambda n, y, z: onehot_matrix(y, as_matrix(z).shape[0],
                                                                               labels_dtype(y.dtype, z.dtype)
                                                                               ).reshape(z.shape),
               (onehot_vjp_labels, onehot_vjp_scores), ("0 (the labels are class indices)", "0 (onehot reads only "
                                                                                      "{y}'s shape)"),
               (False, False), "xy", dtype=labels_dtype, check=check_onehot, formulas=("0", "0"), batch=WHOLE,
-              example="X=2 Y=3x2", jvps=(flat_jvp, flat_jvp), numpy="_onehot({x}, {y})"),
+              example="X=2 Y=3x2", jvps=(flat_jvp, flat_jvp), numpy="_onehot({x}, {y})", labels=(0,)),
 )

@@ -75,6 +75,8 @@ class Primitive:
     has one per argument (else it fails at import). kink: where the row is not differentiable, and the one
     derivative its VJPs and tangent rules both take there (so that ⟨J·v, u⟩ = ⟨v, Jᵀ·u⟩ holds there too).
     example: the operands (and options) of `wxb help`'s example ('X=4 Y=2x2'), where two 2×2 X and Y do not fit.
+    labels: the arguments that hold class labels (integers from 0 to the rows of the other argument, less one), which
+    `check --claim` draws as labels where it draws the operands.
 
     exact: what backward gives where the gradient formula does not hold ('the subgradient 0 at {x} = 0'), which
     `wxb derive --eval` points to there.
@@ -130,6 +132,7 @@ class Primitive:
     example: str = ""
     folds: tuple[tuple[str, str], ...] = ()
     numpy: str = ""
+    labels: tuple[int, ...] = ()
     batch: Batch = COLUMNS
 
     def __post_init__(self) -> None:
