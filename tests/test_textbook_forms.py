@@ -31,7 +31,7 @@ FORMS = [
     ("sum((X @ w - y) ** 2) + lam * sum(w ** 2)", ["X=mxn", "w=n", "y=m", "lam=()", "--wrt", "w"],
      ["dL/dw = 2 * (lam * w + X.T @ (X @ w - y))"]),
     ("sum(log(1 + exp(-y * (X.T @ w))))", ["X=nxm", "w=n", "y=m", "--wrt", "w"],
-     ["z = exp(-y * (X.T @ w))", "dL/dw = -X @ (z / (1 + z) * y)"]),
+     ["dL/dw = -X @ (sigmoid(-y * (X.T @ w)) * y)"]),
     ("-sum(T * log_softmax(W @ X + b, axis=0))", ["W=kxd", "X=dxn", "b=k", "T=kxn", "--wrt", "W,b"],
      ["z = softmax(W @ X + b, axis=0) * sum(T, axis=0) - T", "dL/dW = z @ X.T", "dL/db = sum(z, axis=1)"]),
     ("sum(relu(W @ X + b))", ["W=hxd", "X=dxn", "b=h", "--wrt", "W,b"],

@@ -157,6 +157,8 @@ class Simplifier:
             return self.mul(const(a.args[0].value / b.value), a.args[1])
         if is_const(a) and b.op == "mul" and is_const(b.args[0]) and b.args[0].value != 0:
             return self.div(const(a.value / b.args[0].value), b.args[1])
+        if a.op == "exp" and b.op == "add" and a in b.args and any(is_const(t, 1) for t in b.args):
+            return Term("sigmoid", a.args)  # e^u / (1 + e^u) = σ(u): the logistic loss's gradient
         return Term("div", (a, b))
 
     def pow(self, a: Term, p: float) -> Term:
