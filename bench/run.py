@@ -1,7 +1,7 @@
 """Benchmark wxb against the plain scripts a user would otherwise write: whole processes, timed and weighed.
 
 Usage: python bench/run.py [--quick] [--runs N]
-       [--only start-up,csv,npy,memory,tanh,derive,linalg,hessian,dask,scale,big]
+       [--only start-up,csv,npy,memory,tanh,derive,linalg,hessian,curvature,dask,scale,big]
 
 Each case runs every command once as a warm-up, then N times ALTERNATING wxb and its alternatives, timing the
 whole process and weighing its own peak RSS. Both come from bench/launch.py, a small process that starts the
@@ -16,6 +16,7 @@ are also written as markdown to bench/results.md. A case that fails is reported 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
@@ -131,6 +132,9 @@ def read_result(path: str) -> dict[str, np.ndarray]:
             return {key: bundle[key] for key in bundle.files}
     if path.endswith(".npy"):
         return {"": np.load(path, allow_pickle=False)}
+    if path.endswith(".json"):  # a summary (hessian --eig): its extreme eigenvalues
+        record = json.loads(Path(path).read_text())
+        return {key: np.asarray(record[key], dtype=float) for key in ("smallest", "largest")}
     import polars as pl
 
     return {"": pl.read_csv(path, has_header=False).cast(pl.Float64).to_numpy()}
@@ -489,6 +493,27 @@ def hessian_case(sizes: Sizes) -> list[Row]:
     return [replace(row, tolerance=(1e-8, 1e-8)) for row in rows]  # the same sums in another order
 
 
+def curvature_case(sizes: Sizes) -> list[Row]:
+    """hessian --eig of the same least squares in W (10⁶ parameters at full size: H would be 8 TB), by Lanczos on
+    H·v, against one backward --wrt W (memory: bounded by a small multiple of backward's) and the exact extremes
+    2·eig(X·Xᵀ) (the same result). One timed run after the warm-up: a run is minutes (about 190 H·v)."""
+    m, n = sizes.hessian_m, sizes.hessian_n
+    ops = least_squares(m, m, n)
+    expression = "sum((W @ X + b - Y) ** 2)"
+    operands = tuple(f"{name}={ops[name]}" for name in "WXbY")
+    eig = wxb("hessian", "-e", expression, *operands, "--wrt", "W", "--eig", "--format", "json",
+              output=out(f"eig-{m}-{n}-wxb.json"))
+    backward = wxb("backward", "-e", expression, *operands, "--wrt", "W", output=out(f"eig-{m}-{n}-dW.npy"))
+    exact = script("2·eigvalsh(X·Xᵀ)", "alt_hessian.py", "extremes", ops["X"], output=out(f"eig-{m}-{n}-alt.json"))
+    mine, theirs, reference = measure([eig, backward, exact], 1)
+    case = f"hessian --eig (Lanczos), W {m}×{m}, X {m}×{n}"
+    gradient = replace(theirs, output=None)
+    rows = [ratio_row(case, "time", mine, "one backward --wrt W", gradient, None),
+            ratio_row(case, "peak RSS", mine, "one backward --wrt W", gradient, 2.0),
+            ratio_row(case, "time", mine, exact.label, reference, None)]
+    return [replace(row, tolerance=(1e-8, 0.0)) for row in rows]  # eigsh's tol=1e-10, relative
+
+
 def big_layer(folder: Path, n: int, rows: int = 1000) -> dict[str, str]:
     """W (rows×rows), b (rows,), X and G (rows×n) as .npy in folder, written a block at a time (never whole in
     memory)."""
@@ -767,6 +792,7 @@ CASES: dict[str, Callable[[Sizes], list[Row]]] = {
     "derive": derive_case,
     "linalg": linalg_case,
     "hessian": hessian_case,
+    "curvature": curvature_case,
     "big": big_case,
     "dask": dask_case,
 }
