@@ -74,7 +74,7 @@ def needed_values(problem: Problem, active: set[int]) -> set[int]:
     for node in problem.intermediates():
         if id(node) not in active:
             continue
-        uses = PRIMITIVES[node.op].uses
+        uses = PRIMITIVES[node.op].read([id(arg) in active for arg in node.args])
         if "f" in uses:
             needed.add(id(node))
         for letter, arg in zip("xy", node.args, strict=False):
@@ -143,6 +143,8 @@ def _edges(problem: Problem, node: Node, wanted: list[bool], g: Array, values: d
     rule = PRIMITIVES[node.op]
     shapes = [problem.shape(a) for a in node.args]
     args = [values.get(id(a)) for a in node.args]
+    if rule.reads:  # an argument no active VJP reads was not computed: a stand-in of its shape
+        args = [stand_in(problem, a) if v is None else v for a, v in zip(node.args, args, strict=True)]
     if rule.elementwise and len(args) == 2:
         args = [None if a is None else a.reshape(aligned(s, shapes[1 - i])) for i, (a, s) in enumerate(zip(
             args, shapes, strict=True))]
@@ -169,6 +171,12 @@ def _edges(problem: Problem, node: Node, wanted: list[bool], g: Array, values: d
             reduction = Reduction.between(label, own, own, gradient=text)
         edges.append((grad if grad.dtype == problem.dtype else grad.astype(problem.dtype), reduction))
     return edges
+
+
+def stand_in(problem: Problem, node: Node) -> Array:
+    """A value of node's shape and dtype that holds no memory: NaN everywhere, a read-only broadcast view (for a
+    VJP that needs an argument's shape, not its value)."""
+    return np.broadcast_to(np.array(np.nan, dtype=problem.dtype), problem.shape(node))
 
 
 def rule_text(problem: Problem, node: Node, index: int, labels: Mapping[int, str]) -> str:

@@ -71,12 +71,14 @@ def within_one(node: Node, args: Sequence[Array], value: Array) -> None:
 
 def binary(name: str, symbol: str, forward: Forward, vjp_x: VJP, vjp_y: VJP, rule_x: str, rule_y: str,
            formulas: tuple[str, str], *, uses: str, factors: tuple[str, str], linear: tuple[bool, bool] = (True, True),
-           additive: bool = False, inplace: np.ufunc | None = None) -> Primitive:
+           additive: bool = False, inplace: np.ufunc | None = None, reads: tuple[str, str] | tuple[()] = ()
+           ) -> Primitive:
     """An elementwise operator of two arguments, broadcasting (a 1-D argument beside a matrix is a column). Its
     tangent rules are its VJPs applied to the tangents (each Jacobian is diagonal, before the broadcast)."""
     return Primitive(name, symbol, elementwise_shape, forward, (vjp_x, vjp_y), (rule_x, rule_y), linear, uses,
                      called=False, template=f"{{x}} {symbol} {{y}}", drawn="infix", elementwise=True,
-                     factors=factors, additive=additive, inplace=inplace, formulas=formulas, jvps=(vjp_x, vjp_y))
+                     factors=factors, additive=additive, inplace=inplace, formulas=formulas, jvps=(vjp_x, vjp_y),
+                     reads=reads)
 
 
 def step(x: Array) -> Array:
@@ -101,10 +103,11 @@ ROWS: tuple[Primitive, ...] = (
            "{G}", "−{G}", ("G", "-G"), uses="", factors=("", "−I"), additive=True, inplace=np.subtract),
     binary("mul", "⊙", lambda n, x, y: x * y,
            lambda n, g, f, x, y: g * y,                lambda n, g, f, x, y: g * x,
-           "{G} ⊙ {y}", "{G} ⊙ {x}", ("G * y", "G * x"), uses="xy", factors=("diag(vec {y})", "diag(vec {x})")),
+           "{G} ⊙ {y}", "{G} ⊙ {x}", ("G * y", "G * x"), uses="xy", reads=("y", "x"),
+           factors=("diag(vec {y})", "diag(vec {x})")),
     binary("div", "⊘", lambda n, x, y: x / y,
            lambda n, g, f, x, y: g / y,                lambda n, g, f, x, y: -g * f / y,
-           "{G} ⊘ {y}", "−{G} ⊙ {f} ⊘ {y}", ("G / y", "-G * f / y"), uses="yf", linear=(True, False),
+           "{G} ⊘ {y}", "−{G} ⊙ {f} ⊘ {y}", ("G / y", "-G * f / y"), uses="yf", reads=("y", "yf"), linear=(True, False),
            factors=("diag(vec 1/{y})", "diag(vec −{f}/{y})")),
     unary("neg", lambda n, x: -x,                      lambda n, g, f, x: -g,
           "−{G}", "-G", uses="", linear=True, symbol="−", template="−{x}", drawn="", factor="−I"),

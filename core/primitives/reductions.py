@@ -289,13 +289,13 @@ def reduction(name: str, symbol: str, forward: Forward, vjp: VJP, jvp: JVP, rule
               linear: bool = False, latex: str = "", shape: ShapeRule = reduced_shape,
               keywords: tuple[tuple[str, Keyword], ...] = AXIS, differential: str = "",
               no_formula: str = "", batch: Batch = REDUCE, exact: str = "", kink: Kink | None = None,
-              numpy: str = "") -> Primitive:
+              numpy: str = "", reads: tuple[str] | tuple[()] = ()) -> Primitive:
     """A reduction over an axis (kept with size 1 by default) or over every axis (a scalar); numpy: its NumPy
     spelling (default np.name(x, axis=…, keepdims=…))."""
     return Primitive(name, symbol, shape, forward, (vjp,), (rule,), (linear,), uses, keywords=keywords,
                      latex=latex, accumulation=sum_accumulation, differential=differential,
                      formulas=(formula,) if formula else (), no_formula=no_formula, batch=batch, exact=exact,
-                     jvps=(jvp,), kink=kink, numpy=numpy or f"np.{name}({{x}}{{kw}})")
+                     jvps=(jvp,), kink=kink, numpy=numpy or f"np.{name}({{x}}{{kw}})", reads=reads)
 
 
 def extremum(name: str, value: Callable[..., Array], index: Callable[..., Array], which: str) -> Primitive:
@@ -339,10 +339,10 @@ ROWS: tuple[Primitive, ...] = (
               batch=ALONG_AXIS, jvps=(lambda n, t, f, x: t - summed(n, np.exp(f) * t, x),),
               numpy="_log_softmax({x}{kw})"),
     reduction("sum", "Σ", reduce_sum, lambda n, g, f, x: expand(n, g, x), lambda n, t, f, x: reduce_sum(n, t),
-              "{G} repeated along the summed axes", "expand(G)", uses="x", linear=True,
+              "{G} repeated along the summed axes", "expand(G)", uses="x", reads=("",), linear=True,
               batch=REDUCE.summing(SUM_BLOCKS)),
     reduction("mean", "mean", mean, lambda n, g, f, x: expand(n, g / max(count(n, x), 1), x), mean_jvp,
-              "{G} / N repeated along the averaged axes", "expand(G / n)", uses="x", linear=True,
+              "{G} / N repeated along the averaged axes", "expand(G / n)", uses="x", reads=("",), linear=True,
               batch=REDUCE.summing(MEAN_BLOCKS)),
     reduction("logsumexp", "logsumexp", logsumexp,
               lambda n, g, f, x: kept(n, g, x) * stable_softmax(x, resolved_axis(n, x.ndim)),

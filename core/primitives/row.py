@@ -57,7 +57,10 @@ class Primitive:
 
     shape: the shape rule (node, argument shapes) → result shape, raising ShapeError; dtype: the dtype rule.
     keywords: the keywords accepted, with their defaults. linear[i]: linear in argument i, the others held fixed.
-    uses: which values the VJPs read (x, y: arguments; f: the result). template: how explain writes the node
+    uses: which values the VJPs read (x, y: arguments; f: the result); reads: per argument, the values that
+    argument's VJP reads (mul: G ⊙ y for x, G ⊙ x for y), so that a forward pass computes only what the active
+    arguments' VJPs read ('' for every argument: all of uses); an unread argument's VJP sees a stand-in of its
+    shape (NaN, so that a VJP that reads it after all fails loudly). template: how explain writes the node
     ('{x} + {y}'; '' for a call 'name(x, …)'); drawn: how explain draws it with numbers (infix: the formula
     then the arrays; call: name(array); '': the value only). elementwise: the arguments broadcast (a 1-D one
     beside a matrix as a column) and the engine sums gradients back with unbroadcast; its Jacobian is diagonal
@@ -133,11 +136,14 @@ class Primitive:
     folds: tuple[tuple[str, str], ...] = ()
     numpy: str = ""
     labels: tuple[int, ...] = ()
+    reads: tuple[str, ...] = ()
     batch: Batch = COLUMNS
 
     def __post_init__(self) -> None:
         if not known(self.batch):
             raise TypeError(f"{self.name}: batch={self.batch!r} is not a kind of wxb.core.primitives.batch")
+        if self.reads and (len(self.reads) != len(self.vjps) or not set("".join(self.reads)) <= set(self.uses)):
+            raise TypeError(f"{self.name}: reads={self.reads!r} names one subset of uses={self.uses!r} per argument")
         if len(self.jvps) != len(self.vjps):
             raise TypeError(f"{self.name}: {len(self.jvps)} tangent rules (jvps) for {len(self.vjps)} arguments")
 
@@ -145,6 +151,12 @@ class Primitive:
     def arity(self) -> int:
         """How many arguments the primitive takes."""
         return len(self.vjps)
+
+    def read(self, active: Sequence[bool]) -> str:
+        """The values (x, y, f) that the VJPs of the active arguments read."""
+        if not self.reads:
+            return self.uses
+        return "".join(sorted(set("".join(r for r, on in zip(self.reads, active, strict=True) if on))))
 
     def gradients(self, node: Node, g: Array, ans: Array | None, args: Sequence[Array | None],
                   wanted: Sequence[bool]) -> list[Array | None]:
