@@ -250,6 +250,31 @@ def test_a_nan_given_is_warned_once_and_named_in_blocks_as_whole(tmp_path: Any) 
     assert back.exit_code == 0 and back.stderr.count("warning") <= 1 and "0/0" not in back.stderr
 
 
+def test_a_cause_is_named_when_the_blocks_go_straight_to_an_npy_file(tmp_path: Any) -> None:
+    """Written block by block into -o's .npy, the warning said only 'f has 3 NaN entries': it names its cause as
+    the whole run does (an operand read in blocks, G read in blocks), and the file holds the whole run's values."""
+    X = np.ones((2, 40))
+    X[1, 30] = np.nan
+    X[0, 5] = np.inf
+    G = np.ones((2, 40))
+    G[0, 17] = np.inf
+    for name, value in (("X", X), ("G", G)):
+        np.save(tmp_path / f"{name}.npy", value)
+    X_path, G_path = str(tmp_path / "X.npy"), str(tmp_path / "G.npy")
+    whole = run("forward", "-X", X_path, "-b", "0", "-o", str(tmp_path / "whole.npy"))
+    blocks = run("forward", "-X", X_path, "-b", "0", "-o", str(tmp_path / "blocks.npy"), "--chunk", "16B")
+    assert blocks.exit_code == whole.exit_code == 0
+    assert "from NaN in X" in whole.stderr and "from the infinite entries of X" in whole.stderr
+    assert [line for line in blocks.stderr.splitlines() if "warning" in line] == whole.stderr.splitlines()
+    np.testing.assert_array_equal(np.load(tmp_path / "blocks.npy"), np.load(tmp_path / "whole.npy"))
+    args = ("backward", "-e", "2 * X", f"X={X_path}", "--wrt", "X", "-G", G_path)
+    back_whole = run(*args, "-o", str(tmp_path / "dX-whole.npy"))
+    back = run(*args, "-o", str(tmp_path / "dX.npy"), "--chunk", "16B")
+    assert back.exit_code == back_whole.exit_code == 0
+    assert "dX has 1 infinite entry (from the infinite entries of X, G" in back_whole.stderr
+    assert [line for line in back.stderr.splitlines() if "warning" in line] == back_whole.stderr.splitlines()
+
+
 def test_too_big_and_not_streaming_is_refused_with_the_estimate(tmp_path: Any) -> None:
     paths = layer(tmp_path, n=2000)
     result = run("forward", "-e", "softmax(X, axis=-1)", f"X={paths['X']}", "-f", "json", env={"WXB_MEMORY": "10kB"})

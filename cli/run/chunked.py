@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import os
 import stat
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -31,6 +31,7 @@ from ...core.losses import loss_name
 from ...core.plan import Streaming, block_shapes, estimate, fake_problem, per_column, streaming
 from ..env import note
 from ..errors import InputError
+from ..show.diagnosis import holding, nonfinite_lines, whole
 from ..stores.blocks import (
     MemoryWriter,
     NpyData,
@@ -202,13 +203,32 @@ def reader(loaded: Loaded, plan: Streaming, G: Any = None, target: Any = None) -
 
 # ---- Writing results that hold the batch ----
 
+Inputs = Mapping[str, Callable[[], Iterable[Array]]]  # each input a NaN or an infinity may come from, as its blocks
+
+
+def inputs(loaded: Loaded, plan: Streaming, width: int, read: chunks.Read, **given: Any) -> dict[str, Callable[[],
+                                                                                                     Iterable[Array]]]:
+    """The operands (and G or T, given by name), each as its blocks: the carriers (and a G or T read in blocks)
+    by positioned reads as the pass read them, the others whole."""
+    streamed = set(plan.carriers) | {name for name, (_, blocked) in given.items() if blocked}
+
+    def blocks(name: str) -> Callable[[], Iterator[Array]]:
+        return lambda: (read(name, start, min(start + width, plan.size)) for start in range(0, plan.size, width))
+
+    held = {**loaded.problem.operands, **{name: value for name, (value, _) in given.items() if value is not None}}
+    return {name: blocks(name) if name in streamed else whole(value) for name, value in held.items()}
+
+
 @dataclass
 class Sinks:
-    """Where each result that holds the batch goes, with counts of NaN and infinite entries seen."""
+    """Where each result that holds the batch goes, with counts of NaN and infinite entries seen, and the inputs
+    they may come from."""
 
     writers: dict[str, Any]
     nans: dict[str, int]
     infs: dict[str, int]
+    inputs: Inputs
+    dtype: np.dtype[Any]
 
     def write(self, name: str, start: int, block: Array) -> None:
         if block.dtype.kind == "f" and not np.isfinite(np.sum(block)):
@@ -217,11 +237,14 @@ class Sinks:
         self.writers[name].write(start, block)
 
     def warnings(self) -> None:
-        for name in self.writers:
-            parts = [f"{n:,} {kind} entr{'y' if n == 1 else 'ies'}" for n, kind in
-                     ((self.nans.get(name, 0), "NaN"), (self.infs.get(name, 0), "infinite")) if n]
-            if parts:
-                note(f"{name} has " + " and ".join(parts), "warning")
+        """One line per result that holds NaN or infinities, naming their cause as the whole run does (the
+        inputs are read again only then)."""
+        counts = {name: (self.nans.get(name, 0), self.infs.get(name, 0)) for name in self.writers}
+        if not any(nans or infs for nans, infs in counts.values()):
+            return
+        for line in nonfinite_lines(counts, dict.fromkeys(counts, self.dtype), holding(self.inputs, np.isnan),
+                                    holding(self.inputs, np.isinf)):
+            note(line, "warning")
 
 
 def _streams_to_file(out: OutputChoice, fmt: str) -> bool:
@@ -240,7 +263,7 @@ def _streams_to_file(out: OutputChoice, fmt: str) -> bool:
 
 
 def run_with_sinks(big: Mapping[str, tuple[tuple[int, ...], int]], dtype: np.dtype[Any], decision: Decision,
-                   out: OutputChoice, fmt: str, compute: Callable[[Sinks], Any],
+                   out: OutputChoice, fmt: str, compute: Callable[[Sinks], Any], sources: Inputs,
                    others: int = 0) -> tuple[Any, dict[str, Array]]:
     """Run compute with a writer for each result that holds the batch (name → (shape, axis)): the one result into
     -o's .npy file, else in memory when they fit. Returns compute's value and the results held in memory."""
@@ -251,7 +274,7 @@ def run_with_sinks(big: Mapping[str, tuple[tuple[int, ...], int]], dtype: np.dty
         note(decision.note)
     if in_memory:
         writers = {name: MemoryWriter(shape, dtype, axis) for name, (shape, axis) in big.items()}
-        value = compute(Sinks(dict(writers), {}, {}))  # the results held are warned about as they are shown
+        value = compute(Sinks(dict(writers), {}, {}, sources, dtype))  # those held are warned about when shown
         return value, {name: writer.array for name, writer in writers.items()}
     names = ", ".join(f"{name} {shape}" for name, (shape, _) in big.items())
     if len(big) > 1:
@@ -269,7 +292,7 @@ def run_with_sinks(big: Mapping[str, tuple[tuple[int, ...], int]], dtype: np.dty
     held: list[Any] = []
 
     def emit(stream: BinaryIO) -> None:
-        sinks = Sinks({name: NpyWriter(stream, shape, dtype, axis)}, {}, {})
+        sinks = Sinks({name: NpyWriter(stream, shape, dtype, axis)}, {}, {}, sources, dtype)
         held.append(compute(sinks))
         sinks.warnings()
 
@@ -287,7 +310,8 @@ def forward(loaded: Loaded, decision: Decision, out: OutputChoice, fmt: str,
     big = {"f": (problem.f_shape, plan.f_axis)} if plan.root == "columns" and plan.f_axis is not None else {}
     read = reader(loaded, plan)
     value, held = run_with_sinks(big, problem.dtype, decision, out, fmt,
-                                 lambda sinks: chunks.forward_blocks(problem, plan, decision.width, read, sinks.write))
+                                 lambda sinks: chunks.forward_blocks(problem, plan, decision.width, read, sinks.write),
+                                 inputs(loaded, plan, decision.width, read))
     if value is not None:
         emit({"f": value})
     elif held:
@@ -316,6 +340,8 @@ def backward(loaded: Loaded, decision: Decision, names: tuple[str, ...], loss: s
                                       G_blocks=blocks_of["G"], loss=loss_name(loss) if use_loss else None,
                                       target=None if blocks_of["T"] else target, target_blocks=blocks_of["T"])
 
-    grads, held = run_with_sinks(big, problem.dtype, decision, out, fmt, compute, others=len(names) - len(big))
+    sources = inputs(loaded, plan, decision.width, read, G=(G, blocks_of["G"]), T=(target, blocks_of["T"]))
+    grads, held = run_with_sinks(big, problem.dtype, decision, out, fmt, compute, sources,
+                                 others=len(names) - len(big))
     results = {f"d{name}": grads.grads[name] if name in grads.grads else held.get(f"d{name}") for name in names}
     emit(grads, {key: value for key, value in results.items() if value is not None})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -17,9 +17,35 @@ def _entries(n: int, kind: str) -> str:
     return f"{n:,} {kind} {'entry' if n == 1 else 'entries'}"
 
 
+BLOCK = 1 << 20  # entries looked at a time: no input-sized temporary, and a finite block costs one sum
+
+
+def _blocks(a: Array) -> Iterator[Array]:
+    """An array in flat blocks of its memory order (a view where it can be)."""
+    flat = np.ravel(a, order="K")
+    for start in range(0, flat.size, BLOCK):
+        yield flat[start:start + BLOCK]
+
+
+def has(blocks: Iterable[Array], test: Any) -> bool:
+    """A float array's blocks hold an entry passing test (np.isnan, np.isinf); a block whose sum is finite holds
+    none."""
+    return any(b.dtype.kind in "fc" and not np.isfinite(np.sum(b)) and bool(test(b).any()) for b in blocks)
+
+
+def holding(inputs: Mapping[str, Callable[[], Iterable[Array]]], test: Any) -> str:
+    """The names of the inputs (each given as its blocks) with an entry passing test, as 'X, Y'; '' if none."""
+    return ", ".join(name for name, blocks in inputs.items() if has(blocks(), test))
+
+
+def whole(a: Array) -> Callable[[], Iterable[Array]]:
+    """An input held in memory (or mapped), as its blocks."""
+    return lambda: _blocks(np.asarray(a))
+
+
 def _holding(inputs: Mapping[str, Array], test: Any) -> str:
     """The names of the float inputs with an entry passing test (np.isnan, np.isinf), as 'X, Y'; '' if none."""
-    return ", ".join(name for name, a in inputs.items() if a.dtype.kind in "fc" and bool(test(a).any()))
+    return holding({name: whole(a) for name, a in inputs.items()}, test)
 
 
 def nonfinite_warnings(results: Mapping[str, Array], problem: core.Problem | None,
