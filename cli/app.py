@@ -172,6 +172,7 @@ def jvp(
     fmt: FormatOption = None,
     output: OutputOption = None,
     precision: PrecisionOption = 6,
+    chunk: ChunkOption = None,
     dask: InMemoryDaskOption = False,
     scheduler: InMemorySchedulerOption = None,
     debug: DebugOption = False,
@@ -180,7 +181,7 @@ def jvp(
     from .commands import jvp as forward_mode
 
     _in_memory("jvp", dask, scheduler)
-    forward_mode.jvp(sources, tangent, value, _out(fmt, output, precision))
+    forward_mode.jvp(sources, tangent, value, _out(fmt, output, precision), chunk)
 
 
 @app.command(context_settings=HELP_OPTIONS, help=HELP["jacobian"])

@@ -14,7 +14,7 @@ agree to rounding (about 1e-15 relative), not bit for bit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -23,6 +23,7 @@ from numpy.typing import ArrayLike
 
 from .engine import Gradients, Problem
 from .expr import Expression, Node
+from .forward_mode import Kinked, directional
 from .losses import loss_row, upstream_gradient
 from .plan import Streaming
 
@@ -123,6 +124,28 @@ def forward_blocks(problem: Problem, plan: Streaming, width: int, read: Read, wr
         return None
     reduced = merged(problem, plan, values, counts)
     return outer(problem, plan, reduced).forward() if has_outer(problem, plan) else reduced
+
+
+def jvp_blocks(problem: Problem, plan: Streaming, width: int, read: Read, write: Write,
+               tangents: Mapping[str, Array], *, value: bool = False) -> tuple[Kinked, ...]:
+    """Forward mode block by block, for an f that keeps the batch (plan.root 'columns'): each block's df (and f,
+    with value) to write('df', …) and write('f', …). A carrier's tangent is read in blocks as
+    read('--tangent ' + name, …), the others' tangents are whole; the kinks of every block are summed per node."""
+    if plan.root != "columns":
+        raise ValueError("forward mode streams an f that keeps the batch")
+    kinks: dict[str, Kinked] = {}
+    for start, stop in blocks(plan.size, width):
+        block = block_problem(problem, plan, read, start, stop)
+        along = {name: read(f"--tangent {name}", start, stop) if name in plan.carriers else t
+                 for name, t in tangents.items() if name in block.expression.operands}
+        done = directional(block, along)
+        if value:
+            write("f", start, done.f)
+        write("df", start, done.df)
+        for kinked in done.kinks:
+            seen = kinks.get(kinked.node.text)
+            kinks[kinked.node.text] = kinked if seen is None else replace(seen, count=seen.count + kinked.count)
+    return tuple(kinks.values())
 
 
 def backward_blocks(problem: Problem, plan: Streaming, width: int, read: Read, write: Write,

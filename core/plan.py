@@ -197,11 +197,12 @@ def _nbytes(shape: Shape, dtype: np.dtype[Any]) -> int:
 
 
 def estimate(problem: Problem, *, wrt: tuple[str, ...] | None, resident: Iterable[str], upstream: str = "given",
-             text_output: bool = False) -> Estimate:
+             text_output: bool = False, tangents: bool = False) -> Estimate:
     """The peak of a forward pass (wrt None) or of a backward pass for wrt, on the problem's shapes. resident:
     the operands held in memory (a memory-mapped file costs nothing until read, and is counted when a pass reads
     all of it as a value). upstream: 'given' (G held in memory), 'mapped' (G read from a file), 'made' (G built:
-    a loss, or a scalar broadcast). text_output: results written as text (csv, json) need a buffer."""
+    a loss, or a scalar broadcast). text_output: results written as text (csv, json) need a buffer. tangents: a
+    forward pass in forward mode (wrt None), which holds every value beside its tangent, and gives f and df."""
     dtype = problem.dtype
     held = sum(problem.operands[name].nbytes for name in set(resident))
     sizes = {id(node): _nbytes(problem.shape(node), dtype) for node in problem.intermediates()}
@@ -211,6 +212,8 @@ def estimate(problem: Problem, *, wrt: tuple[str, ...] | None, resident: Iterabl
     cast = sum(_nbytes(a.shape, dtype) for a in problem.operands.values() if a.dtype != dtype)
     if wrt is None:
         results = 0 if problem.root.op != "var" else f_bytes
+        if tangents:  # the values and their tangents, f and df, and both written
+            return Estimate(held, 2 * sum(sizes.values()) + cast, 2 * f_bytes, f_bytes * (4 if text_output else 0))
         return Estimate(held, sum(sizes.values()) + cast, results, f_bytes * (2 if text_output else 0))
     active = problem.depends_on(set(wrt))
     wanted = needed_values(problem, active) | ({id(problem.root)} if upstream == "made" else set())

@@ -17,9 +17,10 @@ from test_engine_oracle import Case, cases, close
 from typer.testing import CliRunner
 
 from wxb.cli.app import app
-from wxb.core.chunks import backward_blocks, columns, forward_blocks, slicing
+from wxb.core.chunks import backward_blocks, columns, forward_blocks, jvp_blocks, slicing
 from wxb.core.engine import Problem
 from wxb.core.errors import WxbError
+from wxb.core.forward_mode import directional
 from wxb.core.plan import streaming
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -83,6 +84,45 @@ def test_random_expressions_in_blocks_equal_the_whole(case: Case) -> None:
                     actual = got.whole(f"d{name}") if name in plan.carriers else grads.grads[name]
                     close(actual, expected.grads[name], rtol, f"d{name} of {case.text} ({loss or 'G'}), width {width}",
                           scale=float(np.max(np.abs(expected.grads[name]), initial=0.0)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(cases())
+def test_random_expressions_in_forward_mode_in_blocks_equal_the_whole(case: Case) -> None:
+    """jvp in blocks of 1 and 2 columns (each carrier's tangent read in blocks, the others' whole) equals forward
+    mode run whole, f and df, for every tree whose f keeps the batch."""
+    problem = built(case)
+    plan = streaming(problem)
+    assume(plan.streams and plan.root == "columns")
+    rng = np.random.default_rng(len(case.text))
+    tangents = {name: rng.normal(size=problem.operands[name].shape).astype(problem.dtype)
+                for name in problem.expression.operands}
+    with np.errstate(all="ignore"):
+        whole = directional(problem, tangents)
+        assume(np.all(np.isfinite(whole.df)) and np.all(np.abs(whole.df) < 1e4) and np.all(np.isfinite(whole.f)))
+        axis = plan.f_axis if plan.f_axis is not None else -1
+        columns_of = slicing(problem)
+
+        def read(name: str, start: int, stop: int) -> np.ndarray:
+            if name.startswith("--tangent "):
+                return columns(tangents[name.removeprefix("--tangent ")], -1, start, stop)
+            return columns_of(name, start, stop)
+
+        for width in (1, 2):
+            got = Collected({"f": axis, "df": axis})
+            kinks = jvp_blocks(problem, plan, width, read, got.write, tangents, value=True)
+            rtol = tolerance(problem)
+            close(got.whole("f"), whole.f, rtol, f"f of {case.text} in blocks of {width}")
+            close(got.whole("df"), whole.df, rtol, f"df of {case.text} in blocks of {width}",
+                  scale=float(np.max(np.abs(whole.df), initial=0.0)))
+            assert sorted((k.node.text, k.count) for k in kinks) == sorted((k.node.text, k.count)
+                                                                           for k in whole.kinks)
+
+
+def test_forward_mode_refuses_to_stream_an_f_that_sums_the_batch_away() -> None:
+    problem = Problem.build("sum(tanh(X))", {"X": np.ones((4, 10))})
+    with pytest.raises(ValueError, match="keeps the batch"):
+        jvp_blocks(problem, streaming(problem), 2, slicing(problem), lambda *a: None, {"X": np.ones((4, 10))})
 
 
 @pytest.mark.parametrize(("expression", "shapes", "root", "carriers"), [

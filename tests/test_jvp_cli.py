@@ -130,3 +130,51 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     done = shell("wxb jvp -e 'X * 2' X=big.csv --tangent X=big.csv | head -1", cwd=tmp_path)
     assert done.returncode in (0, 141), done.stderr  # 141: killed by SIGPIPE, as Unix filters are
     assert done.stdout == "2.0,4.0,6.0\n" and done.stderr == ""
+
+
+@pytest.fixture
+def layer(tmp_path: Path) -> Path:
+    """W 5×4, X 4×300 and their tangents V, U as .npy; a relu point with zeros in X's last column (kinks)."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(4, 300))
+    X[:, -1] = 0
+    for name, value in (("W", rng.normal(size=(5, 4))), ("X", X), ("V", rng.normal(size=(5, 4))),
+                        ("U", rng.normal(size=(4, 300)))):
+        np.save(tmp_path / f"{name}.npy", value)
+    return tmp_path
+
+
+STREAMED = ["-e", "tanh(W @ X) + relu(W @ X)", "W=W.npy", "X=X.npy", "--tangent", "W=V.npy", "--tangent", "X=U.npy"]
+
+
+def test_in_blocks_df_and_f_equal_the_whole_with_the_kinks_summed(layer: Path) -> None:
+    whole = wxb("jvp", *STREAMED, "--value", "-f", "npz", "-o", "whole.npz", cwd=layer)
+    blocks = wxb("jvp", *STREAMED, "--value", "-f", "npz", "-o", "blocks.npz", "--chunk", "100B", cwd=layer)
+    assert whole.returncode == blocks.returncode == 0, blocks.stderr
+    kinks = [line for line in blocks.stderr.splitlines() if "kink" in line]
+    assert kinks == whole.stderr.splitlines() and "relu(W @ X) is at a kink in 5 places" in kinks[0]
+    assert "rounded up" not in blocks.stderr  # 100 B of X's 32 B columns: 100 blocks of 3 columns
+    with np.load(layer / "whole.npz") as a, np.load(layer / "blocks.npz") as b:
+        np.testing.assert_allclose(b["df"], a["df"], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(b["f"], a["f"], rtol=1e-12, atol=1e-12)
+
+
+def test_under_a_memory_limit_it_streams_with_a_note_and_df_goes_straight_into_the_npy(layer: Path) -> None:
+    whole = wxb("jvp", *STREAMED, "-o", "whole.npy", cwd=layer)
+    done = wxb("jvp", *STREAMED, "-o", "df.npy", cwd=layer, env={"WXB_MEMORY": "30kB"})
+    assert whole.returncode == done.returncode == 0, done.stderr
+    assert "streaming it in blocks of" in done.stderr and "of 300 columns" in done.stderr
+    np.testing.assert_allclose(np.load(layer / "df.npy"), np.load(layer / "whole.npy"), rtol=1e-12, atol=1e-12)
+
+
+def test_what_does_not_stream_or_fit_is_one_line_and_exit_2(layer: Path) -> None:
+    reduced = ["-e", "sum(tanh(W @ X))", "W=W.npy", "X=X.npy", "--tangent", "W=V.npy"]
+    err = one_error(wxb("jvp", *reduced, "--chunk", "1kB", cwd=layer))
+    assert "cannot stream sum(tanh(W @ X)) in blocks: it sums the batch away" in err and "--dask" not in err
+    err = one_error(wxb("jvp", *reduced, cwd=layer, env={"WXB_MEMORY": "30kB"}))
+    assert "does not stream in blocks" in err and "--dask" not in err
+    err = one_error(wxb("jvp", *STREAMED, "--chunk", "off", cwd=layer, env={"WXB_MEMORY": "30kB"}))
+    assert "--chunk off forbids streaming it" in err
+    err = one_error(wxb("jvp", *STREAMED, "--value", "-o", "fdf.npy", cwd=layer, env={"WXB_MEMORY": "30kB"}))
+    assert "one result per .npy file" in err and "without --value" in err
+    assert not (layer / "fdf.npy").exists()

@@ -17,29 +17,43 @@ from ..read.operands import read_operands, reads_stdin
 from .binding import load, parse_bindings
 from .present import emit, output_format, views
 from .upstream import refuse_target
+from .work import small
 
 Array = np.ndarray[Any, np.dtype[Any]]
 RECORDS = ("json", "npz", "zarr")  # formats that always hold f beside df
 
 
-def jvp(sources: Sources, tangents: list[str] | None, value: bool, out: OutputChoice) -> None:
+def jvp(sources: Sources, tangents: list[str] | None, value: bool, out: OutputChoice, chunk: str | None = None) -> None:
     """df = J·v along the tangents given (0 for the other operands), f's shape; with `value` (or as a record in
-    json, npz and zarr), f beside it."""
+    json, npz and zarr), f beside it. Block by block (cli.run.chunked) when it does not fit or --chunk asks."""
     specs = parse_bindings(tangents, upstream=True)
     refuse_two_readers_of_stdin(sources, specs)
     loaded = load(sources)
     refuse_target(loaded, "jvp")
     along = read_tangents(loaded, specs, sources)
-    result = forward_mode.directional(loaded.problem, along)
-    for kinked in result.kinks:
-        places = f"{kinked.count} {'place' if kinked.count == 1 else 'places'}"
-        note(f"{kinked.node.text} is at a kink in {places}: the tangent takes {kinked.convention} there, as "
-             "backward does")
     both = value or output_format(out) in RECORDS
-    results = {"f": result.f, "df": result.df} if both else {"df": result.df}
-    emit(results, out, lambda console: views().jvp(console, loaded, result.f if both else None, result.df,
-                                                   tuple(specs), out.precision), record=both, problem=loaded.problem,
-         upstream={f"--tangent {name}": t for name, t in along.items()})
+    upstream = {f"--tangent {name}": t for name, t in along.items()}
+
+    def shown(kinks: tuple[forward_mode.Kinked, ...], results: dict[str, Array]) -> None:
+        for kinked in kinks:
+            places = f"{kinked.count} {'place' if kinked.count == 1 else 'places'}"
+            note(f"{kinked.node.text} is at a kink in {places}: the tangent takes {kinked.convention} there, as "
+                 "backward does")
+        if results:
+            emit(results, out, lambda console: views().jvp(console, loaded, results.get("f"), results["df"],
+                                                           tuple(specs), out.precision), record=both,
+                 problem=loaded.problem, upstream=upstream)
+
+    if not small(loaded, chunk):
+        from ..run import chunked
+
+        fmt = output_format(out)
+        decision = chunked.decide(loaded, None, chunked.chunk_option(chunk), fmt, tangents=True)
+        if decision.plan is not None:
+            chunked.jvp(loaded, decision, along, both, out, fmt, shown)
+            return
+    result = forward_mode.directional(loaded.problem, along)
+    shown(result.kinks, {"f": result.f, "df": result.df} if both else {"df": result.df})
 
 
 def refuse_two_readers_of_stdin(sources: Sources, specs: dict[str, str]) -> None:

@@ -20,7 +20,7 @@ import math
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
@@ -45,6 +45,7 @@ from ..stores.blocks import (
 
 if TYPE_CHECKING:
     from ...core.engine import Problem
+    from ...core.forward_mode import Kinked
     from ..model import Loaded, OutputChoice
 
 Array = np.ndarray[Any, np.dtype[Any]]
@@ -91,13 +92,14 @@ def _expression(loaded: Loaded) -> str:
 
 
 def decide(loaded: Loaded, wrt: tuple[str, ...] | None, chunk: int | str | None, fmt: str,
-           loss: str | None = None) -> Decision:
-    """Whole, in blocks, or refused (InputError), before anything is computed."""
+           loss: str | None = None, tangents: bool = False) -> Decision:
+    """Whole, in blocks, or refused (InputError), before anything is computed; tangents: forward mode (jvp), which
+    streams only an f that keeps the batch."""
     problem = loaded.problem
     available, source = available_memory()
     kind = upstream_kind(loaded, loss) if wrt is not None else "given"
     whole = estimate(problem, wrt=wrt, resident=resident(loaded), upstream=kind,
-                     text_output=fmt in TEXT_FORMATS).total
+                     text_output=fmt in TEXT_FORMATS, tangents=tangents).total
     fits = whole <= available
     if chunk is None and fits:
         return Decision()
@@ -110,15 +112,18 @@ def decide(loaded: Loaded, wrt: tuple[str, ...] | None, chunk: int | str | None,
                 f"it does not stream ({plan.reason}); run it on Dask (--dask) or a larger machine")
         raise InputError(f"{_expression(loaded)} {need}, and --chunk off forbids streaming it in blocks", hint=hint)
     plan = streaming(problem)
+    if tangents and plan.streams and plan.root != "columns":
+        plan = replace(plan, reason="it sums the batch away, and forward mode streams only an f that keeps the "
+                       "batch (f's columns, one block at a time)")
     if not plan.streams:
+        dask = _dask_runs(problem) and not tangents  # jvp computes in memory, also with --dask
         if chunk is not None:
             raise InputError(f"cannot stream {_expression(loaded)} in blocks: {plan.reason}",
-                             hint="drop --chunk to run it whole" + (", or run it on Dask with --dask"
-                                                                    if _dask_runs(problem) else ""))
+                             hint="drop --chunk to run it whole" + (", or run it on Dask with --dask" if dask else ""))
         raise InputError(f"{_expression(loaded)} {need}, and it does not stream in blocks: {plan.reason}",
-                         hint=("run it on Dask with --dask, or on" if _dask_runs(problem) else "run it on")
+                         hint=("run it on Dask with --dask, or on" if dask else "run it on")
                          + " a machine with more memory")
-    width = _width(loaded, plan, wrt, kind, chunk, available, need)
+    width = _width(loaded, plan, wrt, kind, chunk, available, need, tangents)
     said = "" if chunk is not None else (f"{_expression(loaded)} {need}: streaming it in blocks of {width:,} of "
                                          f"{plan.size:,} columns (--chunk SIZE to choose, --chunk off to refuse)")
     return Decision(plan, width, available, said)
@@ -141,7 +146,7 @@ def require_fits(loaded: Loaded, wrt: tuple[str, ...], command: str) -> None:
 
 
 def _width(loaded: Loaded, plan: Streaming, wrt: tuple[str, ...] | None, kind: str, chunk: int | str | None,
-           available: int, need: str) -> int:
+           available: int, need: str, tangents: bool = False) -> int:
     """Columns per block: --chunk SIZE (or 256 MB) of the largest carrier, at most what fits."""
     problem = loaded.problem
     carriers = [problem.operands[name] for name in plan.carriers]
@@ -150,7 +155,7 @@ def _width(loaded: Loaded, plan: Streaming, wrt: tuple[str, ...] | None, kind: s
 
     def cost(width: int) -> int:
         block = fake_problem(problem, block_shapes(problem, plan.carriers, width))
-        return estimate(block, wrt=wrt, resident=[*held, *plan.carriers], upstream=kind).total
+        return estimate(block, wrt=wrt, resident=[*held, *plan.carriers], upstream=kind, tangents=tangents).total
 
     fixed, step = per_column(cost, plan.size)
     accumulators = sum(problem.operands[name].nbytes for name in wrt or () if name not in plan.carriers)
@@ -180,10 +185,12 @@ def _columns(width: int) -> str:
 
 # ---- Reading blocks ----
 
-def reader(loaded: Loaded, plan: Streaming, G: Any = None, target: Any = None) -> chunks.Read:
-    """Blocks of the carriers (and of G and T along f's batch axis): positioned reads from an .npy, or slices of
-    arrays in memory."""
+def reader(loaded: Loaded, plan: Streaming, G: Any = None, target: Any = None,
+           tangents: Mapping[str, Any] | None = None) -> chunks.Read:
+    """Blocks of the carriers (and of G and T along f's batch axis, and of a carrier's tangent, read as
+    '--tangent NAME'): positioned reads from an .npy, or slices of arrays in memory."""
     sources: dict[str, tuple[Any, int]] = {name: (loaded.problem.operands[name], -1) for name in plan.carriers}
+    sources.update({f"--tangent {name}": (t, -1) for name, t in (tangents or {}).items() if name in plan.carriers})
     axis = plan.f_axis if plan.f_axis is not None else -1
     for name, value in (("G", G), ("T", target)):
         if value is not None and np.ndim(value):
@@ -206,10 +213,11 @@ def reader(loaded: Loaded, plan: Streaming, G: Any = None, target: Any = None) -
 Inputs = Mapping[str, Callable[[], Iterable[Array]]]  # each input a NaN or an infinity may come from, as its blocks
 
 
-def inputs(loaded: Loaded, plan: Streaming, width: int, read: chunks.Read, **given: Any) -> dict[str, Callable[[],
-                                                                                                     Iterable[Array]]]:
-    """The operands (and G or T, given by name), each as its blocks: the carriers (and a G or T read in blocks)
-    by positioned reads as the pass read them, the others whole."""
+def inputs(loaded: Loaded, plan: Streaming, width: int, read: chunks.Read,
+           given: Mapping[str, tuple[Any, bool]] | None = None) -> dict[str, Callable[[], Iterable[Array]]]:
+    """The operands (and G, T or tangents, by name: (value, read in blocks)), each as its blocks: the carriers
+    (and those read in blocks) by positioned reads as the pass read them, the others whole."""
+    given = given or {}
     streamed = set(plan.carriers) | {name for name, (_, blocked) in given.items() if blocked}
 
     def blocks(name: str) -> Callable[[], Iterator[Array]]:
@@ -264,7 +272,7 @@ def _streams_to_file(out: OutputChoice, fmt: str) -> bool:
 
 def run_with_sinks(big: Mapping[str, tuple[tuple[int, ...], int]], dtype: np.dtype[Any], decision: Decision,
                    out: OutputChoice, fmt: str, compute: Callable[[Sinks], Any], sources: Inputs,
-                   others: int = 0) -> tuple[Any, dict[str, Array]]:
+                   others: int = 0, alone: str = "") -> tuple[Any, dict[str, Array]]:
     """Run compute with a writer for each result that holds the batch (name → (shape, axis)): the one result into
     -o's .npy file, else in memory when they fit. Returns compute's value and the results held in memory."""
     total = sum(math.prod(shape) * dtype.itemsize for shape, _ in big.values())
@@ -279,7 +287,7 @@ def run_with_sinks(big: Mapping[str, tuple[tuple[int, ...], int]], dtype: np.dty
     names = ", ".join(f"{name} {shape}" for name, (shape, _) in big.items())
     if len(big) > 1:
         raise InputError(f"{names} ({size_text(total)}) are written block by block, one result per .npy file",
-                         hint="ask for one at a time, e.g. --wrt " + next(iter(big))[1:] + " -o "
+                         hint=alone or "ask for one at a time, e.g. --wrt " + next(iter(big))[1:] + " -o "
                          + next(iter(big)) + ".npy")
     ((name, (shape, axis)),) = big.items()
     if others or not _streams_to_file(out, fmt):
@@ -318,6 +326,23 @@ def forward(loaded: Loaded, decision: Decision, out: OutputChoice, fmt: str,
         emit(held)
 
 
+def jvp(loaded: Loaded, decision: Decision, tangents: Mapping[str, Array], value: bool, out: OutputChoice, fmt: str,
+        emit: Callable[[tuple[Kinked, ...], dict[str, Array]], None]) -> None:
+    """df (and f, with value) block by block, each carrier's tangent read in blocks as the carrier is."""
+    problem, plan = loaded.problem, decision.plan
+    assert plan is not None
+    read = reader(loaded, plan, tangents=tangents)
+    big = {name: (problem.f_shape, plan.f_axis if plan.f_axis is not None else -1)
+           for name in (("f", "df") if value else ("df",))}
+    given = {f"--tangent {name}": (t, name in plan.carriers) for name, t in tangents.items()}
+    sources = inputs(loaded, plan, decision.width, read, given)
+    kinks, held = run_with_sinks(
+        big, problem.dtype, decision, out, fmt,
+        lambda sinks: chunks.jvp_blocks(problem, plan, decision.width, read, sinks.write, tangents, value=value),
+        sources, alone="without --value, df alone is written into -o's .npy (forward -o f.npy gives f)")
+    emit(kinks, held)
+
+
 def backward(loaded: Loaded, decision: Decision, names: tuple[str, ...], loss: str | None, out: OutputChoice,
              fmt: str, emit: Callable[[Any, dict[str, Array]], None]) -> None:
     """dL/dθ block by block: the carriers' gradients written as they come, the others summed."""
@@ -340,7 +365,7 @@ def backward(loaded: Loaded, decision: Decision, names: tuple[str, ...], loss: s
                                       G_blocks=blocks_of["G"], loss=loss_name(loss) if use_loss else None,
                                       target=None if blocks_of["T"] else target, target_blocks=blocks_of["T"])
 
-    sources = inputs(loaded, plan, decision.width, read, G=(G, blocks_of["G"]), T=(target, blocks_of["T"]))
+    sources = inputs(loaded, plan, decision.width, read, {"G": (G, blocks_of["G"]), "T": (target, blocks_of["T"])})
     grads, held = run_with_sinks(big, problem.dtype, decision, out, fmt, compute, sources,
                                  others=len(names) - len(big))
     results = {f"d{name}": grads.grads[name] if name in grads.grads else held.get(f"d{name}") for name in names}
