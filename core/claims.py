@@ -22,7 +22,7 @@ from .errors import WxbError
 from .expr import Expression
 from .losses import upstream_gradient
 from .notation import shape_text
-from .shapes import broadcast_axes, unbroadcast
+from .shapes import aligned, broadcast_axes, unbroadcast
 
 Array = np.ndarray[Any, np.dtype[Any]]
 
@@ -73,12 +73,24 @@ def as_gradient(claimed: Array, shape: tuple[int, ...]) -> Array:
     return claimed
 
 
+def spread(claimed: Array, shape: tuple[int, ...]) -> Array | None:
+    """A smaller claim broadcast to its operand's shape, as derive writes a gradient constant along an axis (a row
+    sum(X, axis=1).T for a matrix W, a number for b), by wxb's rule (a 1-D claim is a column); None when it does
+    not broadcast to it."""
+    small = aligned(claimed.shape, shape) if claimed.ndim <= len(shape) else claimed.shape
+    return np.broadcast_to(claimed.reshape(small), shape) if _broadcasts(small, shape) else None
+
+
 def judge(name: str, points: Points) -> Verdict:
     """The verdict on the claim dL/d`name` from its values and the gradient's at every draw."""
     true = [np.asarray(t, dtype=np.float64) for t in points.true]
     claimed = [as_gradient(np.asarray(c, dtype=np.float64), t.shape) for c, t in zip(points.claimed, true,
                                                                                      strict=True)]
     if claimed[0].shape != true[0].shape:
+        spreads = [spread(c, t.shape) for c, t in zip(claimed, true, strict=True)]
+        if all(s is not None and close(s, t) for s, t in zip(spreads, true, strict=True)):
+            return Verdict(True, "right", f"at {_draws(len(true), points.user)} (broadcast to {name}'s shape "
+                           f"{shape_text(true[0].shape)})")
         return _wrong_shape(name, claimed, true)
     agree = [close(c, t) for c, t in zip(claimed, true, strict=True)]
     if all(agree):
@@ -114,9 +126,10 @@ def _worst(claimed: list[Array], true: list[Array]) -> tuple[float, int, tuple[i
 def _wrong_shape(name: str, claimed: list[Array], true: list[Array]) -> Verdict:
     """Why a claim of another shape is wrong: the missing sum over broadcast axes, the transpose, or the shape."""
     have, want = claimed[0].shape, true[0].shape
-    dropped, kept = broadcast_axes(want, have) if _broadcasts(want, have) else ((), ())
+    column = aligned(want, have)  # a 1-D operand broadcast beside a matrix f is a column (wxb's rule)
+    dropped, kept = broadcast_axes(column, have) if _broadcasts(column, have) else ((), ())
     summed = dropped + kept
-    if summed and all(close(unbroadcast(c, want), t) for c, t in zip(claimed, true, strict=True)):
+    if summed and all(close(unbroadcast(c, column).reshape(want), t) for c, t in zip(claimed, true, strict=True)):
         axes = ", ".join(str(a) for a in summed)
         how = f"sum over axis {axes}" if len(summed) == 1 else f"sum over axes {axes}"
         return Verdict(False, "missing-sum", f"it has f's shape {shape_text(have)}, but {name} {shape_text(want)} "
@@ -271,8 +284,10 @@ def assess(expression: Expression, claims: Sequence[Claim], shapes: Mapping[str,
     assume = dict(assume or {})
     reads_G = any(c.formula is not None and "G" in c.formula.operands for c in claims)
     points: list[tuple[dict[str, Array], Array]] = []
+    targets: list[Array | None] = []  # mse's T at each point, which a claim may read
     if user is not None:
         points.append((dict(user), _upstream(expression, user, G, loss, target)))
+        targets.append(None if target is None else np.asarray(target))
     positive = False
     for k in range(draws if all(c.formula is not None for c in claims) else 0):
         rng = np.random.default_rng([seed, k])
@@ -288,21 +303,23 @@ def assess(expression: Expression, claims: Sequence[Claim], shapes: Mapping[str,
         drawn_G = rng.normal(size=problem.f_shape) if (reads_G or G is not None) and loss is None else None
         drawn_T = rng.normal(size=problem.f_shape) if loss == "mse" else None
         points.append((operands, _upstream(expression, operands, drawn_G, loss, drawn_T)))
-    at_symmetric = [(s, g) for s, g in ((symmetrised(ops), g) for ops, g in points[int(user is not None):])
-                    if s is not None]
+        targets.append(drawn_T)
+    start = int(user is not None)
+    at_symmetric = [(s, g, t) for s, g, t in ((symmetrised(ops), g, t) for (ops, g), t in
+                                              zip(points[start:], targets[start:], strict=True)) if s is not None]
     verdicts = {}
     for claim in claims:
         try:
-            claimed = [_claimed(claim, ops, g) for ops, g in points] if claim.formula is not None else \
-                [np.asarray(claim.values)]
+            claimed = [_claimed(claim, ops, g, t) for (ops, g), t in zip(points, targets, strict=True)] if (
+                claim.formula is not None) else [np.asarray(claim.values)]
         except WxbError as exc:  # the claim does not even compute with these shapes
             verdicts[claim.name] = Verdict(False, "shape", f"it cannot be computed: {exc}")
             continue
         true = [_gradient(expression, ops, g, claim.name) for ops, g in points[:len(claimed)]]
         symmetric = None
         if claim.formula is not None and at_symmetric:
-            symmetric = ([_claimed(claim, s, g) for s, g in at_symmetric],
-                         [_gradient(expression, s, g, claim.name) for s, g in at_symmetric])
+            symmetric = ([_claimed(claim, s, g, t) for s, g, t in at_symmetric],
+                         [_gradient(expression, s, g, claim.name) for s, g, _ in at_symmetric])
         square = tuple(n for n, shape in shapes.items() if len(shape) >= 2 and shape[-1] == shape[-2] > 1)
         verdict = judge(claim.name, Points(claimed, true, user=user is not None, symmetric=symmetric,
                                            square=square))
@@ -352,7 +369,7 @@ def _gradient(expression: Expression, operands: Mapping[str, Array], G: Array, n
     return Problem.build(expression, operands).backward(G, [name]).grads[name]
 
 
-def _claimed(claim: Claim, operands: Mapping[str, Array], G: Array) -> Array:
+def _claimed(claim: Claim, operands: Mapping[str, Array], G: Array, T: Array | None = None) -> Array:
     assert claim.formula is not None
-    given = {**operands, "G": G}
+    given = {**operands, "G": G, **({"T": T} if T is not None else {})}
     return Problem.build(claim.formula, {name: given[name] for name in claim.formula.operands}).forward()

@@ -128,7 +128,7 @@ def test_symbolic_sizes_and_an_assumption() -> None:
     done = wxb("check", "-e", "x.T @ A @ x", "--claim", "dL/dx = 2 * A @ x", "--assume", "A=symmetric",
                "x=n", "A=nxn")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "sizes n = 3" in done.stdout and "assuming A symmetric" in done.stdout
+    assert "at each of (n = 3) and (n = 7)" in done.stdout and "assuming A symmetric" in done.stdout
 
 
 def test_derives_own_output_round_trips_through_claims() -> None:

@@ -156,9 +156,10 @@ def _build(expression: core.Expression, bound: dict[str, Array], weak: list[str]
 
 SIZE_NAMES = re.compile(r"[A-Za-z_]\w*|\d+")
 SIZES = (3, 4, 5, 2, 6, 7, 8)  # drawn sizes for symbolic ones: distinct, so that a transpose cannot fit by chance
+OTHER_SIZES = (7, 5, 3, 6, 9, 4, 2)  # the same names at other sizes (each its own), to find what depends on them
 
 
-def sized(bindings: list[str] | None) -> tuple[list[str] | None, dict[str, int]]:
+def sized(bindings: list[str] | None, sizes: tuple[int, ...] = SIZES) -> tuple[list[str] | None, dict[str, int]]:
     """Bindings with symbolic sizes (W=mxk, b=m) made concrete, the same name the same size, distinct names
     distinct sizes; and the sizes chosen. A spec that names a file is data, whatever it looks like."""
     if not bindings:
@@ -172,10 +173,10 @@ def sized(bindings: list[str] | None) -> tuple[list[str] | None, dict[str, int]]
         if symbolic and not Path(spec).exists():
             for part in parts:
                 if not part.isdigit() and part not in chosen:
-                    if len(chosen) >= len(SIZES):
+                    if len(chosen) >= len(sizes):
                         raise InputError("too many symbolic sizes", operand=f"{name}=",
-                                         hint=f"use at most {len(SIZES)} names")
-                    chosen[part] = SIZES[len(chosen)]
+                                         hint=f"use at most {len(sizes)} names")
+                    chosen[part] = sizes[len(chosen)]
             binding = f"{name}=" + "x".join(p if p.isdigit() else str(chosen[p]) for p in parts)
         out.append(binding)
     return out, chosen

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,9 @@ from ... import core
 from ...core.claims import DRAWS, Claim, Verdict, assess
 from ..errors import InputError
 from ..model import OutputChoice, Sources
-from ..read.operands import read_operands
+from ..read.operands import read_operands, reads_stdin
 from ..write.output import json_document, write_text
-from .binding import assumptions, sized
+from .binding import OTHER_SIZES, assumptions, sized
 from .present import descriptive_format, show
 
 CLAIM = re.compile(r"\s*dL\s*/\s*d([A-Za-z_]\w*)\s*=\s*(.+?)\s*")
@@ -69,8 +69,10 @@ def inlined(lines: list[str]) -> list[str]:
     return out
 
 
-def parsed(lines: list[str], expression: core.Expression, sources: Sources) -> list[Claim]:
-    """Each line as a Claim: a formula (dL/dx = …) or numbers (dx=SOURCE), of an operand of f, each once."""
+def parsed(lines: list[str], expression: core.Expression, sources: Sources, loss: str | None = None) -> list[Claim]:
+    """Each line as a Claim: a formula (dL/dx = …) of f's operands, G (and mse's target T), or numbers
+    (dx=SOURCE), of an operand of f, each once."""
+    readable = [*expression.operands, "G", *(["T"] if loss == "mse" else [])]
     claims: dict[str, Claim] = {}
     numbers: dict[str, str] = {}
     for line in lines:
@@ -78,9 +80,16 @@ def parsed(lines: list[str], expression: core.Expression, sources: Sources) -> l
         if match:
             name, formula = match.groups()
             try:
-                claim = Claim(name, formula=core.parse(formula, upstream=True))
+                written = core.parse(formula, upstream=True)
+                claim = Claim(name, formula=written)
             except core.ExpressionError as exc:
                 raise InputError(f"the claim for dL/d{name} is not an expression: {exc}", operand="--claim") from None
+            unknown = [n for n in written.operands if n not in readable]
+            if unknown:
+                raise InputError(f"{unknown[0]}, in the claim for dL/d{name}, is not an operand of f = "
+                                 f"{expression.text}", operand="--claim",
+                                 hint="a claim reads " + ", ".join(readable) + (" (T with --loss mse)" if "T" not in
+                                                                                readable else ""))
         elif (numbers_match := NUMBERS.fullmatch(line)) is not None:
             name, source = numbers_match.groups()
             if re.search(r"[A-Za-z_]\w*\s*[@*(/+-]|[@*(/+-]\s*[A-Za-z_]", source) and not Path(source).exists():
@@ -97,6 +106,12 @@ def parsed(lines: list[str], expression: core.Expression, sources: Sources) -> l
         if name in claims:
             raise InputError(f"dL/d{name} is claimed twice", operand="--claim", hint="give each claim once")
         claims[name] = claim
+    operands = [*sources.shorthands.values(), *(b.partition("=")[2] for b in sources.bindings or []), sources.bundle]
+    if any(reads_stdin(spec) for spec in numbers.values()) and any(reads_stdin(spec) for spec in operands):
+        raise InputError("two sources read standard input", operand=next(f"d{n}=" for n, spec in numbers.items()
+                                                                           if reads_stdin(spec)),
+                         hint="only one operand or claim can come from standard input; give the others as files or "
+                              "literals")
     if numbers:
         arrays = read_operands(dict(numbers), bundle=None, delimiter=sources.delimiter, header=sources.header,
                                labels={name: f"d{name}=" for name in numbers})
@@ -109,6 +124,7 @@ def check_claims(sources: Sources, request: Request, out: OutputChoice) -> bool:
     """Judge each claim; True when every one is right."""
     from .derive import default_expression, operand_shapes
 
+    given = sources
     bindings, chosen = sized(sources.bindings)
     sources = sources._replace(bindings=bindings)
     expression = core.parse(sources.expr if sources.expr is not None else default_expression(sources))
@@ -118,13 +134,30 @@ def check_claims(sources: Sources, request: Request, out: OutputChoice) -> bool:
     if shapes is None:
         raise InputError("check --claim needs the operands' values or shapes", hint="e.g. x=3 A=3x3, or A=mxm "
                          "for symbolic sizes, or the data as for check")
-    claims = parsed(claim_lines(request), expression, sources)
+    claims = parsed(claim_lines(request), expression, sources, request.loss)
+    if loaded is None and any(claim.formula is None for claim in claims):
+        numbers = next(claim.name for claim in claims if claim.formula is None)
+        raise InputError(f"d{numbers}= gives numbers, which are judged at your operands' numbers, and the operands "
+                         "here are shapes", operand=f"d{numbers}=",
+                         hint="give the operands as data (x='1; 2'), or the claim as a formula (dL/dx = …)")
     assumed = assumptions(request.assume, expression)
     user = dict(loaded.problem.operands) if loaded is not None else None
     verdicts = assess(expression, claims, shapes, user=user, G=loaded.G if loaded else None, loss=request.loss,
                       target=loaded.target if loaded else None, assume=assumed)
-    report = Report(expression.text, claims, verdicts, user is not None, assumed, chosen,
-                    {name: wxb_formula(expression, shapes, name, request.loss) for name in verdicts})
+    formulas = {name: wxb_formula(expression, shapes, name, request.loss) for name in verdicts}
+    other: dict[str, int] = {}
+    if chosen:  # symbolic sizes stand for any: judged again at other sizes, so that a size-only claim is caught
+        bindings, other = sized(given.bindings, OTHER_SIZES)
+        twin = given._replace(bindings=bindings)
+        shapes_again, _ = operand_shapes(core.parse(twin.expr if twin.expr is not None else
+                                                    default_expression(twin)), twin, False)
+        assert shapes_again is not None
+        again = assess(expression, claims, shapes_again, loss=request.loss, assume=assumed)
+        verdicts = {name: sized_verdict(verdicts[name], again[name], chosen, other) for name in verdicts}
+        formulas = {name: formula if formula == wxb_formula(expression, shapes_again, name, request.loss) else
+                    f"{formula}   (at {sizes_text(chosen)}: it depends on the sizes)"
+                    for name, formula in formulas.items()}
+    report = Report(expression.text, claims, verdicts, user is not None, assumed, chosen, formulas, other)
     fmt = descriptive_format(out, ("json",))
     if fmt == "json":
         write_text(json_document(report.record()), out.output)
@@ -133,6 +166,23 @@ def check_claims(sources: Sources, request: Request, out: OutputChoice) -> bool:
     else:
         write_text(report.text(), out.output)
     return all(v.right for v in verdicts.values())
+
+
+def sizes_text(sizes: Mapping[str, int]) -> str:
+    return ", ".join(f"{k} = {v}" for k, v in sizes.items())
+
+
+def sized_verdict(first: Verdict, second: Verdict, chosen: Mapping[str, int], other: Mapping[str, int]) -> Verdict:
+    """One verdict from the claim judged at two sets of sizes: right at both, or the first that is wrong (a claim
+    right at one set only has a constant that is a size)."""
+    if not first.right:
+        return first
+    if second.right:
+        return first
+    if second.kind == "factor":
+        return replace(second, kind="sizes", message=f"it holds at {sizes_text(chosen)} but not at "
+                       f"{sizes_text(other)}: a constant in it stands for a size ({second.message})")
+    return replace(second, message=f"at {sizes_text(other)}: {second.message}")
 
 
 def wxb_formula(expression: core.Expression, shapes: Mapping[str, tuple[int, ...]], name: str,
@@ -156,13 +206,16 @@ class Report:
     assumed: Mapping[str, str]
     sizes: Mapping[str, int]
     formulas: Mapping[str, str]
+    other: Mapping[str, int] = field(default_factory=dict)
 
     def where(self) -> str:
         draws = DRAWS if all(c.formula is not None for c in self.claims) else 0
         parts = (["your numbers"] if self.user else []) + ([f"{draws} generic draws"] if draws else [])
         said = f"judged at {' and '.join(parts)}"
-        if self.sizes:
-            said += " (sizes " + ", ".join(f"{k} = {v}" for k, v in self.sizes.items()) + ")"
+        if self.sizes and self.other:
+            said += f" at each of ({sizes_text(self.sizes)}) and ({sizes_text(self.other)})"
+        elif self.sizes:
+            said += f" (sizes {sizes_text(self.sizes)})"
         if self.assumed:
             said += "; assuming " + ", ".join(f"{k} {v}" for k, v in self.assumed.items())
         return said

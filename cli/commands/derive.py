@@ -8,7 +8,7 @@ data and prints each gradient's values after its formula.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +16,6 @@ import numpy as np
 
 from ... import core
 from ...core import symbolic
-from ...core.expr import SYNTAX
 from ...core.notation import shape_text
 from ...core.primitives import PRIMITIVES
 from ...core.symbolic import Derivation, Term
@@ -24,10 +23,9 @@ from ..env import note
 from ..errors import InputError
 from ..model import Loaded, OutputChoice, Sources
 from ..show.diagnosis import nonfinite_warnings
-from ..show.notation import FUNCTIONS as LATEX_FUNCTIONS
-from ..show.notation import bmatrix, identifier_latex
+from ..show.formula_latex import WRITERS, assuming
 from ..write.output import json_document, write_text
-from .binding import assumptions, load, parse_bindings, sized
+from .binding import OTHER_SIZES, assumptions, load, parse_bindings, sized
 from .present import descriptive_format, show
 
 Array = np.ndarray[Any, np.dtype[Any]]
@@ -57,7 +55,8 @@ class Request:
 def derive(sources: Sources, request: Request, out: OutputChoice) -> None:
     """dL/dθ for each operand asked for, as formulas (and with --eval, their values)."""
     fmt = descriptive_format(out, FORMATS)
-    sources = with_sizes(sources, request.loss)
+    given = sources
+    sources, chosen = with_sizes(sources, request.loss)
     expression = core.parse(sources.expr if sources.expr is not None else default_expression(sources))
     shapes, loaded = operand_shapes(expression, sources, request.evaluate)
     if loaded is not None:
@@ -67,6 +66,8 @@ def derive(sources: Sources, request: Request, out: OutputChoice) -> None:
     assumed = assumptions(request.assume, expression)
     derivation = symbolic.derive(expression, shapes, names, seed=seed(expression, shapes, request.loss),
                                  assume=assumed)
+    if chosen:
+        refuse_sized(derivation, chosen, given, request, names)
     unused = [f"{name}={kind}" for name, kind in assumed.items() if name not in derivation.used]
     if unused:
         note(f"--assume {', '.join(unused)}: no formula here is simpler for it")
@@ -103,26 +104,65 @@ def derive(sources: Sources, request: Request, out: OutputChoice) -> None:
         write_text(said + "".join(f"{label} = {formula}\n" for label, formula in lines), out.output)
 
 
-def assuming(derivation: Derivation) -> str:
-    """Which assumptions (--assume) the formulas rely on: 'assuming A symmetric'."""
-    return "assuming " + ", ".join(f"{name} {kind}" for name, kind in derivation.used.items())
+def refuse_sized(derivation: Derivation, chosen: Mapping[str, int], given: Sources, request: Request,
+                 names: tuple[str, ...]) -> None:
+    """Symbolic sizes stand for any sizes, and derive writes sizes only as numbers: the formulas derived again at
+    other sizes must read the same, else a constant in them (a mean's 1/N, a sum of ones) is a size, refused."""
+    bindings, _ = sized(SEED_SIZES if _nothing(given) else given.bindings, OTHER_SIZES)
+    again = given._replace(bindings=bindings)
+    expression = core.parse(again.expr if again.expr is not None else default_expression(again))
+    shapes, _ = operand_shapes(expression, again, False)
+    twin = symbolic.derive(expression, shapes, names, seed=seed(expression, shapes, request.loss),
+                           assume=assumptions(request.assume, expression))
+    for name in names:
+        first, second = [derivation.text(name)], [twin.text(name)]
+        if request.order == 2:
+            first.append(second_formulas(derivation, shapes, (name,), request)[name][0])
+            second.append(second_formulas(twin, shapes, (name,), request)[name][0])
+        if first != second:
+            at = ", ".join(f"{k} = {v}" for k, v in chosen.items())
+            symbolic_bindings = SEED_SIZES if _nothing(given) else given.bindings or []
+            concrete = sized(symbolic_bindings)[0] or []
+            example = next((f"{b} for {a}" for a, b in zip(symbolic_bindings, concrete, strict=True) if a != b), "")
+            raise InputError(f"dL/d{name} depends on the sizes (a constant in it is one), and derive writes sizes "
+                             f"only as numbers: at {at} it is {first[-1]}",
+                             hint=f"give the sizes as numbers ({example})")
+
+
+def _nothing(sources: Sources) -> bool:
+    return sources.expr is None and not sources.bindings and sources.bundle is None and \
+        not any(sources.shorthands.values()) and sources.G is None
 
 
 def second_order(derivation: Derivation, shapes: Mapping[str, tuple[int, ...]] | None, names: tuple[str, ...],
                  fmt: str, request: Request, out: OutputChoice) -> None:
     """d²L/dθ² · V for each θ: the gradient formula of sum(dL/dθ * V) with respect to θ (derive of derive); a
     Hessian that is constant says so."""
-    from ...core.curvature import fresh
-
     if derivation.upstream:
         raise InputError("the Hessian is of a scalar L, and this f has more than one entry",
                          hint="give --loss sum or --loss mean, or an expression with one entry")
     if fmt not in ("text", "table", "json") or request.evaluate:
         raise InputError("derive --order 2 writes text or json, without --eval", operand="--order",
                          hint="wxb hessian --vector NAME=SOURCE gives the values of H·v")
+    found = second_formulas(derivation, shapes, names, request)
+    vector = next(iter(found.values()))[2] if found else "V"
+    if fmt == "json":
+        write_text(json_document({f"d²L/d{name}² · {vector}": {"formula": formula, "constant": constant}
+                                  for name, (formula, constant, _) in found.items()}), out.output)
+        return
+    write_text("".join(f"d²L/d{name}² · {vector} = {formula}\n" + (
+        f"  (constant: the Hessian in {name} does not depend on {', '.join(names)})\n" if constant else "")
+        for name, (formula, constant, _) in found.items()), out.output)
+
+
+def second_formulas(derivation: Derivation, shapes: Mapping[str, tuple[int, ...]] | None, names: tuple[str, ...],
+                    request: Request) -> dict[str, tuple[str, bool, str]]:
+    """For each θ: the formula of d²L/dθ² · V, whether it is constant, and V's name."""
+    from ...core.curvature import fresh
+
     vector = fresh("V", tuple(derivation.expression.operands))
     assumed = assumptions(request.assume, derivation.expression)
-    found: dict[str, tuple[str, bool]] = {}
+    found: dict[str, tuple[str, bool, str]] = {}
     for name in names:
         pairing = core.parse(f"sum(({derivation.text(name)}) * {vector})")
         more = None if shapes is None else {**shapes, vector: shapes[name]}
@@ -130,14 +170,8 @@ def second_order(derivation: Derivation, shapes: Mapping[str, tuple[int, ...]] |
             name in pairing.operands) else (
             symbolic.derive(core.parse("0 * " + vector), more, [vector]).formulas[vector])
         formula = symbolic.text(term)
-        found[name] = (formula, not any(re.search(rf"\b{n}\b", formula) for n in names))
-    if fmt == "json":
-        write_text(json_document({f"d²L/d{name}² · {vector}": {"formula": formula, "constant": constant}
-                                  for name, (formula, constant) in found.items()}), out.output)
-        return
-    write_text("".join(f"d²L/d{name}² · {vector} = {formula}\n" + (
-        f"  (constant: the Hessian in {name} does not depend on {', '.join(names)})\n" if constant else "")
-        for name, (formula, constant) in found.items()), out.output)
+        found[name] = (formula, not any(re.search(rf"\b{n}\b", formula) for n in names), vector)
+    return found
 
 
 # ---- Operands: shapes, names or data ----
@@ -188,16 +222,15 @@ def wrt_names(expression: core.Expression, wrt: str | None) -> tuple[str, ...]:
 SEED_SIZES = ["W=mxk", "X=kxn", "b=m"]  # the seed's f = W·X ⊕ b: b a column, one value per row of W·X
 
 
-def with_sizes(sources: Sources, loss: str | None) -> Sources:
-    """Symbolic sizes (W=mxk, b=m) made concrete, which the formulas do not depend on; with nothing given at all,
-    the seed's own sizes, so that `wxb derive` answers dL/db = sum(G, axis=1) as the seed asked."""
-    nothing = sources.expr is None and not sources.bindings and sources.bundle is None and \
-        not any(sources.shorthands.values()) and sources.G is None
-    bindings, chosen = sized(SEED_SIZES if nothing else sources.bindings)
+def with_sizes(sources: Sources, loss: str | None) -> tuple[Sources, dict[str, int]]:
+    """Symbolic sizes (W=mxk, b=m) made concrete (the formulas must not depend on them: refuse_sized), and the
+    sizes chosen; with nothing given at all, the seed's own sizes, so that `wxb derive` answers
+    dL/db = sum(G, axis=1) as the seed asked."""
+    bindings, chosen = sized(SEED_SIZES if _nothing(sources) else sources.bindings)
     if chosen and loss == "mean":
         raise InputError("--loss mean divides by f's size, which symbolic sizes do not give", operand="--loss",
                          hint="give numbers (W=3x4), or --loss sum")
-    return sources._replace(bindings=bindings)
+    return sources._replace(bindings=bindings), chosen
 
 
 def given_data(loaded: Loaded) -> None:
@@ -303,128 +336,3 @@ def json_record(derivation: Derivation, values: Mapping[str, Array]) -> str:
     if values:
         record["values"] = {f"d{name}": np.asarray(v, dtype=float).tolist() for name, v in values.items()}
     return json_document(record)
-
-
-# ---- LaTeX ----
-
-# The infix precedences of core.expr's one SYNTAX table; in LaTeX a product of matrices (juxtaposed) binds
-# tighter than ⊙ and ⊘, so a ⊙ (B C) needs no parentheses.
-LATEX_LEVEL: dict[str, float] = {row.primitive: row.precedence for row in SYNTAX if row.form != "postfix"}
-LATEX_LEVEL["matmul"] = 2.5
-
-
-def term_latex(t: Term, names: Mapping[Term, str]) -> str:
-    """A term in LaTeX: @ as juxtaposition (binding tighter than ⊙), * as ⊙ (a number times as a product),
-    / as ⊘ (over a number, a fraction), .T as ^⊤, inv(X) as X^{-1}."""
-    if t in names:
-        return identifier_latex(names[t])
-    if t.op == "var":
-        return identifier_latex(t.name)
-    if t.op == "const":
-        return symbolic.number_text(t.value)
-    a = [term_latex(arg, names) for arg in t.args]
-    own = LATEX_LEVEL.get(t.op, 5)
-
-    def wrapped(i: int, strict: bool = False) -> str:
-        inner = _latex_level(t.args[i], names)
-        return a[i] if inner > own or (inner == own and not strict) else rf"\left({a[i]}\right)"
-
-    if t.op in ("add", "sub"):
-        return f"{wrapped(0)} {'+' if t.op == 'add' else '-'} {wrapped(1, strict=True)}"
-    if t.op == "mul":
-        scalar = symbolic.is_const(t.args[0])
-        return f"{wrapped(0)} {wrapped(1, strict=True)}" if scalar else rf"{wrapped(0)} \odot {wrapped(1, True)}"
-    if t.op == "div":
-        if symbolic.is_const(t.args[1]):
-            return rf"\frac{{{a[0]}}}{{{a[1]}}}"
-        right = a[1] if _latex_level(t.args[1], names) == 5 else rf"\left({a[1]}\right)"
-        return rf"{wrapped(0)} \oslash {right}"
-    if t.op == "matmul":
-        return f"{wrapped(0)} {wrapped(1, strict=True)}"
-    if t.op == "neg":
-        return f"-{a[0]}" if _latex_level(t.args[0], names) >= 2 else rf"-\left({a[0]}\right)"
-    if t.op == "pow":
-        return f"{_atom(t.args[0], a[0], names)}^{{{symbolic.number_text(t.power)}}}"
-    if t.op == "T":
-        return f"{_atom(t.args[0], a[0], names)}^{{\\top}}"
-    if symbolic.is_identity(t):  # eye(X) is written I, as books write the identity
-        return "I"
-    name = LATEX_FUNCTIONS.get(t.op) or identifier_latex(t.op)  # the rows' names, as explain writes them
-    axis = "" if t.default_axis else rf", \text{{axis}}={t.axis}"
-    return rf"{name}\left({', '.join(a)}{axis}\right)"
-
-
-def _latex_level(t: Term, names: Mapping[Term, str]) -> float:
-    """How tightly t binds in LaTeX; a number times a matrix (2 z) binds as a product of matrices."""
-    if t in names:
-        return 5
-    if t.op == "mul" and symbolic.is_const(t.args[0]):
-        return LATEX_LEVEL["matmul"]
-    return LATEX_LEVEL.get(t.op, 3 if _negative(t) else 5)
-
-
-def _negative(t: Term) -> bool:
-    return t.op == "const" and t.value < 0
-
-
-def _atom(t: Term, latex: str, names: Mapping[Term, str]) -> str:
-    """latex bare when t is a name, an operand or a call; else in parentheses."""
-    bare = t in names or t.op == "var" or (t.op not in LATEX_LEVEL and t.op not in ("T", "const"))
-    return latex if bare or (t.op == "const" and not _negative(t)) else rf"\left({latex}\right)"
-
-
-def latex_lines(derivation: Derivation, inline: bool = False) -> list[tuple[str, str]]:
-    """(label, formula) in LaTeX: the where bindings, then ∂L/∂θ."""
-    names: dict[Term, str] = {}
-    lines = []
-    if not inline:
-        for label, term in derivation.where:
-            lines.append((identifier_latex(label), term_latex(term, names)))
-            names[term] = label
-    for name in derivation.formulas:
-        term = derivation.formulas[name] if inline else derivation.named[name]
-        lines.append((rf"\frac{{\partial L}}{{\partial {identifier_latex(name)}}}", term_latex(term, names)))
-    return lines
-
-
-def _value_latex(values: Mapping[str, Array], name: str, precision: int) -> str:
-    return f" = {bmatrix(values[name], precision)}" if name in values else ""
-
-
-def _heading(derivation: Derivation) -> str:
-    said = f", {assuming(derivation)}" if derivation.used else ""
-    return f"wxb derive: f = {derivation.expression.text}{said}"
-
-
-def markdown(derivation: Derivation, inline: bool, values: Mapping[str, Array], precision: int) -> str:
-    """The formulas as markdown, each in $$ … $$ display maths (ready for Math StackExchange or GitHub)."""
-    out = [f"## {_heading(derivation)}", ""]
-    names = list(derivation.formulas)
-    latex = latex_lines(derivation, inline)
-    first = len(latex) - len(names)
-    for i, (label, formula) in enumerate(latex):
-        value = _value_latex(values, names[i - first], precision) if i >= first else ""
-        out += [f"$$ {label} = {formula}{value} $$", ""]
-    if derivation.upstream:
-        out += [r"where $G = \partial L / \partial f$, the upstream gradient.", ""]
-    return "\n".join(out)
-
-
-def latex(derivation: Derivation, inline: bool, values: Mapping[str, Array], precision: int) -> str:
-    """The formulas as a LaTeX fragment (amsmath): one align* environment."""
-    names = list(derivation.formulas)
-    latex = latex_lines(derivation, inline)
-    first = len(latex) - len(names)
-    rows = [f"  {label} &= {formula}"
-            f"{_value_latex(values, names[i - first], precision) if i >= first else ''}"
-            for i, (label, formula) in enumerate(latex)]
-    heading = _heading(derivation).replace("_", r"\_")
-    out = ["% wxb derive: needs \\usepackage{amsmath}", f"% {heading}", r"\begin{align*}", " \\\\\n".join(rows),
-           r"\end{align*}"]
-    if derivation.upstream:
-        out.append(r"where $G = \partial L / \partial f$, the upstream gradient.")
-    return "\n".join(out) + "\n"
-
-
-WRITERS: dict[str, Callable[[Derivation, bool, Mapping[str, Array], int], str]] = {
-    "markdown": markdown, "latex": latex}
