@@ -148,6 +148,7 @@ REFUSALS = {  # why derive refuses a tree, by a phrase of its one-line message (
     "first maximiser": "max", "first minimiser": "min", "two axes inserted": "a matrix function of a batch",
     "needs an axis inserted": "keepdims=False along an inner axis", "not square": "trace of a non-square matrix",
     "placed on a diagonal": "diag of a batch or a non-square matrix", "batch by a 1-D": "a batch @ a 1-D operand",
+    "sums a batch product over its batch": "a batch product inside a sum over every axis",
 }
 
 
@@ -402,3 +403,10 @@ def test_row_formulas_are_autograds_vjps(op: str) -> None:
                                                                    enumerate(args)]))(args[index])[0](G)
         np.testing.assert_allclose(np.broadcast_to(got, expected.shape), expected, rtol=1e-9, atol=1e-12,
                                    err_msg=f"{op} argument {index}: {template}")
+
+
+def test_a_batch_product_summed_whole_is_one_line_not_a_shape_error() -> None:
+    """A hostile pass found `a gradient of shape (2,3,1) does not reduce to shape (3,4)`, with no hint."""
+    done = wxb("derive", "-e", "sum(B @ X)", "B=2x3x3", "X=3x4", "--wrt", "X")
+    assert done.returncode == 2 and done.stdout == "" and done.stderr.count("\n") == 1
+    assert "sums a batch product over its batch" in done.stderr and "wxb backward gives its values" in done.stderr

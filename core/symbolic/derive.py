@@ -264,7 +264,13 @@ def _batch_edge(writer: Writer, grad: Term, arg: Term) -> Term:
     if len(own2) < 2:
         return grad
     if len(full) > len(own2) or any(o == 1 != n for o, n in zip(own2[-len(full):], full, strict=False)):
-        return writer.reduced_to(grad, own2, full)
+        try:
+            return writer.reduced_to(grad, own2, full)
+        except ShapeError:  # the batch sum of a gradient whose shape the formula does not carry whole
+            raise DeriveError(f"the gradient with respect to {text(arg)} sums a batch product over its batch, "
+                              "which derive cannot write when f sums the batch away too",
+                              hint="wxb backward gives its values; derive writes it for the product alone (in "
+                                   "terms of G)") from None
     return grad
 
 
