@@ -208,6 +208,24 @@ def _by_chance(name: str, claimed: list[Array], true: list[Array], agree: list[b
 
 # ---- The points a claim is judged at ----
 
+def satisfies(a: Array, kind: str) -> bool:
+    """Whether an operand is what --assume says it is (symmetric, spd, diagonal, orthogonal), to rounding."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        return False
+    eye = np.eye(a.shape[-1])
+    scale = max(float(np.max(np.abs(a), initial=0.0)), 1.0)
+    transposed = np.swapaxes(a, -1, -2)
+    if kind == "orthogonal":
+        return bool(np.allclose(a @ transposed, eye, atol=1e-8))
+    if kind == "diagonal":
+        return bool(np.allclose(a * (1 - eye), 0, atol=1e-12 * scale))
+    symmetric = bool(np.allclose(a, transposed, atol=1e-12 * scale))
+    if kind == "spd":
+        return symmetric and bool(np.all(np.linalg.eigvalsh(a) > 0))
+    return symmetric
+
+
 DRAWS = 4
 
 

@@ -78,3 +78,11 @@ def test_an_mse_claim_may_read_the_target() -> None:
     wrong = wxb("check", "-e", "W @ X", "--claim", "dL/dW = (W @ X - T) @ X.T", "W=1 2; 3 4", "X=1 0; 0 1",
                 "--loss", "mse", "-T", "0 0; 0 0")
     assert wrong.returncode == 1 and "factor" in wrong.stdout
+
+
+def test_an_assumption_your_numbers_break_is_warned() -> None:
+    args = ["-e", "x.T @ A @ x", "--claim", "dL/dx = 2 * A @ x", "x=1; 2", "--assume", "A=symmetric"]
+    broken = wxb("check", *args, "A=1 2; 3 4")
+    assert broken.returncode == 1 and "your A is not symmetric" in broken.stderr
+    kept = wxb("check", *args, "A=1 2; 2 4")
+    assert kept.returncode == 0 and kept.stderr == ""

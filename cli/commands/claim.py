@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from ... import core
-from ...core.claims import DRAWS, Claim, Verdict, assess
+from ...core.claims import DRAWS, Claim, Verdict, assess, satisfies
+from ..env import note
 from ..errors import InputError
 from ..model import OutputChoice, Sources
 from ..read.operands import read_operands, reads_stdin
@@ -142,6 +143,10 @@ def check_claims(sources: Sources, request: Request, out: OutputChoice) -> bool:
                          hint="give the operands as data (x='1; 2'), or the claim as a formula (dL/dx = …)")
     assumed = assumptions(request.assume, expression)
     user = dict(loaded.problem.operands) if loaded is not None else None
+    for name, kind in assumed.items():
+        if user is not None and not satisfies(user[name], kind):
+            note(f"--assume {name}={kind}, but your {name} is not {kind}: the draws are, your numbers are judged as "
+                 "they are", "warning")
     verdicts = assess(expression, claims, shapes, user=user, G=loaded.G if loaded else None, loss=request.loss,
                       target=loaded.target if loaded else None, assume=assumed)
     formulas = {name: wxb_formula(expression, shapes, name, request.loss) for name in verdicts}
