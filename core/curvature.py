@@ -12,7 +12,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +25,8 @@ from .notation import shape_text, subscript
 from .shapes import Shape
 from .symbolic import DeriveError, Term, derive, text
 
-__all__ = ["Curvature", "DeriveError", "Spectrum", "action", "block", "curvature", "fresh", "hvp", "kron_text",
-           "loss_expression", "spectrum"]
+__all__ = ["Curvature", "DeriveError", "NoConvergenceError", "Spectrum", "action", "block", "curvature", "fresh",
+           "hvp", "kron_text", "loss_expression", "spectrum"]
 
 Array = np.ndarray[Any, np.dtype[Any]]
 
@@ -76,9 +76,10 @@ class Curvature:
         return {name: tuple(a.shape) for name, a in self.operands.items()}
 
 
-def curvature(loss: str, operands: Mapping[str, Array], wrt: tuple[str, ...]) -> Curvature:
+def curvature(loss: str, operands: Mapping[str, Array], wrt: tuple[str, ...], *,
+              labels: Mapping[str, str] | None = None) -> Curvature:
     """L's gradient formulas (derive), checked to evaluate to the engine's gradient at this point; a DeriveError
-    where derive cannot write one."""
+    where derive cannot write one. `labels` names an operand in messages (the held G as G)."""
     problem = Problem.build(loss, operands)
     if any(n != 1 for n in problem.f_shape):
         raise WxbError(f"the Hessian is of a scalar L, and {problem.expression.text} has shape "
@@ -92,9 +93,33 @@ def curvature(loss: str, operands: Mapping[str, Array], wrt: tuple[str, ...]) ->
         written = _value(found, found.gradients[name], {}, found.shape(name))
         if not np.allclose(written, engine[name], rtol=1e-7, atol=1e-9 * (1 + float(np.max(np.abs(engine[name]),
                                                                                      initial=0.0)))):
-            raise WxbError(f"dL/d{name} = {found.gradients[name]} does not evaluate to the engine's gradient here",
-                           hint="please report it; wxb hessian --vector cannot be trusted for this expression")
+            raise _disagreement(found, name, written, np.asarray(engine[name]), labels or {})
     return found
+
+
+def _disagreement(c: Curvature, name: str, written: Array, engine: Array, labels: Mapping[str, str]) -> WxbError:
+    """Why the formula of dL/dθ and the engine's gradient differ here: NaN or ±inf given, a point where the formula
+    does not hold (a kink: norm at 0) or where the gradient is not finite; else a bug of wxb."""
+    given = [f"{labels.get(n, n)} has " + " and ".join(kind for kind, test in (("NaN", np.isnan), ("infinite",
+             np.isinf)) if test(a).any()) + " entries" for n, a in c.operands.items() if not np.isfinite(a).all()]
+    if given:
+        return WxbError(", ".join(given) + ": the Hessian is not defined at this point",
+                        hint="give finite values, or leave those entries out")
+    if not np.isfinite(engine).all():
+        return WxbError(f"dL/d{name} is not finite at this point ({_first(name, engine)}): the Hessian is not defined "
+                        "there", hint="take the Hessian at another point, where L is smooth")
+    if not np.isfinite(written).all():
+        return WxbError(f"dL/d{name} = {c.gradients[name]} does not hold at this point ({_first(name, written)}, "
+                        "where the gradient is finite: a kink, such as norm at 0)",
+                        hint="take the Hessian at another point, where L is smooth")
+    return WxbError(f"dL/d{name} = {c.gradients[name]} does not evaluate to the engine's gradient here",
+                    hint="please report it; wxb hessian --vector cannot be trusted for this expression")
+
+
+def _first(name: str, values: Array) -> str:
+    """Where values is first not finite, and what it is there: 'nan at W[0,1]'."""
+    index = tuple(int(i) for i in np.argwhere(~np.isfinite(values))[0])
+    return f"{values[index]} at {name}[{','.join(map(str, index))}]" if index else f"{values[()]} at {name}"
 
 
 def _value(c: Curvature, formula: str, extra: Mapping[str, Array], shape: Shape) -> Array:
@@ -301,9 +326,14 @@ class Spectrum:
     nearest_zero: float | None = None  # min |λ|, where every eigenvalue is known
 
     @property
+    def tolerance(self) -> float:
+        """|λ| at most this is taken as 0: 1e-10 of the largest |λ|."""
+        return 1e-10 * max(abs(self.smallest), abs(self.largest), 1e-300)
+
+    @property
     def definiteness(self) -> str:
         """positive definite, positive semidefinite, negative (semi)definite or indefinite, at this point."""
-        tol = 1e-10 * max(abs(self.smallest), abs(self.largest), 1e-300)
+        tol = self.tolerance
         if self.smallest > tol:
             return "positive definite"
         if self.largest < -tol:
@@ -317,6 +347,14 @@ class Spectrum:
         return "indefinite"
 
     @property
+    def singular(self) -> bool | None:
+        """Whether H is singular (an eigenvalue taken as 0, as definiteness takes it); None when Lanczos found H
+        indefinite (|λ|min is then not among the extremes)."""
+        if self.nearest_zero is not None:
+            return self.nearest_zero <= self.tolerance
+        return None if self.definiteness == "indefinite" else not self.definiteness.endswith(" definite")
+
+    @property
     def meaning(self) -> str:
         return {"positive definite": "L is locally convex here (a strict local minimum if the gradient is 0)",
                 "negative definite": "L is locally concave here (a strict local maximum if the gradient is 0)",
@@ -328,19 +366,32 @@ class Spectrum:
 
     @property
     def condition(self) -> float | None:
-        """|λ|max / |λ|min (inf when H is singular); None when Lanczos found H indefinite (|λ|min is then not
-        among the extremes)."""
-        low = self.nearest_zero
-        if low is None:
-            low = min(abs(self.smallest), abs(self.largest)) if self.smallest * self.largest > 0 else None
-        if low is None:
+        """|λ|max / |λ|min: inf when H is singular (semidefinite, or an eigenvalue within the tolerance of 0); None
+        when Lanczos found H indefinite."""
+        singular = self.singular
+        if singular is None:
             return None
-        high = max(abs(self.smallest), abs(self.largest))
-        return math.inf if low == 0 else high / low
+        if singular:
+            return math.inf
+        low = self.nearest_zero if self.nearest_zero is not None else min(abs(self.smallest), abs(self.largest))
+        return max(abs(self.smallest), abs(self.largest)) / low
 
 
-def dense_spectrum(matrix: Array) -> Spectrum:
-    """Every eigenvalue of the symmetric H (numpy.linalg.eigvalsh), kept at its extremes."""
+class NoConvergenceError(WxbError):
+    """Lanczos (ARPACK) did not converge on an extreme eigenvalue of H."""
+
+
+def dense_spectrum(matrix: Array, labels: Sequence[str] = ()) -> Spectrum:
+    """Every eigenvalue of the symmetric H (numpy.linalg.eigvalsh), kept at its extremes; refused where H is not
+    finite (its rows named by `labels`)."""
+    bad = ~np.isfinite(matrix)
+    if bad.any():
+        rows = [labels[int(i)] if labels else str(i) for i in np.flatnonzero(bad.any(axis=1))]
+        counts = ", ".join(f"{n:,} {kind}" for kind, n in (("NaN", np.isnan(matrix).sum()),
+                                                           ("infinite", np.isinf(matrix).sum())) if n)
+        raise WxbError(f"H holds non-finite entries at this point ({counts}, in the rows of {', '.join(rows[:3])}"
+                       f"{', …' if len(rows) > 3 else ''}): it has no eigenvalues here",
+                       hint="take the Hessian at another point, where L is smooth")
     values = np.linalg.eigvalsh((matrix + matrix.T) / 2)
     return Spectrum(float(values[0]), float(values[-1]), matrix.shape[0], "eigvalsh (dense)",
                     float(np.min(np.abs(values))))
@@ -349,7 +400,7 @@ def dense_spectrum(matrix: Array) -> Spectrum:
 def spectrum(c: Curvature, *, tol: float = 1e-10) -> Spectrum:
     """The extreme eigenvalues of H by Lanczos over Hessian-vector products (scipy.sparse.linalg.eigsh), H never
     formed."""
-    from scipy.sparse.linalg import LinearOperator, eigsh
+    from scipy.sparse.linalg import ArpackError, LinearOperator, eigsh
 
     sizes = [c.size(name) for name in c.wrt]
     n = sum(sizes)
@@ -357,13 +408,22 @@ def spectrum(c: Curvature, *, tol: float = 1e-10) -> Spectrum:
     def product(flat: Array) -> Array:
         parts = np.split(np.asarray(flat, dtype=float).reshape(-1), np.cumsum(sizes)[:-1])
         vectors = {name: part.reshape(c.shape(name)) for name, part in zip(c.wrt, parts, strict=True)}
-        return np.concatenate([h.reshape(-1) for h in hvp(c, vectors).values()])
+        hv = np.concatenate([h.reshape(-1) for h in hvp(c, vectors).values()])
+        if not np.isfinite(hv).all():
+            raise WxbError("H·v is not finite at this point: H holds non-finite entries, and has no eigenvalues here",
+                           hint="take the Hessian at another point, where L is smooth")
+        return hv
 
     operator = LinearOperator((n, n), matvec=product, dtype=float)
-    k = 1
-    largest = eigsh(operator, k=k, which="LA", tol=tol, return_eigenvectors=False)
-    smallest = eigsh(operator, k=k, which="SA", tol=tol, return_eigenvectors=False)
-    return Spectrum(float(smallest[0]), float(largest[-1]), n, "Lanczos on H·v (scipy eigsh)")
+    found: dict[str, float] = {}
+    for which in ("LA", "SA"):
+        try:
+            found[which] = float(eigsh(operator, k=1, which=which, tol=tol, return_eigenvectors=False)[0])
+        except ArpackError:  # ArpackNoConvergence among them: ARPACK's tolerance is relative, hard to meet at λ = 0
+            raise NoConvergenceError(f"Lanczos did not converge on the extreme eigenvalues of H ({n:,} × {n:,}; the "
+                                     f"{'largest' if which == 'LA' else 'smallest'} one)", hint="form H densely on a "
+                                     "smaller problem (eigvalsh finds every eigenvalue), or take H·v") from None
+    return Spectrum(found["SA"], found["LA"], n, "Lanczos on H·v (scipy eigsh)")
 
 
 def structure(c: Curvature, first: str, second: str) -> tuple[str, str | None, bool]:

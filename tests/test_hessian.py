@@ -17,6 +17,7 @@ from conftest import wxb
 from hypothesis import HealthCheck, assume, event, given, settings
 from test_derive import REFUSALS
 from test_engine_oracle import Case, cases, evaluate, well_posed
+from test_jvp_cli import one_error
 
 from wxb.core import curvature as curv
 from wxb.core.errors import BiasEnlargesError
@@ -282,3 +283,102 @@ def test_cli_upstream_G_and_mse_loss_are_the_losses_backward_takes() -> None:
     mse = wxb("hessian", "-W", "1 0; 0 1", "-X", "1 2; 3 4", "-b", "0; 0", "--loss", "mse", "-T", "1 1; 1 1",
               "--wrt", "b", "-f", "json")
     assert np.array(json.loads(mse.stdout)).reshape(2, 2).tolist() == [[1.0, 0.0], [0.0, 1.0]]  # 2·2/N, N = 4
+
+
+# ---- what the command says where H, its gradient or its summary is not what it seems ----
+
+RANK_2 = ["-e", "sum((X @ w) ** 2)", "w=1; 2; 3", "X=0.1 0.7 0.3; 0.3 0.4 0.9"]  # H = 2 XᵀX, 3 × 3 of rank 2
+
+
+@pytest.mark.parametrize("args", [[*RANK_2, "--wrt", "w"], ["-e", "x.T @ A @ x", "x=1; 2", "A=1 1; 1 1",
+                                                             "--wrt", "x,A"]])
+def test_a_singular_h_has_an_infinite_condition_number_in_text_and_json(args: list[str]) -> None:
+    text = wxb("hessian", *args, "--eig", "-f", "text")
+    assert text.returncode == 0, text.stderr
+    assert "\ncondition number     inf" in text.stdout, text.stdout
+    done = wxb("hessian", *args, "--eig", "-f", "json")
+    summary = json.loads(done.stdout)  # standard JSON: inf is null, and a warning says so
+    assert done.returncode == 0 and summary["condition"] is None, done.stdout
+    assert "condition number is infinite" in done.stderr and done.stderr.count("\n") == 1, done.stderr
+
+
+def test_the_condition_number_follows_the_definiteness() -> None:
+    semidefinite = curv.Spectrum(0.0, 2.0, 3, "Lanczos")
+    assert semidefinite.definiteness == "positive semidefinite" and semidefinite.condition == math.inf
+    assert curv.Spectrum(-1e-17, 2.0, 3, "eigvalsh", 1e-17).condition == math.inf
+    assert curv.Spectrum(-3.0, 2.0, 3, "eigvalsh", 1e-17).condition == math.inf  # indefinite and singular
+    assert curv.Spectrum(-3.0, 2.0, 3, "eigvalsh", 0.5).condition == 6.0
+    assert curv.Spectrum(-3.0, 2.0, 3, "Lanczos").condition is None
+    assert curv.Spectrum(1.0, 2.0, 3, "Lanczos").condition == 2.0
+
+
+def test_eig_where_h_is_not_finite_says_so_not_numpys_text() -> None:
+    err = one_error(wxb("hessian", "-e", "sum(sqrt(W))", "W=1 0; 1 2", "--wrt", "W", "--eig"))
+    assert "H holds non-finite entries at this point" in err and "W[0,1]" in err and "converge" not in err, err
+
+
+def test_lanczos_that_does_not_converge_is_one_line_with_a_hint(tmp_path: object, monkeypatch: object) -> None:
+    from pathlib import Path
+
+    from scipy.sparse.linalg import ArpackNoConvergence
+
+    def stuck(*args: object, **kwargs: object) -> None:
+        raise ArpackNoConvergence("ARPACK error -1: No convergence", np.zeros(0), np.zeros((0, 0)))
+
+    monkeypatch.setattr("scipy.sparse.linalg.eigsh", stuck)  # type: ignore[attr-defined]
+    c = curv.curvature("sum(W ** 2)", {"W": np.ones((3, 2))}, ("W",))
+    with pytest.raises(curv.NoConvergenceError, match="Lanczos did not converge on the extreme eigenvalues of H"):
+        curv.spectrum(c)
+    folder = Path(str(tmp_path))
+    rng = np.random.default_rng(0)
+    np.save(folder / "X.npy", rng.standard_normal((30, 40)))
+    np.save(folder / "w.npy", rng.standard_normal((40, 1)))
+    args = ["-e", "sum(tanh(X @ w) ** 2)", "X=X.npy", "w=w.npy", "--wrt", "w", "--eig", "-f", "json"]
+    done = wxb("hessian", *args, cwd=folder, env={"WXB_MEMORY": "20KB"})  # H semidefinite: λmax = 0 stalled ARPACK
+    if done.returncode:
+        err = one_error(done)
+        assert "Lanczos did not converge" in err and "ARPACK" not in err and "--vector" in err, err
+    else:
+        dense = json.loads(wxb("hessian", *args, cwd=folder).stdout)
+        summary = json.loads(done.stdout)
+        assert summary["definiteness"] == dense["definiteness"] == "negative semidefinite", summary
+        assert math.isclose(summary["smallest"], dense["smallest"], rel_tol=1e-8)
+
+
+def test_too_large_to_form_says_its_size_and_the_limit_it_exceeds(tmp_path: object) -> None:
+    from pathlib import Path
+
+    folder = Path(str(tmp_path))
+    np.save(folder / "X.npy", np.ones((60, 20)))
+    np.save(folder / "w.npy", np.ones((20, 1)))
+    args = ["-e", "sum(tanh(X @ w) ** 2)", "X=X.npy", "w=w.npy", "--wrt", "w"]
+    err = one_error(wxb("hessian", *args, cwd=folder, env={"WXB_MEMORY": "8KB"}))
+    assert "H is 20 × 20 (3.1 kB as float64): too large to form here" in err, err
+    assert "needs about 9.4 kB, 8 kB available (WXB_MEMORY)" in err and "--vector" in err, err
+    np.save(folder / "W.npy", np.ones((80, 50)))
+    err = one_error(wxb("hessian", "-e", "sum(W ** 2)", "W=W.npy", "-f", "json", cwd=folder))
+    assert "H is 4,000 × 4,000 (122 MB as float64)" in err and "over the limit of 10,000,000 entries" in err, err
+
+
+def test_a_gradient_that_fails_its_check_on_nan_or_at_a_kink_says_why_not_please_report() -> None:
+    err = one_error(wxb("hessian", "-e", "sum(X * W ** 2)", "W=1 2; 1 2", "X=1 nan; 1 1", "--wrt", "W"))
+    assert "X has NaN entries" in err and "the Hessian is not defined" in err and "report" not in err, err
+    err = one_error(wxb("hessian", "-e", "tanh(W @ X)", "W=1 2; 1 2", "X=1 0; 1 2", "--wrt", "W",
+                        "-G", "1 inf; 1 1"))
+    assert "G has infinite entries" in err and "U " not in err and "report" not in err, err
+    err = one_error(wxb("hessian", "-e", "norm(W)", "W=0 0; 0 0", "--wrt", "W"))
+    assert "dL/dW = W / norm(W) does not hold at this point" in err and "report" not in err, err
+    assert "another point" in err, err
+
+
+def test_a_G_of_another_shape_is_refused_as_backward_refuses_it() -> None:
+    args = ["-e", "tanh(W @ X)", "W=1 2; 0.5 1", "X=1 0; 1 2", "-G", "1 2 3"]
+    err = one_error(wxb("hessian", *args, "--wrt", "W"))
+    said = one_error(wxb("backward", *args)).removeprefix("wxb: error: ").split(" (hint")[0].strip()
+    assert said in err and "-G" in err and "U (1,3)" not in err, err
+
+
+def test_stdin_is_read_once_by_an_operand_or_a_vector() -> None:
+    err = one_error(wxb("hessian", "-e", "sum(tanh(W @ X))", "W=1 2; 1 2", "X=-", "--wrt", "W", "--vector", "W=-",
+                        stdin="1 0; 0 1\n"))
+    assert "two sources read standard input" in err and "--vector W=" in err, err

@@ -178,3 +178,10 @@ def test_what_does_not_stream_or_fit_is_one_line_and_exit_2(layer: Path) -> None
     err = one_error(wxb("jvp", *STREAMED, "--value", "-o", "fdf.npy", cwd=layer, env={"WXB_MEMORY": "30kB"}))
     assert "one result per .npy file" in err and "without --value" in err
     assert not (layer / "fdf.npy").exists()
+
+
+def test_a_column_that_does_not_fit_is_refused_without_suggesting_dask() -> None:
+    """jvp computes in memory even with --dask, so its hint never suggests it."""
+    args = ["-e", "tanh(W @ X)", "W=1 2; 3 4", "X=1 2; 3 4", "--tangent", "X=1 1; 1 1"]
+    err = one_error(wxb("jvp", *args, env={"WXB_MEMORY": "10"}))
+    assert "even one column at a time needs about" in err and "--dask" not in err and "(hint: " in err, err

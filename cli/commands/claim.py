@@ -15,7 +15,7 @@ from ...core.claims import DRAWS, Claim, Verdict, assess, satisfies
 from ..env import note
 from ..errors import InputError
 from ..model import OutputChoice, Sources
-from ..read.operands import read_operands, reads_stdin
+from ..read.operands import read_operands, refuse_two_readers_of_stdin
 from ..write.output import json_document, write_text
 from .binding import OTHER_SIZES, assumptions, sized
 from .present import descriptive_format, show
@@ -107,12 +107,7 @@ def parsed(lines: list[str], expression: core.Expression, sources: Sources, loss
         if name in claims:
             raise InputError(f"dL/d{name} is claimed twice", operand="--claim", hint="give each claim once")
         claims[name] = claim
-    operands = [*sources.shorthands.values(), *(b.partition("=")[2] for b in sources.bindings or []), sources.bundle]
-    if any(reads_stdin(spec) for spec in numbers.values()) and any(reads_stdin(spec) for spec in operands):
-        raise InputError("two sources read standard input", operand=next(f"d{n}=" for n, spec in numbers.items()
-                                                                           if reads_stdin(spec)),
-                         hint="only one operand or claim can come from standard input; give the others as files or "
-                              "literals")
+    refuse_two_readers_of_stdin(sources, {f"d{name}=": spec for name, spec in numbers.items()}, "claim")
     if numbers:
         arrays = read_operands(dict(numbers), bundle=None, delimiter=sources.delimiter, header=sources.header,
                                labels={name: f"d{name}=" for name in numbers})

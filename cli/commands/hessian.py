@@ -3,17 +3,20 @@ H·v, H's blocks and structure, or the curvature summary, handed to a view or a 
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from ... import core
 from ...core import curvature as curv
+from ..env import note
 from ..errors import InputError
 from ..model import Loaded, OutputChoice, Sources
+from ..read.operands import refuse_two_readers_of_stdin
 from ..write import records
 from ..write.output import write_text
-from .binding import load
+from .binding import load, parse_bindings
 from .present import descriptive_format, emit, output_format, show, views
 from .upstream import check_upstream, wrt_names
 
@@ -43,18 +46,27 @@ def loss_of(loaded: Loaded, loss: str | None, names: tuple[str, ...]) -> curv.Cu
     text, extra = curv.loss_expression(problem.expression.text, chosen, tuple(operands), upstream=given_G,
                                        target=chosen == "mse")
     if extra is not None:
-        operands[extra] = np.asarray(loaded.G if given_G else loaded.target, dtype=problem.dtype)
+        operands[extra] = np.asarray(held_G(loaded) if given_G else loaded.target, dtype=problem.dtype)
+    labels = {} if extra is None else {extra: "G" if given_G else "the target"}
     try:
-        return curv.curvature(text, operands, names)
+        return curv.curvature(text, operands, names, labels=labels)
     except curv.DeriveError as exc:
         raise InputError(f"no second derivative: {exc}", hint="hessian differentiates derive's gradient formula; "
                          "wxb backward gives the gradient's values (wxb help functions lists the formulas)") from None
 
 
+def held_G(loaded: Loaded) -> Array:
+    """-G checked against f as backward checks it (f's shape, or a scalar), refused in one line naming -G."""
+    try:
+        return loaded.problem.upstream(loaded.G)
+    except core.WxbError as exc:
+        raise InputError(str(exc), operand="-G", hint=exc.hint or "give G = ∂L/∂f of f's shape, or one number") \
+            from None
+
+
 def vectors_of(c: curv.Curvature, given: list[str], sources: Sources) -> dict[str, Array]:
     """--vector NAME=SOURCE: each v read as any operand is, of its operand's shape (a 1-D one as a column)."""
     from ..read.operands import read_operands
-    from .binding import parse_bindings
 
     specs = parse_bindings(given)
     for name in specs:
@@ -77,6 +89,9 @@ def vectors_of(c: curv.Curvature, given: list[str], sources: Sources) -> dict[st
 
 def hessian(sources: Sources, request: Request, out: OutputChoice) -> None:
     """H·v (--vector), the curvature summary (--eig), or H's blocks and their structure."""
+    if request.vectors:
+        refuse_two_readers_of_stdin(sources, {f"--vector {name}=": spec for name, spec in
+                                              parse_bindings(request.vectors).items()}, "vector")
     loaded = load(sources)
     names, record = wrt_names(loaded, request.wrt)
     c = loss_of(loaded, request.loss, names)
@@ -94,18 +109,32 @@ def hessian(sources: Sources, request: Request, out: OutputChoice) -> None:
     blocks_out(c, out, record)
 
 
-def fits(c: curv.Curvature) -> bool:
-    """Whether the dense H (n × n) may be formed: at most DENSE_LIMIT entries, and three copies in memory."""
-    from ..stores.blocks import available_memory
+def refusal(c: curv.Curvature) -> str | None:
+    """Why the dense H (n × n) may not be formed here: over DENSE_LIMIT entries, or three copies not in memory;
+    None when it may."""
+    from ..stores.blocks import available_memory, size_text
 
     n = sum(c.size(name) for name in c.wrt)
-    return n * n <= DENSE_LIMIT and 3 * 8 * n * n <= available_memory()[0]
+    if n * n > DENSE_LIMIT:
+        return f"it is over the limit of {DENSE_LIMIT:,} entries"
+    available, source = available_memory()
+    if 3 * 8 * n * n > available:
+        return f"forming it needs about {size_text(3 * 8 * n * n)}, {size_text(available)} available ({source})"
+    return None
+
+
+def fits(c: curv.Curvature) -> bool:
+    """Whether the dense H may be formed."""
+    return refusal(c) is None
 
 
 def too_large(c: curv.Curvature) -> InputError:
+    from ..stores.blocks import size_text
+
     n = sum(c.size(name) for name in c.wrt)
-    return InputError(f"H is {n:,} × {n:,} ({n * n * 8 / 2**20:,.0f} MiB as float64): too large to form here",
-                      hint="--vector NAME=SOURCE gives H·v, --eig its extreme eigenvalues (Lanczos on H·v)")
+    return InputError(f"H is {n:,} × {n:,} ({size_text(n * n * 8)} as float64): too large to form here: "
+                      f"{refusal(c)}", hint="--vector NAME=SOURCE gives H·v, --eig its extreme eigenvalues (Lanczos "
+                      "on H·v)")
 
 
 def dense_blocks(c: curv.Curvature) -> dict[tuple[str, str], Array]:
@@ -152,15 +181,20 @@ def blocks_out(c: curv.Curvature, out: OutputChoice, record: bool) -> None:
 def summary(c: curv.Curvature, out: OutputChoice) -> None:
     """The extreme eigenvalues, the definiteness at this point and the condition number."""
     if fits(c):
-        spectrum = curv.dense_spectrum(matrix(c, dense_blocks(c)))
+        spectrum = curv.dense_spectrum(matrix(c, dense_blocks(c)), labels(c))
     else:
         try:
             spectrum = curv.spectrum(c)
         except ImportError:
             raise InputError("H is too large to form here, and its Lanczos summary needs SciPy",
                              hint="pip install 'wxb[curvature]' (in a checkout: pip install '.[curvature]')") from None
+        except curv.NoConvergenceError as exc:
+            raise InputError(str(exc), hint=f"H formed densely gives every eigenvalue (eigvalsh), and {refusal(c)}: "
+                             "free memory, or take fewer operands (--wrt); --vector NAME=SOURCE gives H·v") from None
     fmt = descriptive_format(out, ("json",))
     if fmt == "json":
+        if spectrum.condition == math.inf:
+            note("the condition number is infinite (H is singular at this point): JSON writes it as null", "warning")
         write_text(records.json_text({"smallest": spectrum.smallest, "largest": spectrum.largest,
                                       "definiteness": spectrum.definiteness, "condition": spectrum.condition,
                                       "size": spectrum.size, "method": spectrum.method}), out.output)

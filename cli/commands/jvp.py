@@ -13,7 +13,7 @@ from ...core import forward_mode
 from ..env import note
 from ..errors import InputError
 from ..model import Loaded, OutputChoice, Sources
-from ..read.operands import read_operands, reads_stdin
+from ..read.operands import read_operands, refuse_two_readers_of_stdin
 from .binding import load, parse_bindings
 from .present import emit, output_format, views
 from .upstream import refuse_target
@@ -27,7 +27,7 @@ def jvp(sources: Sources, tangents: list[str] | None, value: bool, out: OutputCh
     """df = J·v along the tangents given (0 for the other operands), f's shape; with `value` (or as a record in
     json, npz and zarr), f beside it. Block by block (cli.run.chunked) when it does not fit or --chunk asks."""
     specs = parse_bindings(tangents, upstream=True)
-    refuse_two_readers_of_stdin(sources, specs)
+    refuse_two_readers_of_stdin(sources, {f"--tangent {name}=": spec for name, spec in specs.items()}, "tangent")
     loaded = load(sources)
     refuse_target(loaded, "jvp")
     along = read_tangents(loaded, specs, sources)
@@ -54,16 +54,6 @@ def jvp(sources: Sources, tangents: list[str] | None, value: bool, out: OutputCh
             return
     result = forward_mode.directional(loaded.problem, along)
     shown(result.kinks, {"f": result.f, "df": result.df} if both else {"df": result.df})
-
-
-def refuse_two_readers_of_stdin(sources: Sources, specs: dict[str, str]) -> None:
-    """Standard input is read once: by one operand or one tangent, not both."""
-    operands = [*sources.shorthands.values(), *(b.partition("=")[2] for b in sources.bindings or []), sources.bundle]
-    readers = [f"--tangent {name}=" for name, spec in specs.items() if reads_stdin(spec)]
-    if len(readers) + any(reads_stdin(spec) for spec in operands) > 1:
-        raise InputError("two sources read standard input", operand=readers[-1],
-                         hint="only one operand or tangent can come from standard input; give the others as files "
-                              "or literals")
 
 
 def read_tangents(loaded: Loaded, specs: dict[str, str], sources: Sources) -> dict[str, Array]:

@@ -55,7 +55,7 @@ from .textparse import (
 )
 
 if TYPE_CHECKING:
-    pass
+    from ..model import Sources
 
 OPERANDS = ("W", "X", "b", "G", "T")  # the operands with options of their own (`-W`, ...)
 BUNDLE = "--from"
@@ -156,6 +156,17 @@ def normalize_delimiter(delimiter: str | None) -> str | None:
         hint = "use one of , ; tab space, or a single punctuation character"
         raise InputError(f"cannot use {shorten(delimiter)!r} as a delimiter", operand="--delimiter", hint=hint)
     return named
+
+
+def refuse_two_readers_of_stdin(sources: Sources, readers: Mapping[str, str], kind: str) -> None:
+    """Standard input is read once: by one operand (or the bundle) or one of `readers`, a command's own sources
+    beside the operands (label: source, as `--tangent X=`: `-`), of the `kind` named in the hint, not two."""
+    operands = [*sources.shorthands.values(), *(b.partition("=")[2] for b in sources.bindings or []), sources.bundle]
+    reading = [label for label, spec in readers.items() if reads_stdin(spec)]
+    if len(reading) + any(reads_stdin(spec) for spec in operands) > 1:
+        raise InputError("two sources read standard input", operand=reading[-1],
+                         hint=f"only one operand or {kind} can come from standard input; give the others as files "
+                              "or literals")
 
 
 def _one_reader_of_stdin(specs: Mapping[str, str | None], bundle: str | None,

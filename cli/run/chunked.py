@@ -116,7 +116,7 @@ def decide(loaded: Loaded, wrt: tuple[str, ...] | None, chunk: int | str | None,
         plan = replace(plan, reason="it sums the batch away, and forward mode streams only an f that keeps the "
                        "batch (f's columns, one block at a time)")
     if not plan.streams:
-        dask = _dask_runs(problem) and not tangents  # jvp computes in memory, also with --dask
+        dask = _dask_runs(problem, tangents)
         if chunk is not None:
             raise InputError(f"cannot stream {_expression(loaded)} in blocks: {plan.reason}",
                              hint="drop --chunk to run it whole" + (", or run it on Dask with --dask" if dask else ""))
@@ -129,9 +129,10 @@ def decide(loaded: Loaded, wrt: tuple[str, ...] | None, chunk: int | str | None,
     return Decision(plan, width, available, said)
 
 
-def _dask_runs(problem: Problem) -> bool:
-    """Whether --dask can run the expression: not when it uses a matrix function (det, inv, …)."""
-    return not whole_matrix_ops(problem.order)
+def _dask_runs(problem: Problem, tangents: bool = False) -> bool:
+    """Whether --dask can run the expression: not when it uses a matrix function (det, inv, …), nor for forward mode
+    (tangents: jvp computes in memory, also with --dask)."""
+    return not tangents and not whole_matrix_ops(problem.order)
 
 
 def require_fits(loaded: Loaded, wrt: tuple[str, ...], command: str) -> None:
@@ -164,8 +165,10 @@ def _width(loaded: Loaded, plan: Streaming, wrt: tuple[str, ...] | None, kind: s
     room = available - fixed
     most = int(room // step) if step > 0 else plan.size
     if most < 1:
+        dask = _dask_runs(problem, tangents)
         raise InputError(f"{_expression(loaded)} {need}, and even one column at a time needs about "
-                         f"{size_text(fixed + step)}", hint="free memory, or run it on Dask with --dask")
+                         f"{size_text(fixed + step)}", hint="free memory, or run it on " + ("Dask with --dask" if dask
+                                                                                         else "a larger machine"))
     asked = DEFAULT_CHUNK if not isinstance(chunk, int) else chunk
     width = max(asked // column, 1)
     smallest = max(min(MIN_BLOCK // column, math.ceil(plan.size / MAX_BLOCKS)), 1)

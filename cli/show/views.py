@@ -6,6 +6,7 @@ Views receive what the commands computed and only draw it; they never compute re
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -243,5 +244,6 @@ def curvature(console: Console, spectrum: Any, precision: int) -> None:
     console.print(Text(f"largest eigenvalue   {number(spectrum.largest, precision)}"))
     console.print(Text(f"{spectrum.definiteness}: {spectrum.meaning}", style="bold cyan"))
     condition = spectrum.condition
-    console.print(Text("condition number     " + (number(condition, precision) if condition is not None else
-                                                  "unknown: H is indefinite, and Lanczos finds only its extremes")))
+    console.print(Text("condition number     " + ("unknown: H is indefinite, and Lanczos finds only its extremes"
+                                                  if condition is None else "inf: H is singular at this point"
+                                                  if condition == math.inf else number(condition, precision))))
