@@ -382,3 +382,13 @@ def test_stdin_is_read_once_by_an_operand_or_a_vector() -> None:
     err = one_error(wxb("hessian", "-e", "sum(tanh(W @ X))", "W=1 2; 1 2", "X=-", "--wrt", "W", "--vector", "W=-",
                         stdin="1 0; 0 1\n"))
     assert "two sources read standard input" in err and "--vector W=" in err, err
+
+
+def test_backward_and_check_name_a_G_of_another_shape_with_a_hint() -> None:
+    """backward's -G shape error had no hint and named no option; it is the same line as hessian's now."""
+    args = ["-e", "tanh(W @ X)", "W=1 2; 0.5 1", "X=1 0; 1 2", "-G", "1 2 3"]
+    for command in ("backward", "check"):
+        done = wxb(command, *args)
+        assert done.returncode == 2 and done.stdout == "" and done.stderr.count("\n") == 1, done.stderr
+        assert done.stderr.startswith("wxb: error: G has shape (1,3) but f = tanh(W @ X) has shape (2,2)")
+        assert ", in -G (hint: give G = ∂L/∂f of f's shape, or one number)" in done.stderr

@@ -18,7 +18,7 @@ from ..write import records
 from ..write.output import write_text
 from .binding import load, parse_bindings
 from .present import descriptive_format, emit, output_format, show, views
-from .upstream import check_upstream, wrt_names
+from .upstream import check_upstream, held_G, wrt_names
 
 Array = np.ndarray[Any, np.dtype[Any]]
 
@@ -53,15 +53,6 @@ def loss_of(loaded: Loaded, loss: str | None, names: tuple[str, ...]) -> curv.Cu
     except curv.DeriveError as exc:
         raise InputError(f"no second derivative: {exc}", hint="hessian differentiates derive's gradient formula; "
                          "wxb backward gives the gradient's values (wxb help functions lists the formulas)") from None
-
-
-def held_G(loaded: Loaded) -> Array:
-    """-G checked against f as backward checks it (f's shape, or a scalar), refused in one line naming -G."""
-    try:
-        return loaded.problem.upstream(loaded.G)
-    except core.WxbError as exc:
-        raise InputError(str(exc), operand="-G", hint=exc.hint or "give G = ∂L/∂f of f's shape, or one number") \
-            from None
 
 
 def vectors_of(c: curv.Curvature, given: list[str], sources: Sources) -> dict[str, Array]:

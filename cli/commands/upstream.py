@@ -34,6 +34,17 @@ def check_upstream(loaded: Loaded, loss: str | None) -> None:
     if loss == "mse" and loaded.target is None and "T" in loaded.problem.expression.operands:
         raise InputError("the mse loss needs a target, and -T binds the operand T of the expression",
                          hint="give the target with --target")
+    if loaded.G is not None and loss is None:
+        held_G(loaded)
+
+
+def held_G(loaded: Loaded) -> Any:
+    """-G checked against f (f's shape, or a scalar), refused in one line naming -G, before anything is computed."""
+    try:
+        return loaded.problem.upstream(loaded.G)
+    except core.WxbError as exc:
+        raise InputError(str(exc), operand="-G", hint=exc.hint or "give G = ∂L/∂f of f's shape, or one number") \
+            from None
 
 
 def upstream(loaded: Loaded, loss: str | None) -> tuple[Array | None, str]:
