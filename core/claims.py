@@ -25,6 +25,7 @@ from .notation import shape_text
 from .shapes import aligned, broadcast_axes, unbroadcast
 
 Array = np.ndarray[Any, np.dtype[Any]]
+Point = tuple[dict[str, Array], Array, Array | None]  # operands, G, and mse's target T (which a claim may read)
 
 RTOL = 1e-7  # the claim and the gradient are the same numbers computed in another order: far below any mistake
 
@@ -301,11 +302,10 @@ def assess(expression: Expression, claims: Sequence[Claim], shapes: Mapping[str,
     itself, the draws draw G too, so that a formula right only for G = 1 is caught."""
     assume = dict(assume or {})
     reads_G = any(c.formula is not None and "G" in c.formula.operands for c in claims)
-    points: list[tuple[dict[str, Array], Array]] = []
-    targets: list[Array | None] = []  # mse's T at each point, which a claim may read
+    points: list[Point] = []
     if user is not None:
-        points.append((dict(user), _upstream(expression, user, G, loss, target)))
-        targets.append(None if target is None else np.asarray(target))
+        points.append((dict(user), _upstream(expression, user, G, loss, target),
+                       None if target is None else np.asarray(target)))
     positive = False
     for k in range(draws if all(c.formula is not None for c in claims) else 0):
         rng = np.random.default_rng([seed, k])
@@ -320,20 +320,18 @@ def assess(expression: Expression, claims: Sequence[Claim], shapes: Mapping[str,
             operands = drawn(expression, shapes, rng, assume, True)
         drawn_G = rng.normal(size=problem.f_shape) if (reads_G or G is not None) and loss is None else None
         drawn_T = rng.normal(size=problem.f_shape) if loss == "mse" else None
-        points.append((operands, _upstream(expression, operands, drawn_G, loss, drawn_T)))
-        targets.append(drawn_T)
-    start = int(user is not None)
-    at_symmetric = [(s, g, t) for s, g, t in ((symmetrised(ops), g, t) for (ops, g), t in
-                                              zip(points[start:], targets[start:], strict=True)) if s is not None]
+        points.append((operands, _upstream(expression, operands, drawn_G, loss, drawn_T), drawn_T))
+    at_symmetric = [(s, g, t) for s, g, t in ((symmetrised(ops), g, t) for ops, g, t in
+                                              points[int(user is not None):]) if s is not None]
     verdicts = {}
     for claim in claims:
         try:
-            claimed = [_claimed(claim, ops, g, t) for (ops, g), t in zip(points, targets, strict=True)] if (
-                claim.formula is not None) else [np.asarray(claim.values)]
+            claimed = [_claimed(claim, ops, g, t) for ops, g, t in points] if claim.formula is not None else \
+                [np.asarray(claim.values)]
         except WxbError as exc:  # the claim does not even compute with these shapes
             verdicts[claim.name] = Verdict(False, "shape", f"it cannot be computed: {exc}")
             continue
-        true = [_gradient(expression, ops, g, claim.name) for ops, g in points[:len(claimed)]]
+        true = [_gradient(expression, ops, g, claim.name) for ops, g, _ in points[:len(claimed)]]
         symmetric = None
         if claim.formula is not None and at_symmetric:
             symmetric = ([_claimed(claim, s, g, t) for s, g, t in at_symmetric],
@@ -347,14 +345,14 @@ def assess(expression: Expression, claims: Sequence[Claim], shapes: Mapping[str,
     return verdicts
 
 
-def differenced(verdict: Verdict, expression: Expression, point: tuple[dict[str, Array], Array], name: str,
+def differenced(verdict: Verdict, expression: Expression, point: Point, name: str,
                 claimed: Sequence[Array], true: Sequence[Array]) -> Verdict:
     """The verdict at the user's numbers held against central finite differences of L (check's bounds): where L
     has a kink there, a claim that differs from wxb's subgradient only there cannot be checked (not wrong); a
     right claim says when the differences agree."""
     from .gradcheck import check_operand
 
-    operands, G = point
+    operands, G, _ = point
     values = np.asarray(claimed[0], dtype=np.float64)
     if values.shape != np.shape(true[0]):
         return verdict

@@ -100,8 +100,8 @@ def curvature(loss: str, operands: Mapping[str, Array], wrt: tuple[str, ...], *,
 def _disagreement(c: Curvature, name: str, written: Array, engine: Array, labels: Mapping[str, str]) -> WxbError:
     """Why the formula of dL/dθ and the engine's gradient differ here: NaN or ±inf given, a point where the formula
     does not hold (a kink: norm at 0) or where the gradient is not finite; else a bug of wxb."""
-    given = [f"{labels.get(n, n)} has " + " and ".join(kind for kind, test in (("NaN", np.isnan), ("infinite",
-             np.isinf)) if test(a).any()) + " entries" for n, a in c.operands.items() if not np.isfinite(a).all()]
+    given = [f"{labels.get(n, n)} has {_nonfinite(a)} entries" for n, a in c.operands.items() if not
+             np.isfinite(a).all()]
     if given:
         return WxbError(", ".join(given) + ": the Hessian is not defined at this point",
                         hint="give finite values, or leave those entries out")
@@ -114,6 +114,11 @@ def _disagreement(c: Curvature, name: str, written: Array, engine: Array, labels
                         hint="take the Hessian at another point, where L is smooth")
     return WxbError(f"dL/d{name} = {c.gradients[name]} does not evaluate to the engine's gradient here",
                     hint="please report it; wxb hessian --vector cannot be trusted for this expression")
+
+
+def _nonfinite(a: Array) -> str:
+    """Which kinds of non-finite entries a holds: 'NaN', 'infinite' or 'NaN and infinite'."""
+    return " and ".join(kind for kind, test in (("NaN", np.isnan), ("infinite", np.isinf)) if test(a).any())
 
 
 def _first(name: str, values: Array) -> str:

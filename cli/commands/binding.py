@@ -182,6 +182,11 @@ def sized(bindings: list[str] | None, sizes: tuple[int, ...] = SIZES) -> tuple[l
     return out, chosen
 
 
+def sizes_text(sizes: Mapping[str, int]) -> str:
+    """The symbolic sizes chosen, as 'm = 3, n = 4'."""
+    return ", ".join(f"{k} = {v}" for k, v in sizes.items())
+
+
 def assumptions(specs: Sequence[str], expression: core.Expression) -> dict[str, str]:
     """--assume NAME=KIND (symmetric, spd, diagonal, orthogonal) as {name: kind}."""
     from ...core.symbolic.simplify import ASSUMPTIONS

@@ -17,7 +17,7 @@ from ..errors import InputError
 from ..model import OutputChoice, Sources
 from ..read.operands import read_operands, refuse_two_readers_of_stdin
 from ..write.output import json_document, write_text
-from .binding import OTHER_SIZES, assumptions, sized
+from .binding import OTHER_SIZES, assumptions, sized, sizes_text
 from .present import descriptive_format, show
 
 CLAIM = re.compile(r"\s*dL\s*/\s*d([A-Za-z_]\w*)\s*=\s*(.+?)\s*")
@@ -118,7 +118,7 @@ def parsed(lines: list[str], expression: core.Expression, sources: Sources, loss
 
 def check_claims(sources: Sources, request: Request, out: OutputChoice) -> bool:
     """Judge each claim; True when every one is right."""
-    from .derive import default_expression, operand_shapes
+    from .derive import default_expression, operand_shapes, shapes_at
 
     given = sources
     bindings, chosen = sized(sources.bindings)
@@ -147,11 +147,8 @@ def check_claims(sources: Sources, request: Request, out: OutputChoice) -> bool:
     formulas = {name: wxb_formula(expression, shapes, name, request.loss) for name in verdicts}
     other: dict[str, int] = {}
     if chosen:  # symbolic sizes stand for any: judged again at other sizes, so that a size-only claim is caught
-        bindings, other = sized(given.bindings, OTHER_SIZES)
-        twin = given._replace(bindings=bindings)
-        shapes_again, _ = operand_shapes(core.parse(twin.expr if twin.expr is not None else
-                                                    default_expression(twin)), twin, False)
-        assert shapes_again is not None
+        other = sized(given.bindings, OTHER_SIZES)[1]
+        shapes_again = shapes_at(given, OTHER_SIZES)
         again = assess(expression, claims, shapes_again, loss=request.loss, assume=assumed)
         verdicts = {name: sized_verdict(verdicts[name], again[name], chosen, other) for name in verdicts}
         formulas = {name: formula if formula == wxb_formula(expression, shapes_again, name, request.loss) else
@@ -166,10 +163,6 @@ def check_claims(sources: Sources, request: Request, out: OutputChoice) -> bool:
     else:
         write_text(report.text(), out.output)
     return all(v.right for v in verdicts.values())
-
-
-def sizes_text(sizes: Mapping[str, int]) -> str:
-    return ", ".join(f"{k} = {v}" for k, v in sizes.items())
 
 
 def sized_verdict(first: Verdict, second: Verdict, chosen: Mapping[str, int], other: Mapping[str, int]) -> Verdict:

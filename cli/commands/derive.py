@@ -25,7 +25,7 @@ from ..model import Loaded, OutputChoice, Sources
 from ..show.diagnosis import nonfinite_warnings
 from ..show.formula_latex import WRITERS, assuming
 from ..write.output import json_document, write_text
-from .binding import OTHER_SIZES, assumptions, load, parse_bindings, sized
+from .binding import OTHER_SIZES, assumptions, load, parse_bindings, sized, sizes_text
 from .present import descriptive_format, show
 
 Array = np.ndarray[Any, np.dtype[Any]]
@@ -67,7 +67,7 @@ def derive(sources: Sources, request: Request, out: OutputChoice) -> None:
     derivation = symbolic.derive(expression, shapes, names, seed=seed(expression, shapes, request.loss),
                                  assume=assumed)
     if chosen:
-        refuse_sized(derivation, chosen, given, request, names)
+        refuse_sized(derivation, shapes, chosen, given, request, names)
     unused = [f"{name}={kind}" for name, kind in assumed.items() if name not in derivation.used]
     if unused:
         note(f"--assume {', '.join(unused)}: no formula here is simpler for it")
@@ -104,29 +104,35 @@ def derive(sources: Sources, request: Request, out: OutputChoice) -> None:
         write_text(said + "".join(f"{label} = {formula}\n" for label, formula in lines), out.output)
 
 
-def refuse_sized(derivation: Derivation, chosen: Mapping[str, int], given: Sources, request: Request,
-                 names: tuple[str, ...]) -> None:
+def refuse_sized(derivation: Derivation, shapes: Mapping[str, tuple[int, ...]] | None, chosen: Mapping[str, int],
+                 given: Sources, request: Request, names: tuple[str, ...]) -> None:
     """Symbolic sizes stand for any sizes, and derive writes sizes only as numbers: the formulas derived again at
     other sizes must read the same, else a constant in them (a mean's 1/N, a sum of ones) is a size, refused."""
-    bindings, _ = sized(SEED_SIZES if _nothing(given) else given.bindings, OTHER_SIZES)
-    again = given._replace(bindings=bindings)
-    expression = core.parse(again.expr if again.expr is not None else default_expression(again))
-    shapes, _ = operand_shapes(expression, again, False)
-    twin = symbolic.derive(expression, shapes, names, seed=seed(expression, shapes, request.loss),
-                           assume=assumptions(request.assume, expression))
+    symbolic_bindings = SEED_SIZES if _nothing(given) else given.bindings or []
+    other = shapes_at(given._replace(bindings=symbolic_bindings), OTHER_SIZES)
+    twin = symbolic.derive(derivation.expression, other, names, seed=seed(derivation.expression, other, request.loss),
+                           assume=assumptions(request.assume, derivation.expression))
     for name in names:
         first, second = [derivation.text(name)], [twin.text(name)]
         if request.order == 2:
-            first.append(second_formulas(derivation, shapes, (name,), request)[name][0])
-            second.append(second_formulas(twin, shapes, (name,), request)[name][0])
+            first.append(second_formulas(derivation, shapes, (name,), request)[1][name][0])
+            second.append(second_formulas(twin, other, (name,), request)[1][name][0])
         if first != second:
-            at = ", ".join(f"{k} = {v}" for k, v in chosen.items())
-            symbolic_bindings = SEED_SIZES if _nothing(given) else given.bindings or []
             concrete = sized(symbolic_bindings)[0] or []
             example = next((f"{b} for {a}" for a, b in zip(symbolic_bindings, concrete, strict=True) if a != b), "")
             raise InputError(f"dL/d{name} depends on the sizes (a constant in it is one), and derive writes sizes "
-                             f"only as numbers: at {at} it is {first[-1]}",
+                             f"only as numbers: at {sizes_text(chosen)} it is {first[-1]}",
                              hint=f"give the sizes as numbers ({example})")
+
+
+def shapes_at(sources: Sources, sizes: tuple[int, ...]) -> Mapping[str, tuple[int, ...]]:
+    """The operands' shapes with the symbolic sizes of `sources` made these `sizes`."""
+    bindings, _ = sized(sources.bindings, sizes)
+    at = sources._replace(bindings=bindings)
+    expression = core.parse(at.expr if at.expr is not None else default_expression(at))
+    shapes, _ = operand_shapes(expression, at, False)
+    assert shapes is not None  # symbolic sizes are shapes
+    return shapes
 
 
 def _nothing(sources: Sources) -> bool:
@@ -144,25 +150,24 @@ def second_order(derivation: Derivation, shapes: Mapping[str, tuple[int, ...]] |
     if fmt not in ("text", "table", "json") or request.evaluate:
         raise InputError("derive --order 2 writes text or json, without --eval", operand="--order",
                          hint="wxb hessian --vector NAME=SOURCE gives the values of H·v")
-    found = second_formulas(derivation, shapes, names, request)
-    vector = next(iter(found.values()))[2] if found else "V"
+    vector, found = second_formulas(derivation, shapes, names, request)
     if fmt == "json":
         write_text(json_document({f"d²L/d{name}² · {vector}": {"formula": formula, "constant": constant}
-                                  for name, (formula, constant, _) in found.items()}), out.output)
+                                  for name, (formula, constant) in found.items()}), out.output)
         return
     write_text("".join(f"d²L/d{name}² · {vector} = {formula}\n" + (
         f"  (constant: the Hessian in {name} does not depend on {', '.join(names)})\n" if constant else "")
-        for name, (formula, constant, _) in found.items()), out.output)
+        for name, (formula, constant) in found.items()), out.output)
 
 
 def second_formulas(derivation: Derivation, shapes: Mapping[str, tuple[int, ...]] | None, names: tuple[str, ...],
-                    request: Request) -> dict[str, tuple[str, bool, str]]:
-    """For each θ: the formula of d²L/dθ² · V, whether it is constant, and V's name."""
+                    request: Request) -> tuple[str, dict[str, tuple[str, bool]]]:
+    """V's name, and for each θ: the formula of d²L/dθ² · V and whether it is constant."""
     from ...core.curvature import fresh
 
     vector = fresh("V", tuple(derivation.expression.operands))
     assumed = assumptions(request.assume, derivation.expression)
-    found: dict[str, tuple[str, bool, str]] = {}
+    found: dict[str, tuple[str, bool]] = {}
     for name in names:
         pairing = core.parse(f"sum(({derivation.text(name)}) * {vector})")
         more = None if shapes is None else {**shapes, vector: shapes[name]}
@@ -170,8 +175,8 @@ def second_formulas(derivation: Derivation, shapes: Mapping[str, tuple[int, ...]
             name in pairing.operands) else (
             symbolic.derive(core.parse("0 * " + vector), more, [vector]).formulas[vector])
         formula = symbolic.text(term)
-        found[name] = (formula, not any(re.search(rf"\b{n}\b", formula) for n in names), vector)
-    return found
+        found[name] = (formula, not any(re.search(rf"\b{n}\b", formula) for n in names))
+    return vector, found
 
 
 # ---- Operands: shapes, names or data ----

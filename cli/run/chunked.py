@@ -217,7 +217,7 @@ Inputs = Mapping[str, Callable[[], Iterable[Array]]]  # each input a NaN or an i
 
 
 def inputs(loaded: Loaded, plan: Streaming, width: int, read: chunks.Read,
-           given: Mapping[str, tuple[Any, bool]] | None = None) -> dict[str, Callable[[], Iterable[Array]]]:
+           given: Mapping[str, tuple[Any, bool]] | None = None) -> Inputs:
     """The operands (and G, T or tangents, by name: (value, read in blocks)), each as its blocks: the carriers
     (and those read in blocks) by positioned reads as the pass read them, the others whole."""
     given = given or {}
