@@ -185,3 +185,10 @@ def test_a_column_that_does_not_fit_is_refused_without_suggesting_dask() -> None
     args = ["-e", "tanh(W @ X)", "W=1 2; 3 4", "X=1 2; 3 4", "--tangent", "X=1 1; 1 1"]
     err = one_error(wxb("jvp", *args, env={"WXB_MEMORY": "10"}))
     assert "even one column at a time needs about" in err and "--dask" not in err and "(hint: " in err, err
+
+
+def test_chunk_off_on_an_f_that_sums_the_batch_away_neither_says_it_streams_nor_suggests_dask(layer: Path) -> None:
+    """--chunk off's hint said 'the expression streams: drop --chunk off' for jvp, which cannot stream a sum."""
+    reduced = ["-e", "sum(tanh(W @ X))", "W=W.npy", "X=X.npy", "--tangent", "W=V.npy", "--chunk", "off"]
+    err = one_error(wxb("jvp", *reduced, cwd=layer, env={"WXB_MEMORY": "30kB"}))
+    assert "it sums the batch away" in err and "drop --chunk off" not in err and "--dask" not in err

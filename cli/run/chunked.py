@@ -104,19 +104,15 @@ def decide(loaded: Loaded, wrt: tuple[str, ...] | None, chunk: int | str | None,
     if chunk is None and fits:
         return Decision()
     need = f"needs about {size_text(whole)}, {size_text(available)} available ({source})"
+    plan = _planned(problem, tangents)
+    dask = _dask_runs(problem, tangents)
     if chunk == "off":
         if fits:
             return Decision()
-        plan = streaming(problem)
-        hint = ("the expression streams: drop --chunk off" if plan.streams else
-                f"it does not stream ({plan.reason}); run it on Dask (--dask) or a larger machine")
+        hint = ("the expression streams: drop --chunk off" if plan.streams else f"it does not stream ({plan.reason}); "
+                "run it on " + ("Dask (--dask) or " if dask else "") + "a larger machine")
         raise InputError(f"{_expression(loaded)} {need}, and --chunk off forbids streaming it in blocks", hint=hint)
-    plan = streaming(problem)
-    if tangents and plan.streams and plan.root != "columns":
-        plan = replace(plan, reason="it sums the batch away, and forward mode streams only an f that keeps the "
-                       "batch (f's columns, one block at a time)")
     if not plan.streams:
-        dask = _dask_runs(problem, tangents)
         if chunk is not None:
             raise InputError(f"cannot stream {_expression(loaded)} in blocks: {plan.reason}",
                              hint="drop --chunk to run it whole" + (", or run it on Dask with --dask" if dask else ""))
@@ -127,6 +123,16 @@ def decide(loaded: Loaded, wrt: tuple[str, ...] | None, chunk: int | str | None,
     said = "" if chunk is not None else (f"{_expression(loaded)} {need}: streaming it in blocks of {width:,} of "
                                          f"{plan.size:,} columns (--chunk SIZE to choose, --chunk off to refuse)")
     return Decision(plan, width, available, said)
+
+
+def _planned(problem: Problem, tangents: bool) -> Streaming:
+    """How the expression streams, in reverse mode or (tangents) in forward mode, which streams only an f that keeps
+    the batch."""
+    plan = streaming(problem)
+    if tangents and plan.streams and plan.root != "columns":
+        return replace(plan, reason="it sums the batch away, and forward mode streams only an f that keeps the "
+                       "batch (f's columns, one block at a time)")
+    return plan
 
 
 def _dask_runs(problem: Problem, tangents: bool = False) -> bool:
