@@ -87,6 +87,8 @@ def judge(name: str, points: Points) -> Verdict:
     true = [np.asarray(t, dtype=np.float64) for t in points.true]
     claimed = [as_gradient(np.asarray(c, dtype=np.float64), t.shape) for c, t in zip(points.claimed, true,
                                                                                      strict=True)]
+    if claimed[0].ndim == 0 and true[0].ndim:  # a number stands for its broadcast, judged as any claim is
+        claimed = [np.broadcast_to(c, t.shape) for c, t in zip(claimed, true, strict=True)]
     if claimed[0].shape != true[0].shape:
         spreads = [spread(c, t.shape) for c, t in zip(claimed, true, strict=True)]
         if all(s is not None and close(s, t) for s, t in zip(spreads, true, strict=True)):

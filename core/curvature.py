@@ -332,8 +332,8 @@ class Spectrum:
 
     @property
     def tolerance(self) -> float:
-        """|λ| at most this is taken as 0: 1e-10 of the largest |λ|."""
-        return 1e-10 * max(abs(self.smallest), abs(self.largest), 1e-300)
+        """|λ| at most this is taken as 0: 1e-10 of the largest |λ| (relative at any scale, subnormal included)."""
+        return 1e-10 * max(abs(self.smallest), abs(self.largest))
 
     @property
     def definiteness(self) -> str:

@@ -86,3 +86,29 @@ def test_an_assumption_your_numbers_break_is_warned() -> None:
     assert broken.returncode == 1 and "your A is not symmetric" in broken.stderr
     kept = wxb("check", *args, "A=1 2; 2 4")
     assert kept.returncode == 0 and kept.stderr == ""
+
+
+@pytest.mark.parametrize(("f", "claim", "sizes"), [
+    ("sum(W @ X + b)", "dL/db = 5", ["W=mxk", "X=kxn", "b=m"]),  # right at the first sizes only
+    ("sum(W @ X + b)", "dL/db = 3", ["W=mxk", "X=kxn", "b=m"]),  # right at the other sizes only
+    ("mean(x)", "dL/dx = 1/3", ["x=n"]),
+])
+def test_a_number_claimed_for_a_vector_is_its_broadcast_and_a_size_is_kind_sizes(f: str, claim: str,
+                                                                                 sizes: list[str]) -> None:
+    """A hostile pass found these judged 'shape': a number stands for its broadcast, and is right at one set of
+    sizes only."""
+    done = wxb("check", "-e", f, "--claim", claim, *sizes, "-f", "json")
+    assert done.returncode == 1 and '"kind":"sizes"' in done.stdout.replace(" ", ""), done.stdout
+
+
+def test_a_factor_that_differs_between_the_sizes_is_kind_sizes() -> None:
+    done = wxb("check", "-e", "W @ X", "W=mxk", "X=kxn", "--loss", "mse", "--target", "mxn", "--claim",
+               "dL/dW = 2 * (W @ X - T) @ X.T")
+    assert done.returncode == 1 and "a factor that depends on the sizes: 15 times the gradient" in done.stdout
+
+
+def test_derive_order_2_judges_the_hessians_formula_not_the_gradients() -> None:
+    done = wxb("derive", "-e", "sum(W @ X + b)", "W=mxk", "X=kxn", "b=m", "--order", "2", "--wrt", "b")
+    assert done.returncode == 0 and done.stdout.startswith("d²L/db² · V = 0"), done.stderr
+    err = one_error(wxb("derive", "-e", "mean(x ** 3)", "x=n", "--order", "2"))
+    assert err.startswith("wxb: error: d²L/dx² · V depends on the sizes")

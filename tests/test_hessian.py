@@ -392,3 +392,9 @@ def test_backward_and_check_name_a_G_of_another_shape_with_a_hint() -> None:
         assert done.returncode == 2 and done.stdout == "" and done.stderr.count("\n") == 1, done.stderr
         assert done.stderr.startswith("wxb: error: G has shape (1,3) but f = tanh(W @ X) has shape (2,2)")
         assert ", in -G (hint: give G = ∂L/∂f of f's shape, or one number)" in done.stderr
+
+
+def test_subnormal_eigenvalues_are_judged_relative_to_their_own_scale() -> None:
+    """diag(2e-320, 6e-320) was 'zero' with an infinite condition number: the tolerance had a 1e-300 floor."""
+    done = wxb("hessian", "-e", "x.T @ A @ x", "x=1; 2", "A=1e-320 0; 0 3e-320", "--wrt", "x", "--eig")
+    assert done.returncode == 0 and "positive definite" in done.stdout and "condition number     3" in done.stdout

@@ -166,16 +166,21 @@ def check_claims(sources: Sources, request: Request, out: OutputChoice) -> bool:
 
 
 def sized_verdict(first: Verdict, second: Verdict, chosen: Mapping[str, int], other: Mapping[str, int]) -> Verdict:
-    """One verdict from the claim judged at two sets of sizes: right at both, or the first that is wrong (a claim
-    right at one set only has a constant that is a size)."""
-    if not first.right:
+    """One verdict from the claim judged at two sets of sizes: right at both; right at one only, or off by another
+    factor at each, is kind 'sizes' (a constant in it stands for a size); else the first set's verdict."""
+    if first.right and second.right:
         return first
-    if second.right:
-        return first
-    if second.kind == "factor":
-        return replace(second, kind="sizes", message=f"it holds at {sizes_text(chosen)} but not at "
-                       f"{sizes_text(other)}: a constant in it stands for a size ({second.message})")
-    return replace(second, message=f"at {sizes_text(other)}: {second.message}")
+    if first.right != second.right:
+        right, wrong, verdict = (chosen, other, second) if first.right else (other, chosen, first)
+        return replace(verdict, kind="sizes", message=f"it holds at {sizes_text(right)} but not at "
+                       f"{sizes_text(wrong)}: a constant in it stands for a size ({verdict.message})")
+    if first.kind == second.kind == "factor" and first.message != second.message:
+        def factor(v: Verdict) -> str:
+            return v.message.removeprefix("it is off by a constant factor: ").removesuffix(" times the gradient")
+
+        return replace(first, kind="sizes", message=f"it is off by a factor that depends on the sizes: {factor(first)} "
+                       f"times the gradient at {sizes_text(chosen)}, {factor(second)} at {sizes_text(other)}")
+    return first
 
 
 def wxb_formula(expression: core.Expression, shapes: Mapping[str, tuple[int, ...]], name: str,

@@ -112,16 +112,18 @@ def refuse_sized(derivation: Derivation, shapes: Mapping[str, tuple[int, ...]] |
     other = shapes_at(given._replace(bindings=symbolic_bindings), OTHER_SIZES)
     twin = symbolic.derive(derivation.expression, other, names, seed=seed(derivation.expression, other, request.loss),
                            assume=assumptions(request.assume, derivation.expression))
-    for name in names:
-        first, second = [derivation.text(name)], [twin.text(name)]
+    for name in names:  # the formulas printed: the gradient's, or with --order 2 the Hessian's action alone
         if request.order == 2:
-            first.append(second_formulas(derivation, shapes, (name,), request)[1][name][0])
-            second.append(second_formulas(twin, other, (name,), request)[1][name][0])
+            label = f"d²L/d{name}² · V"
+            first = second_formulas(derivation, shapes, (name,), request)[1][name][0]
+            second = second_formulas(twin, other, (name,), request)[1][name][0]
+        else:
+            label, first, second = f"dL/d{name}", derivation.text(name), twin.text(name)
         if first != second:
             concrete = sized(symbolic_bindings)[0] or []
             example = next((f"{b} for {a}" for a, b in zip(symbolic_bindings, concrete, strict=True) if a != b), "")
-            raise InputError(f"dL/d{name} depends on the sizes (a constant in it is one), and derive writes sizes "
-                             f"only as numbers: at {sizes_text(chosen)} it is {first[-1]}",
+            raise InputError(f"{label} depends on the sizes (a constant in it is one), and derive writes sizes "
+                             f"only as numbers: at {sizes_text(chosen)} it is {first}",
                              hint=f"give the sizes as numbers ({example})")
 
 
